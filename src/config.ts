@@ -1,0 +1,178 @@
+import { z } from 'zod';
+
+/**
+ * Configuration, read once from the environment at start and validated here.
+ * Nothing else in the code reads process.env: every part takes what it needs from Config.
+ */
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n')}\n` +
+        'Fix the variables above (see the table in README.md) and start again.',
+    );
+  }
+}
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
+
+const url = (example: string) =>
+  optionalString.refine((v) => v === undefined || URL.canParse(v), {
+    message: `must be a full URL such as ${example}, or unset`,
+  });
+
+const int = (fallback: number, min: number, max: number, hint: string) =>
+  optionalString
+    .transform((v) => (v === undefined ? fallback : Number(v)))
+    .refine((n) => Number.isInteger(n) && n >= min && n <= max, {
+      message: `must be a whole number from ${min} to ${max} (${hint})`,
+    });
+
+const list = optionalString.transform((v) =>
+  v === undefined
+    ? []
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+);
+
+const providerName = z.enum(['openai', 'anthropic', 'google']);
+
+const envSchema = z.object({
+  NODE_ENV: optionalString,
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  DATABASE_URL: optionalString.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
+    message: 'must be a postgresql:// URL (e.g. postgresql://user@localhost:5432/switchboard), or unset for the embedded database',
+  }),
+  DATA_DIR: optionalString.transform((v) => v ?? './data'),
+  WORKFLOWS_DIR: optionalString.transform((v) => v ?? './workflows'),
+
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: url('https://api.openai.com/v1'),
+  OPENAI_MODELS: list,
+  ANTHROPIC_API_KEY: optionalString,
+  ANTHROPIC_BASE_URL: url('https://api.anthropic.com'),
+  ANTHROPIC_MODELS: list,
+  GEMINI_API_KEY: optionalString,
+  GOOGLE_API_KEY: optionalString,
+  GEMINI_BASE_URL: url('https://generativelanguage.googleapis.com'),
+  GEMINI_MODELS: list,
+  DEFAULT_PROVIDER: optionalString.pipe(providerName.optional()).or(z.undefined()),
+  DEFAULT_MODEL: optionalString,
+
+  RETRY_MAX_ATTEMPTS: int(3, 1, 20, 'provider calls per provider/model before moving on, e.g. 3'),
+  RETRY_BASE_MS: int(1000, 0, 600_000, 'first backoff in milliseconds, e.g. 1000'),
+  RETRY_MAX_MS: int(30_000, 0, 3_600_000, 'longest single backoff in milliseconds, e.g. 30000'),
+  STEP_TIMEOUT_SECONDS: int(120, 1, 3600, 'per provider call, e.g. 120'),
+  WORKER_CONCURRENCY: int(4, 1, 256, 'steps executed at once by this process, e.g. 4'),
+  LEASE_SECONDS: int(60, 5, 3600, 'how long a step lease lasts without a heartbeat, e.g. 60'),
+
+  SLACK_BOT_TOKEN: optionalString.refine((v) => v === undefined || v.startsWith('xoxb-'), {
+    message: 'must be a bot token starting with xoxb- (Slack app → OAuth & Permissions)',
+  }),
+  SLACK_SIGNING_SECRET: optionalString,
+  SLACK_APP_TOKEN: optionalString.refine((v) => v === undefined || v.startsWith('xapp-'), {
+    message: 'must be an app-level token starting with xapp- (Slack app → Basic Information → App-Level Tokens), or unset for HTTP mode',
+  }),
+  SLACK_API_URL: url('https://slack.com/api/'),
+  SLACK_ALERT_CHANNEL: optionalString,
+  SLACK_ADMIN_USER_IDS: list,
+  SLACK_EDIT_POLICY: z
+    .enum(['owners', 'channel'], { message: 'must be "owners" (default) or "channel"' })
+    .default('owners'),
+  PORT: int(3000, 1, 65_535, 'the HTTP port, e.g. 3000'),
+});
+
+export type ProviderId = z.infer<typeof providerName>;
+
+export interface ProviderConfig {
+  apiKey: string | undefined;
+  baseUrl: string | undefined;
+  /** Overrides the built-in model catalogue when not empty. */
+  models: string[];
+}
+
+export interface Config {
+  env: 'production' | 'development' | 'test';
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  database: { url: string | undefined; dataDir: string };
+  workflowsDir: string;
+  providers: Record<ProviderId, ProviderConfig>;
+  defaults: { provider: ProviderId | undefined; model: string | undefined };
+  retry: { maxAttempts: number; baseMs: number; maxMs: number };
+  stepTimeoutMs: number;
+  worker: { concurrency: number; leaseMs: number };
+  slack: {
+    botToken: string | undefined;
+    signingSecret: string | undefined;
+    appToken: string | undefined;
+    apiUrl: string | undefined;
+    alertChannel: string | undefined;
+    adminUserIds: string[];
+    editPolicy: 'owners' | 'channel';
+    port: number;
+  };
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '?'), message: issue.message })),
+    );
+  }
+  const e = parsed.data;
+  const problems: { variable: string; message: string }[] = [];
+  if (e.DEFAULT_MODEL && !e.DEFAULT_PROVIDER) {
+    problems.push({ variable: 'DEFAULT_PROVIDER', message: 'must be set when DEFAULT_MODEL is (openai, anthropic or google)' });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    env: e.NODE_ENV === 'production' ? 'production' : e.NODE_ENV === 'test' ? 'test' : 'development',
+    logLevel: e.LOG_LEVEL,
+    database: { url: e.DATABASE_URL, dataDir: e.DATA_DIR },
+    workflowsDir: e.WORKFLOWS_DIR,
+    providers: {
+      openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, models: e.OPENAI_MODELS },
+      anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL, models: e.ANTHROPIC_MODELS },
+      google: { apiKey: e.GEMINI_API_KEY ?? e.GOOGLE_API_KEY, baseUrl: e.GEMINI_BASE_URL, models: e.GEMINI_MODELS },
+    },
+    defaults: { provider: e.DEFAULT_PROVIDER, model: e.DEFAULT_MODEL },
+    retry: { maxAttempts: e.RETRY_MAX_ATTEMPTS, baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS },
+    stepTimeoutMs: e.STEP_TIMEOUT_SECONDS * 1000,
+    worker: { concurrency: e.WORKER_CONCURRENCY, leaseMs: e.LEASE_SECONDS * 1000 },
+    slack: {
+      botToken: e.SLACK_BOT_TOKEN,
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      appToken: e.SLACK_APP_TOKEN,
+      apiUrl: e.SLACK_API_URL,
+      alertChannel: e.SLACK_ALERT_CHANNEL,
+      adminUserIds: e.SLACK_ADMIN_USER_IDS,
+      editPolicy: e.SLACK_EDIT_POLICY,
+      port: e.PORT,
+    },
+  };
+}
+
+/** Every secret value in the config, so logs and messages can be scrubbed of them. */
+export function secretValues(config: Config): string[] {
+  return [
+    config.providers.openai.apiKey,
+    config.providers.anthropic.apiKey,
+    config.providers.google.apiKey,
+    config.slack.botToken,
+    config.slack.signingSecret,
+    config.slack.appToken,
+  ].filter((s): s is string => typeof s === 'string' && s.length >= 6);
+}

@@ -1,0 +1,108 @@
+import type { ProviderId } from '../config.js';
+
+export type { ProviderId };
+
+/** The normalised failure kinds of DESIGN.md. */
+export const ERROR_KINDS = [
+  'rate_limit',
+  'quota',
+  'auth',
+  'overloaded',
+  'server',
+  'timeout',
+  'network',
+  'invalid_request',
+  'context_length',
+  'content_filter',
+  'unknown',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+/** Kinds that can succeed when the same call is made again later. */
+export const RETRYABLE_KINDS: ReadonlySet<ErrorKind> = new Set([
+  'rate_limit',
+  'overloaded',
+  'server',
+  'timeout',
+  'network',
+]);
+
+export interface ProviderErrorInit {
+  kind: ErrorKind;
+  provider: ProviderId;
+  model?: string | undefined;
+  /** Short, secret-free summary of what the provider said. */
+  message: string;
+  status?: number | undefined;
+  /** How long the provider asked us to wait, when it said (Retry-After, retry-after-ms, RetryInfo). */
+  retryAfterMs?: number | undefined;
+  /** Provider's own error code or type (e.g. insufficient_quota, overloaded_error). */
+  code?: string | undefined;
+  cause?: unknown;
+}
+
+/** The one error type every provider adapter throws. */
+export class ProviderError extends Error {
+  override name = 'ProviderError';
+  readonly kind: ErrorKind;
+  readonly provider: ProviderId;
+  readonly model: string | undefined;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly code: string | undefined;
+
+  constructor(init: ProviderErrorInit) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.kind = init.kind;
+    this.provider = init.provider;
+    this.model = init.model;
+    this.status = init.status;
+    this.retryAfterMs = init.retryAfterMs;
+    this.code = init.code;
+  }
+
+  get retryable(): boolean {
+    return RETRYABLE_KINDS.has(this.kind);
+  }
+
+  static isInstance(value: unknown): value is ProviderError {
+    return value instanceof ProviderError;
+  }
+}
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface GenerateRequest {
+  model: string;
+  /** The persona's system prompt, if any: sent as the provider's system instruction. */
+  system?: string | undefined;
+  prompt: string;
+  maxOutputTokens?: number | undefined;
+  /** Aborts the call; an abort caused by the timeout is reported as kind "timeout". */
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+}
+
+export interface GenerateResult {
+  text: string;
+  usage: Usage;
+  /** Normalised: "stop", "length", or the provider's own reason. */
+  finishReason: string;
+  provider: ProviderId;
+  model: string;
+}
+
+export type StreamChunk = { type: 'text'; text: string } | { type: 'done'; result: GenerateResult };
+
+/** One small interface per provider: adding a provider is one file and one registry line. */
+export interface Provider {
+  readonly id: ProviderId;
+  /** Human name for messages: "OpenAI", "Anthropic", "Google Gemini". */
+  readonly label: string;
+  generate(request: GenerateRequest): Promise<GenerateResult>;
+  /** Yields text deltas, then one "done" chunk with the whole result. Throws ProviderError. */
+  stream(request: GenerateRequest): AsyncIterable<StreamChunk>;
+}
