@@ -1,0 +1,85 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from './generated/client.js';
+
+export type { PrismaClient };
+
+/**
+ * One database, either PostgreSQL (DATABASE_URL set) or embedded PGlite persisted under
+ * DATA_DIR. Both run the same schema and migrations; the app talks to both through Prisma.
+ */
+export interface Database {
+  readonly kind: 'postgres' | 'embedded';
+  readonly prisma: PrismaClient;
+  /** Runs SQL that may hold several statements (migrations). */
+  exec(sql: string): Promise<void>;
+  /** A parameterised query returning rows. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** postgresql:// URL; unset → embedded. */
+  url?: string | undefined;
+  /** Folder for the embedded database, or 'memory' for a throwaway one. */
+  dataDir?: string | undefined;
+  /** PostgreSQL pool size. */
+  poolSize?: number | undefined;
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.url ? openPostgres(options.url, options.poolSize ?? 10) : openEmbedded(options.dataDir ?? './data');
+}
+
+async function openPostgres(url: string, poolSize: number): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // A dropped idle connection (server restart) must not crash the process: the pool
+  // replaces it and the next query reconnects.
+  pool.on('error', () => {});
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    kind: 'postgres',
+    prisma,
+    async exec(sql) {
+      await pool.query(sql);
+    },
+    async query(sql, params) {
+      const result = await pool.query(sql, params as unknown[]);
+      return result.rows;
+    },
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+async function openEmbedded(dataDir: string): Promise<Database> {
+  let client: PGlite;
+  if (dataDir === 'memory') {
+    client = new PGlite();
+  } else {
+    mkdirSync(dataDir, { recursive: true });
+    client = new PGlite(`${dataDir.replace(/\/$/, '')}/pglite`);
+  }
+  await client.waitReady;
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });
+  return {
+    kind: 'embedded',
+    prisma,
+    async exec(sql) {
+      await client.exec(sql);
+    },
+    async query(sql, params) {
+      const result = await client.query(sql, params as unknown[]);
+      return result.rows as never[];
+    },
+    async close() {
+      await prisma.$disconnect();
+      await client.close();
+    },
+  };
+}

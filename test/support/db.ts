@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { type Database, openDatabase } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
+
+/**
+ * A fresh, migrated database for one test file. Embedded (in-memory PGlite) by default;
+ * with TEST_DATABASE_URL set, a new PostgreSQL database created beside the one named there
+ * and dropped again at close.
+ */
+export interface TestDatabase extends Database {
+  /** postgresql:// URL of this test's database, for child processes (PostgreSQL only). */
+  readonly url: string | undefined;
+}
+
+export const usingPostgres = Boolean(process.env.TEST_DATABASE_URL);
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const base = process.env.TEST_DATABASE_URL;
+  if (!base) {
+    const db = await openDatabase({ dataDir: 'memory' });
+    await migrate(db);
+    return Object.assign(db, { url: undefined });
+  }
+  const name = `sb_test_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  const db = await openDatabase({ url: url.toString(), poolSize: 5 });
+  await migrate(db);
+  const close = db.close.bind(db);
+  return Object.assign(db, {
+    url: url.toString(),
+    async close() {
+      await close();
+      const dropper = new pg.Client({ connectionString: base });
+      await dropper.connect();
+      await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await dropper.end();
+    },
+  });
+}
+
+/** Empties every table (keeps migrations), for suites that share one database. */
+export async function truncateAll(db: Database): Promise<void> {
+  const rows = await db.query<{ tablename: string }>(
+    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> '_prisma_migrations'",
+  );
+  if (rows.length === 0) return;
+  await db.exec(`TRUNCATE ${rows.map((r) => `"${r.tablename}"`).join(', ')} RESTART IDENTITY CASCADE`);
+}
