@@ -14,6 +14,8 @@ export type { PrismaClient };
 export interface Database {
   readonly kind: 'postgres' | 'embedded';
   readonly prisma: PrismaClient;
+  /** The PostgreSQL URL (undefined for the embedded database). */
+  readonly url: string | undefined;
   /** Runs SQL that may hold several statements (migrations). */
   exec(sql: string): Promise<void>;
   /** A parameterised query returning rows. */
@@ -43,6 +45,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   return {
     kind: 'postgres',
     prisma,
+    url,
     async exec(sql) {
       await pool.query(sql);
     },
@@ -70,6 +73,7 @@ async function openEmbedded(dataDir: string): Promise<Database> {
   return {
     kind: 'embedded',
     prisma,
+    url: undefined,
     async exec(sql) {
       await client.exec(sql);
     },

@@ -8,10 +8,7 @@ import { migrate } from '../../src/db/migrate.js';
  * with TEST_DATABASE_URL set, a new PostgreSQL database created beside the one named there
  * and dropped again at close.
  */
-export interface TestDatabase extends Database {
-  /** postgresql:// URL of this test's database, for child processes (PostgreSQL only). */
-  readonly url: string | undefined;
-}
+export type TestDatabase = Database;
 
 export const usingPostgres = Boolean(process.env.TEST_DATABASE_URL);
 
@@ -20,7 +17,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   if (!base) {
     const db = await openDatabase({ dataDir: 'memory' });
     await migrate(db);
-    return Object.assign(db, { url: undefined });
+    return db;
   }
   const name = `sb_test_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
@@ -33,7 +30,6 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await migrate(db);
   const close = db.close.bind(db);
   return Object.assign(db, {
-    url: url.toString(),
     async close() {
       await close();
       const dropper = new pg.Client({ connectionString: base });

@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../logging.js';
+import type { ModelCatalogue } from '../workflows/catalogue-port.js';
+import { type Clock, systemClock } from './clock.js';
+import { EngineEventBus } from './events.js';
+import { Executor, type HealthGate, type ProviderSource } from './executor.js';
+import { PgBossQueue } from './pgboss-queue.js';
+import { type PersonaSnapshot, readSnapshot } from './snapshot.js';
+import { planStep } from './plan.js';
+import { InProcessQueue, type WorkQueue } from './queue.js';
+import { recoverOrphans } from './recovery.js';
+import { RunsService } from './runs.js';
+import { RunStore } from './store.js';
+
+export interface EngineOptions {
+  db: Database;
+  config: Pick<Config, 'defaults' | 'retry' | 'stepTimeoutMs' | 'worker'>;
+  providers: ProviderSource;
+  catalogue: ModelCatalogue;
+  logger: Logger;
+  clock?: Clock;
+  /** Defaults to pg-boss on PostgreSQL and an in-process queue on the embedded database. */
+  queue?: WorkQueue;
+  health?: HealthGate;
+  /** Lease owner id; defaults to host:pid:random. */
+  owner?: string;
+  /** How often to look for orphaned steps and idle runs (default: half the lease). */
+  sweepMs?: number;
+  random?: () => number;
+}
+
+/** Wires store, queue, executor, runs service and recovery together. */
+export class Engine {
+  readonly events = new EngineEventBus();
+  readonly store: RunStore;
+  readonly queue: WorkQueue;
+  readonly executor: Executor;
+  readonly runs: RunsService;
+  readonly owner: string;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private started = false;
+
+  constructor(private readonly o: EngineOptions) {
+    const clock = o.clock ?? systemClock;
+    this.owner = o.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.store = new RunStore(o.db.prisma, this.events, clock);
+    this.queue = o.queue ?? defaultQueue(o.db);
+    this.events.onListenerError = (error, event) =>
+      o.logger.error({ err: error instanceof Error ? error.message : String(error), event }, 'event listener failed');
+    const planContext = {
+      catalogue: o.catalogue,
+      globalDefault: o.config.defaults,
+      globalRetry: o.config.retry,
+      defaultTimeoutMs: o.config.stepTimeoutMs,
+    };
+    this.executor = new Executor({
+      store: this.store,
+      providers: o.providers,
+      logger: o.logger,
+      owner: this.owner,
+      leaseMs: o.config.worker.leaseMs,
+      health: o.health,
+      random: o.random,
+      plan: async (run, step) => {
+        const snapshot = readSnapshot(run.snapshot);
+        let personas: Record<string, PersonaSnapshot> = snapshot.personas;
+        // A persona picked from the card after the run started is read as it is now.
+        if (step.overridePersonaId && !personas[step.overridePersonaId]) {
+          const row = await o.db.prisma.persona.findUnique({ where: { id: step.overridePersonaId } });
+          if (row) personas = { ...personas, [row.id]: { id: row.id, name: row.name, system: row.system } };
+        }
+        return planStep(snapshot, step, planContext, personas);
+      },
+    });
+    this.runs = new RunsService({
+      store: this.store,
+      queue: this.queue,
+      catalogue: o.catalogue,
+      configuredProviders: () => o.providers.configured(),
+      abortStep: (id) => this.executor.abortStep(id),
+    });
+  }
+
+  /** Reclaims orphans, then starts working the queue and sweeping periodically. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    // The embedded database belongs to this one process: every running step is an orphan.
+    const summary = await recoverOrphans(this.store, this.queue, { takeAllRunning: this.o.db.kind === 'embedded' });
+    if (summary.reclaimed > 0 || summary.requeued > 0) this.o.logger.info(summary, 'recovered unfinished runs');
+    await this.queue.start((runId) => this.advance(runId), this.o.config.worker.concurrency);
+    const sweepMs = this.o.sweepMs ?? Math.max(1000, Math.floor(this.o.config.worker.leaseMs / 2));
+    this.sweepTimer = setInterval(() => {
+      recoverOrphans(this.store, this.queue, { takeAllRunning: false }).catch((error: unknown) =>
+        this.o.logger.warn({ err: (error as Error).message }, 'recovery sweep failed; will try again'),
+      );
+    }, sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  /** Stops taking work; running steps get `graceMs` to finish, then are handed back. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.started = false;
+    await Promise.all([this.executor.stop(graceMs), this.queue.stop()]);
+  }
+
+  private async advance(runId: string): Promise<void> {
+    try {
+      await this.executor.advance(runId);
+    } catch (error) {
+      // The run stays in the database as it was; the next sweep queues it again.
+      this.o.logger.error({ runId, err: (error as Error).message }, 'advancing run failed');
+    }
+  }
+}
+
+function defaultQueue(db: Database): WorkQueue {
+  if (db.kind === 'postgres' && db.url) return new PgBossQueue(db.url);
+  return new InProcessQueue();
+}

@@ -1,0 +1,89 @@
+import type { ProviderId } from '../config.js';
+import type { ModelCatalogue } from '../workflows/catalogue-port.js';
+import type { ModelRef, RetryPolicy } from '../workflows/types.js';
+import { resolveModel, resolvePersona } from './precedence.js';
+import { candidateChain, type ResolvedRetryPolicy, resolveRetryPolicy } from './retry.js';
+import type { PersonaSnapshot, RunSnapshot } from './snapshot.js';
+
+/** Everything the executor needs to call providers for one step, decided up front. */
+export interface StepPlan {
+  /** Resolved choice first, then the step's fallbacks, then the workflow's. */
+  candidates: ModelRef[];
+  /** Where the first candidate came from (override, step, workflow, global). */
+  modelSource: string;
+  persona: PersonaSnapshot | null;
+  personaSource: string;
+  retry: ResolvedRetryPolicy;
+  timeoutMs: number;
+}
+
+export interface PlanContext {
+  catalogue: ModelCatalogue;
+  globalDefault: { provider?: ProviderId | undefined; model?: string | undefined };
+  globalRetry: { maxAttempts: number; baseMs: number; maxMs: number };
+  defaultTimeoutMs: number;
+}
+
+/** The run-step columns planning reads. */
+export interface PlannableStep {
+  provider: string | null;
+  model: string | null;
+  personaId: string | null;
+  overrideProvider: string | null;
+  overrideModel: string | null;
+  overridePersonaId: string | null;
+  fallbacks: unknown;
+  retry: unknown;
+  timeoutSeconds: number | null;
+}
+
+const ref = (provider: string | null | undefined, model: string | null | undefined) =>
+  provider || model
+    ? { provider: (provider ?? undefined) as ProviderId | undefined, model: model ?? undefined }
+    : undefined;
+
+/**
+ * Pure: applies DESIGN.md's precedence (run-step override > step > workflow > global for
+ * provider/model; override > step > workflow > none for persona) to one run step.
+ * `personas` must hold the override persona when the step has one (it may be newer than
+ * the run's snapshot).
+ */
+export function planStep(
+  snapshot: RunSnapshot,
+  step: PlannableStep,
+  ctx: PlanContext,
+  personas: Record<string, PersonaSnapshot> = snapshot.personas,
+): StepPlan {
+  const def = snapshot.definition;
+  const primary = resolveModel(
+    {
+      override: ref(step.overrideProvider, step.overrideModel),
+      step: ref(step.provider, step.model),
+      workflow: ref(def.provider, def.model),
+      global: ref(ctx.globalDefault.provider, ctx.globalDefault.model),
+    },
+    ctx.catalogue,
+  );
+  const persona = resolvePersona({
+    override: step.overridePersonaId,
+    step: step.personaId,
+    workflow: snapshot.workflowPersonaId,
+  });
+  const personaRow = persona.persona ? (personas[persona.persona] ?? snapshot.personas[persona.persona]) : undefined;
+  return {
+    candidates: candidateChain(
+      { provider: primary.provider, model: primary.model },
+      (step.fallbacks as ModelRef[] | null) ?? [],
+      def.fallbacks ?? [],
+    ),
+    modelSource: primary.source,
+    persona: personaRow ?? null,
+    personaSource: personaRow ? persona.source : 'none',
+    retry: resolveRetryPolicy(ctx.globalRetry, def.retry, step.retry as RetryPolicy | null),
+    timeoutMs: (step.timeoutSeconds ?? def.timeoutSeconds) ? (step.timeoutSeconds ?? def.timeoutSeconds)! * 1000 : ctx.defaultTimeoutMs,
+  };
+}
+
+export function isSnapshot(value: unknown): value is RunSnapshot {
+  return typeof value === 'object' && value !== null && 'definition' in value;
+}

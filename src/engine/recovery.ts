@@ -1,0 +1,39 @@
+import type { WorkQueue } from './queue.js';
+import type { RunStore } from './store.js';
+
+/**
+ * Nothing is lost when a process dies: a step whose lease expired (its process stopped
+ * heartbeating) is handed back to pending, and every run with work left and nobody working
+ * on it is queued again. A completed step is never touched: only `running` steps are
+ * reclaimed, and the guard includes the lease we saw, so a live heartbeat wins the race.
+ */
+export async function recoverOrphans(
+  store: RunStore,
+  queue: WorkQueue,
+  options: { takeAllRunning: boolean },
+): Promise<{ reclaimed: number; requeued: number }> {
+  const now = store.clock.now();
+  const orphans = await store.prisma.runStep.findMany({
+    where: {
+      status: 'running',
+      ...(options.takeAllRunning ? {} : { OR: [{ leaseExpiresAt: { lt: now } }, { leaseExpiresAt: null }] }),
+    },
+    include: { run: { select: { status: true } } },
+  });
+  let reclaimed = 0;
+  for (const step of orphans) {
+    const guard = { leaseOwner: step.leaseOwner, leaseExpiresAt: step.leaseExpiresAt };
+    const release = { leaseOwner: null, leaseExpiresAt: null };
+    const to = step.run.status === 'cancelled' ? 'cancelled' : 'pending';
+    if (await store.moveStep(step, to, { actor: 'recovery', from: ['running'], where: guard, data: release })) {
+      reclaimed += 1;
+    }
+  }
+  const idle = await store.prisma.workflowRun.findMany({
+    where: { status: { in: ['queued', 'running'] }, steps: { none: { status: 'running' } } },
+    select: { id: true },
+    orderBy: { createdAt: 'asc' },
+  });
+  for (const run of idle) await queue.enqueue(run.id);
+  return { reclaimed, requeued: idle.length };
+}

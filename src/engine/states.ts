@@ -1,0 +1,54 @@
+/**
+ * The state machines of DESIGN.md as tables. `transitionRun` / `transitionStep` in
+ * store.ts are the only writers of status, and they refuse anything not listed here.
+ */
+
+export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'cancelled', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const STEP_STATUSES = ['pending', 'running', 'paused', 'completed', 'skipped', 'cancelled', 'failed'] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+export const RUN_TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
+  queued: ['running', 'paused', 'cancelled'],
+  running: ['paused', 'completed', 'cancelled', 'failed'],
+  // Resume and retry go back to running; a paused run nobody rescues may be failed.
+  paused: ['running', 'cancelled', 'failed'],
+  completed: [],
+  cancelled: [],
+  failed: [],
+};
+
+export const STEP_TRANSITIONS: Record<StepStatus, readonly StepStatus[]> = {
+  // pending → pending is how a card edit (override) bumps the version without moving.
+  pending: ['running', 'skipped', 'cancelled', 'pending'],
+  // running → pending hands an orphaned or interrupted step back (lease expired, shutdown).
+  running: ['completed', 'paused', 'pending', 'cancelled', 'failed'],
+  paused: ['pending', 'skipped', 'cancelled', 'failed', 'paused'],
+  completed: [],
+  skipped: [],
+  cancelled: [],
+  failed: [],
+};
+
+export const TERMINAL_RUN: ReadonlySet<RunStatus> = new Set(['completed', 'cancelled', 'failed']);
+export const TERMINAL_STEP: ReadonlySet<StepStatus> = new Set(['completed', 'skipped', 'cancelled', 'failed']);
+/** A card offers its provider/model and persona menus only in these states. */
+export const EDITABLE_STEP: ReadonlySet<StepStatus> = new Set(['pending', 'paused']);
+
+/** The states a run or step may be in for a move to `to` to be allowed. */
+export function runSourcesFor(to: RunStatus): RunStatus[] {
+  return RUN_STATUSES.filter((from) => RUN_TRANSITIONS[from].includes(to));
+}
+
+export function stepSourcesFor(to: StepStatus): StepStatus[] {
+  return STEP_STATUSES.filter((from) => STEP_TRANSITIONS[from].includes(to));
+}
+
+export function canMoveRun(from: RunStatus, to: RunStatus): boolean {
+  return RUN_TRANSITIONS[from].includes(to);
+}
+
+export function canMoveStep(from: StepStatus, to: StepStatus): boolean {
+  return STEP_TRANSITIONS[from].includes(to);
+}
