@@ -43,5 +43,9 @@ export interface WorkflowDefinition {
   owners: string[];
   fallbacks: ModelRef[];
   retry?: RetryPolicy | undefined;
+  /** Per provider call, for steps that set none (then the global STEP_TIMEOUT_SECONDS). */
+  timeoutSeconds?: number | undefined;
   steps: StepDefinition[];
+  /** Kept as written; a later issue (scheduled runs) validates it. */
+  schedules?: unknown[] | undefined;
 }

@@ -1,0 +1,307 @@
+import { z } from 'zod';
+import type { ProviderId } from '../config.js';
+import type {
+  ModelRef,
+  PersonaDefinition,
+  RetryPolicy,
+  StepDefinition,
+  WorkflowDefinition,
+} from './types.js';
+
+/**
+ * The workflow file format (fixed: other tools write it) and personas.yml, as zod schemas.
+ * Files use snake_case; parsing yields the camelCase definition types. Unknown keys are
+ * errors, so a typo never silently drops a setting. Checks that need the model catalogue,
+ * the persona list or other steps live in validate.ts.
+ */
+
+export const PROVIDERS = ['openai', 'anthropic', 'google'] as const satisfies readonly ProviderId[];
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
+const STEP_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+// Slack channel ids start with C (public) or G (private); names are lowercase, ≤ 80 chars.
+const CHANNEL = /^(?:[CG][A-Z0-9]{2,}|#[a-z0-9][a-z0-9._-]{0,79})$/;
+// User ids start with U, or W on Enterprise Grid.
+const USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
+export const MAX_STEPS = 40;
+export const MAX_RETRIES = 10;
+export const MAX_TIMEOUT_SECONDS = 3600;
+
+/** A strict object whose unknown-key error names the allowed keys and the likely one meant. */
+function strict<S extends z.ZodRawShape>(shape: S) {
+  const allowed = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code !== 'unrecognized_keys') return undefined;
+      const keys = issue.keys.map((k) => `"${k}"`).join(', ');
+      const guess = issue.keys.length === 1 ? closest(issue.keys[0]!, allowed) : undefined;
+      const hint = guess ? ` — did you mean "${guess}"?` : '';
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}${hint} (allowed: ${allowed.join(', ')})`;
+    },
+  });
+}
+
+const text = (what: string, max: number) =>
+  z
+    .string({ error: (i) => (i.input === undefined ? 'is required' : `must be text (${what})`) })
+    .trim()
+    .min(1, `must not be empty (${what})`)
+    .max(max, `must be at most ${max} characters`);
+
+const slug = z
+  .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be text') })
+  .regex(SLUG, 'must be a slug: 1-64 lowercase letters, digits and dashes, e.g. release-notes');
+
+const provider = z.enum(PROVIDERS, {
+  error: (i) => `unknown provider ${JSON.stringify(i.input)} (known: ${PROVIDERS.join(', ')})`,
+});
+
+const model = z
+  .string({ error: 'must be a model name, e.g. gpt-4o-mini' })
+  .trim()
+  .min(1, 'must not be empty');
+
+/** "provider/model" → ModelRef. The model's existence is checked against the catalogue later. */
+const fallback = z
+  .string({ error: 'must be "provider/model", e.g. "google/gemini-2.5-flash"' })
+  .transform((value, ctx): ModelRef => {
+    const slash = value.indexOf('/');
+    const p = value.slice(0, slash).trim();
+    const m = value.slice(slash + 1).trim();
+    if (slash < 0 || p === '' || m === '') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${value}" must be "provider/model", e.g. "google/gemini-2.5-flash"`,
+      });
+      return z.NEVER;
+    }
+    if (!(PROVIDERS as readonly string[]).includes(p)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown provider "${p}" in "${value}" (known: ${PROVIDERS.join(', ')})`,
+      });
+      return z.NEVER;
+    }
+    return { provider: p as ProviderId, model: m };
+  });
+
+const fallbacks = z
+  .array(fallback, { error: 'must be a list of "provider/model"' })
+  .max(10, 'at most 10 fallbacks');
+
+const wholeNumber = (min: number, max: number, hint: string) =>
+  z
+    .number({ error: `must be a whole number from ${min} to ${max} (${hint})` })
+    .int(`must be a whole number from ${min} to ${max} (${hint})`)
+    .min(min, `must be a whole number from ${min} to ${max} (${hint})`)
+    .max(max, `must be a whole number from ${min} to ${max} (${hint})`);
+
+const retryObject = strict({
+  max_attempts: wholeNumber(1, MAX_RETRIES + 1, 'provider calls per model, including the first').optional(),
+  base_ms: wholeNumber(0, 600_000, 'first backoff in milliseconds').optional(),
+  max_ms: wholeNumber(0, 3_600_000, 'longest backoff in milliseconds').optional(),
+});
+
+/** Fields shared by a workflow and a step: the model and how hard to try it. */
+const execution = {
+  persona: slug.optional(),
+  provider: provider.optional(),
+  model: model.optional(),
+  fallbacks: fallbacks.optional(),
+  retries: wholeNumber(0, MAX_RETRIES, 'extra attempts after the first').optional(),
+  retry: retryObject.optional(),
+  timeout_seconds: wholeNumber(1, MAX_TIMEOUT_SECONDS, 'per provider call').optional(),
+};
+
+type ExecutionInput = {
+  retries?: number | undefined;
+  retry?: z.infer<typeof retryObject> | undefined;
+};
+
+function checkRetry(value: ExecutionInput, ctx: z.RefinementCtx): void {
+  if (value.retries !== undefined && value.retry !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['retry'],
+      message: 'use either retries (a number) or retry (max_attempts, base_ms, max_ms), not both',
+    });
+  }
+}
+
+function toRetry(value: ExecutionInput): RetryPolicy | undefined {
+  if (value.retries !== undefined) return { maxAttempts: value.retries + 1 };
+  if (!value.retry) return undefined;
+  const { max_attempts, base_ms, max_ms } = value.retry;
+  const policy: RetryPolicy = {};
+  if (max_attempts !== undefined) policy.maxAttempts = max_attempts;
+  if (base_ms !== undefined) policy.baseMs = base_ms;
+  if (max_ms !== undefined) policy.maxMs = max_ms;
+  return policy;
+}
+
+const stepFile = strict({
+  name: z
+    .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be text') })
+    .regex(STEP_NAME, 'must be 1-64 lowercase letters, digits, "-" or "_", e.g. summarize'),
+  prompt: text('the prompt template', 100_000),
+  ...execution,
+})
+  .superRefine(checkRetry)
+  .transform(
+    (s): StepDefinition => ({
+      name: s.name,
+      prompt: s.prompt,
+      provider: s.provider,
+      model: s.model,
+      persona: s.persona,
+      fallbacks: s.fallbacks ?? [],
+      retry: toRetry(s),
+      timeoutSeconds: s.timeout_seconds,
+    }),
+  );
+
+export const workflowFileSchema = strict({
+  name: slug,
+  description: z
+    .string({ error: 'must be text' })
+    .trim()
+    .max(500, 'must be at most 500 characters')
+    .optional(),
+  notify: z
+    .string({ error: 'must be a Slack channel id or #name' })
+    .regex(CHANNEL, 'must be a Slack channel id (e.g. C0ALERTS) or a #channel-name')
+    .optional(),
+  owners: z
+    .array(
+      z
+        .string({ error: 'must be a Slack user id' })
+        .regex(USER_ID, 'must be a Slack user id, e.g. U012AB3CD'),
+      {
+        error: 'must be a list of Slack user ids',
+      },
+    )
+    .optional(),
+  steps: z
+    .array(stepFile, { error: (i) => (i.input === undefined ? 'is required' : 'must be a list of steps') })
+    .min(1, 'needs at least one step')
+    .max(MAX_STEPS, `at most ${MAX_STEPS} steps`),
+  // Added by a later issue (scheduled runs); kept as written so that work can validate it.
+  schedules: z.array(z.unknown(), { error: 'must be a list' }).optional(),
+  ...execution,
+})
+  .superRefine((w, ctx) => {
+    checkRetry(w, ctx);
+    const seen = new Map<string, number>();
+    w.steps.forEach((step, i) => {
+      const first = seen.get(step.name);
+      if (first === undefined) seen.set(step.name, i);
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i, 'name'],
+          message: `duplicate step name "${step.name}" (also steps[${first}])`,
+        });
+    });
+  })
+  .transform(
+    (w): WorkflowDefinition => ({
+      name: w.name,
+      description: w.description ?? '',
+      persona: w.persona,
+      provider: w.provider,
+      model: w.model,
+      notify: w.notify,
+      owners: w.owners ?? [],
+      fallbacks: w.fallbacks ?? [],
+      retry: toRetry(w),
+      timeoutSeconds: w.timeout_seconds,
+      steps: w.steps,
+      ...(w.schedules === undefined ? {} : { schedules: w.schedules }),
+    }),
+  );
+
+const personaFile = strict({
+  name: slug,
+  description: z
+    .string({ error: 'must be text' })
+    .trim()
+    .max(500, 'must be at most 500 characters')
+    .optional(),
+  system: text('the system prompt', 20_000),
+}).transform(
+  (p): PersonaDefinition => ({ name: p.name, description: p.description ?? '', system: p.system }),
+);
+
+export const personasFileSchema = strict({
+  personas: z
+    .array(personaFile, {
+      error: (i) => (i.input === undefined ? 'is required' : 'must be a list of personas'),
+    })
+    .max(200, 'at most 200 personas'),
+}).superRefine((f, ctx) => {
+  const seen = new Map<string, number>();
+  f.personas.forEach((p, i) => {
+    const first = seen.get(p.name);
+    if (first === undefined) seen.set(p.name, i);
+    else
+      ctx.addIssue({
+        code: 'custom',
+        path: ['personas', i, 'name'],
+        message: `duplicate persona "${p.name}" (also personas[${first}])`,
+      });
+  });
+});
+
+export interface SchemaProblem {
+  /** Path inside the file as written, e.g. ["steps", 1, "persona"]. */
+  path: (string | number)[];
+  message: string;
+}
+
+/** Flattens zod issues into one problem per path, keyed in the file's own (snake_case) terms. */
+export function schemaProblems(error: z.ZodError): SchemaProblem[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    if (issue.code === 'unrecognized_keys' && issue.keys.length === 1) path.push(issue.keys[0]!);
+    return { path, message: issue.message };
+  });
+}
+
+/** "steps[1].persona" */
+export function formatPath(path: readonly (string | number)[]): string {
+  return path.reduce<string>(
+    (out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${part}` : part),
+    '',
+  );
+}
+
+/** The allowed word nearest to `word`, when it is close enough to be a typo. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = distance(word, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        previous[j]! + 1,
+        row[j - 1]! + 1,
+        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
+}

@@ -1,0 +1,116 @@
+import type { ProviderId } from '../config.js';
+import type { ModelCatalogue } from './catalogue-port.js';
+import type { SchemaProblem } from './schema.js';
+import { checkTemplate } from './templates.js';
+import type { ModelRef, StepDefinition, WorkflowDefinition } from './types.js';
+
+/**
+ * Checks a schema-valid workflow against what exists outside its file: personas, the
+ * model catalogue, and the other steps (templates). Also completes partial model choices
+ * the way precedence would (provider only → its default model; model only → the provider
+ * that serves it), so the stored definition says exactly what will run.
+ */
+
+export interface ValidationContext {
+  catalogue: ModelCatalogue;
+  /** Persona names from personas.yml. */
+  personas: ReadonlySet<string>;
+  /** personas.yml as the author knows it, for hints; undefined when there is none. */
+  personasFile: string | undefined;
+}
+
+export function validateWorkflow(
+  workflow: WorkflowDefinition,
+  context: ValidationContext,
+): { definition: WorkflowDefinition; problems: SchemaProblem[] } {
+  const problems: SchemaProblem[] = [];
+  const report = (path: (string | number)[], message: string) => problems.push({ path, message });
+
+  const workflowModel = completeModel(workflow, [], context.catalogue, report);
+  checkPersona(workflow.persona, ['persona'], context, report);
+  checkFallbacks(workflow.fallbacks, ['fallbacks'], context.catalogue, report);
+
+  const names = workflow.steps.map((s) => s.name);
+  const steps = workflow.steps.map((step, i): StepDefinition => {
+    const at = ['steps', i];
+    checkPersona(step.persona, [...at, 'persona'], context, report);
+    checkFallbacks(step.fallbacks, [...at, 'fallbacks'], context.catalogue, report);
+    const multiline = step.prompt.includes('\n');
+    for (const problem of checkTemplate(step.prompt, {
+      earlierSteps: names.slice(0, i),
+      laterSteps: names.slice(i + 1),
+      isFirst: i === 0,
+      self: step.name,
+    })) {
+      report(
+        [...at, 'prompt'],
+        multiline ? `${problem.message} (prompt line ${problem.line})` : problem.message,
+      );
+    }
+    return { ...step, ...completeModel(step, at, context.catalogue, report) };
+  });
+
+  return { definition: { ...workflow, ...workflowModel, steps }, problems };
+}
+
+function completeModel(
+  level: { provider?: ProviderId | undefined; model?: string | undefined },
+  at: (string | number)[],
+  catalogue: ModelCatalogue,
+  report: (path: (string | number)[], message: string) => void,
+): { provider?: ProviderId | undefined; model?: string | undefined } {
+  const { provider, model } = level;
+  if (provider && !model) return { provider, model: catalogue.defaultModel(provider) };
+  if (model && !provider) {
+    const inferred = catalogue.inferProvider(model);
+    if (!inferred) {
+      report(
+        [...at, 'model'],
+        `cannot tell which provider serves model "${model}" — add provider: openai, anthropic or google`,
+      );
+      return {};
+    }
+    return { provider: inferred, model };
+  }
+  if (provider && model) checkModel({ provider, model }, [...at, 'model'], catalogue, report);
+  return { provider, model };
+}
+
+function checkFallbacks(
+  fallbacks: readonly ModelRef[],
+  at: (string | number)[],
+  catalogue: ModelCatalogue,
+  report: (path: (string | number)[], message: string) => void,
+): void {
+  fallbacks.forEach((ref, i) => {
+    checkModel(ref, [...at, i], catalogue, report);
+  });
+}
+
+function checkModel(
+  ref: ModelRef,
+  at: (string | number)[],
+  catalogue: ModelCatalogue,
+  report: (path: (string | number)[], message: string) => void,
+): void {
+  const known = catalogue.knownModels(ref.provider);
+  if (!known.includes(ref.model)) {
+    report(at, `unknown model "${ref.model}" for ${ref.provider} (known: ${known.join(', ') || 'none'})`);
+  }
+}
+
+function checkPersona(
+  persona: string | undefined,
+  at: (string | number)[],
+  context: ValidationContext,
+  report: (path: (string | number)[], message: string) => void,
+): void {
+  if (persona === undefined || context.personas.has(persona)) return;
+  const hint =
+    context.personas.size > 0
+      ? `known: ${[...context.personas].join(', ')}`
+      : context.personasFile
+        ? `${context.personasFile} defines none`
+        : 'no personas.yml in the workflows folder';
+  report(at, `unknown persona "${persona}" (${hint})`);
+}
