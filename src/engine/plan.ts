@@ -80,7 +80,7 @@ export function planStep(
     persona: personaRow ?? null,
     personaSource: personaRow ? persona.source : 'none',
     retry: resolveRetryPolicy(ctx.globalRetry, def.retry, step.retry as RetryPolicy | null),
-    timeoutMs: (step.timeoutSeconds ?? def.timeoutSeconds) ? (step.timeoutSeconds ?? def.timeoutSeconds)! * 1000 : ctx.defaultTimeoutMs,
+    timeoutMs: (step.timeoutSeconds ?? def.timeoutSeconds ?? ctx.defaultTimeoutMs / 1000) * 1000,
   };
 }
 

@@ -1,0 +1,167 @@
+import type { ProviderId } from '../../src/config.js';
+import type { Database } from '../../src/db/database.js';
+import type { Prisma } from '../../src/db/generated/client.js';
+import { Engine } from '../../src/engine/engine.js';
+import type { ProviderSource } from '../../src/engine/executor.js';
+import { InProcessQueue } from '../../src/engine/queue.js';
+import { silentLogger } from '../../src/logging.js';
+import {
+  type GenerateRequest,
+  type GenerateResult,
+  type Provider,
+  ProviderError,
+  type ProviderErrorInit,
+} from '../../src/providers/types.js';
+import type { ModelCatalogue } from '../../src/workflows/catalogue-port.js';
+import type { StepDefinition, WorkflowDefinition } from '../../src/workflows/types.js';
+
+/** A small catalogue: every provider known, `configured` ones offered. */
+export function testCatalogue(configured: ProviderId[] = ['openai', 'anthropic', 'google']): ModelCatalogue {
+  const known: Record<ProviderId, string[]> = {
+    openai: ['gpt-4o-mini', 'gpt-4o'],
+    anthropic: ['claude-haiku-4-5', 'claude-sonnet-4-5'],
+    google: ['gemini-2.5-flash', 'gemini-2.5-pro'],
+  };
+  return {
+    providers: configured,
+    models: (p) => (configured.includes(p) ? known[p] : []),
+    knownModels: (p) => known[p],
+    defaultModel: (p) => known[p][0] as string,
+    has: (p, m) => known[p].includes(m),
+    inferProvider: (m) => (Object.keys(known) as ProviderId[]).find((p) => known[p].includes(m)),
+  };
+}
+
+type Behaviour = (request: GenerateRequest, call: number) => Promise<string> | string;
+
+/** A scripted provider that records every request it gets. */
+export class ScriptedProvider implements Provider {
+  readonly label: string;
+  readonly calls: GenerateRequest[] = [];
+  constructor(
+    readonly id: ProviderId,
+    public behaviour: Behaviour = (r) => `${id}:${r.prompt}`,
+  ) {
+    this.label = id;
+  }
+
+  async generate(request: GenerateRequest): Promise<GenerateResult> {
+    this.calls.push(request);
+    const text = await this.behaviour(request, this.calls.length);
+    return {
+      text,
+      usage: { inputTokens: 10, outputTokens: 5 },
+      finishReason: 'stop',
+      provider: this.id,
+      model: request.model,
+    };
+  }
+
+  async *stream(request: GenerateRequest) {
+    const result = await this.generate(request);
+    yield { type: 'text' as const, text: result.text };
+    yield { type: 'done' as const, result };
+  }
+}
+
+export const fail = (init: Omit<ProviderErrorInit, 'message'> & { message?: string }) =>
+  new ProviderError({ message: init.message ?? init.kind, ...init });
+
+export function providerSource(...providers: Provider[]): ProviderSource {
+  const map = new Map(providers.map((p) => [p.id, p]));
+  return { get: (id) => map.get(id), configured: () => [...map.keys()] };
+}
+
+/** A clock whose sleeps return at once and are remembered. */
+export function instantClock() {
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => new Date(),
+    sleep: async (ms: number) => {
+      sleeps.push(ms);
+    },
+  };
+}
+
+export function step(name: string, prompt: string, extra: Partial<StepDefinition> = {}): StepDefinition {
+  return { name, prompt, fallbacks: [], ...extra };
+}
+
+/** Writes a workflow (and its personas) straight into the database. */
+export async function putWorkflow(
+  db: Database,
+  def: Partial<WorkflowDefinition> & { name: string; steps: StepDefinition[] },
+  personas: { name: string; system: string }[] = [],
+) {
+  const ids: Record<string, string> = {};
+  for (const p of personas) {
+    const row = await db.prisma.persona.upsert({
+      where: { name: p.name },
+      create: { name: p.name, system: p.system },
+      update: { system: p.system },
+    });
+    ids[p.name] = row.id;
+  }
+  const definition: WorkflowDefinition = { description: '', owners: [], fallbacks: [], ...def };
+  return db.prisma.workflow.create({
+    data: {
+      name: def.name,
+      definition: definition as unknown as Prisma.InputJsonValue,
+      personaId: def.persona ? ids[def.persona] : null,
+      owners: definition.owners,
+    },
+  });
+}
+
+export function createTestEngine(
+  db: Database,
+  providers: Provider[],
+  options: {
+    clock?: ReturnType<typeof instantClock>;
+    configured?: ProviderId[];
+    retry?: { maxAttempts: number; baseMs: number; maxMs: number };
+    leaseMs?: number;
+    owner?: string;
+    defaults?: { provider?: ProviderId; model?: string };
+  } = {},
+) {
+  return new Engine({
+    db,
+    config: {
+      defaults: { provider: options.defaults?.provider, model: options.defaults?.model },
+      retry: options.retry ?? { maxAttempts: 3, baseMs: 100, maxMs: 1000 },
+      stepTimeoutMs: 5000,
+      worker: { concurrency: 4, leaseMs: options.leaseMs ?? 30_000 },
+    },
+    providers: providerSource(...providers),
+    catalogue: testCatalogue(options.configured ?? providers.map((p) => p.id)),
+    logger: silentLogger,
+    clock: options.clock ?? instantClock(),
+    queue: new InProcessQueue(),
+    owner: options.owner,
+    random: () => 0,
+  });
+}
+
+/** Polls until `check` returns a truthy value (or throws after `timeoutMs`). */
+export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function waitForRun(db: Database, runId: string, statuses: string[], timeoutMs = 10_000) {
+  return waitFor(
+    async () => {
+      const run = await db.prisma.workflowRun.findUnique({ where: { id: runId } });
+      return run && statuses.includes(run.status) ? run : undefined;
+    },
+    timeoutMs,
+    `run to be ${statuses.join('/')}`,
+  );
+}
