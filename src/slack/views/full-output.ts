@@ -1,0 +1,90 @@
+import { excerpt, formatCount, safeCutIndex, safeMrkdwn } from '../text.js';
+import { CALLBACKS } from './actions.js';
+import { type Block, context, LIMITS, type ModalView, plain, section } from './blocks.js';
+import type { StepView } from './model.js';
+
+const FENCE = '```';
+const OPEN = `${FENCE}\n`;
+const CLOSE = `\n${FENCE}`;
+
+/**
+ * Untrusted text → safe mrkdwn pieces of at most `size` characters each, for consecutive
+ * sections. Pieces break at a newline when one is near, never inside an escape entity, a
+ * surrogate pair or a run of backticks; a code block that spans a break is closed at the
+ * end of one piece and reopened at the start of the next, so each section renders alone.
+ */
+export function chunkMrkdwn(untrusted: string, size: number = LIMITS.sectionText): string[] {
+  const safe = safeMrkdwn(untrusted);
+  const chunks: string[] = [];
+  let pos = 0;
+  let open = false;
+  while (pos < safe.length) {
+    const prefix = open ? OPEN : '';
+    const budget = size - prefix.length - CLOSE.length;
+    let end = Math.min(pos + budget, safe.length);
+    if (end < safe.length) {
+      const newline = safe.lastIndexOf('\n', end);
+      if (newline > pos + budget * 0.7) end = newline + 1;
+      end = safeCutIndex(safe, end);
+      while (end > pos + 1 && safe[end] === '`' && safe[end - 1] === '`') end--;
+      if (end <= pos) end = Math.min(pos + budget, safe.length);
+    }
+    const piece = safe.slice(pos, end);
+    const fences = piece.split(FENCE).length - 1;
+    const stillOpen: boolean = fences % 2 === 1 ? !open : open;
+    pos = end;
+    if (piece.trim().length > 0) chunks.push(`${prefix}${piece}${stillOpen ? CLOSE : ''}`);
+    open = stillOpen;
+  }
+  return chunks;
+}
+
+export interface FullOutputInput {
+  step: Pick<
+    StepView,
+    'id' | 'name' | 'position' | 'total' | 'output' | 'answeredProvider' | 'answeredModel'
+  >;
+  workflowName?: string;
+  runNumber?: number;
+}
+
+/**
+ * The modal behind "View full output": the whole output in sections of ≤ 3000 characters,
+ * up to Slack's 100 blocks per view; if even that is not enough, it says where it stopped.
+ */
+export function fullOutputModal(input: FullOutputInput): ModalView {
+  const { step } = input;
+  const output = step.output ?? '';
+  const where = [
+    input.workflowName ? excerpt(input.workflowName, 80) : '',
+    input.runNumber !== undefined ? `run #${input.runNumber}` : '',
+    `Step ${step.position + 1}/${step.total} · ${excerpt(step.name, 100)}`,
+    step.answeredProvider && step.answeredModel
+      ? `answered by ${step.answeredProvider}/${step.answeredModel}`
+      : '',
+  ].filter(Boolean);
+
+  const blocks: Block[] = [context('meta', [safeMrkdwn(where.join(' · '))])];
+  const chunks = chunkMrkdwn(output);
+  const room = LIMITS.blocksPerView - blocks.length - 1;
+  chunks.slice(0, room).forEach((chunk, i) => {
+    blocks.push(section(`chunk-${i}`, chunk));
+  });
+  if (chunks.length === 0) blocks.push(section('empty', '_This step has no output._'));
+  if (chunks.length > room) {
+    blocks.push(
+      context('cut', [
+        `:scissors: Cut at Slack's limit for a window (${room} sections); the full output is ${formatCount(output.length)} characters.`,
+      ]),
+    );
+  }
+
+  return {
+    type: 'modal',
+    callback_id: CALLBACKS.fullOutput,
+    private_metadata: step.id,
+    title: plain(`Step ${step.position + 1}/${step.total} output`, LIMITS.modalTitle),
+    close: plain('Close', LIMITS.modalTitle),
+    blocks,
+  };
+}

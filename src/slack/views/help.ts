@@ -1,0 +1,82 @@
+import { inlineCode, safeMrkdwn, truncate } from '../text.js';
+import { type Block, context, LIMITS, section } from './blocks.js';
+import type { MessagePayload } from './model.js';
+import { suggest } from './suggest.js';
+
+/** Ephemeral replies to `/workflow help` and to commands that could not be understood. */
+
+export const SUBCOMMANDS = ['run', 'list', 'status', 'cancel', 'health', 'help'] as const;
+
+const USAGE: Record<(typeof SUBCOMMANDS)[number], string> = {
+  run: '`/workflow run <name> [input]` — start a workflow; the input is everything after the name',
+  list: '`/workflow list` — the workflows you can run',
+  status: '`/workflow status [run]` — one run in detail, or the latest runs',
+  cancel: '`/workflow cancel <run>` — stop a run; unfinished steps are cancelled',
+  health: '`/workflow health` — which providers are configured and answering',
+  help: '`/workflow help` — this message',
+};
+
+export function helpMessage(): MessagePayload {
+  return {
+    text: 'How to use /workflow',
+    blocks: [
+      section('help-head', '*Switchboard* runs multi-step LLM workflows in a thread, one card per step.'),
+      section('help-usage', SUBCOMMANDS.map((c) => `• ${USAGE[c]}`).join('\n')),
+      context('help-tip', [
+        'While a step is pending or paused you can switch its provider/model and persona from its card. If a provider fails, the step pauses and its card offers *Retry*.',
+      ]),
+    ],
+  };
+}
+
+/**
+ * A short ephemeral error: what was wrong (safe mrkdwn), optionally "Did you mean …?" and a
+ * hint line (safe mrkdwn).
+ */
+export function errorMessage(
+  problem: string,
+  opts: { suggestions?: readonly string[]; hint?: string } = {},
+): MessagePayload {
+  const suggestions = opts.suggestions ?? [];
+  const lines = [`:warning: ${problem}`];
+  if (suggestions.length > 0) lines.push(`Did you mean ${orList(suggestions.map((s) => inlineCode(s)))}?`);
+  const blocks: Block[] = [section('error', lines.join(' '))];
+  if (opts.hint) blocks.push(context('error-hint', [opts.hint]));
+  // `problem` is already safe mrkdwn: cut it, do not escape it twice.
+  return { text: truncate(lines.join(' '), LIMITS.fallbackText * 2), blocks };
+}
+
+/** "No workflow named `relase-notes`. Did you mean `release-notes`?" */
+export function unknownWorkflowMessage(name: string, workflowNames: readonly string[]): MessagePayload {
+  const suggestions = suggest(name, workflowNames);
+  return errorMessage(`No workflow named ${inlineCode(name)}.`, {
+    suggestions,
+    hint: suggestions.length > 0 ? undefined : 'See `/workflow list` for the workflows you can run.',
+  });
+}
+
+/** `/workflow status 9999` or `cancel abc`: no such run. */
+export function unknownRunMessage(ref: string): MessagePayload {
+  return errorMessage(`No run ${inlineCode(ref)}.`, {
+    hint: 'Use the run number shown on the run, e.g. `/workflow status 42`, or `/workflow status` for the latest runs.',
+  });
+}
+
+/** `/workflow sattus` → "Did you mean `status`?" */
+export function unknownCommandMessage(subcommand: string): MessagePayload {
+  return errorMessage(`\`/workflow\` has no command ${inlineCode(subcommand)}.`, {
+    suggestions: suggest(subcommand, SUBCOMMANDS),
+    hint: 'Try `/workflow help`.',
+  });
+}
+
+/** A command with missing or bad arguments: what was wrong and its usage line. */
+export function usageErrorMessage(subcommand: (typeof SUBCOMMANDS)[number], problem: string): MessagePayload {
+  return errorMessage(safeMrkdwn(problem), { hint: `Usage: ${USAGE[subcommand]}` });
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+function orList(items: readonly string[]): string {
+  if (items.length <= 1) return items.join('');
+  return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}

@@ -1,0 +1,108 @@
+import type { Block } from './blocks.js';
+
+/**
+ * What the Slack views render: plain data, filled by the renderer from the database rows.
+ * Field names follow prisma/schema.prisma so a mapper is mostly a copy; nullable columns
+ * accept `null` as well as `undefined`. Resolution (precedence) happens before this point:
+ * `provider`, `model` and the persona fields are the effective values, not the overrides.
+ */
+
+export type RunStatus = 'queued' | 'running' | 'paused' | 'completed' | 'cancelled' | 'failed';
+export type StepStatus = 'pending' | 'running' | 'paused' | 'completed' | 'skipped' | 'cancelled' | 'failed';
+export type RunTrigger = 'slash' | 'schedule' | 'button' | 'cli' | 'api';
+
+export interface RunView {
+  id: string;
+  /** The short number people type: `/workflow status 42`. */
+  number: number;
+  workflowName: string;
+  description?: string | null;
+  status: RunStatus;
+  input: string;
+  /** A Slack user id (rendered as a mention), `schedule:<id>` or `cli:<user>`. */
+  startedBy: string;
+  trigger: RunTrigger;
+  stepsTotal: number;
+  stepsCompleted: number;
+  /** Why the run failed or was cancelled, in plain words. */
+  reason?: string | null;
+  /** ISO 8601. */
+  createdAt: string;
+  /** WorkflowRun.version; embedded in block_ids so a stale parent message can be detected. */
+  version?: number;
+}
+
+export type PersonaSource = 'override' | 'step' | 'workflow' | 'none';
+
+export interface StepErrorView {
+  /** An ErrorKind (src/providers/types.ts); anything else is shown as "unknown". */
+  kind: string;
+  /** Secret-free summary of what the provider said. */
+  message: string;
+  provider: string;
+  model: string;
+}
+
+export interface StepView {
+  id: string;
+  runId: string;
+  /** 0-based, as in RunStep.position; shown 1-based. */
+  position: number;
+  /** Steps in the run. */
+  total: number;
+  name: string;
+  status: StepStatus;
+  /** RunStep.version; embedded in block_ids so a click on a stale card can be refused. */
+  version: number;
+  /** Effective provider/model (override > step > workflow > global default). */
+  provider: string;
+  model: string;
+  /** Effective persona; `personaId` is needed to preselect an override in the menu. */
+  personaId?: string | null;
+  personaName?: string | null;
+  personaSource: PersonaSource;
+  /**
+   * The persona that applies when the override is cleared (the step's own, else the
+   * workflow's): shown as "Workflow default (X)".
+   */
+  workflowPersonaName?: string | null;
+  output?: string | null;
+  /** The provider's finish reason; "length" means the model stopped at its token limit. */
+  finishReason?: string | null;
+  answeredProvider?: string | null;
+  answeredModel?: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  latencyMs?: number | null;
+  attempts: number;
+  lastError?: StepErrorView | null;
+  /** Why it moved on, e.g. "anthropic/claude-haiku-4-5 rate limited → answered by openai/gpt-4o-mini". */
+  fallbackNote?: string | null;
+}
+
+export interface ProviderMenu {
+  /** ProviderId: `openai`, `anthropic`, `google`. */
+  id: string;
+  /** Human name: "OpenAI". */
+  label: string;
+  models: string[];
+  /** Short health note appended to the group label, e.g. "degraded". */
+  health?: string | null;
+}
+
+export interface PersonaMenu {
+  id: string;
+  name: string;
+}
+
+/** What the menus may offer: only configured providers, only enabled personas. */
+export interface MenuOptions {
+  providers: ProviderMenu[];
+  personas: PersonaMenu[];
+}
+
+/** A Slack message body: `text` is the notification/accessibility fallback. */
+export interface MessagePayload {
+  text: string;
+  blocks: Block[];
+}

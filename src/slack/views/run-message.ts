@@ -1,0 +1,75 @@
+import { excerpt, mrkdwn, quoteLine } from '../text.js';
+import { ACTIONS, runBlockId } from './actions.js';
+import { actions, type Block, type Button, button, context, LIMITS, plain, section } from './blocks.js';
+import type { MessagePayload, RunView } from './model.js';
+import { progressBar, RUN_STATUS, slackDate, starterMrkdwn, triggerWords } from './status.js';
+
+export interface RunMessageOptions {
+  /** Characters of the input shown on the parent message (default 300). */
+  inputExcerpt?: number;
+}
+
+/**
+ * The run's parent message in the channel; its thread holds one card per step. Buttons
+ * follow the run's state: running/queued → Pause + Cancel, paused → Resume + Cancel,
+ * finished → none.
+ */
+export function runParentMessage(run: RunView, opts: RunMessageOptions = {}): MessagePayload {
+  const id = (part: string) => runBlockId(run.id, run.version ?? 0, part);
+  const status = RUN_STATUS[run.status];
+  const title = `${run.workflowName} · run #${run.number}`;
+  const progress = `${run.stepsCompleted}/${run.stepsTotal}`;
+
+  const blocks: Block[] = [
+    { type: 'header', block_id: id('head'), text: plain(title, LIMITS.headerText) },
+    section(
+      id('summary'),
+      [
+        `${status.emoji} *${status.label}* · ${progressBar(run.stepsCompleted, run.stepsTotal)} ${progress} steps`,
+        `Started by ${starterMrkdwn(run.startedBy)} ${triggerWords(run.trigger)} · ${slackDate(run.createdAt)}`,
+      ].join('\n'),
+    ),
+  ];
+  if (run.description) blocks.push(context(id('about'), [mrkdwn(excerpt(run.description, 300), 1000)]));
+  if (run.input.trim()) {
+    blocks.push(section(id('input'), `*Input*\n${quoteLine(run.input, opts.inputExcerpt ?? 300)}`));
+  }
+  if (run.reason && run.status !== 'running' && run.status !== 'queued') {
+    blocks.push(section(id('reason'), `*Why:* ${mrkdwn(excerpt(run.reason, 500), 1500)}`));
+  }
+
+  const controls = runButtons(run);
+  if (controls.length > 0) blocks.push(actions(id('controls'), controls));
+
+  return {
+    text: mrkdwn(`${title} — ${status.label}, ${progress} steps`, LIMITS.fallbackText),
+    blocks,
+  };
+}
+
+function runButtons(run: RunView): Button[] {
+  const cancel = button({
+    actionId: ACTIONS.runCancel,
+    text: 'Cancel',
+    value: run.id,
+    style: 'danger',
+    confirm: {
+      title: `Cancel run #${run.number}?`,
+      text: 'Steps that have not finished are cancelled. This cannot be undone.',
+      confirm: 'Cancel run',
+      deny: 'Keep running',
+    },
+  });
+  switch (run.status) {
+    case 'queued':
+    case 'running':
+      return [button({ actionId: ACTIONS.runPause, text: 'Pause', value: run.id }), cancel];
+    case 'paused':
+      return [
+        button({ actionId: ACTIONS.runResume, text: 'Resume', value: run.id, style: 'primary' }),
+        cancel,
+      ];
+    default:
+      return [];
+  }
+}
