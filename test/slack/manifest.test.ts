@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import Ajv from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+// Both are CommonJS: under NodeNext the default export can arrive as the module object.
+const AjvClass = ((Ajv as unknown as { default?: unknown }).default ?? Ajv) as typeof Ajv.default;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: InstanceType<typeof AjvClass>,
+) => void;
+
+const manifest = parse(readFileSync(new URL('../../manifest.yml', import.meta.url), 'utf8')) as {
+  display_information: { name: string };
+  features: {
+    bot_user?: { display_name: string };
+    app_home?: { home_tab_enabled?: boolean; messages_tab_enabled?: boolean };
+    slash_commands?: { command: string; description: string; usage_hint?: string; url?: string }[];
+  };
+  oauth_config: { scopes: { bot: string[] } };
+  settings: {
+    interactivity?: { is_enabled: boolean; request_url?: string };
+    event_subscriptions?: { request_url?: string; bot_events?: string[] };
+    socket_mode_enabled?: boolean;
+    org_deploy_enabled?: boolean;
+    token_rotation_enabled?: boolean;
+  };
+};
+const schema = JSON.parse(
+  readFileSync(new URL('../../../shared/slack/manifest.schema.json', import.meta.url), 'utf8'),
+);
+
+describe('manifest.yml', () => {
+  it('is a valid Slack app manifest (schema 1.0.0)', () => {
+    // The schema carries annotations Ajv does not know (`regex`, `_note`): not strict.
+    const ajv = new AjvClass({ allErrors: true, strict: false });
+    addFormats(ajv);
+    const validate = ajv.compile(schema);
+    const ok = validate(manifest);
+    expect(validate.errors ?? [], ajv.errorsText(validate.errors)).toEqual([]);
+    expect(ok).toBe(true);
+  });
+
+  it('creates the Switchboard bot with the /workflow command', () => {
+    expect(manifest.display_information.name).toBe('Switchboard');
+    expect(manifest.features.bot_user?.display_name).toBe('Switchboard');
+    const command = manifest.features.slash_commands?.find((c) => c.command === '/workflow');
+    expect(command?.usage_hint).toBe(
+      'run <name> [input] | list | status [run] | cancel <run> | health | help',
+    );
+    expect(command?.url).toBe('https://example.com/slack/events');
+  });
+
+  it('turns on interactivity for the cards, the home tab and Socket Mode', () => {
+    expect(manifest.settings.interactivity).toEqual({
+      is_enabled: true,
+      request_url: 'https://example.com/slack/events',
+    });
+    expect(manifest.settings.event_subscriptions?.bot_events).toContain('app_home_opened');
+    expect(manifest.features.app_home).toMatchObject({ home_tab_enabled: true, messages_tab_enabled: true });
+    expect(manifest.settings).toMatchObject({
+      socket_mode_enabled: true,
+      org_deploy_enabled: false,
+      token_rotation_enabled: false,
+    });
+  });
+
+  it('asks for every bot scope the code needs', () => {
+    expect(manifest.oauth_config.scopes.bot).toEqual(
+      expect.arrayContaining([
+        'commands',
+        'chat:write',
+        'chat:write.public',
+        'files:write',
+        'channels:read',
+        'groups:read',
+        'users:read',
+        'im:write',
+      ]),
+    );
+  });
+});
