@@ -8,7 +8,7 @@ import type { ProviderId } from '../config.js';
 export interface ModelCatalogue {
   /** Providers with credentials, in preference order (the first is the global fallback). */
   readonly providers: readonly ProviderId[];
-  /** Models offered for a configured provider (menus); empty for an unconfigured one. */
+  /** Models to offer for a provider in menus (callers offer only configured providers). */
   models(provider: ProviderId): readonly string[];
   /**
    * Every model known for a provider, configured or not. Workflow files are validated

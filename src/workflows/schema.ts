@@ -278,6 +278,9 @@ export function formatPath(path: readonly (string | number)[]): string {
 
 /** The allowed word nearest to `word`, when it is close enough to be a typo. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  // "timeout" → "timeout_seconds": a prefix is a likelier slip than any edit distance shows.
+  const prefixed = word.length >= 4 ? candidates.find((c) => c.startsWith(word)) : undefined;
+  if (prefixed) return prefixed;
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const candidate of candidates) {

@@ -167,7 +167,7 @@ export function renderTemplate(template: string | ParsedTemplate, vars: Template
   const missing: TemplateProblem[] = [];
   const out = parsed.parts.map((part) => {
     if (part.type === 'text') return part.text;
-    const value = valueOf(part.ref, vars);
+    const value = lookup(part.ref, vars);
     if (value === undefined) {
       missing.push(
         problem(parsed.source, part.offset, `${part.raw}: no value yet (has that step completed?)`),
@@ -180,7 +180,7 @@ export function renderTemplate(template: string | ParsedTemplate, vars: Template
   return out.join('');
 }
 
-function valueOf(ref: TemplateRef, vars: TemplateVars): string | undefined {
+function lookup(ref: TemplateRef, vars: TemplateVars): string | undefined {
   switch (ref.kind) {
     case 'input':
       return vars.input;

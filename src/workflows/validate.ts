@@ -70,6 +70,7 @@ function completeModel(
       );
       return {};
     }
+    checkModel({ provider: inferred, model }, [...at, 'model'], catalogue, report);
     return { provider: inferred, model };
   }
   if (provider && model) checkModel({ provider, model }, [...at, 'model'], catalogue, report);

@@ -1,0 +1,301 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadWorkflowDir } from '../../src/workflows/loader.js';
+import {
+  listWorkflows,
+  loadWorkflowFromDb,
+  type SyncInput,
+  syncWorkflows,
+} from '../../src/workflows/sync.js';
+import type { PersonaDefinition, StepDefinition, WorkflowDefinition } from '../../src/workflows/types.js';
+import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { fakeCatalogue } from './fixtures.js';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db?.close();
+});
+beforeEach(async () => {
+  await truncateAll(db);
+});
+
+const persona = (name: string, system = `You are ${name}.`): PersonaDefinition => ({
+  name,
+  description: '',
+  system,
+});
+const step = (name: string, over: Partial<StepDefinition> = {}): StepDefinition => ({
+  name,
+  prompt: `Do ${name}: {{input}}`,
+  fallbacks: [],
+  ...over,
+});
+const workflow = (name: string, over: Partial<WorkflowDefinition> = {}): WorkflowDefinition => ({
+  name,
+  description: `The ${name} workflow`,
+  owners: [],
+  fallbacks: [],
+  steps: [
+    step('summarize'),
+    step('draft', { persona: 'marketing', provider: 'openai', model: 'gpt-4o-mini' }),
+  ],
+  persona: 'tech-writer',
+  ...over,
+});
+const PERSONAS = [persona('tech-writer'), persona('marketing')];
+const input = (workflows: WorkflowDefinition[], personas = PERSONAS): SyncInput => ({
+  workflows,
+  personas,
+  sourceDir: 'workflows',
+});
+const sync = (workflows: WorkflowDefinition[], personas = PERSONAS) =>
+  syncWorkflows(db.prisma, input(workflows, personas));
+const row = (name: string) =>
+  db.prisma.workflow.findUniqueOrThrow({
+    where: { name },
+    include: { steps: { orderBy: { position: 'asc' } } },
+  });
+
+describe('syncWorkflows', () => {
+  it('creates workflows, their steps and personas on first sync', async () => {
+    const summary = await sync([workflow('release-notes'), workflow('digest')]);
+    expect(summary).toMatchObject({
+      created: ['release-notes', 'digest'],
+      updated: [],
+      unchanged: [],
+      disabled: [],
+    });
+    expect(summary.personas.created).toEqual(['tech-writer', 'marketing']);
+
+    const notes = await row('release-notes');
+    expect(notes).toMatchObject({
+      version: 1,
+      enabled: true,
+      source: 'file',
+      sourcePath: 'workflows/release-notes.yml',
+    });
+    expect(notes.steps.map((s) => [s.position, s.name, s.provider, s.model])).toEqual([
+      [0, 'summarize', null, null],
+      [1, 'draft', 'openai', 'gpt-4o-mini'],
+    ]);
+    const writer = await db.prisma.persona.findUniqueOrThrow({ where: { name: 'tech-writer' } });
+    expect(writer.source).toBe('file:workflows/personas.yml');
+  });
+
+  it('links steps and the workflow to their personas by id', async () => {
+    await sync([workflow('release-notes')]);
+    const notes = await row('release-notes');
+    const byName = Object.fromEntries((await db.prisma.persona.findMany()).map((p) => [p.name, p.id]));
+    expect(notes.personaId).toBe(byName['tech-writer']);
+    expect(notes.steps.map((s) => s.personaId)).toEqual([null, byName.marketing]);
+    const marketing = await db.prisma.persona.findUniqueOrThrow({
+      where: { name: 'marketing' },
+      include: { steps: true },
+    });
+    expect(marketing.steps.map((s) => s.name)).toEqual(['draft']);
+  });
+
+  it('stores fallbacks, retry and timeout on steps and the workflow', async () => {
+    const wf = workflow('a', {
+      fallbacks: [{ provider: 'google', model: 'gemini-2.5-flash' }],
+      retry: { maxAttempts: 3 },
+      steps: [
+        step('one', {
+          fallbacks: [{ provider: 'anthropic', model: 'claude-haiku-4-5' }],
+          retry: { maxAttempts: 4, baseMs: 500 },
+          timeoutSeconds: 30,
+        }),
+      ],
+    });
+    await sync([wf]);
+    const a = await row('a');
+    expect(a.fallbacks).toEqual([{ provider: 'google', model: 'gemini-2.5-flash' }]);
+    expect(a.retry).toEqual({ maxAttempts: 3 });
+    expect(a.steps[0]).toMatchObject({
+      fallbacks: [{ provider: 'anthropic', model: 'claude-haiku-4-5' }],
+      retry: { maxAttempts: 4, baseMs: 500 },
+      timeoutSeconds: 30,
+    });
+  });
+
+  it('leaves an unchanged workflow alone: same version, same step rows', async () => {
+    await sync([workflow('a')]);
+    const before = await row('a');
+    const summary = await sync([workflow('a')]);
+    expect(summary).toMatchObject({ created: [], updated: [], unchanged: ['a'] });
+    expect(summary.personas.unchanged).toEqual(['tech-writer', 'marketing']);
+    const after = await row('a');
+    expect(after.version).toBe(1);
+    expect(after.steps.map((s) => s.id)).toEqual(before.steps.map((s) => s.id));
+  });
+
+  it('bumps the version and recreates the steps when the definition changed', async () => {
+    await sync([workflow('a')]);
+    const changed = workflow('a', {
+      steps: [step('only', { prompt: 'Just {{input}}', provider: 'google', model: 'gemini-2.5-pro' })],
+    });
+    const summary = await sync([changed]);
+    expect(summary).toMatchObject({ updated: ['a'], unchanged: [] });
+    const a = await row('a');
+    expect(a.version).toBe(2);
+    expect(a.steps.map((s) => [s.name, s.prompt, s.provider])).toEqual([
+      ['only', 'Just {{input}}', 'google'],
+    ]);
+    expect(a.definition).toMatchObject({ steps: [{ name: 'only' }] });
+
+    await sync([changed]);
+    expect((await row('a')).version).toBe(2);
+  });
+
+  it('does not bump the version when only key order differs (jsonb reorders keys)', async () => {
+    await sync([workflow('a', { retry: { maxAttempts: 2, baseMs: 10 } })]);
+    const reordered = workflow('a');
+    const { steps, ...rest } = reordered;
+    const shuffled = { steps, ...rest, retry: { baseMs: 10, maxAttempts: 2 } } as WorkflowDefinition;
+    await sync([shuffled]);
+    expect((await row('a')).version).toBe(1);
+  });
+
+  it('updates a persona’s prompt without touching workflow versions', async () => {
+    await sync([workflow('a')]);
+    const summary = await sync([workflow('a')], [persona('tech-writer', 'Be terse.'), persona('marketing')]);
+    expect(summary.personas.updated).toEqual(['tech-writer']);
+    expect(summary.unchanged).toEqual(['a']);
+    expect((await db.prisma.persona.findUniqueOrThrow({ where: { name: 'tech-writer' } })).system).toBe(
+      'Be terse.',
+    );
+  });
+
+  it('disables a workflow whose file vanished and never deletes it', async () => {
+    await sync([workflow('a'), workflow('b')]);
+    const summary = await sync([workflow('a')]);
+    expect(summary.disabled).toEqual(['b']);
+    expect(await row('b')).toMatchObject({ enabled: false, version: 1 });
+    expect((await row('b')).steps).toHaveLength(2);
+    expect((await sync([workflow('a')])).disabled).toEqual([]);
+  });
+
+  it('keeps the runs of a removed workflow intact', async () => {
+    await sync([workflow('a'), workflow('b')]);
+    const b = await row('b');
+    const run = await db.prisma.workflowRun.create({
+      data: {
+        workflowId: b.id,
+        workflowName: 'b',
+        snapshot: { definition: b.definition },
+        trigger: 'cli',
+        startedBy: 'cli:test',
+      },
+    });
+    await sync([workflow('a')]);
+    expect(await row('b')).toMatchObject({ id: b.id, enabled: false });
+    expect(await db.prisma.workflowRun.findUniqueOrThrow({ where: { id: run.id } })).toMatchObject({
+      workflowId: b.id,
+      workflowName: 'b',
+    });
+  });
+
+  it('re-enables a workflow whose file came back, bumping the version only if it changed', async () => {
+    await sync([workflow('a'), workflow('b')]);
+    await sync([workflow('a')]);
+    const summary = await sync([workflow('a'), workflow('b')]);
+    expect(summary.enabled).toEqual(['b']);
+    expect(await row('b')).toMatchObject({ enabled: true, version: 1 });
+
+    await sync([workflow('a')]);
+    await sync([workflow('a'), workflow('b', { description: 'changed' })]);
+    expect(await row('b')).toMatchObject({ enabled: true, version: 2, description: 'changed' });
+  });
+
+  it('disables personas removed from personas.yml and re-enables them when they return', async () => {
+    await sync([workflow('a', { persona: undefined, steps: [step('x')] })]);
+    const summary = await sync(
+      [workflow('a', { persona: undefined, steps: [step('x')] })],
+      [persona('tech-writer')],
+    );
+    expect(summary.personas.disabled).toEqual(['marketing']);
+    expect((await db.prisma.persona.findUniqueOrThrow({ where: { name: 'marketing' } })).disabled).toBe(true);
+    const back = await sync([workflow('a')]);
+    expect(back.personas.enabled).toEqual(['marketing']);
+  });
+
+  it('leaves workflows that did not come from files alone', async () => {
+    await db.prisma.workflow.create({ data: { name: 'from-slack', definition: {}, source: 'slack:U1' } });
+    const summary = await sync([workflow('a')]);
+    expect(summary.disabled).toEqual([]);
+    expect((await row('from-slack')).enabled).toBe(true);
+  });
+
+  it('two processes syncing at once both succeed and create each workflow once', async () => {
+    const results = await Promise.all([
+      sync([workflow('a'), workflow('b')]),
+      sync([workflow('a'), workflow('b')]),
+    ]);
+    expect(results.flatMap((r) => r.created).sort()).toEqual(['a', 'b']);
+    expect(await db.prisma.workflow.count()).toBe(2);
+  });
+
+  it('refuses a workflow naming a persona that is nowhere, and writes nothing', async () => {
+    await expect(sync([workflow('a', { persona: 'ghost' })])).rejects.toThrow(/persona "ghost"/);
+    expect(await db.prisma.workflow.count()).toBe(0);
+    expect(await db.prisma.persona.count()).toBe(0);
+  });
+
+  it('syncs the shipped examples, and a second sync changes nothing', async () => {
+    const loaded = await loadWorkflowDir(
+      new URL('../../workflows/', import.meta.url).pathname,
+      fakeCatalogue(),
+    );
+    const first = await syncWorkflows(db.prisma, { ...loaded, sourceDir: 'workflows' });
+    expect(first.created.sort()).toEqual(['incident-summary', 'pr-review-digest', 'release-notes']);
+    expect((await row('release-notes')).sourcePath).toMatch(/workflows\/release-notes\.yml$/);
+    const second = await syncWorkflows(db.prisma, { ...loaded, sourceDir: 'workflows' });
+    expect(second.unchanged.sort()).toEqual(['incident-summary', 'pr-review-digest', 'release-notes']);
+    expect(second.personas.unchanged).toHaveLength(4);
+  });
+});
+
+describe('loadWorkflowFromDb', () => {
+  it('returns the row, the definition and the personas it names', async () => {
+    await sync([workflow('a')]);
+    const stored = await loadWorkflowFromDb(db.prisma, 'a');
+    expect(stored?.definition).toEqual(JSON.parse(JSON.stringify(workflow('a'))));
+    expect(stored?.workflow.steps.map((s) => s.name)).toEqual(['summarize', 'draft']);
+    expect([...stored!.personas.keys()].sort()).toEqual(['marketing', 'tech-writer']);
+    expect(stored!.personas.get('marketing')).toMatchObject({
+      name: 'marketing',
+      system: 'You are marketing.',
+    });
+  });
+
+  it('returns null for an unknown workflow, and for a disabled one unless asked', async () => {
+    await sync([workflow('a'), workflow('b')]);
+    await sync([workflow('a')]);
+    expect(await loadWorkflowFromDb(db.prisma, 'nope')).toBeNull();
+    expect(await loadWorkflowFromDb(db.prisma, 'b')).toBeNull();
+    expect((await loadWorkflowFromDb(db.prisma, 'b', { includeDisabled: true }))?.workflow.enabled).toBe(
+      false,
+    );
+  });
+});
+
+describe('listWorkflows', () => {
+  it('lists enabled workflows by name with their step count and persona', async () => {
+    await sync([
+      workflow('zeta'),
+      workflow('alpha', { persona: undefined, steps: [step('x')] }),
+      workflow('gone'),
+    ]);
+    await sync([workflow('zeta'), workflow('alpha', { persona: undefined, steps: [step('x')] })]);
+    const list = await listWorkflows(db.prisma);
+    expect(list.map((w) => [w.name, w.steps, w.persona])).toEqual([
+      ['alpha', 1, null],
+      ['zeta', 2, 'tech-writer'],
+    ]);
+    expect(
+      (await listWorkflows(db.prisma, { includeDisabled: true })).map((w) => [w.name, w.enabled]),
+    ).toContainEqual(['gone', false]);
+  });
+});
