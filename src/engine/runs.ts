@@ -1,10 +1,10 @@
 import type { ProviderId } from '../config.js';
 import type { Prisma } from '../db/generated/client.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
-import type { WorkflowDefinition } from '../workflows/types.js';
+import { listWorkflows, loadWorkflowFromDb } from '../workflows/sync.js';
 import { EngineError, notFound, stale } from './errors.js';
 import type { WorkQueue } from './queue.js';
-import type { PersonaSnapshot, RunSnapshot } from './snapshot.js';
+import type { RunSnapshot } from './snapshot.js';
 import { EDITABLE_STEP, type RunStatus, type StepStatus } from './states.js';
 import type { RunStore } from './store.js';
 
@@ -52,29 +52,19 @@ export class RunsService {
         `Input is ${Math.ceil(size / 1024)} KB; the limit is ${MAX_INPUT_BYTES / 1000} KB. Shorten it or link to the text instead.`,
       );
     }
-    const workflow = await this.prisma.workflow.findUnique({ where: { name: request.workflow } });
-    if (!workflow || !workflow.enabled) {
-      const names = (await this.prisma.workflow.findMany({ where: { enabled: true }, select: { name: true } })).map(
-        (w) => w.name,
-      );
-      if (workflow) throw new EngineError('disabled', `Workflow \`${request.workflow}\` is disabled: its file was removed.`);
+    const stored = await loadWorkflowFromDb(this.prisma, request.workflow, { includeDisabled: true });
+    if (!stored || !stored.workflow.enabled) {
+      if (stored) throw new EngineError('disabled', `Workflow \`${request.workflow}\` is disabled: its file was removed.`);
+      const names = (await listWorkflows(this.prisma)).map((w) => w.name);
       throw notFound(`No workflow named \`${request.workflow}\`.`, names);
     }
-    const definition = workflow.definition as unknown as WorkflowDefinition;
-    const personaNames = [definition.persona, ...definition.steps.map((s) => s.persona)].filter(
-      (n): n is string => Boolean(n),
-    );
-    const personaRows = await this.prisma.persona.findMany({ where: { name: { in: personaNames } } });
-    const byName = new Map(personaRows.map((p) => [p.name, p]));
-    const personas: Record<string, PersonaSnapshot> = Object.fromEntries(
-      personaRows.map((p) => [p.id, { id: p.id, name: p.name, system: p.system }]),
-    );
+    const { workflow, definition, personas: byName } = stored;
     const snapshot: RunSnapshot = {
       workflowId: workflow.id,
       workflowVersion: workflow.version,
       definition,
       workflowPersonaId: definition.persona ? (byName.get(definition.persona)?.id ?? null) : null,
-      personas,
+      personas: Object.fromEntries([...byName.values()].map((p) => [p.id, p])),
     };
     const run = await this.prisma.workflowRun.create({
       data: {

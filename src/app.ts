@@ -1,0 +1,95 @@
+import type { Config } from './config.js';
+import { secretValues } from './config.js';
+import { type Database, openDatabase } from './db/database.js';
+import { migrate } from './db/migrate.js';
+import type { Clock } from './engine/clock.js';
+import { Engine } from './engine/engine.js';
+import type { HealthGate, ProviderSource } from './engine/executor.js';
+import type { WorkQueue } from './engine/queue.js';
+import { createLogger, type Logger } from './logging.js';
+import { buildCatalogue } from './providers/catalogue.js';
+import { createProviders } from './providers/registry.js';
+import type { ModelCatalogue } from './workflows/catalogue-port.js';
+import { loadWorkflowDirOrThrow } from './workflows/loader.js';
+import { type SyncSummary, syncWorkflows } from './workflows/sync.js';
+
+/**
+ * The core services every entry point needs (bot, CLI, benchmarks), joined in one place:
+ * database (migrated), catalogue, providers, workflows synced from files, engine.
+ */
+export interface Core {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  catalogue: ModelCatalogue;
+  providers: ProviderSource;
+  engine: Engine;
+  /** Re-reads the workflow files into the database. */
+  syncWorkflowFiles(): Promise<SyncSummary>;
+  close(): Promise<void>;
+}
+
+export interface CoreOptions {
+  logger?: Logger;
+  clock?: Clock;
+  queue?: WorkQueue;
+  health?: HealthGate;
+  /** Replace the real providers (tests, benchmarks). */
+  providers?: ProviderSource;
+  db?: Database;
+}
+
+export function loggerFor(config: Config): Logger {
+  return createLogger({ level: config.logLevel, pretty: config.env === 'development' && process.stdout.isTTY, secrets: secretValues(config) });
+}
+
+export async function createCore(config: Config, options: CoreOptions = {}): Promise<Core> {
+  const logger = options.logger ?? loggerFor(config);
+  const db = options.db ?? (await openDatabase({ url: config.database.url, dataDir: config.database.dataDir }));
+  try {
+    const applied = await migrate(db);
+    if (applied.length > 0) logger.info({ applied }, 'database migrated');
+    const catalogue = buildCatalogue(config);
+    const providers = options.providers ?? createProviders(config);
+    const syncWorkflowFiles = async () => {
+      const loaded = await loadWorkflowDirOrThrow(config.workflowsDir, catalogue);
+      return syncWorkflows(db.prisma, {
+        workflows: loaded.workflows,
+        personas: loaded.personas,
+        sourceDir: config.workflowsDir,
+        sources: loaded.sources,
+      });
+    };
+    const summary = await syncWorkflowFiles();
+    logger.info(
+      { created: summary.created, updated: summary.updated, disabled: summary.disabled, unchanged: summary.unchanged.length },
+      'workflows synced',
+    );
+    const engine = new Engine({
+      db,
+      config,
+      providers,
+      catalogue,
+      logger,
+      clock: options.clock,
+      queue: options.queue,
+      health: options.health,
+    });
+    return {
+      config,
+      logger,
+      db,
+      catalogue,
+      providers,
+      engine,
+      syncWorkflowFiles,
+      async close() {
+        await engine.stop(0);
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await db.close().catch(() => {});
+    throw error;
+  }
+}

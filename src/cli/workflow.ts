@@ -1,0 +1,119 @@
+import { parseArgs } from 'node:util';
+import { createCore } from '../app.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { EngineError } from '../engine/errors.js';
+import { createLogger } from '../logging.js';
+import { buildCatalogue } from '../providers/catalogue.js';
+import { loadWorkflowDir } from '../workflows/loader.js';
+
+/**
+ * For workflow authors: `npm run workflow -- validate | list | run <name> --input "…"`.
+ * `run` uses the same engine, database and providers as the bot and prints each step.
+ */
+
+const USAGE = `Usage: npm run workflow -- <command>
+
+  validate                    check every file in WORKFLOWS_DIR (exit 1 on problems)
+  list                        the workflows and their steps
+  run <name> --input "text"   run a workflow here and print each step
+  help                        this text`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { input: { type: 'string', short: 'i' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command, name] = positionals;
+  if (!command || command === 'help' || values.help) {
+    console.log(USAGE);
+    return command || values.help ? 0 : 1;
+  }
+  const config = loadConfig();
+  const catalogue = buildCatalogue(config);
+
+  if (command === 'validate' || command === 'list') {
+    const result = await loadWorkflowDir(config.workflowsDir, catalogue);
+    for (const error of result.errors) console.error(`✗ ${error.toString()}`);
+    if (command === 'validate') {
+      if (result.errors.length > 0) {
+        console.error(`\n${result.errors.length} problem(s) in ${config.workflowsDir}`);
+        return 1;
+      }
+      console.log(`✓ ${result.workflows.length} workflow(s) and ${result.personas.length} persona(s) are valid`);
+      return 0;
+    }
+    for (const wf of result.workflows) {
+      console.log(`${wf.name} — ${wf.description || '(no description)'}`);
+      wf.steps.forEach((s, i) => {
+        const model = s.provider ? `${s.provider}/${s.model}` : wf.provider ? `${wf.provider}/${wf.model}` : 'default model';
+        console.log(`  ${i + 1}. ${s.name}  (${model}, persona: ${s.persona ?? wf.persona ?? 'none'})`);
+      });
+    }
+    return result.errors.length > 0 ? 1 : 0;
+  }
+
+  if (command === 'run') {
+    if (!name) {
+      console.error('Name the workflow: npm run workflow -- run <name> --input "…"');
+      return 1;
+    }
+    return runInTerminal(config, name, values.input ?? '');
+  }
+  console.error(`Unknown command "${command}".\n\n${USAGE}`);
+  return 1;
+}
+
+async function runInTerminal(config: ReturnType<typeof loadConfig>, name: string, input: string): Promise<number> {
+  const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: process.stderr });
+  const core = await createCore(config, { logger });
+  const { engine, db } = core;
+  try {
+    const finished = new Promise<string>((resolve) => {
+      engine.events.on('step.changed', ({ stepId, to }) => {
+        if (to !== 'completed' && to !== 'paused') return;
+        void db.prisma.runStep.findUnique({ where: { id: stepId } }).then((s) => {
+          if (!s) return;
+          const head = `── step ${s.position + 1} · ${s.name}`;
+          if (s.status === 'completed') {
+            console.log(`${head} · ${s.answeredProvider}/${s.answeredModel} · persona: ${s.personaUsed ?? 'none'}`);
+            console.log(`   ${s.latencyMs} ms · ${s.inputTokens} in / ${s.outputTokens} out tokens · ${s.attempts} attempt(s)`);
+            console.log(s.output ?? '');
+          } else {
+            console.log(`${head} · paused: ${s.lastErrorKind} from ${s.lastErrorProvider}/${s.lastErrorModel}`);
+            console.log(`   ${s.lastErrorMessage ?? ''}`);
+          }
+        });
+      });
+      engine.events.on('run.changed', ({ to }) => {
+        if (['completed', 'paused', 'cancelled', 'failed'].includes(to)) resolve(to);
+      });
+    });
+    await engine.start();
+    const run = await engine.runs.startRun({ workflow: name, input, startedBy: `cli:${process.env.USER ?? 'user'}`, trigger: 'cli' });
+    console.log(`Run #${run.number} of ${name} started`);
+    const status = await finished;
+    // Let the last step's printout land before the summary.
+    await new Promise((r) => setTimeout(r, 50));
+    console.log(`\nRun #${run.number} ${status}`);
+    return status === 'completed' ? 0 : 2;
+  } catch (error) {
+    if (EngineError.isInstance(error)) {
+      console.error(error.message);
+      if (error.suggestions.length > 0) console.error(`Known workflows: ${error.suggestions.join(', ')}`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    await core.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError) console.error(error.message);
+    else console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

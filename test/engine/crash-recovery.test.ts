@@ -1,0 +1,125 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
+import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
+import { waitFor } from '../support/engine.js';
+import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
+
+/**
+ * The engine is a real child process, killed with SIGKILL while a step waits on its
+ * provider. A second process must finish the run without running a completed step again.
+ */
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+let stub: OpenAIStub;
+let dir: string;
+let pg: TestDatabase | undefined;
+let hangStepTwo = true;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sb-crash-'));
+  mkdirSync(join(dir, 'workflows'));
+  writeFileSync(
+    join(dir, 'workflows', 'crash.yml'),
+    [
+      'name: crash',
+      'provider: openai',
+      'model: gpt-4o-mini',
+      'steps:',
+      '  - name: one',
+      '    prompt: "one {{input}}"',
+      '  - name: two',
+      '    prompt: "two {{steps.one.output}}"',
+      '  - name: three',
+      '    prompt: "three {{previous.output}}"',
+    ].join('\n'),
+  );
+  stub = await startOpenAIStub((request) => {
+    const prompt = promptOf(request);
+    if (prompt.startsWith('two') && hangStepTwo) return 'hang';
+    return { text: `done(${prompt.split(' ')[0]})` };
+  });
+  if (usingPostgres) pg = await createTestDatabase();
+});
+
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  await stub?.close();
+  await pg?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function startChild(args: string[]) {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    WORKFLOWS_DIR: join(dir, 'workflows'),
+    OPENAI_API_KEY: 'sk-test-crash',
+    OPENAI_BASE_URL: stub.baseUrl,
+    LEASE_SECONDS: '5',
+    RETRY_MAX_ATTEMPTS: '1',
+    LOG_LEVEL: 'warn',
+    ...(pg?.url ? { DATABASE_URL: pg.url } : { DATA_DIR: join(dir, 'data') }),
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/engine-child.ts', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const line = (key: string) =>
+    waitFor(
+      () => out.split('\n').find((l) => l.includes(`"${key}"`)),
+      60_000,
+      `child to print ${key} (stderr: ${err.slice(-500)})`,
+    ).then((l) => JSON.parse(l) as Record<string, string>);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, line, exited };
+}
+
+it('a run whose process is killed mid-step completes after a restart, and no step completes twice', async () => {
+  const first = startChild(['--start', 'crash']);
+  const { runId } = await first.line('runId');
+  await waitFor(() => stub.requests.some((r) => promptOf(r).startsWith('two')), 30_000, 'step two to call its provider');
+  first.child.kill('SIGKILL');
+  await first.exited;
+
+  hangStepTwo = false;
+  const second = startChild(['--until-done', runId as string]);
+  const { status } = await second.line('status');
+  expect(status).toBe('completed');
+  await second.exited;
+
+  const db = pg ?? (await openDatabase({ dataDir: join(dir, 'data') }));
+  try {
+    const steps = await db.prisma.runStep.findMany({ where: { runId }, orderBy: { position: 'asc' } });
+    expect(steps.map((s) => [s.name, s.status, s.output])).toEqual([
+      ['one', 'completed', 'done(one)'],
+      ['two', 'completed', 'done(two)'],
+      ['three', 'completed', 'done(three)'],
+    ]);
+    const successes = await db.prisma.stepAttempt.groupBy({
+      by: ['runStepId'],
+      where: { runId, outcome: 'success' },
+      _count: true,
+    });
+    expect(successes.map((s) => s._count)).toEqual([1, 1, 1]);
+  } finally {
+    if (!pg) await db.close();
+  }
+  // Step one's provider was called once: the restart did not run it again.
+  expect(stub.requests.filter((r) => promptOf(r).startsWith('one'))).toHaveLength(1);
+  expect(stub.requests.filter((r) => promptOf(r).startsWith('two'))).toHaveLength(2);
+}, 120_000);

@@ -1,0 +1,74 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A local OpenAI-compatible server (POST /v1/chat/completions), for tests that run the bot
+ * in another process where nock cannot reach. Answers in the real wire format.
+ */
+export interface ChatRequest {
+  model: string;
+  messages: { role: string; content: string }[];
+  stream?: boolean;
+}
+
+export type StubReply =
+  | { text: string; delayMs?: number }
+  | { status: number; body: unknown; headers?: Record<string, string> }
+  | 'hang';
+
+export interface OpenAIStub {
+  baseUrl: string;
+  requests: ChatRequest[];
+  reply: (request: ChatRequest) => StubReply;
+  close(): Promise<void>;
+}
+
+export async function startOpenAIStub(reply: (request: ChatRequest) => StubReply): Promise<OpenAIStub> {
+  const requests: ChatRequest[] = [];
+  const hanging = new Set<ServerResponse>();
+  const stub: OpenAIStub = { baseUrl: '', requests, reply, close: async () => {} };
+  const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
+      return;
+    }
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatRequest;
+    requests.push(body);
+    const answer = stub.reply(body);
+    if (answer === 'hang') {
+      hanging.add(res);
+      return;
+    }
+    if ('status' in answer) {
+      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+      res.end(JSON.stringify(answer.body));
+      return;
+    }
+    if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        id: `chatcmpl-${requests.length}`,
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model: body.model,
+        choices: [{ index: 0, message: { role: 'assistant', content: answer.text }, finish_reason: 'stop' }],
+        usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  stub.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  stub.close = async () => {
+    for (const res of hanging) res.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return stub;
+}
+
+/** The user message of a chat request (our prompts are one user message). */
+export const promptOf = (request: ChatRequest) => request.messages.find((m) => m.role === 'user')?.content ?? '';
+export const systemOf = (request: ChatRequest) => request.messages.find((m) => m.role === 'system')?.content;
