@@ -20,7 +20,7 @@ import type {
   Usage,
 } from './types.js';
 
-const ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
+const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const LABEL = 'Anthropic';
 /** The Messages API requires max_tokens; this is enough for a workflow step's answer. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
@@ -30,7 +30,7 @@ export function createAnthropicProvider(cfg: ProviderConfig): Provider {
     // Passing apiKey also stops the SDK reading ANTHROPIC_AUTH_TOKEN from the environment.
     apiKey: cfg.apiKey ?? null,
     authToken: null,
-    baseURL: cfg.baseUrl ?? ANTHROPIC_BASE_URL,
+    baseURL: cfg.baseUrl ?? DEFAULT_BASE_URL,
     maxRetries: 0, // the engine owns retries; the SDK would otherwise retry 429/529/5xx twice
     timeout: SDK_DEFAULT_TIMEOUT_MS,
   });

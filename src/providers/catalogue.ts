@@ -30,11 +30,17 @@ export function isConfigured(id: ProviderId, cfg: ProviderConfig): boolean {
   return cfg.apiKey !== undefined || (id === 'openai' && cfg.baseUrl !== undefined);
 }
 
+/** Satisfies the core's ModelCatalogue port (src/workflows/catalogue-port.ts) structurally. */
 export interface Catalogue {
   /** Providers with credentials, in menu order. */
   readonly providers: ProviderId[];
+  /** Models offered in menus: the admin's list (OPENAI_MODELS…) or else the built-in one. */
   models(provider: ProviderId): string[];
+  /** Every model known for a provider: the admin's list plus the built-in one. */
+  knownModels(provider: ProviderId): string[];
+  /** The first of models(provider). */
   defaultModel(provider: ProviderId): string;
+  /** True when `model` is one of knownModels(provider). */
   has(provider: ProviderId, model: string): boolean;
   /** Which provider serves a model name, or undefined when nothing says. */
   inferProvider(model: string): ProviderId | undefined;
@@ -54,17 +60,19 @@ export function buildCatalogue(config: Config): Catalogue {
       return [id, custom.length > 0 ? [...custom] : [...DEFAULT_MODELS[id]]];
     }),
   ) as Record<ProviderId, string[]>;
+  const known = (id: ProviderId) => [...new Set([...config.providers[id].models, ...DEFAULT_MODELS[id]])];
   const providers = PROVIDER_IDS.filter((id) => isConfigured(id, config.providers[id]));
 
   return {
     providers,
     models: (provider) => [...lists[provider]],
+    knownModels: known,
     defaultModel: (provider) => lists[provider][0]!,
-    has: (provider, model) => lists[provider].includes(model),
+    has: (provider, model) => known(provider).includes(model),
     inferProvider(model) {
-      // The catalogue first, and only the admin's own lists: a gateway behind OPENAI_BASE_URL
-      // may serve "claude-…" models, and then OPENAI_MODELS says so. Built-in lists all
-      // follow the family prefixes below.
+      // The admin's own lists first: a gateway behind OPENAI_BASE_URL may serve "claude-…"
+      // models, and then OPENAI_MODELS says so. The built-in lists all follow the family
+      // prefixes below, so these cover the rest of the catalogue.
       const listed = PROVIDER_IDS.find((id) => config.providers[id].models.includes(model));
       if (listed) return listed;
       const name = model.trim().toLowerCase();

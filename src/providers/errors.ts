@@ -1,3 +1,4 @@
+import { PROVIDER_LABELS } from './catalogue.js';
 import { type ErrorKind, type GenerateRequest, ProviderError, type ProviderId } from './types.js';
 
 /**
@@ -5,12 +6,6 @@ import { type ErrorKind, type GenerateRequest, ProviderError, type ProviderId } 
  * secret-free messages, Retry-After parsing, transport-error classification and
  * the timeout/abort guard. Provider-specific mapping lives next to each adapter.
  */
-
-const LABELS: Record<ProviderId, string> = {
-  openai: 'OpenAI',
-  anthropic: 'Anthropic',
-  google: 'Google Gemini',
-};
 
 const MAX_MESSAGE_CHARS = 300;
 
@@ -139,7 +134,7 @@ export function providerError(
     kind,
     provider: ctx.provider,
     model: ctx.model,
-    message: sanitiseMessage(message, ctx.secrets) || `${LABELS[ctx.provider]} request failed`,
+    message: sanitiseMessage(message, ctx.secrets) || `${PROVIDER_LABELS[ctx.provider]} request failed`,
     status: extra.status,
     code: extra.code === undefined ? undefined : sanitiseMessage(extra.code, ctx.secrets),
     retryAfterMs: extra.retryAfterMs,
@@ -150,7 +145,7 @@ export function providerError(
 export function unexpectedError(ctx: ErrorContext, error: unknown): ProviderError {
   if (ProviderError.isInstance(error)) return error;
   const transport = transportFailure(error);
-  const label = LABELS[ctx.provider];
+  const label = PROVIDER_LABELS[ctx.provider];
   if (transport?.kind === 'network') {
     return providerError(
       ctx,
@@ -220,7 +215,7 @@ export function guardCall(ctx: ErrorContext, request: GenerateRequest): CallGuar
         )
       : undefined;
   const signal = request.signal ? AbortSignal.any([request.signal, timer.signal]) : timer.signal;
-  const label = LABELS[ctx.provider];
+  const label = PROVIDER_LABELS[ctx.provider];
   return {
     signal,
     sdkTimeoutMs: handle === undefined ? SDK_DEFAULT_TIMEOUT_MS : timeoutMs! + SDK_TIMEOUT_MARGIN_MS,

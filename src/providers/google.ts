@@ -23,7 +23,7 @@ import type {
   Usage,
 } from './types.js';
 
-const GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com';
+const DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 const LABEL = 'Google Gemini';
 
 export function createGoogleProvider(cfg: ProviderConfig): Provider {
@@ -33,7 +33,7 @@ export function createGoogleProvider(cfg: ProviderConfig): Provider {
     vertexai: false,
     // No retryOptions: @google/genai only retries when they are set (and then ignores RetryInfo).
     // No timeout either: ours (guardCall) aborts through config.abortSignal.
-    httpOptions: { baseUrl: cfg.baseUrl ?? GEMINI_BASE_URL },
+    httpOptions: { baseUrl: cfg.baseUrl ?? DEFAULT_BASE_URL },
   });
 
   const params = (request: GenerateRequest, signal: AbortSignal): GenerateContentParameters => ({

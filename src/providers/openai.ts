@@ -21,7 +21,7 @@ import type {
 
 /** Local OpenAI-compatible servers (Ollama, vLLM) ignore the key, but the SDK insists on one. */
 export const LOCAL_SERVER_API_KEY = 'not-needed';
-const OPENAI_BASE_URL = 'https://api.openai.com/v1';
+const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 const LABEL = 'OpenAI';
 
 /**
@@ -31,8 +31,9 @@ const LABEL = 'OpenAI';
 export function createOpenAIProvider(cfg: ProviderConfig): Provider {
   const client = new OpenAI({
     apiKey: cfg.apiKey ?? LOCAL_SERVER_API_KEY,
-    // Explicit values so the SDK reads nothing from process.env (OPENAI_ORG_ID etc.).
-    baseURL: cfg.baseUrl ?? OPENAI_BASE_URL,
+    // Explicit values, so credentials and base URL come from Config only: the SDK would
+    // otherwise fall back to OPENAI_BASE_URL, OPENAI_ORG_ID, OPENAI_PROJECT_ID… in process.env.
+    baseURL: cfg.baseUrl ?? DEFAULT_BASE_URL,
     organization: null,
     project: null,
     adminAPIKey: null,
@@ -42,7 +43,7 @@ export function createOpenAIProvider(cfg: ProviderConfig): Provider {
   });
   // OpenAI deprecated `max_tokens` for `max_completion_tokens` (its o-series reject the old
   // name), but OpenAI-compatible servers such as Ollama only know `max_tokens`.
-  const official = new URL(cfg.baseUrl ?? OPENAI_BASE_URL).hostname === 'api.openai.com';
+  const official = new URL(cfg.baseUrl ?? DEFAULT_BASE_URL).hostname === 'api.openai.com';
   const maxTokensField = official ? 'max_completion_tokens' : 'max_tokens';
 
   const body = (request: GenerateRequest): ChatCompletionCreateParamsBase => ({

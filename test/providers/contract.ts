@@ -38,7 +38,12 @@ export function describeProviderContract(h: ContractHarness): void {
       const provider = h.create(h.origin, h.apiKey);
       const started = Date.now();
       const error = await providerErrorFrom(provider.generate({ ...request, timeoutMs: 50 }));
-      expect(error).toMatchObject({ kind: 'timeout', provider: provider.id, code: 'timeout', retryable: true });
+      expect(error).toMatchObject({
+        kind: 'timeout',
+        provider: provider.id,
+        code: 'timeout',
+        retryable: true,
+      });
       expect(Date.now() - started).toBeLessThan(350);
       expect(requests).toHaveLength(1);
     });
@@ -47,7 +52,9 @@ export function describeProviderContract(h: ContractHarness): void {
       intercept(h.origin, h.generatePath, { status: 200, body: h.okBody, delayMs: 400 });
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 30);
-      const error = await providerErrorFrom(h.create(h.origin, h.apiKey).generate({ ...request, signal: controller.signal }));
+      const error = await providerErrorFrom(
+        h.create(h.origin, h.apiKey).generate({ ...request, signal: controller.signal }),
+      );
       expect(error).toMatchObject({ kind: 'unknown', code: 'aborted', message: 'aborted', retryable: false });
     });
 
@@ -102,6 +109,5 @@ export function describeProviderContract(h: ContractHarness): void {
       // The key did go out, in the provider's own auth header: the redaction is ours.
       expect([...requests[0]!.headers.values()].join(' ')).toContain(h.apiKey);
     });
-
   });
 }

@@ -14,7 +14,9 @@ const completion = (content: string, finish_reason = 'stop') => ({
   object: 'chat.completion',
   created: 1_750_000_000,
   model: 'gpt-4o-mini',
-  choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason }],
+  choices: [
+    { index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason },
+  ],
   usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
 });
 const chunk = (delta: Record<string, unknown>, finish_reason: string | null = null) => ({
@@ -37,19 +39,31 @@ describeProviderContract({
   model: 'gpt-4o-mini',
   apiKey: KEY,
   create: (baseUrl, apiKey) =>
-    createOpenAIProvider({ apiKey, baseUrl: baseUrl === ORIGIN ? `${ORIGIN}/v1` : `${baseUrl}/v1`, models: [] }),
+    createOpenAIProvider({
+      apiKey,
+      baseUrl: baseUrl === ORIGIN ? `${ORIGIN}/v1` : `${baseUrl}/v1`,
+      models: [],
+    }),
   okBody: completion('Hello'),
   firstStreamFrames: sse([chunk({ role: 'assistant', content: 'Hel' })]),
   keyEchoReply: (apiKey) => ({
     status: 401,
-    body: openaiError(`Incorrect API key provided: ${apiKey}. Authorization: Bearer ${apiKey}`, 'invalid_request_error', 'invalid_api_key'),
+    body: openaiError(
+      `Incorrect API key provided: ${apiKey}. Authorization: Bearer ${apiKey}`,
+      'invalid_request_error',
+      'invalid_api_key',
+    ),
   }),
 });
 
 describe('OpenAI adapter', () => {
   it('returns text, token usage and finish reason, sending the persona as a system message', async () => {
     const requests = intercept(ORIGIN, PATH, { status: 200, body: completion('Hello there') });
-    const result = await provider().generate({ model: 'gpt-4o-mini', system: 'You are terse.', prompt: 'Hi' });
+    const result = await provider().generate({
+      model: 'gpt-4o-mini',
+      system: 'You are terse.',
+      prompt: 'Hi',
+    });
     expect(result).toEqual({
       text: 'Hello there',
       usage: { inputTokens: 12, outputTokens: 3 },
@@ -69,7 +83,10 @@ describe('OpenAI adapter', () => {
   });
 
   it('sends no system message without a persona, and caps output with max_completion_tokens', async () => {
-    const requests = intercept('https://api.openai.com', PATH, { status: 200, body: completion('ok', 'length') });
+    const requests = intercept('https://api.openai.com', PATH, {
+      status: 200,
+      body: completion('ok', 'length'),
+    });
     const official = createOpenAIProvider({ apiKey: KEY, baseUrl: undefined, models: [] });
     const result = await official.generate({ model: 'o4-mini', prompt: 'Hi', maxOutputTokens: 50 });
     expect(result.finishReason).toBe('length');
@@ -87,13 +104,21 @@ describe('OpenAI adapter', () => {
       '[DONE]',
     ]);
     const requests = intercept(ORIGIN, PATH, { status: 200, body });
-    const chunks = await collect(provider().stream({ model: 'gpt-4o-mini', system: 'Be brief.', prompt: 'Hi' }));
+    const chunks = await collect(
+      provider().stream({ model: 'gpt-4o-mini', system: 'Be brief.', prompt: 'Hi' }),
+    );
     expect(chunks).toEqual([
       { type: 'text', text: 'Hel' },
       { type: 'text', text: 'lo' },
       {
         type: 'done',
-        result: { text: 'Hello', usage: { inputTokens: 9, outputTokens: 2 }, finishReason: 'stop', provider: 'openai', model: 'gpt-4o-mini' },
+        result: {
+          text: 'Hello',
+          usage: { inputTokens: 9, outputTokens: 2 },
+          finishReason: 'stop',
+          provider: 'openai',
+          model: 'gpt-4o-mini',
+        },
       },
     ]);
     expect(requests[0]!.body).toMatchObject({
@@ -104,7 +129,11 @@ describe('OpenAI adapter', () => {
   });
 
   it('works against a local OpenAI-compatible server without a key, using max_tokens', async () => {
-    const local = createOpenAIProvider({ apiKey: undefined, baseUrl: 'http://localhost:11434/v1', models: [] });
+    const local = createOpenAIProvider({
+      apiKey: undefined,
+      baseUrl: 'http://localhost:11434/v1',
+      models: [],
+    });
     const requests = intercept('http://localhost:11434', PATH, { status: 200, body: completion('hi') });
     await local.generate({ model: 'llama3.1', prompt: 'Hi', maxOutputTokens: 20 });
     expect(requests[0]!.headers.get('authorization')).toBe('Bearer not-needed');
@@ -118,7 +147,10 @@ describe('OpenAI adapter', () => {
   });
 
   it('raises content_filter at the end of a stream whose finish_reason is content_filter', async () => {
-    intercept(ORIGIN, PATH, { status: 200, body: sse([chunk({ content: 'Par' }), chunk({}, 'content_filter'), '[DONE]']) });
+    intercept(ORIGIN, PATH, {
+      status: 200,
+      body: sse([chunk({ content: 'Par' }), chunk({}, 'content_filter'), '[DONE]']),
+    });
     const error = await providerErrorFrom(collect(provider().stream({ model: 'gpt-4o-mini', prompt: 'Hi' })));
     expect(error.kind).toBe('content_filter');
   });
@@ -135,6 +167,7 @@ describe('OpenAI adapter', () => {
   });
 
   const inAMinute = new Date(Date.now() + 60_000).toUTCString();
+  // biome-ignore format: one row per case reads as a table
   it.each<[string, ErrorKind, number, Record<string, unknown>, Record<string, string>, string | undefined]>([
     ['429 rate_limit_exceeded', 'rate_limit', 429, openaiError('Rate limit reached for requests', 'requests', 'rate_limit_exceeded'), { 'retry-after': '7' }, 'rate_limit_exceeded'],
     ['429 with retry-after-ms', 'rate_limit', 429, openaiError('Rate limit reached', 'tokens', 'rate_limit_exceeded'), { 'retry-after-ms': '1500', 'retry-after': '2' }, 'rate_limit_exceeded'],

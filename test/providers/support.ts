@@ -49,7 +49,11 @@ export function intercept(origin: string, path: RegExp, reply: Reply): Recorded[
     // nock 15 passes the fetch Request; a 2-argument function would be taken as callback-style.
     .reply(async (req: Request) => {
       const text = await req.text();
-      requests.push({ path: new URL(req.url).pathname + new URL(req.url).search, headers: req.headers, body: JSON.parse(text) });
+      requests.push({
+        path: new URL(req.url).pathname + new URL(req.url).search,
+        headers: req.headers,
+        body: JSON.parse(text),
+      });
       if (reply.delayMs) await new Promise((resolve) => setTimeout(resolve, reply.delayMs));
       const isJson = typeof reply.body !== 'string';
       return [
@@ -73,7 +77,9 @@ export function interceptNetworkError(origin: string, path: RegExp, code = 'ECON
 }
 
 /** Server-sent events body: one `data:` frame per object (plus an `event:` line when given). */
-export function sse(frames: (Record<string, unknown> | string | [event: string, data: Record<string, unknown>])[]): string {
+export function sse(
+  frames: (Record<string, unknown> | string | [event: string, data: Record<string, unknown>])[],
+): string {
   return frames
     .map((frame) => {
       if (Array.isArray(frame)) return `event: ${frame[0]}\ndata: ${JSON.stringify(frame[1])}\n\n`;
@@ -105,7 +111,9 @@ export async function stallingServer(firstBytes: string): Promise<{ url: string;
 }
 
 /** Awaits a call that must fail and returns its ProviderError. */
-export async function providerErrorFrom(call: Promise<unknown> | (() => Promise<unknown>)): Promise<ProviderError> {
+export async function providerErrorFrom(
+  call: Promise<unknown> | (() => Promise<unknown>),
+): Promise<ProviderError> {
   try {
     await (typeof call === 'function' ? call() : call);
   } catch (error) {
