@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -175,4 +176,9 @@ export function secretValues(config: Config): string[] {
     config.slack.signingSecret,
     config.slack.appToken,
   ].filter((s): s is string => typeof s === 'string' && s.length >= 6);
+}
+
+/** Entry points call this first: a `.env` file in the working folder fills unset variables. */
+export function loadDotEnv(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path);
 }

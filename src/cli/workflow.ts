@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createCore } from '../app.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { ConfigError, loadConfig, loadDotEnv } from '../config.js';
 import { EngineError } from '../engine/errors.js';
 import { createLogger } from '../logging.js';
 import { buildCatalogue } from '../providers/catalogue.js';
@@ -29,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command || values.help ? 0 : 1;
   }
+  loadDotEnv();
   const config = loadConfig();
   const catalogue = buildCatalogue(config);
 
