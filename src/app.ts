@@ -40,12 +40,17 @@ export interface CoreOptions {
 }
 
 export function loggerFor(config: Config): Logger {
-  return createLogger({ level: config.logLevel, pretty: config.env === 'development' && process.stdout.isTTY, secrets: secretValues(config) });
+  return createLogger({
+    level: config.logLevel,
+    pretty: config.env === 'development' && process.stdout.isTTY,
+    secrets: secretValues(config),
+  });
 }
 
 export async function createCore(config: Config, options: CoreOptions = {}): Promise<Core> {
   const logger = options.logger ?? loggerFor(config);
-  const db = options.db ?? (await openDatabase({ url: config.database.url, dataDir: config.database.dataDir }));
+  const db =
+    options.db ?? (await openDatabase({ url: config.database.url, dataDir: config.database.dataDir }));
   try {
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
@@ -62,7 +67,12 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
     };
     const summary = await syncWorkflowFiles();
     logger.info(
-      { created: summary.created, updated: summary.updated, disabled: summary.disabled, unchanged: summary.unchanged.length },
+      {
+        created: summary.created,
+        updated: summary.updated,
+        disabled: summary.disabled,
+        unchanged: summary.unchanged.length,
+      },
       'workflows synced',
     );
     const engine = new Engine({

@@ -53,7 +53,8 @@ const envSchema = z.object({
     })
     .default('info'),
   DATABASE_URL: optionalString.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
-    message: 'must be a postgresql:// URL (e.g. postgresql://user@localhost:5432/switchboard), or unset for the embedded database',
+    message:
+      'must be a postgresql:// URL (e.g. postgresql://user@localhost:5432/switchboard), or unset for the embedded database',
   }),
   DATA_DIR: optionalString.transform((v) => v ?? './data'),
   WORKFLOWS_DIR: optionalString.transform((v) => v ?? './workflows'),
@@ -83,7 +84,8 @@ const envSchema = z.object({
   }),
   SLACK_SIGNING_SECRET: optionalString,
   SLACK_APP_TOKEN: optionalString.refine((v) => v === undefined || v.startsWith('xapp-'), {
-    message: 'must be an app-level token starting with xapp- (Slack app → Basic Information → App-Level Tokens), or unset for HTTP mode',
+    message:
+      'must be an app-level token starting with xapp- (Slack app → Basic Information → App-Level Tokens), or unset for HTTP mode',
   }),
   SLACK_API_URL: url('https://slack.com/api/'),
   SLACK_ALERT_CHANNEL: optionalString,
@@ -129,13 +131,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '?'), message: issue.message })),
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '?'),
+        message: issue.message,
+      })),
     );
   }
   const e = parsed.data;
   const problems: { variable: string; message: string }[] = [];
   if (e.DEFAULT_MODEL && !e.DEFAULT_PROVIDER) {
-    problems.push({ variable: 'DEFAULT_PROVIDER', message: 'must be set when DEFAULT_MODEL is (openai, anthropic or google)' });
+    problems.push({
+      variable: 'DEFAULT_PROVIDER',
+      message: 'must be set when DEFAULT_MODEL is (openai, anthropic or google)',
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -147,7 +155,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     providers: {
       openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, models: e.OPENAI_MODELS },
       anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL, models: e.ANTHROPIC_MODELS },
-      google: { apiKey: e.GEMINI_API_KEY ?? e.GOOGLE_API_KEY, baseUrl: e.GEMINI_BASE_URL, models: e.GEMINI_MODELS },
+      google: {
+        apiKey: e.GEMINI_API_KEY ?? e.GOOGLE_API_KEY,
+        baseUrl: e.GEMINI_BASE_URL,
+        models: e.GEMINI_MODELS,
+      },
     },
     defaults: { provider: e.DEFAULT_PROVIDER, model: e.DEFAULT_MODEL },
     retry: { maxAttempts: e.RETRY_MAX_ATTEMPTS, baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS },

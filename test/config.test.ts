@@ -22,7 +22,9 @@ describe('configuration', () => {
 
   it('accepts GOOGLE_API_KEY for Gemini, GEMINI_API_KEY winning when both are set', () => {
     expect(loadConfig({ GOOGLE_API_KEY: 'g-key-123' }).providers.google.apiKey).toBe('g-key-123');
-    expect(loadConfig({ GOOGLE_API_KEY: 'g1-key', GEMINI_API_KEY: 'g2-key' }).providers.google.apiKey).toBe('g2-key');
+    expect(loadConfig({ GOOGLE_API_KEY: 'g1-key', GEMINI_API_KEY: 'g2-key' }).providers.google.apiKey).toBe(
+      'g2-key',
+    );
   });
 
   it.each([
@@ -50,7 +52,11 @@ describe('configuration', () => {
   });
 
   it('knows its secrets so logs can scrub them', () => {
-    const config = loadConfig({ OPENAI_API_KEY: 'sk-secret-1', SLACK_BOT_TOKEN: 'xoxb-secret-2', SLACK_SIGNING_SECRET: 'sign-secret-3' });
+    const config = loadConfig({
+      OPENAI_API_KEY: 'sk-secret-1',
+      SLACK_BOT_TOKEN: 'xoxb-secret-2',
+      SLACK_SIGNING_SECRET: 'sign-secret-3',
+    });
     expect(secretValues(config).sort()).toEqual(['sign-secret-3', 'sk-secret-1', 'xoxb-secret-2']);
   });
 });

@@ -41,13 +41,19 @@ async function main(argv: string[]): Promise<number> {
         console.error(`\n${result.errors.length} problem(s) in ${config.workflowsDir}`);
         return 1;
       }
-      console.log(`✓ ${result.workflows.length} workflow(s) and ${result.personas.length} persona(s) are valid`);
+      console.log(
+        `✓ ${result.workflows.length} workflow(s) and ${result.personas.length} persona(s) are valid`,
+      );
       return 0;
     }
     for (const wf of result.workflows) {
       console.log(`${wf.name} — ${wf.description || '(no description)'}`);
       wf.steps.forEach((s, i) => {
-        const model = s.provider ? `${s.provider}/${s.model}` : wf.provider ? `${wf.provider}/${wf.model}` : 'default model';
+        const model = s.provider
+          ? `${s.provider}/${s.model}`
+          : wf.provider
+            ? `${wf.provider}/${wf.model}`
+            : 'default model';
         console.log(`  ${i + 1}. ${s.name}  (${model}, persona: ${s.persona ?? wf.persona ?? 'none'})`);
       });
     }
@@ -65,8 +71,15 @@ async function main(argv: string[]): Promise<number> {
   return 1;
 }
 
-async function runInTerminal(config: ReturnType<typeof loadConfig>, name: string, input: string): Promise<number> {
-  const logger = createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, destination: process.stderr });
+async function runInTerminal(
+  config: ReturnType<typeof loadConfig>,
+  name: string,
+  input: string,
+): Promise<number> {
+  const logger = createLogger({
+    level: config.logLevel === 'info' ? 'warn' : config.logLevel,
+    destination: process.stderr,
+  });
   const core = await createCore(config, { logger });
   const { engine, db } = core;
   try {
@@ -77,11 +90,17 @@ async function runInTerminal(config: ReturnType<typeof loadConfig>, name: string
           if (!s) return;
           const head = `── step ${s.position + 1} · ${s.name}`;
           if (s.status === 'completed') {
-            console.log(`${head} · ${s.answeredProvider}/${s.answeredModel} · persona: ${s.personaUsed ?? 'none'}`);
-            console.log(`   ${s.latencyMs} ms · ${s.inputTokens} in / ${s.outputTokens} out tokens · ${s.attempts} attempt(s)`);
+            console.log(
+              `${head} · ${s.answeredProvider}/${s.answeredModel} · persona: ${s.personaUsed ?? 'none'}`,
+            );
+            console.log(
+              `   ${s.latencyMs} ms · ${s.inputTokens} in / ${s.outputTokens} out tokens · ${s.attempts} attempt(s)`,
+            );
             console.log(s.output ?? '');
           } else {
-            console.log(`${head} · paused: ${s.lastErrorKind} from ${s.lastErrorProvider}/${s.lastErrorModel}`);
+            console.log(
+              `${head} · paused: ${s.lastErrorKind} from ${s.lastErrorProvider}/${s.lastErrorModel}`,
+            );
             console.log(`   ${s.lastErrorMessage ?? ''}`);
           }
         });
@@ -91,7 +110,12 @@ async function runInTerminal(config: ReturnType<typeof loadConfig>, name: string
       });
     });
     await engine.start();
-    const run = await engine.runs.startRun({ workflow: name, input, startedBy: `cli:${process.env.USER ?? 'user'}`, trigger: 'cli' });
+    const run = await engine.runs.startRun({
+      workflow: name,
+      input,
+      startedBy: `cli:${process.env.USER ?? 'user'}`,
+      trigger: 'cli',
+    });
     console.log(`Run #${run.number} of ${name} started`);
     const status = await finished;
     // Let the last step's printout land before the summary.

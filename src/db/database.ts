@@ -33,7 +33,9 @@ export interface DatabaseOptions {
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.url ? openPostgres(options.url, options.poolSize ?? 10) : openEmbedded(options.dataDir ?? './data');
+  return options.url
+    ? openPostgres(options.url, options.poolSize ?? 10)
+    : openEmbedded(options.dataDir ?? './data');
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<Database> {

@@ -8,11 +8,11 @@ import { type Clock, systemClock } from './clock.js';
 import { EngineEventBus } from './events.js';
 import { Executor, type HealthGate, type ProviderSource } from './executor.js';
 import { PgBossQueue } from './pgboss-queue.js';
-import { type PersonaSnapshot, readSnapshot } from './snapshot.js';
 import { planStep } from './plan.js';
 import { InProcessQueue, type WorkQueue } from './queue.js';
 import { recoverOrphans } from './recovery.js';
 import { RunsService } from './runs.js';
+import { type PersonaSnapshot, readSnapshot } from './snapshot.js';
 import { RunStore } from './store.js';
 
 export interface EngineOptions {
@@ -49,7 +49,10 @@ export class Engine {
     this.store = new RunStore(o.db.prisma, this.events, clock);
     this.queue = o.queue ?? defaultQueue(o.db);
     this.events.onListenerError = (error, event) =>
-      o.logger.error({ err: error instanceof Error ? error.message : String(error), event }, 'event listener failed');
+      o.logger.error(
+        { err: error instanceof Error ? error.message : String(error), event },
+        'event listener failed',
+      );
     const planContext = {
       catalogue: o.catalogue,
       globalDefault: o.config.defaults,
@@ -89,8 +92,11 @@ export class Engine {
     if (this.started) return;
     this.started = true;
     // The embedded database belongs to this one process: every running step is an orphan.
-    const summary = await recoverOrphans(this.store, this.queue, { takeAllRunning: this.o.db.kind === 'embedded' });
-    if (summary.reclaimed > 0 || summary.requeued > 0) this.o.logger.info(summary, 'recovered unfinished runs');
+    const summary = await recoverOrphans(this.store, this.queue, {
+      takeAllRunning: this.o.db.kind === 'embedded',
+    });
+    if (summary.reclaimed > 0 || summary.requeued > 0)
+      this.o.logger.info(summary, 'recovered unfinished runs');
     await this.queue.start((runId) => this.advance(runId), this.o.config.worker.concurrency);
     const sweepMs = this.o.sweepMs ?? Math.max(1000, Math.floor(this.o.config.worker.leaseMs / 2));
     this.sweepTimer = setInterval(() => {

@@ -3,9 +3,8 @@ import type { Logger } from '../logging.js';
 import { type ErrorKind, type Provider, ProviderError } from '../providers/types.js';
 import { renderTemplate } from '../workflows/templates.js';
 import type { ModelRef } from '../workflows/types.js';
-import { type StepPlan, planStep } from './plan.js';
+import type { StepPlan } from './plan.js';
 import { backoffDelay } from './retry.js';
-import { readSnapshot } from './snapshot.js';
 import type { RunStore } from './store.js';
 
 type RunStepRow = Awaited<ReturnType<RunStore['steps']>>[number];
@@ -114,7 +113,11 @@ export class Executor {
     this.inflight.get(stepId)?.abort(new Interrupted('cancelled'));
   }
 
-  private async execute(run: { id: string; snapshot: unknown; input: string }, step: RunStepRow, steps: RunStepRow[]) {
+  private async execute(
+    run: { id: string; snapshot: unknown; input: string },
+    step: RunStepRow,
+    steps: RunStepRow[],
+  ) {
     const { store, logger } = this.o;
     const log = logger.child({ runId: run.id, stepId: step.id, step: step.name });
     const controller = new AbortController();
@@ -181,12 +184,22 @@ export class Executor {
     const release = { leaseOwner: null, leaseExpiresAt: null } as const;
     const mine = { leaseOwner: this.o.owner };
     if (reason === 'cancelled') {
-      await store.moveStep(step, 'cancelled', { actor: 'engine', from: ['running'], where: mine, data: release });
+      await store.moveStep(step, 'cancelled', {
+        actor: 'engine',
+        from: ['running'],
+        where: mine,
+        data: release,
+      });
       return;
     }
     if (reason === 'shutdown' || reason === 'lease_lost') {
       // Hand the step back untouched: another process (or this one after restart) takes it.
-      await store.moveStep(step, 'pending', { actor: 'engine', from: ['running'], where: mine, data: release });
+      await store.moveStep(step, 'pending', {
+        actor: 'engine',
+        from: ['running'],
+        where: mine,
+        data: release,
+      });
       return;
     }
     // A bug or a bad template: pause with the reason rather than lose the run.
@@ -212,7 +225,10 @@ export class Executor {
           data: { leaseExpiresAt: new Date(now.getTime() + this.o.leaseMs) },
         });
         if (count === 0) return controller.abort(new Interrupted('lease_lost'));
-        const run = await store.prisma.workflowRun.findUnique({ where: { id: runId }, select: { status: true } });
+        const run = await store.prisma.workflowRun.findUnique({
+          where: { id: runId },
+          select: { status: true },
+        });
         if (run?.status === 'cancelled') controller.abort(new Interrupted('cancelled'));
       })().catch(() => {
         // Database blip: the next beat tries again; the lease outlives a few missed beats.
@@ -242,7 +258,11 @@ export class Executor {
       }
       if (this.o.health && !this.o.health.allow(ref)) {
         log.info({ provider: ref.provider, model: ref.model }, 'skipping: circuit open');
-        lastError ??= new ProviderError({ ...ref, kind: 'overloaded', message: 'skipped: failing repeatedly' });
+        lastError ??= new ProviderError({
+          ...ref,
+          kind: 'overloaded',
+          message: 'skipped: failing repeatedly',
+        });
         continue;
       }
       for (let tries = 1; tries <= plan.retry.maxAttempts; tries++) {
@@ -277,7 +297,10 @@ export class Executor {
             errorMessage: failure.message.slice(0, 500),
           });
           lastError = failure;
-          log.info({ provider: ref.provider, model: ref.model, kind: failure.kind, tries }, 'provider call failed');
+          log.info(
+            { provider: ref.provider, model: ref.model, kind: failure.kind, tries },
+            'provider call failed',
+          );
           if (!failure.retryable || tries >= plan.retry.maxAttempts) break;
           const delay = backoffDelay(tries, plan.retry, failure.retryAfterMs, this.o.random);
           if (delay > plan.retry.maxWaitMs) break; // asked to wait too long: try the next one
@@ -301,7 +324,9 @@ export class Executor {
   ) {
     const { prisma } = this.o.store;
     const tokens =
-      result.outcome === 'success' ? { inputTokens: result.inputTokens, outputTokens: result.outputTokens } : {};
+      result.outcome === 'success'
+        ? { inputTokens: result.inputTokens, outputTokens: result.outputTokens }
+        : {};
     await prisma.$transaction([
       prisma.stepAttempt.create({
         data: {
@@ -357,5 +382,3 @@ function toProviderError(error: unknown, ref: ModelRef): ProviderError {
     cause: error,
   });
 }
-
-export { planStep };

@@ -69,19 +69,39 @@ export function planStep(
     step: step.personaId,
     workflow: snapshot.workflowPersonaId,
   });
-  const personaRow = persona.persona ? (personas[persona.persona] ?? snapshot.personas[persona.persona]) : undefined;
+  const personaRow = persona.persona
+    ? (personas[persona.persona] ?? snapshot.personas[persona.persona])
+    : undefined;
+  const candidates = candidateChain(
+    { provider: primary.provider, model: primary.model },
+    (step.fallbacks as ModelRef[] | null) ?? [],
+    def.fallbacks ?? [],
+  );
+  const lastResort = lastResortCandidate(candidates, ctx);
   return {
-    candidates: candidateChain(
-      { provider: primary.provider, model: primary.model },
-      (step.fallbacks as ModelRef[] | null) ?? [],
-      def.fallbacks ?? [],
-    ),
+    candidates: lastResort ? [...candidates, lastResort] : candidates,
     modelSource: primary.source,
     persona: personaRow ?? null,
     personaSource: personaRow ? persona.source : 'none',
     retry: resolveRetryPolicy(ctx.globalRetry, def.retry, step.retry as RetryPolicy | null),
     timeoutMs: (step.timeoutSeconds ?? def.timeoutSeconds ?? ctx.defaultTimeoutMs / 1000) * 1000,
   };
+}
+
+/**
+ * When no candidate's provider has credentials here (a workflow written for Anthropic on a
+ * deployment with only OpenAI), the run does not stall: the global default — or the first
+ * configured provider's default model — is tried last. The card shows who answered.
+ */
+function lastResortCandidate(candidates: ModelRef[], ctx: PlanContext): ModelRef | undefined {
+  const configured = ctx.catalogue.providers;
+  if (configured.length === 0 || candidates.some((c) => configured.includes(c.provider))) return undefined;
+  const global = ctx.globalDefault.provider;
+  if (global && configured.includes(global)) {
+    return { provider: global, model: ctx.globalDefault.model ?? ctx.catalogue.defaultModel(global) };
+  }
+  const first = configured[0] as ProviderId;
+  return { provider: first, model: ctx.catalogue.defaultModel(first) };
 }
 
 export function isSnapshot(value: unknown): value is RunSnapshot {

@@ -25,7 +25,9 @@ export async function recoverOrphans(
     const guard = { leaseOwner: step.leaseOwner, leaseExpiresAt: step.leaseExpiresAt };
     const release = { leaseOwner: null, leaseExpiresAt: null };
     const to = step.run.status === 'cancelled' ? 'cancelled' : 'pending';
-    if (await store.moveStep(step, to, { actor: 'recovery', from: ['running'], where: guard, data: release })) {
+    if (
+      await store.moveStep(step, to, { actor: 'recovery', from: ['running'], where: guard, data: release })
+    ) {
       reclaimed += 1;
     }
   }

@@ -53,8 +53,13 @@ export class RunsService {
       );
     }
     const stored = await loadWorkflowFromDb(this.prisma, request.workflow, { includeDisabled: true });
-    if (!stored || !stored.workflow.enabled) {
-      if (stored) throw new EngineError('disabled', `Workflow \`${request.workflow}\` is disabled: its file was removed.`);
+    if (stored && !stored.workflow.enabled) {
+      throw new EngineError(
+        'disabled',
+        `Workflow \`${request.workflow}\` is disabled: its file was removed.`,
+      );
+    }
+    if (!stored) {
       const names = (await listWorkflows(this.prisma)).map((w) => w.name);
       throw notFound(`No workflow named \`${request.workflow}\`.`, names);
     }
@@ -125,7 +130,13 @@ export class RunsService {
   }
 
   async cancelRun(runId: string, actor: string) {
-    const run = await this.changeRun(runId, 'cancelled', actor, ['queued', 'running', 'paused'], 'run.cancel');
+    const run = await this.changeRun(
+      runId,
+      'cancelled',
+      actor,
+      ['queued', 'running', 'paused'],
+      'run.cancel',
+    );
     const steps = await this.o.store.steps(runId);
     for (const step of steps) {
       if (step.status === 'pending') await this.o.store.moveStep(step, 'skipped', { actor });
@@ -156,7 +167,14 @@ export class RunsService {
     });
     if (!moved) throw stale(`Step *${step.name}* is ${step.status} now; only a paused step can be retried.`);
     await this.prisma.auditEvent.create({
-      data: { runId: step.runId, runStepId: step.id, actor, action: 'step.retry', fromValue: 'paused', toValue: 'pending' },
+      data: {
+        runId: step.runId,
+        runStepId: step.id,
+        actor,
+        action: 'step.retry',
+        fromValue: 'paused',
+        toValue: 'pending',
+      },
     });
     await this.o.store.moveRun(step.runId, 'running', { actor, from: ['paused'] });
     await this.o.queue.enqueue(step.runId);
@@ -164,10 +182,18 @@ export class RunsService {
   }
 
   /** Switch a pending or paused step to another provider/model (a run-step override). */
-  async setStepModel(stepId: string, choice: { provider: string; model: string }, actor: string, expectedVersion?: number) {
+  async setStepModel(
+    stepId: string,
+    choice: { provider: string; model: string },
+    actor: string,
+    expectedVersion?: number,
+  ) {
     const provider = choice.provider as ProviderId;
     if (!this.o.configuredProviders().includes(provider) || !this.o.catalogue.has(provider, choice.model)) {
-      throw new EngineError('invalid_choice', `${choice.provider}/${choice.model} is not an available model.`);
+      throw new EngineError(
+        'invalid_choice',
+        `${choice.provider}/${choice.model} is not an available model.`,
+      );
     }
     const step = await this.step(stepId);
     const from = step.overrideProvider ? `${step.overrideProvider}/${step.overrideModel}` : null;
@@ -185,7 +211,8 @@ export class RunsService {
     if (personaId && !persona) throw new EngineError('invalid_choice', 'That persona does not exist.');
     const step = await this.step(stepId);
     const previous = step.overridePersonaId
-      ? ((await this.prisma.persona.findUnique({ where: { id: step.overridePersonaId } }))?.name ?? step.overridePersonaId)
+      ? ((await this.prisma.persona.findUnique({ where: { id: step.overridePersonaId } }))?.name ??
+        step.overridePersonaId)
       : null;
     return this.editStep(step, actor, expectedVersion, 'step.persona', previous, persona?.name ?? null, {
       overridePersonaId: persona?.id ?? null,
@@ -239,7 +266,9 @@ export class RunsService {
     if (!run) throw notFound(`No run ${runId}.`);
     const moved = await this.o.store.moveRun(runId, to, { actor, from });
     if (!moved) throw stale(`Run #${run.number} is ${run.status}; it cannot be ${verb(to)} now.`);
-    await this.prisma.auditEvent.create({ data: { runId, actor, action, fromValue: run.status, toValue: to } });
+    await this.prisma.auditEvent.create({
+      data: { runId, actor, action, fromValue: run.status, toValue: to },
+    });
     return (await this.o.store.run(runId))!;
   }
 }

@@ -6,7 +6,15 @@
 export const RUN_STATUSES = ['queued', 'running', 'paused', 'completed', 'cancelled', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export const STEP_STATUSES = ['pending', 'running', 'paused', 'completed', 'skipped', 'cancelled', 'failed'] as const;
+export const STEP_STATUSES = [
+  'pending',
+  'running',
+  'paused',
+  'completed',
+  'skipped',
+  'cancelled',
+  'failed',
+] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
 export const RUN_TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
@@ -32,7 +40,12 @@ export const STEP_TRANSITIONS: Record<StepStatus, readonly StepStatus[]> = {
 };
 
 export const TERMINAL_RUN: ReadonlySet<RunStatus> = new Set(['completed', 'cancelled', 'failed']);
-export const TERMINAL_STEP: ReadonlySet<StepStatus> = new Set(['completed', 'skipped', 'cancelled', 'failed']);
+export const TERMINAL_STEP: ReadonlySet<StepStatus> = new Set([
+  'completed',
+  'skipped',
+  'cancelled',
+  'failed',
+]);
 /** A card offers its provider/model and persona menus only in these states. */
 export const EDITABLE_STEP: ReadonlySet<StepStatus> = new Set(['pending', 'paused']);
 

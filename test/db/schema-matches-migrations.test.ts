@@ -36,7 +36,9 @@ interface Dmmf {
 const require = createRequire(import.meta.url);
 const schemaWasm = require('@prisma/prisma-schema-wasm') as { get_dmmf(params: string): string };
 const schemaText = readFileSync(new URL('../../prisma/schema.prisma', import.meta.url), 'utf8');
-const dmmf = JSON.parse(schemaWasm.get_dmmf(JSON.stringify({ prismaSchema: [['schema.prisma', schemaText]] }))) as Dmmf;
+const dmmf = JSON.parse(
+  schemaWasm.get_dmmf(JSON.stringify({ prismaSchema: [['schema.prisma', schemaText]] })),
+) as Dmmf;
 const models = dmmf.datamodel.models;
 
 const SQL_TYPES: Record<string, string> = {
@@ -71,7 +73,9 @@ describe('the migrated database matches schema.prisma', () => {
          FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname`,
     );
     const actual = Object.fromEntries(rows.map((r) => [r.typname, r.labels]));
-    const expected = Object.fromEntries(dmmf.datamodel.enums.map((e) => [e.name, e.values.map((v) => v.name)]));
+    const expected = Object.fromEntries(
+      dmmf.datamodel.enums.map((e) => [e.name, e.values.map((v) => v.name)]),
+    );
     expect(actual).toEqual(expected);
   });
 
@@ -94,7 +98,11 @@ describe('the migrated database matches schema.prisma', () => {
           r.column_name,
           {
             type:
-              r.data_type === 'USER-DEFINED' ? r.udt_name : r.data_type === 'ARRAY' ? `${r.udt_name.slice(1)}[]` : r.data_type,
+              r.data_type === 'USER-DEFINED'
+                ? r.udt_name
+                : r.data_type === 'ARRAY'
+                  ? `${r.udt_name.slice(1)}[]`
+                  : r.data_type,
             nullable: r.is_nullable === 'YES',
             hasDefault: r.column_default !== null,
             precision: r.data_type.startsWith('timestamp') ? r.datetime_precision : null,
@@ -124,7 +132,13 @@ describe('the migrated database matches schema.prisma', () => {
   }
 
   it('has every primary key, unique and plain index, named as Prisma names them', async () => {
-    const rows = await db.query<{ table: string; index: string; unique: boolean; primary: boolean; columns: string[] }>(
+    const rows = await db.query<{
+      table: string;
+      index: string;
+      unique: boolean;
+      primary: boolean;
+      columns: string[];
+    }>(
       `SELECT t.relname AS table, i.relname AS index, ix.indisunique AS unique, ix.indisprimary AS primary,
               array_agg(a.attname ORDER BY k.ord) AS columns
          FROM pg_index ix
@@ -137,13 +151,18 @@ describe('the migrated database matches schema.prisma', () => {
         GROUP BY t.relname, i.relname, ix.indisunique, ix.indisprimary`,
     );
     const actual = rows
-      .map((r) => `${r.table}.${r.index} ${r.primary ? 'primary' : r.unique ? 'unique' : 'index'} (${r.columns.join(', ')})`)
+      .map(
+        (r) =>
+          `${r.table}.${r.index} ${r.primary ? 'primary' : r.unique ? 'unique' : 'index'} (${r.columns.join(', ')})`,
+      )
       .sort();
     const expected = dmmf.datamodel.indexes
       .map((ix) => {
         const cols = ix.fields.map((f) => f.name);
         const name =
-          ix.type === 'id' ? `${ix.model}_pkey` : `${ix.model}_${cols.join('_')}_${ix.type === 'unique' ? 'key' : 'idx'}`;
+          ix.type === 'id'
+            ? `${ix.model}_pkey`
+            : `${ix.model}_${cols.join('_')}_${ix.type === 'unique' ? 'key' : 'idx'}`;
         const kind = ix.type === 'id' ? 'primary' : ix.type === 'unique' ? 'unique' : 'index';
         return `${ix.model}.${name} ${kind} (${cols.join(', ')})`;
       })
@@ -152,7 +171,14 @@ describe('the migrated database matches schema.prisma', () => {
   });
 
   it('has every foreign key with its referenced columns and delete rule', async () => {
-    const rows = await db.query<{ name: string; table: string; columns: string[]; ref_table: string; ref_columns: string[]; on_delete: string }>(
+    const rows = await db.query<{
+      name: string;
+      table: string;
+      columns: string[];
+      ref_table: string;
+      ref_columns: string[];
+      on_delete: string;
+    }>(
       `SELECT c.conname AS name, t.relname AS table, rt.relname AS ref_table,
               (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(n, ord)
                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) AS columns,
@@ -162,9 +188,18 @@ describe('the migrated database matches schema.prisma', () => {
          FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class rt ON rt.oid = c.confrelid
         WHERE c.contype = 'f'`,
     );
-    const rule: Record<string, string> = { a: 'NoAction', r: 'Restrict', c: 'Cascade', n: 'SetNull', d: 'SetDefault' };
+    const rule: Record<string, string> = {
+      a: 'NoAction',
+      r: 'Restrict',
+      c: 'Cascade',
+      n: 'SetNull',
+      d: 'SetDefault',
+    };
     const actual = rows
-      .map((r) => `${r.name}: ${r.table}(${r.columns}) -> ${r.ref_table}(${r.ref_columns}) on delete ${rule[r.on_delete]}`)
+      .map(
+        (r) =>
+          `${r.name}: ${r.table}(${r.columns}) -> ${r.ref_table}(${r.ref_columns}) on delete ${rule[r.on_delete]}`,
+      )
       .sort();
     const expected = models
       .flatMap((m) =>

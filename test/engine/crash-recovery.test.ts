@@ -92,7 +92,11 @@ function startChild(args: string[]) {
 it('a run whose process is killed mid-step completes after a restart, and no step completes twice', async () => {
   const first = startChild(['--start', 'crash']);
   const { runId } = await first.line('runId');
-  await waitFor(() => stub.requests.some((r) => promptOf(r).startsWith('two')), 30_000, 'step two to call its provider');
+  await waitFor(
+    () => stub.requests.some((r) => promptOf(r).startsWith('two')),
+    30_000,
+    'step two to call its provider',
+  );
   first.child.kill('SIGKILL');
   await first.exited;
 

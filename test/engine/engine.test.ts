@@ -42,11 +42,18 @@ describe('a run', () => {
       name: 'chain',
       provider: 'openai',
       model: 'gpt-4o-mini',
-      steps: [step('one', 'A {{input}}'), step('two', 'B {{steps.one.output}}'), step('three', 'C {{previous.output}}')],
+      steps: [
+        step('one', 'A {{input}}'),
+        step('two', 'B {{steps.one.output}}'),
+        step('three', 'C {{previous.output}}'),
+      ],
     });
     const run = await start(createTestEngine(db, [openai]), 'chain', 'x');
     await waitForRun(db, run.id, ['completed']);
-    const steps = await db.prisma.runStep.findMany({ where: { runId: run.id }, orderBy: { position: 'asc' } });
+    const steps = await db.prisma.runStep.findMany({
+      where: { runId: run.id },
+      orderBy: { position: 'asc' },
+    });
     expect(steps.map((s) => s.status)).toEqual(['completed', 'completed', 'completed']);
     expect(steps.map((s) => s.output)).toEqual(['[A x]', '[B [A x]]', '[C [B [A x]]]']);
     expect(steps[0]).toMatchObject({ answeredProvider: 'openai', answeredModel: 'gpt-4o-mini', attempts: 1 });
@@ -78,7 +85,10 @@ describe('failures', () => {
     await waitForRun(db, run.id, ['completed']);
     expect(openai.calls).toHaveLength(3);
     expect(clock.sleeps).toEqual([7000, 7000]);
-    const attempts = await db.prisma.stepAttempt.findMany({ where: { runId: run.id }, orderBy: { number: 'asc' } });
+    const attempts = await db.prisma.stepAttempt.findMany({
+      where: { runId: run.id },
+      orderBy: { number: 'asc' },
+    });
     expect(attempts.map((a) => [a.outcome, a.errorKind, a.httpStatus])).toEqual([
       ['error', 'rate_limit', 429],
       ['error', 'rate_limit', 429],
@@ -119,7 +129,11 @@ describe('failures', () => {
     await waitForRun(db, run.id, ['completed']);
     expect(anthropic.calls).toHaveLength(1);
     const s = await db.prisma.runStep.findFirstOrThrow({ where: { runId: run.id } });
-    expect(s).toMatchObject({ output: 'from openai', answeredProvider: 'openai', answeredModel: 'gpt-4o-mini' });
+    expect(s).toMatchObject({
+      output: 'from openai',
+      answeredProvider: 'openai',
+      answeredModel: 'gpt-4o-mini',
+    });
   });
 
   it('walks fallbacks in order: step fallbacks first, then the workflow’s', async () => {
@@ -149,12 +163,37 @@ describe('failures', () => {
     });
     const run = await start(createTestEngine(db, [failing('openai'), failing('anthropic'), google]), 'order');
     await waitForRun(db, run.id, ['completed']);
-    expect(order).toEqual(['openai/gpt-4o', 'anthropic/claude-haiku-4-5', 'openai/gpt-4o-mini', 'google/gemini-2.5-pro']);
+    expect(order).toEqual([
+      'openai/gpt-4o',
+      'anthropic/claude-haiku-4-5',
+      'openai/gpt-4o-mini',
+      'google/gemini-2.5-pro',
+    ]);
+  });
+
+  it('runs on the configured default when the step names only providers without credentials', async () => {
+    const openai = new ScriptedProvider('openai', () => 'answered');
+    await putWorkflow(db, {
+      name: 'nokey',
+      provider: 'anthropic',
+      model: 'claude-haiku-4-5',
+      steps: [step('s', 'p')],
+    });
+    const run = await start(createTestEngine(db, [openai]), 'nokey');
+    await waitForRun(db, run.id, ['completed']);
+    const s = await db.prisma.runStep.findFirstOrThrow({ where: { runId: run.id } });
+    expect(s).toMatchObject({ answeredProvider: 'openai', answeredModel: 'gpt-4o-mini', output: 'answered' });
   });
 
   it('pauses the step and the run with the last error kept when every option fails', async () => {
     const anthropic = new ScriptedProvider('anthropic', () => {
-      throw fail({ kind: 'quota', provider: 'anthropic', model: 'claude-haiku-4-5', status: 400, message: 'credit balance is too low' });
+      throw fail({
+        kind: 'quota',
+        provider: 'anthropic',
+        model: 'claude-haiku-4-5',
+        status: 400,
+        message: 'credit balance is too low',
+      });
     });
     await putWorkflow(db, {
       name: 'pause',
@@ -164,7 +203,10 @@ describe('failures', () => {
     });
     const run = await start(createTestEngine(db, [anthropic]), 'pause');
     await waitForRun(db, run.id, ['paused']);
-    const steps = await db.prisma.runStep.findMany({ where: { runId: run.id }, orderBy: { position: 'asc' } });
+    const steps = await db.prisma.runStep.findMany({
+      where: { runId: run.id },
+      orderBy: { position: 'asc' },
+    });
     expect(steps[0]).toMatchObject({
       status: 'paused',
       lastErrorKind: 'quota',
@@ -185,7 +227,13 @@ describe('rescuing a paused step', () => {
     const openai = new ScriptedProvider('openai', (r) => `ok:${r.system ?? 'no persona'}`);
     await putWorkflow(
       db,
-      { name: 'rescue', provider: 'anthropic', model: 'claude-haiku-4-5', persona: 'writer', steps: [step('s', 'p')] },
+      {
+        name: 'rescue',
+        provider: 'anthropic',
+        model: 'claude-haiku-4-5',
+        persona: 'writer',
+        steps: [step('s', 'p')],
+      },
       [
         { name: 'writer', system: 'You write.' },
         { name: 'reviewer', system: 'You review.' },
@@ -207,8 +255,15 @@ describe('rescuing a paused step', () => {
     await waitForRun(db, run.id, ['completed']);
     expect(openai.calls[0]).toMatchObject({ model: 'gpt-4o', system: 'You review.' });
     const done = await db.prisma.runStep.findUniqueOrThrow({ where: { id: s.id } });
-    expect(done).toMatchObject({ output: 'ok:You review.', personaUsed: 'reviewer', answeredProvider: 'openai' });
-    const audit = await db.prisma.auditEvent.findMany({ where: { runStepId: s.id }, orderBy: { createdAt: 'asc' } });
+    expect(done).toMatchObject({
+      output: 'ok:You review.',
+      personaUsed: 'reviewer',
+      answeredProvider: 'openai',
+    });
+    const audit = await db.prisma.auditEvent.findMany({
+      where: { runStepId: s.id },
+      orderBy: { createdAt: 'asc' },
+    });
     expect(audit.map((a) => [a.action, a.fromValue, a.toValue])).toEqual([
       ['step.model', null, 'openai/gpt-4o'],
       ['step.persona', null, 'reviewer'],
@@ -271,7 +326,9 @@ describe('rescuing a paused step', () => {
     await e.runs.retryStep(s.id, 'U1');
     await waitForRun(db, run.id, ['completed']);
     await expect(e.runs.retryStep(s.id, 'U1')).rejects.toMatchObject({ code: 'stale' });
-    await expect(e.runs.setStepModel(s.id, { provider: 'openai', model: 'gpt-4o-mini' }, 'U1')).rejects.toMatchObject({
+    await expect(
+      e.runs.setStepModel(s.id, { provider: 'openai', model: 'gpt-4o-mini' }, 'U1'),
+    ).rejects.toMatchObject({
       code: 'stale',
     });
     const after = await db.prisma.runStep.findUniqueOrThrow({ where: { id: s.id } });
@@ -289,10 +346,15 @@ describe('run controls', () => {
     const run = await start(e, 'cancel');
     await waitForRun(db, run.id, ['paused']);
     await e.runs.cancelRun(run.id, 'U1');
-    const steps = await db.prisma.runStep.findMany({ where: { runId: run.id }, orderBy: { position: 'asc' } });
+    const steps = await db.prisma.runStep.findMany({
+      where: { runId: run.id },
+      orderBy: { position: 'asc' },
+    });
     expect(steps.map((s) => s.status)).toEqual(['cancelled', 'skipped']);
     await expect(e.runs.resumeRun(run.id, 'U1')).rejects.toMatchObject({ code: 'stale' });
-    expect((await db.prisma.workflowRun.findUniqueOrThrow({ where: { id: run.id } })).status).toBe('cancelled');
+    expect((await db.prisma.workflowRun.findUniqueOrThrow({ where: { id: run.id } })).status).toBe(
+      'cancelled',
+    );
   });
 
   it('pause stops before the next step; resume carries on', async () => {
@@ -304,14 +366,21 @@ describe('run controls', () => {
       if (r.prompt === 'first') await gate;
       return r.prompt;
     });
-    await putWorkflow(db, { name: 'pr', provider: 'openai', steps: [step('a', 'first'), step('b', 'second')] });
+    await putWorkflow(db, {
+      name: 'pr',
+      provider: 'openai',
+      steps: [step('a', 'first'), step('b', 'second')],
+    });
     const e = createTestEngine(db, [openai]);
     const run = await start(e, 'pr');
     await waitForRun(db, run.id, ['running']);
     await e.runs.pauseRun(run.id, 'U1');
     release();
     await new Promise((r) => setTimeout(r, 200));
-    const steps = await db.prisma.runStep.findMany({ where: { runId: run.id }, orderBy: { position: 'asc' } });
+    const steps = await db.prisma.runStep.findMany({
+      where: { runId: run.id },
+      orderBy: { position: 'asc' },
+    });
     expect(steps.map((s) => s.status)).toEqual(['completed', 'pending']);
     expect((await db.prisma.workflowRun.findUniqueOrThrow({ where: { id: run.id } })).status).toBe('paused');
     await e.runs.resumeRun(run.id, 'U1');
@@ -327,7 +396,12 @@ describe('run controls', () => {
       engine.runs.startRun({ workflow: 'relase-notes', input: '', startedBy: 'U1', trigger: 'slash' }),
     ).rejects.toMatchObject({ code: 'not_found', suggestions: ['release-notes'] });
     await expect(
-      engine.runs.startRun({ workflow: 'release-notes', input: 'x'.repeat(1_000_000), startedBy: 'U1', trigger: 'slash' }),
+      engine.runs.startRun({
+        workflow: 'release-notes',
+        input: 'x'.repeat(1_000_000),
+        startedBy: 'U1',
+        trigger: 'slash',
+      }),
     ).rejects.toMatchObject({ code: 'input_too_large' });
     expect(await db.prisma.workflowRun.count()).toBe(0);
   });

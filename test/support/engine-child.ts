@@ -11,11 +11,18 @@ import { createLogger } from '../../src/logging.js';
 
 const { values } = parseArgs({ options: { start: { type: 'string' }, 'until-done': { type: 'string' } } });
 const config = loadConfig();
-const core = await createCore(config, { logger: createLogger({ level: 'warn', destination: process.stderr }) });
+const core = await createCore(config, {
+  logger: createLogger({ level: 'warn', destination: process.stderr }),
+});
 await core.engine.start();
 
 if (values.start) {
-  const run = await core.engine.runs.startRun({ workflow: values.start, input: 'crash test', startedBy: 'U1', trigger: 'api' });
+  const run = await core.engine.runs.startRun({
+    workflow: values.start,
+    input: 'crash test',
+    startedBy: 'U1',
+    trigger: 'api',
+  });
   process.stdout.write(`${JSON.stringify({ runId: run.id })}\n`);
 }
 

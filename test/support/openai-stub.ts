@@ -70,5 +70,6 @@ export async function startOpenAIStub(reply: (request: ChatRequest) => StubReply
 }
 
 /** The user message of a chat request (our prompts are one user message). */
-export const promptOf = (request: ChatRequest) => request.messages.find((m) => m.role === 'user')?.content ?? '';
+export const promptOf = (request: ChatRequest) =>
+  request.messages.find((m) => m.role === 'user')?.content ?? '';
 export const systemOf = (request: ChatRequest) => request.messages.find((m) => m.role === 'system')?.content;
