@@ -8,7 +8,7 @@ import type { HealthGate, ProviderSource } from './engine/executor.js';
 import type { WorkQueue } from './engine/queue.js';
 import { createLogger, type Logger } from './logging.js';
 import { buildCatalogue } from './providers/catalogue.js';
-import { createProviders } from './providers/registry.js';
+import { createProviders, type ProviderRegistry } from './providers/registry.js';
 import type { ModelCatalogue } from './workflows/catalogue-port.js';
 import { loadWorkflowDirOrThrow } from './workflows/loader.js';
 import { type SyncSummary, syncWorkflows } from './workflows/sync.js';
@@ -55,7 +55,7 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
     const catalogue = buildCatalogue(config);
-    const providers = options.providers ?? createProviders(config);
+    const providers = options.providers ?? providerSource(createProviders(config));
     const syncWorkflowFiles = async () => {
       const loaded = await loadWorkflowDirOrThrow(config.workflowsDir, catalogue);
       return syncWorkflows(db.prisma, {
@@ -102,4 +102,12 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
     await db.close().catch(() => {});
     throw error;
   }
+}
+
+/** The engine asks for a provider and skips to the next candidate when there is none. */
+function providerSource(registry: ProviderRegistry): ProviderSource {
+  return {
+    get: (id) => (registry.has(id) ? registry.get(id) : undefined),
+    configured: () => registry.configured(),
+  };
 }

@@ -23,7 +23,7 @@ const optionalString = z
   .optional();
 
 const url = (example: string) =>
-  optionalString.refine((v) => v === undefined || URL.canParse(v), {
+  optionalString.refine((v) => v === undefined || /^https?:\/\/[^/]/.test(v), {
     message: `must be a full URL such as ${example}, or unset`,
   });
 
