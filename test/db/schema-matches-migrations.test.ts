@@ -69,7 +69,7 @@ describe('the migrated database matches schema.prisma', () => {
 
   it('has every enum with the same values in the same order', async () => {
     const rows = await db.query<{ typname: string; labels: string[] }>(
-      `SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder) AS labels
+      `SELECT t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
          FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname`,
     );
     const actual = Object.fromEntries(rows.map((r) => [r.typname, r.labels]));
@@ -140,7 +140,7 @@ describe('the migrated database matches schema.prisma', () => {
       columns: string[];
     }>(
       `SELECT t.relname AS table, i.relname AS index, ix.indisunique AS unique, ix.indisprimary AS primary,
-              array_agg(a.attname ORDER BY k.ord) AS columns
+              array_agg(a.attname::text ORDER BY k.ord) AS columns
          FROM pg_index ix
          JOIN pg_class t ON t.oid = ix.indrelid
          JOIN pg_class i ON i.oid = ix.indexrelid
@@ -180,9 +180,9 @@ describe('the migrated database matches schema.prisma', () => {
       on_delete: string;
     }>(
       `SELECT c.conname AS name, t.relname AS table, rt.relname AS ref_table,
-              (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(n, ord)
+              (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(n, ord)
                  JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) AS columns,
-              (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY k(n, ord)
+              (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY k(n, ord)
                  JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n) AS ref_columns,
               c.confdeltype AS on_delete
          FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid JOIN pg_class rt ON rt.oid = c.confrelid
