@@ -34,6 +34,13 @@ const int = (fallback: number, min: number, max: number, hint: string) =>
       message: `must be a whole number from ${min} to ${max} (${hint})`,
     });
 
+const fraction = (fallback: number, hint: string) =>
+  optionalString
+    .transform((v) => (v === undefined ? fallback : Number(v)))
+    .refine((n) => Number.isFinite(n) && n >= 0 && n <= 1, {
+      message: `must be a number from 0 to 1 (${hint})`,
+    });
+
 const list = optionalString.transform((v) =>
   v === undefined
     ? []
@@ -75,7 +82,18 @@ const envSchema = z.object({
   RETRY_MAX_ATTEMPTS: int(3, 1, 20, 'provider calls per provider/model before moving on, e.g. 3'),
   RETRY_BASE_MS: int(1000, 0, 600_000, 'first backoff in milliseconds, e.g. 1000'),
   RETRY_MAX_MS: int(30_000, 0, 3_600_000, 'longest single backoff in milliseconds, e.g. 30000'),
+  RETRY_JITTER: fraction(0.5, '0 = exact backoff, 1 = anywhere from 0 to the backoff, e.g. 0.5'),
   STEP_TIMEOUT_SECONDS: int(120, 1, 3600, 'per provider call, e.g. 120'),
+  STEP_DEADLINE_SECONDS: int(
+    600,
+    1,
+    86_400,
+    'no new provider call starts this long after a step began, e.g. 600',
+  ),
+  BREAKER_FAILURE_THRESHOLD: int(5, 1, 1000, 'failures in the window that open the circuit, e.g. 5'),
+  BREAKER_WINDOW: int(6, 1, 1000, 'how many recent calls per provider/model are counted, e.g. 6'),
+  BREAKER_WINDOW_SECONDS: int(600, 1, 86_400, 'only calls this recent are counted, e.g. 600'),
+  BREAKER_COOLDOWN_SECONDS: int(30, 1, 86_400, 'how long an open circuit waits before one probe, e.g. 30'),
   WORKER_CONCURRENCY: int(4, 1, 256, 'steps executed at once by this process, e.g. 4'),
   LEASE_SECONDS: int(60, 5, 3600, 'how long a step lease lasts without a heartbeat, e.g. 60'),
 
@@ -113,7 +131,13 @@ export interface Config {
   providers: Record<ProviderId, ProviderConfig>;
   defaults: { provider: ProviderId | undefined; model: string | undefined };
   retry: { maxAttempts: number; baseMs: number; maxMs: number };
+  /** 0..1: how much of each backoff is randomised (RETRY_JITTER). */
+  retryJitter: number;
   stepTimeoutMs: number;
+  /** No new provider call starts this long after the step began (STEP_DEADLINE_SECONDS). */
+  stepDeadlineMs: number;
+  /** Circuit breaker per provider/model (src/health). */
+  breaker: { failureThreshold: number; window: number; windowMs: number; cooldownMs: number };
   worker: { concurrency: number; leaseMs: number };
   slack: {
     botToken: string | undefined;
@@ -145,6 +169,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       message: 'must be set when DEFAULT_MODEL is (openai, anthropic or google)',
     });
   }
+  if (e.BREAKER_FAILURE_THRESHOLD > e.BREAKER_WINDOW) {
+    problems.push({
+      variable: 'BREAKER_FAILURE_THRESHOLD',
+      message: `must not exceed BREAKER_WINDOW (${e.BREAKER_WINDOW}): the circuit could never open`,
+    });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -163,7 +193,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     defaults: { provider: e.DEFAULT_PROVIDER, model: e.DEFAULT_MODEL },
     retry: { maxAttempts: e.RETRY_MAX_ATTEMPTS, baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS },
+    retryJitter: e.RETRY_JITTER,
     stepTimeoutMs: e.STEP_TIMEOUT_SECONDS * 1000,
+    stepDeadlineMs: e.STEP_DEADLINE_SECONDS * 1000,
+    breaker: {
+      failureThreshold: e.BREAKER_FAILURE_THRESHOLD,
+      window: e.BREAKER_WINDOW,
+      windowMs: e.BREAKER_WINDOW_SECONDS * 1000,
+      cooldownMs: e.BREAKER_COOLDOWN_SECONDS * 1000,
+    },
     worker: { concurrency: e.WORKER_CONCURRENCY, leaseMs: e.LEASE_SECONDS * 1000 },
     slack: {
       botToken: e.SLACK_BOT_TOKEN,

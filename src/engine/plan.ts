@@ -2,7 +2,12 @@ import type { ProviderId } from '../config.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import type { ModelRef, RetryPolicy } from '../workflows/types.js';
 import { resolveModel, resolvePersona } from './precedence.js';
-import { candidateChain, type ResolvedRetryPolicy, resolveRetryPolicy } from './retry.js';
+import {
+  candidateChain,
+  type GlobalRetrySettings,
+  type ResolvedRetryPolicy,
+  resolveRetryPolicy,
+} from './retry.js';
 import type { PersonaSnapshot, RunSnapshot } from './snapshot.js';
 
 /** Everything the executor needs to call providers for one step, decided up front. */
@@ -20,7 +25,8 @@ export interface StepPlan {
 export interface PlanContext {
   catalogue: ModelCatalogue;
   globalDefault: { provider?: ProviderId | undefined; model?: string | undefined };
-  globalRetry: { maxAttempts: number; baseMs: number; maxMs: number };
+  /** Jitter and the step deadline are global settings; they are optional for older callers. */
+  globalRetry: GlobalRetrySettings;
   defaultTimeoutMs: number;
 }
 

@@ -12,13 +12,28 @@ export interface ResolvedRetryPolicy {
   jitter: number;
   /** A single wait longer than this (e.g. a Retry-After of an hour) moves on instead of waiting. */
   maxWaitMs: number;
+  /**
+   * The whole step's budget, from when this execution of it began: no provider call starts
+   * after it, and a wait that would end after it is not taken.
+   */
+  deadlineMs: number;
 }
 
 export const DEFAULT_JITTER = 0.5;
+export const DEFAULT_DEADLINE_MS = 600_000;
+
+/** The global retry settings (config); jitter and deadline are global only. */
+export interface GlobalRetrySettings {
+  maxAttempts: number;
+  baseMs: number;
+  maxMs: number;
+  jitter?: number | undefined;
+  deadlineMs?: number | undefined;
+}
 
 /** Step policy fields win over the workflow's, which win over the global default. */
 export function resolveRetryPolicy(
-  global: { maxAttempts: number; baseMs: number; maxMs: number },
+  global: GlobalRetrySettings,
   workflow?: RetryPolicy | null,
   step?: RetryPolicy | null,
 ): ResolvedRetryPolicy {
@@ -29,9 +44,10 @@ export function resolveRetryPolicy(
     maxAttempts: Math.max(1, pick('maxAttempts', global.maxAttempts)),
     baseMs: pick('baseMs', global.baseMs),
     maxMs,
-    jitter: DEFAULT_JITTER,
+    jitter: Math.min(1, Math.max(0, global.jitter ?? DEFAULT_JITTER)),
     // A provider asking for more than a few backoff caps is better served by a fallback.
     maxWaitMs: Math.max(maxMs * 4, 60_000),
+    deadlineMs: global.deadlineMs ?? DEFAULT_DEADLINE_MS,
   };
 }
 
