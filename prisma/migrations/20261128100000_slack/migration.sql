@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "RunStep" ADD COLUMN     "alertChannel" TEXT,
+ADD COLUMN     "alertTs" TEXT;

@@ -1,0 +1,285 @@
+import type { ProviderId } from '../config.js';
+import type { PrismaClient } from '../db/database.js';
+import type { EngineEventBus } from '../engine/events.js';
+import { readSnapshot } from '../engine/snapshot.js';
+import type { Logger } from '../logging.js';
+import type { ModelCatalogue } from '../workflows/catalogue-port.js';
+import type { Publisher } from './publisher.js';
+import { parentKey } from './renderer.js';
+import type { LoadedRun, RunViews } from './run-views.js';
+import { excerpt, mrkdwn, safeMrkdwn } from './text.js';
+import { alternativesFor, isSlackTs } from './view-model.js';
+import { type Block, context, section } from './views/blocks.js';
+import {
+  alertBlockId,
+  describeError,
+  failureAlert,
+  LIMITS,
+  providerLabel,
+  recoveredAlert,
+  starterMrkdwn,
+  threadLink,
+} from './views/index.js';
+import type { MessagePayload, RunView, StepView } from './views/model.js';
+
+/**
+ * The team channel hears about a step that paused after a failure: who, what failed, what
+ * it means, a link to the run thread and one-click "Retry with …" buttons. The run thread
+ * gets a note too. When the step later completes, the alert is edited to say it recovered
+ * and how; when the run is cancelled instead, it says so.
+ */
+
+export const alertKey = (stepId: string) => `alert:${stepId}`;
+
+export interface AlertsOptions {
+  prisma: PrismaClient;
+  views: RunViews;
+  publisher: Publisher;
+  catalogue: ModelCatalogue;
+  logger: Logger;
+  /** SLACK_ALERT_CHANNEL: used when the workflow names no `notify` channel. */
+  alertChannel?: string | undefined;
+  /** How long an alert waits for the run's parent message (for its permalink). */
+  parentWaitMs?: number;
+}
+
+export class FailureAlerts {
+  /** Per step, so a pause and the completion that follows are handled in order. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly permalinks = new Map<string, string>();
+
+  constructor(private readonly o: AlertsOptions) {}
+
+  attach(events: EngineEventBus): () => void {
+    const onStep = (e: { runId: string; stepId: string; to: string }) => {
+      if (e.to === 'paused') this.enqueue(e.stepId, () => this.onPaused(e.runId, e.stepId));
+      else if (e.to === 'completed')
+        this.enqueue(e.stepId, () => this.onFinished(e.runId, e.stepId, 'recovered'));
+      else if (e.to === 'cancelled' || e.to === 'skipped' || e.to === 'failed')
+        this.enqueue(e.stepId, () => this.onFinished(e.runId, e.stepId, 'closed'));
+    };
+    events.on('step.changed', onStep);
+    return () => events.off('step.changed', onStep);
+  }
+
+  /** Resolves once every alert job queued so far has run. */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+  }
+
+  isIdle(): boolean {
+    return this.chains.size === 0;
+  }
+
+  private enqueue(stepId: string, job: () => Promise<void>) {
+    const previous = this.chains.get(stepId) ?? Promise.resolve();
+    const next = previous
+      .then(job)
+      .catch((error: unknown) =>
+        this.o.logger.error({ stepId, err: (error as Error).message }, 'failure alert could not be sent'),
+      )
+      .finally(() => {
+        if (this.chains.get(stepId) === next) this.chains.delete(stepId);
+      });
+    this.chains.set(stepId, next);
+  }
+
+  private async onPaused(runId: string, stepId: string): Promise<void> {
+    const loaded = await this.o.views.load(runId);
+    const index = loaded?.row.steps.findIndex((s) => s.id === stepId) ?? -1;
+    if (!loaded || index < 0) return;
+    const row = loaded.row.steps[index]!;
+    const step = loaded.steps[index]!;
+    // Already retried (or a pause without a failure): nothing to tell the team.
+    if (row.status !== 'paused' || !row.lastErrorKind) return;
+
+    const workflow = await this.o.prisma.workflow.findUnique({
+      where: { id: loaded.row.workflowId },
+      select: { notify: true },
+    });
+    const channel =
+      workflow?.notify ??
+      readSnapshot(loaded.row.snapshot).definition.notify ??
+      this.o.alertChannel ??
+      undefined;
+    const threadTs = await this.threadTs(loaded);
+    const permalink = threadTs ? await this.permalink(loaded.row.channelId!, threadTs, runId) : undefined;
+
+    const failed = { provider: step.lastError!.provider as ProviderId, model: step.lastError!.model };
+    const alternatives = alternativesFor(failed, loaded.plans.get(stepId), this.o.catalogue);
+    if (channel) {
+      const existing = isSlackTs(row.alertTs) && row.alertChannel ? row.alertTs : undefined;
+      this.o.publisher.put({
+        key: alertKey(stepId),
+        channel: existing ? row.alertChannel! : channel,
+        ts: existing,
+        payload: failureAlert({
+          run: loaded.run,
+          step,
+          permalink,
+          alternatives,
+          providers: loaded.menus.providers,
+        }),
+        onPosted: async ({ ts, channel: posted }) => {
+          await this.o.prisma.runStep.updateMany({
+            where: { id: stepId },
+            data: { alertChannel: posted, alertTs: ts },
+          });
+        },
+      });
+    }
+    if (loaded.row.channelId && (threadTs || this.o.publisher.has(parentKey(runId)))) {
+      this.o.publisher.put({
+        key: `note:${stepId}:v${row.version}`,
+        channel: loaded.row.channelId,
+        threadOf: parentKey(runId),
+        threadTs,
+        payload: pausedNote(loaded.run, step, channel, loaded.menus.providers),
+      });
+    }
+  }
+
+  private async onFinished(runId: string, stepId: string, how: 'recovered' | 'closed'): Promise<void> {
+    const key = alertKey(stepId);
+    const row = await this.o.prisma.runStep.findUnique({
+      where: { id: stepId },
+      select: {
+        alertChannel: true,
+        alertTs: true,
+        lastErrorKind: true,
+        lastErrorProvider: true,
+        lastErrorModel: true,
+      },
+    });
+    const posted = isSlackTs(row?.alertTs) && row?.alertChannel;
+    if (!row || (!posted && !this.o.publisher.has(key))) return; // no alert was sent
+    const loaded = await this.o.views.load(runId);
+    const step = loaded?.steps.find((s) => s.id === stepId);
+    if (!loaded || !step) return;
+    const threadTs = isSlackTs(loaded.row.threadTs) ? loaded.row.threadTs : undefined;
+    const permalink = threadTs ? await this.permalink(loaded.row.channelId!, threadTs, runId) : undefined;
+    const failure = row.lastErrorKind
+      ? {
+          kind: row.lastErrorKind,
+          provider: row.lastErrorProvider ?? step.provider,
+          model: row.lastErrorModel ?? step.model,
+        }
+      : null;
+    const payload =
+      how === 'recovered'
+        ? recoveredAlert({
+            run: loaded.run,
+            step,
+            permalink,
+            failure,
+            providers: loaded.menus.providers,
+            ...(await this.rescue(runId, stepId)),
+          })
+        : closedAlert(loaded.run, step, permalink);
+    this.o.publisher.put({
+      key,
+      channel: row.alertChannel ?? '',
+      ts: posted ? row.alertTs! : undefined,
+      payload,
+    });
+  }
+
+  /** Who rescued the step and what they switched to, from the audit trail. */
+  private async rescue(runId: string, stepId: string) {
+    const events = await this.o.prisma.auditEvent.findMany({
+      where: {
+        runId,
+        OR: [
+          { runStepId: stepId, action: { in: ['step.model', 'step.persona', 'step.retry'] } },
+          { action: 'run.resume' },
+        ],
+      },
+      orderBy: { createdAt: 'asc' },
+    });
+    const last = (action: string) => events.filter((e) => e.action === action).at(-1);
+    const model = last('step.model')?.toValue ?? null;
+    const persona = last('step.persona');
+    const retriedBy = (last('step.retry') ?? last('run.resume'))?.actor ?? null;
+    const [provider, ...rest] = model ? model.split('/') : [];
+    return {
+      recoveredBy: retriedBy,
+      switchedTo:
+        model || persona
+          ? {
+              provider: provider ?? null,
+              model: rest.join('/') || null,
+              personaName: persona?.toValue ?? null,
+            }
+          : null,
+    };
+  }
+
+  private async threadTs(loaded: LoadedRun): Promise<string | undefined> {
+    if (isSlackTs(loaded.row.threadTs)) return loaded.row.threadTs;
+    if (!loaded.row.channelId) return undefined;
+    return this.o.publisher.whenPosted(parentKey(loaded.row.id), this.o.parentWaitMs ?? 15_000);
+  }
+
+  private async permalink(channel: string, ts: string, runId: string): Promise<string | undefined> {
+    const cached = this.permalinks.get(runId);
+    if (cached) return cached;
+    try {
+      const result = await this.o.publisher.call('chat.getPermalink', { channel, message_ts: ts });
+      if (typeof result.permalink === 'string') {
+        this.permalinks.set(runId, result.permalink);
+        return result.permalink;
+      }
+    } catch (error) {
+      this.o.logger.warn({ runId, err: (error as Error).message }, 'no permalink for the run thread');
+    }
+    return undefined;
+  }
+}
+
+const CHANNEL_ID = /^[CG][A-Z0-9]{2,}$/;
+
+/** The note in the run thread when a step pauses after a failure. */
+export function pausedNote(
+  run: RunView,
+  step: StepView,
+  alertChannel: string | undefined,
+  providers: Parameters<typeof providerLabel>[1] = [],
+): MessagePayload {
+  const err = step.lastError;
+  const label = providerLabel(err?.provider ?? step.provider, providers);
+  const headline = describeError(err?.kind ?? 'unknown', label, err?.provider ?? step.provider);
+  const where = `Step ${step.position + 1}/${step.total} ${excerpt(step.name, 80)}`;
+  const lines = [
+    `:warning: *${safeMrkdwn(where)}* paused — ${safeMrkdwn(headline)}.`,
+    `${starterMrkdwn(run.startedBy)} switch its provider/model or persona on the card, then press *Retry*.`,
+  ];
+  const alerted = alertChannel
+    ? `The team was alerted in ${CHANNEL_ID.test(alertChannel) ? `<#${alertChannel}>` : safeMrkdwn(alertChannel)}.`
+    : '';
+  const id = (part: string) => alertBlockId(step.id, step.version, part);
+  const blocks: Block[] = [section(id('note'), lines.join('\n'))];
+  if (alerted) blocks.push(context(id('note-where'), [alerted]));
+  return { text: mrkdwn(`${where} paused: ${headline}`, LIMITS.fallbackText), blocks };
+}
+
+/** The alert once the run was cancelled instead of rescued: no buttons left to press. */
+export function closedAlert(
+  run: Pick<RunView, 'number' | 'workflowName'>,
+  step: StepView,
+  permalink: string | undefined,
+): MessagePayload {
+  const id = (part: string) => alertBlockId(step.id, step.version, part);
+  const where = `*${safeMrkdwn(excerpt(run.workflowName, 80))}* run #${run.number}, step ${step.position + 1}/${step.total} *${safeMrkdwn(excerpt(step.name, 80))}*`;
+  const blocks: Block[] = [
+    section(id('head'), `:no_entry_sign: ${where} was ${step.status} before it recovered.`),
+  ];
+  const link = threadLink(permalink);
+  if (link) blocks.push(context(id('facts'), [link]));
+  return {
+    text: mrkdwn(
+      `${run.workflowName} run #${run.number} step ${step.position + 1} ${step.status}`,
+      LIMITS.fallbackText,
+    ),
+    blocks,
+  };
+}

@@ -1,0 +1,215 @@
+import type { Server } from 'node:http';
+import type { AddressInfo, ListenOptions } from 'node:net';
+import { App, HTTPReceiver, type Receiver, SocketModeReceiver, webApi } from '@slack/bolt';
+import type { Core } from '../app.js';
+import type { Config } from '../config.js';
+import { TERMINAL_RUN } from '../engine/states.js';
+import { ActionService } from './actions.js';
+import { FailureAlerts } from './alerts.js';
+import { boltLogger } from './bolt-logger.js';
+import { CommandService } from './commands.js';
+import { registerListeners } from './listeners.js';
+import { Publisher, type SlackCaller } from './publisher.js';
+import type { Clock, RateLimits } from './rate-limit.js';
+import { Renderer } from './renderer.js';
+import { RunViews } from './run-views.js';
+import type { ViewContext } from './view-model.js';
+
+/**
+ * The Slack app: Bolt (HTTP on PORT at POST /slack/events, or Socket Mode when
+ * SLACK_APP_TOKEN is set) with thin listeners over the command and action services, and
+ * the renderer, alerts and publisher that keep Slack in step with the engine.
+ */
+
+export const EVENTS_PATH = '/slack/events';
+
+export class SlackConfigError extends Error {
+  override name = 'SlackConfigError';
+}
+
+export interface SlackAppOptions {
+  core: Pick<Core, 'db' | 'engine' | 'catalogue' | 'logger'>;
+  config: Pick<Config, 'slack' | 'defaults' | 'retry' | 'stepTimeoutMs'>;
+  /** Web API client for posting and editing messages (default: a WebClient on SLACK_API_URL). */
+  client?: SlackCaller;
+  /** Per-method buckets (default: Slack's documented limits). */
+  rateLimits?: RateLimits;
+  clock?: Clock;
+  /** Health words per provider shown in the model menu ("degraded"). */
+  providerHealth?: ViewContext['providerHealth'];
+  /** How long a failure alert waits for the run's parent message (default 15 s). */
+  alertParentWaitMs?: number;
+}
+
+export interface SlackApp {
+  app: App;
+  receiver: Receiver;
+  mode: 'http' | 'socket';
+  publisher: Publisher;
+  renderer: Renderer;
+  alerts: FailureAlerts;
+  commands: CommandService;
+  actions: ActionService;
+  /**
+   * Verifies the bot token (auth.test), redraws unfinished runs, and starts receiving:
+   * HTTP on `listen` (default PORT), or the Socket Mode connection.
+   */
+  start(listen?: number | ListenOptions): Promise<{ port?: number }>;
+  /** Stops receiving commands and clicks (first step of a shutdown). */
+  stopReceiving(): Promise<void>;
+  /** Waits until every queued render, alert and Slack call is done; true if drained in time. */
+  flush(timeoutMs?: number): Promise<boolean>;
+  /** Unsubscribes from the engine and releases the publisher's timers. */
+  close(): void;
+}
+
+export function createSlackApp(options: SlackAppOptions): SlackApp {
+  const { core, config } = options;
+  const { slack } = config;
+  const logger = core.logger.child({ component: 'slack' });
+  const socket = Boolean(slack.appToken);
+  if (!slack.botToken) {
+    throw new SlackConfigError(
+      'SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions.',
+    );
+  }
+  if (!socket && !slack.signingSecret) {
+    throw new SlackConfigError(
+      'Set SLACK_SIGNING_SECRET (Basic Information → App Credentials) for HTTP mode, or SLACK_APP_TOKEN (xapp-…) for Socket Mode.',
+    );
+  }
+  const slackApiUrl = slack.apiUrl
+    ? slack.apiUrl.endsWith('/')
+      ? slack.apiUrl
+      : `${slack.apiUrl}/`
+    : undefined;
+  const bolt = boltLogger(core.logger);
+  // 429s are ours to handle (the publisher pauses the method's bucket for Retry-After);
+  // the WebClient's own retries would hold calls for up to half an hour.
+  const clientOptions = {
+    ...(slackApiUrl ? { slackApiUrl } : {}),
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 0 },
+    timeout: 10_000,
+    logger: bolt,
+  };
+
+  const receiver: Receiver = socket
+    ? new SocketModeReceiver({ appToken: slack.appToken!, logger: bolt })
+    : new HTTPReceiver({
+        signingSecret: slack.signingSecret!,
+        endpoints: EVENTS_PATH,
+        logger: bolt,
+        // Ack is written to the HTTP response the moment a listener calls ack().
+        processBeforeResponse: false,
+      });
+  const app = new App({
+    token: slack.botToken,
+    receiver,
+    logger: bolt,
+    clientOptions,
+    // auth.test runs in start(), so a bad token fails at start and never on a request's ack path.
+    deferInitialization: true,
+  });
+
+  const client: SlackCaller =
+    options.client ??
+    (() => {
+      const web = new webApi.WebClient(slack.botToken, clientOptions);
+      return {
+        apiCall: (method, args) => web.apiCall(method, args) as unknown as Promise<Record<string, unknown>>,
+      };
+    })();
+  const publisher = new Publisher({ client, logger, limits: options.rateLimits, clock: options.clock });
+  const prisma = core.db.prisma;
+  const views = new RunViews(prisma, {
+    catalogue: core.catalogue,
+    config,
+    providerHealth: options.providerHealth,
+  });
+  const runs = core.engine.runs;
+  const policy = { adminUserIds: slack.adminUserIds, editPolicy: slack.editPolicy };
+  const renderer = new Renderer({ prisma, runs, views, publisher, logger, owner: core.engine.owner });
+  const alerts = new FailureAlerts({
+    prisma,
+    views,
+    publisher,
+    catalogue: core.catalogue,
+    logger,
+    alertChannel: slack.alertChannel,
+    parentWaitMs: options.alertParentWaitMs,
+  });
+  const commands = new CommandService({
+    prisma,
+    runs,
+    views,
+    renderer,
+    publisher,
+    catalogue: core.catalogue,
+    policy,
+  });
+  const actions = new ActionService({ prisma, runs, views, renderer, policy, logger });
+  registerListeners(app, { commands, actions, publisher, logger });
+
+  const detach = [renderer.attach(core.engine.events), alerts.attach(core.engine.events)];
+  let server: Server | undefined;
+
+  return {
+    app,
+    receiver,
+    mode: socket ? 'socket' : 'http',
+    publisher,
+    renderer,
+    alerts,
+    commands,
+    actions,
+
+    async start(listen) {
+      await app.init();
+      // Cards may be behind if Slack was unreachable or the process restarted: redraw.
+      const unfinished = await prisma.workflowRun.findMany({
+        where: { status: { notIn: [...TERMINAL_RUN] }, channelId: { not: null } },
+        select: { id: true },
+      });
+      for (const run of unfinished) renderer.schedule(run.id);
+      if (socket) {
+        await app.start();
+        logger.info('Slack app connected (Socket Mode)');
+        return {};
+      }
+      server = (await app.start(listen ?? slack.port)) as Server;
+      const port = (server.address() as AddressInfo | null)?.port;
+      logger.info({ port, path: EVENTS_PATH }, 'Slack app listening (HTTP)');
+      return { port };
+    },
+
+    async stopReceiving() {
+      try {
+        await app.stop();
+      } catch (error) {
+        logger.warn({ err: (error as Error).message }, 'stopping the Slack receiver failed');
+      }
+    },
+
+    async flush(timeoutMs = 10_000) {
+      // Renders feed alerts and both feed the publisher: drain until all three are quiet.
+      const deadline = Date.now() + timeoutMs;
+      const left = () => Math.max(0, deadline - Date.now());
+      for (;;) {
+        const quiet = await Promise.race([
+          Promise.all([renderer.idle(), alerts.idle()]).then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), left()).unref()),
+        ]);
+        const drained = quiet && (await publisher.flush(left()));
+        if (!drained) return false;
+        if (renderer.isIdle() && alerts.isIdle()) return true;
+      }
+    },
+
+    close() {
+      for (const off of detach) off();
+      renderer.stop();
+      publisher.close();
+    },
+  };
+}

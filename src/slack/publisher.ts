@@ -1,0 +1,437 @@
+import type { Logger } from '../logging.js';
+import { type Clock, RateLimiter, type RateLimits, realClock, SLACK_RATE_LIMITS } from './rate-limit.js';
+import type { MessagePayload } from './views/model.js';
+
+/**
+ * Gets messages to Slack without ever holding up the caller. Callers state what a message
+ * should look like now (`put`); the publisher posts it once and then edits it, sending only
+ * the newest state: while an update to a message is in flight or waiting for a token, newer
+ * states replace each other and only the last one goes out. Calls wait on per-method token
+ * buckets, a 429 pauses its bucket for Retry-After, and a reply in a thread waits until
+ * its parent has been posted.
+ */
+
+/** The slice of @slack/web-api's WebClient the publisher uses (a fake in unit tests). */
+export interface SlackCaller {
+  apiCall(method: string, options?: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+export interface MessageSpec {
+  /** Stable identity of the message, e.g. `run:<id>`, `step:<id>`, `alert:<stepId>`. */
+  key: string;
+  channel: string;
+  payload: MessagePayload;
+  /** The message's ts when it was posted before (read from the database). */
+  ts?: string | undefined;
+  /** Key of the message whose thread this one is posted in; the post waits for it. */
+  threadOf?: string | undefined;
+  /** The thread's ts when already known (then `threadOf` need not be in memory). */
+  threadTs?: string | undefined;
+  /** Send even if Slack already shows exactly this (a stale card being refreshed). */
+  force?: boolean | undefined;
+  /** Called once, after the first post; persist `ts` here. */
+  onPosted?: ((posted: { ts: string; channel: string }) => Promise<void> | void) | undefined;
+  /** Called when Slack refused the message for good (not_in_channel, channel_not_found…). */
+  onFailed?: ((error: SlackCallError) => void) | undefined;
+}
+
+export interface PublisherStats {
+  /** HTTP calls made, per Web API method (retries included). */
+  calls: Record<string, number>;
+  /** 429 answers received. */
+  rateLimited: number;
+  /** Calls repeated after a transient failure (network, 5xx, internal_error). */
+  retries: number;
+  /** Calls given up on. */
+  failures: number;
+  /** States replaced by a newer one before they were sent. */
+  coalesced: number;
+  /** Updates not sent because Slack already showed exactly that. */
+  unchanged: number;
+}
+
+export interface PublisherOptions {
+  client: SlackCaller;
+  logger: Logger;
+  limits?: RateLimits;
+  clock?: Clock;
+  /** Attempts per call for transient failures (default 4). */
+  maxAttempts?: number;
+  /** First backoff after a transient failure, doubled each time (default 500 ms). */
+  retryBaseMs?: number;
+  /** Idle messages remembered for coalescing and de-duplication (default 5000). */
+  maxSlots?: number;
+}
+
+/** A Web API failure, classified. */
+export class SlackCallError extends Error {
+  override name = 'SlackCallError';
+  constructor(
+    readonly method: string,
+    /** Slack's error code (`channel_not_found`) or the transport's. */
+    readonly slackError: string,
+    readonly transient: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(`${method} failed: ${slackError}`);
+  }
+}
+
+const TRANSIENT_PLATFORM_ERRORS = new Set([
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+  'ratelimited',
+]);
+
+/** Classifies an error thrown by WebClient (rejectRateLimitedCalls: true) or a fake. */
+export function classify(method: string, error: unknown): SlackCallError {
+  if (error instanceof SlackCallError) return error;
+  const e = error as {
+    code?: string;
+    retryAfter?: number;
+    data?: { error?: string };
+    statusCode?: number;
+    message?: string;
+  };
+  if (e?.code === 'slack_webapi_rate_limited_error') {
+    return new SlackCallError(method, 'ratelimited', true, Math.max(0, (e.retryAfter ?? 1) * 1000));
+  }
+  if (e?.code === 'slack_webapi_platform_error') {
+    const code = e.data?.error ?? 'unknown_error';
+    return new SlackCallError(method, code, TRANSIENT_PLATFORM_ERRORS.has(code));
+  }
+  if (e?.code === 'slack_webapi_http_error') {
+    const status = e.statusCode ?? 0;
+    return new SlackCallError(method, `http_${status}`, status >= 500 || status === 408);
+  }
+  // Network failures (slack_webapi_request_error) and anything unexpected: worth another try.
+  return new SlackCallError(method, e?.code ?? e?.message ?? 'request_failed', true);
+}
+
+interface Slot {
+  key: string;
+  channel: string;
+  ts: string | undefined;
+  threadOf: string | undefined;
+  threadTs: string | undefined;
+  /** The newest state not yet sent. */
+  desired: MessagePayload | undefined;
+  force: boolean;
+  /** JSON of what Slack shows now. */
+  sent: string | undefined;
+  busy: boolean;
+  failed: boolean;
+  onPosted: MessageSpec['onPosted'];
+  onFailed: MessageSpec['onFailed'];
+  /** Resolved with the ts once posted, or undefined if posting failed for good. */
+  posted: Promise<string | undefined>;
+  resolvePosted: (ts: string | undefined) => void;
+  touched: number;
+}
+
+export class Publisher {
+  private readonly slots = new Map<string, Slot>();
+  private readonly limiter: RateLimiter;
+  private readonly clock: Clock;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly drainWaiters = new Set<() => void>();
+  private readonly counters: PublisherStats = {
+    calls: {},
+    rateLimited: 0,
+    retries: 0,
+    failures: 0,
+    coalesced: 0,
+    unchanged: 0,
+  };
+  private closed = false;
+
+  constructor(private readonly o: PublisherOptions) {
+    this.clock = o.clock ?? realClock;
+    this.limiter = new RateLimiter(o.limits ?? SLACK_RATE_LIMITS, this.clock);
+  }
+
+  /**
+   * The message `key` should now look like `spec.payload`. Returns at once; the message is
+   * posted (first time) or updated in the background, newest state only.
+   */
+  put(spec: MessageSpec): void {
+    if (this.closed) return;
+    let slot = this.slots.get(spec.key);
+    if (!slot) {
+      slot = this.newSlot(spec);
+      this.slots.set(spec.key, slot);
+      this.evictIdle();
+    }
+    if (spec.ts && !slot.ts) {
+      slot.ts = spec.ts;
+      slot.resolvePosted(spec.ts);
+    }
+    slot.failed = false;
+    if (!slot.ts && spec.channel) slot.channel = spec.channel;
+    slot.threadOf = spec.threadOf ?? slot.threadOf;
+    slot.threadTs = spec.threadTs ?? slot.threadTs;
+    slot.onPosted = spec.onPosted ?? slot.onPosted;
+    slot.onFailed = spec.onFailed ?? slot.onFailed;
+    if (slot.desired) this.counters.coalesced++;
+    slot.desired = spec.payload;
+    slot.force ||= Boolean(spec.force);
+    slot.touched = this.clock.now();
+    this.drive(slot);
+  }
+
+  /** True when this publisher owns the message (posted it, is posting it, or was told its ts). */
+  has(key: string): boolean {
+    return this.slots.has(key);
+  }
+
+  /** The ts of a message this publisher posted or was told about. */
+  tsOf(key: string): string | undefined {
+    return this.slots.get(key)?.ts;
+  }
+
+  /** Resolves with the message's ts once posted (undefined if it failed or `timeoutMs` passed). */
+  whenPosted(key: string, timeoutMs = 30_000): Promise<string | undefined> {
+    const slot = this.slots.get(key);
+    if (!slot) return Promise.resolve(undefined);
+    if (slot.ts) return Promise.resolve(slot.ts);
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimeout(() => resolve(undefined), timeoutMs);
+      void slot.posted.then((ts) => {
+        timer.cancel();
+        resolve(ts);
+      });
+    });
+  }
+
+  /**
+   * A one-off call (chat.getPermalink, chat.postEphemeral, a message nobody will edit)
+   * through the same buckets and 429 handling. Rejects with SlackCallError.
+   */
+  call(method: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const channel = typeof args.channel === 'string' ? args.channel : undefined;
+    return this.track(this.send(method, args, channel).then((result) => result ?? {}));
+  }
+
+  /** Waits until nothing is queued or in flight (or `timeoutMs` passed); true if drained. */
+  async flush(timeoutMs = 10_000): Promise<boolean> {
+    if (this.isIdle()) return true;
+    return new Promise<boolean>((resolve) => {
+      const done = () => {
+        timer.cancel();
+        this.drainWaiters.delete(done);
+        resolve(true);
+      };
+      const timer = this.clock.setTimeout(() => {
+        this.drainWaiters.delete(done);
+        resolve(this.isIdle());
+      }, timeoutMs);
+      this.drainWaiters.add(done);
+    });
+  }
+
+  stats(): PublisherStats {
+    return { ...this.counters, calls: { ...this.counters.calls } };
+  }
+
+  /** Stops sending (after flush, at shutdown) and releases timers. */
+  close(): void {
+    this.closed = true;
+    this.limiter.dispose();
+    for (const slot of this.slots.values()) slot.resolvePosted(slot.ts);
+  }
+
+  private newSlot(spec: MessageSpec): Slot {
+    let resolvePosted!: (ts: string | undefined) => void;
+    const posted = new Promise<string | undefined>((resolve) => {
+      resolvePosted = resolve;
+    });
+    return {
+      key: spec.key,
+      channel: spec.channel,
+      ts: undefined,
+      threadOf: spec.threadOf,
+      threadTs: spec.threadTs,
+      desired: undefined,
+      force: false,
+      sent: undefined,
+      busy: false,
+      failed: false,
+      onPosted: spec.onPosted,
+      onFailed: spec.onFailed,
+      posted,
+      resolvePosted,
+      touched: this.clock.now(),
+    };
+  }
+
+  private drive(slot: Slot): void {
+    if (slot.busy || !slot.desired) return;
+    slot.busy = true;
+    void this.track(
+      this.deliver(slot).finally(() => {
+        slot.busy = false;
+        // A state that arrived after a permanent failure gets its own attempt.
+        if (slot.desired && !slot.failed && !this.closed) this.drive(slot);
+      }),
+    );
+  }
+
+  /** Sends the slot's newest state until nothing newer is waiting. */
+  private async deliver(slot: Slot): Promise<void> {
+    while (slot.desired && !this.closed) {
+      let threadTs = slot.threadTs;
+      if (!slot.ts && !threadTs && slot.threadOf) {
+        // Replies wait for their parent; FIFO buckets then keep their order.
+        threadTs = this.slots.get(slot.threadOf)?.ts ?? (await this.slots.get(slot.threadOf)?.posted);
+        if (!threadTs) {
+          this.fail(slot, new SlackCallError('chat.postMessage', 'parent_not_posted', false));
+          return;
+        }
+      }
+      const method = slot.ts ? 'chat.update' : 'chat.postMessage';
+      let payload: MessagePayload | undefined;
+      try {
+        // The payload is read when the token is granted, so a state replaced while waiting is never sent.
+        const result = await this.send(
+          method,
+          () => {
+            payload = slot.desired;
+            slot.desired = undefined;
+            const json = JSON.stringify(payload);
+            if (slot.ts && json === slot.sent && !slot.force) {
+              this.counters.unchanged++;
+              return undefined;
+            }
+            slot.force = false;
+            return slot.ts
+              ? { channel: slot.channel, ts: slot.ts, text: payload!.text, blocks: payload!.blocks }
+              : {
+                  channel: slot.channel,
+                  text: payload!.text,
+                  blocks: payload!.blocks,
+                  ...(threadTs ? { thread_ts: threadTs } : {}),
+                  unfurl_links: false,
+                  unfurl_media: false,
+                };
+          },
+          slot.channel,
+        );
+        if (!result) continue;
+        slot.sent = JSON.stringify(payload);
+        if (method === 'chat.postMessage') {
+          const ts = String(result.ts);
+          slot.ts = ts;
+          if (typeof result.channel === 'string') slot.channel = result.channel;
+          slot.resolvePosted(ts);
+          try {
+            await slot.onPosted?.({ ts, channel: slot.channel });
+          } catch (error) {
+            this.o.logger.error(
+              { key: slot.key, err: (error as Error).message },
+              'saving a posted message failed',
+            );
+          }
+        }
+      } catch (error) {
+        const failure = classify(method, error);
+        if (failure.slackError === 'message_not_found' || failure.slackError === 'cant_update_message') {
+          // Someone deleted the message: post it again rather than leave the run invisible.
+          slot.ts = undefined;
+          slot.sent = undefined;
+          slot.desired ??= payload;
+          continue;
+        }
+        slot.desired ??= payload;
+        this.fail(slot, failure);
+        return;
+      }
+    }
+  }
+
+  private fail(slot: Slot, error: SlackCallError) {
+    slot.failed = true;
+    slot.desired = undefined;
+    if (!slot.ts) slot.resolvePosted(undefined);
+    this.o.logger.warn(
+      { key: slot.key, channel: slot.channel, error: error.slackError },
+      'Slack refused a message',
+    );
+    try {
+      slot.onFailed?.(error);
+    } catch {
+      // A failing failure hook must not stop the publisher.
+    }
+  }
+
+  /**
+   * One Web API call: waits for its bucket, honours 429 Retry-After by pausing the bucket,
+   * and retries transient failures with backoff. `args` may be a function evaluated when the
+   * token is granted; returning undefined cancels the call.
+   */
+  private async send(
+    method: string,
+    args: Record<string, unknown> | (() => Record<string, unknown> | undefined),
+    channel: string | undefined,
+  ): Promise<Record<string, unknown> | undefined> {
+    const bucket = this.limiter.bucket(method, channel);
+    const maxAttempts = this.o.maxAttempts ?? 4;
+    let body: Record<string, unknown> | undefined;
+    for (let attempt = 1; ; ) {
+      await bucket.take();
+      if (this.closed) throw new SlackCallError(method, 'publisher_closed', false);
+      if (body === undefined) {
+        body = typeof args === 'function' ? args() : args;
+        if (body === undefined) return undefined;
+      }
+      this.counters.calls[method] = (this.counters.calls[method] ?? 0) + 1;
+      try {
+        return await this.o.client.apiCall(method, body);
+      } catch (error) {
+        const failure = classify(method, error);
+        if (failure.retryAfterMs !== undefined) {
+          // Not an attempt lost: Slack said when to come back.
+          this.counters.rateLimited++;
+          this.o.logger.info({ method, retryAfterMs: failure.retryAfterMs }, 'Slack rate limit: pausing');
+          bucket.pause(failure.retryAfterMs);
+          continue;
+        }
+        if (!failure.transient || attempt >= maxAttempts) {
+          this.counters.failures++;
+          throw failure;
+        }
+        this.counters.retries++;
+        const delay = (this.o.retryBaseMs ?? 500) * 2 ** (attempt - 1);
+        attempt++;
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.inflight.add(promise);
+    const settle = () => {
+      this.inflight.delete(promise);
+      if (this.isIdle()) for (const done of [...this.drainWaiters]) done();
+    };
+    promise.then(settle, settle);
+    return promise;
+  }
+
+  private isIdle(): boolean {
+    if (this.inflight.size > 0) return false;
+    for (const slot of this.slots.values()) if (slot.busy || (slot.desired && !slot.failed)) return false;
+    return true;
+  }
+
+  /** Forgets the oldest idle messages beyond `maxSlots`; their ts lives on in the database. */
+  private evictIdle() {
+    const max = this.o.maxSlots ?? 5000;
+    if (this.slots.size <= max) return;
+    const idle = [...this.slots.values()]
+      .filter((s) => !s.busy && !s.desired && s.ts)
+      .sort((a, b) => a.touched - b.touched);
+    for (const slot of idle.slice(0, this.slots.size - max)) this.slots.delete(slot.key);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Token buckets for Slack's per-method rate limits. Slack documents its limits per method
+ * and tier (docs.slack.dev/apis/web-api/rate-limits): chat.postMessage allows about one
+ * message per second per channel with short bursts; chat.update is Tier 3 (about 50 a
+ * minute); chat.postEphemeral and chat.getPermalink are Tier 4 (100+ a minute). A 429
+ * carries Retry-After in seconds: the bucket is then paused for that long.
+ */
+
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms`; cancellable so a stopped publisher leaves no timers behind. */
+  setTimeout(fn: () => void, ms: number): { cancel(): void };
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(fn, ms) {
+    const timer = setTimeout(fn, ms);
+    timer.unref?.();
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
+
+export interface BucketRate {
+  /** Tokens added per second. */
+  perSecond: number;
+  /** Bucket size: how many calls may go out back to back after a quiet spell. */
+  burst: number;
+}
+
+/**
+ * A FIFO token bucket: `take()` resolves when a token is available, in call order, and
+ * never blocks the caller's thread — it is a promise.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  private pausedUntil = 0;
+  private readonly waiters: (() => void)[] = [];
+  private timer: { cancel(): void } | undefined;
+
+  constructor(
+    private readonly rate: BucketRate,
+    private readonly clock: Clock = realClock,
+  ) {
+    this.tokens = rate.burst;
+    this.last = clock.now();
+  }
+
+  /** Waits for a token (FIFO). */
+  take(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiters.push(resolve);
+      this.pump();
+    });
+  }
+
+  /** Stops handing out tokens for `ms` (a 429's Retry-After). */
+  pause(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
+    // What Slack just refused used its token; start from empty after the pause.
+    this.tokens = 0;
+    this.reschedule();
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  get isPaused(): boolean {
+    return this.clock.now() < this.pausedUntil;
+  }
+
+  /** Releases timers (shutdown); pending takers stay pending. */
+  dispose(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private refill(now: number) {
+    const elapsed = Math.max(0, now - Math.max(this.last, this.pausedUntil));
+    this.tokens = Math.min(this.rate.burst, this.tokens + (elapsed / 1000) * this.rate.perSecond);
+    this.last = now;
+  }
+
+  private pump() {
+    const now = this.clock.now();
+    if (now < this.pausedUntil) return this.reschedule();
+    this.refill(now);
+    while (this.waiters.length > 0 && this.tokens >= 1) {
+      this.tokens -= 1;
+      this.waiters.shift()!();
+    }
+    if (this.waiters.length > 0) this.reschedule();
+  }
+
+  private reschedule() {
+    this.timer?.cancel();
+    this.timer = undefined;
+    if (this.waiters.length === 0) return;
+    const now = this.clock.now();
+    const untilUnpaused = Math.max(0, this.pausedUntil - now);
+    const untilToken = this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.rate.perSecond) * 1000);
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.pump();
+      },
+      Math.max(untilUnpaused, untilToken, 1),
+    );
+  }
+}
+
+/** Slack's documented limits, as buckets. `perChannel` methods get one bucket per channel. */
+export interface RateLimits {
+  [method: string]: BucketRate & { perChannel?: boolean };
+}
+
+export const SLACK_RATE_LIMITS: RateLimits = {
+  // "1 message per second per channel, short bursts allowed" (chat.postMessage docs).
+  'chat.postMessage': { perSecond: 1, burst: 3, perChannel: true },
+  // Tier 3: 50+ per minute.
+  'chat.update': { perSecond: 50 / 60, burst: 5 },
+  // Tier 4: 100+ per minute.
+  'chat.postEphemeral': { perSecond: 100 / 60, burst: 10 },
+  'chat.getPermalink': { perSecond: 100 / 60, burst: 10 },
+};
+
+const FALLBACK_RATE: BucketRate = { perSecond: 20 / 60, burst: 3 };
+
+/** One bucket per method (and per channel where Slack counts per channel). */
+export class RateLimiter {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly limits: RateLimits = SLACK_RATE_LIMITS,
+    private readonly clock: Clock = realClock,
+  ) {}
+
+  bucket(method: string, channel?: string): TokenBucket {
+    const limit = this.limits[method];
+    const key = limit?.perChannel && channel ? `${method}:${channel}` : method;
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = new TokenBucket(limit ?? FALLBACK_RATE, this.clock);
+      this.buckets.set(key, bucket);
+    }
+    return bucket;
+  }
+
+  dispose(): void {
+    for (const bucket of this.buckets.values()) bucket.dispose();
+  }
+}

@@ -1,0 +1,227 @@
+import type { PrismaClient } from '../db/database.js';
+import type { EngineEventBus } from '../engine/events.js';
+import type { RunsService } from '../engine/runs.js';
+import type { Logger } from '../logging.js';
+import type { Publisher, SlackCallError } from './publisher.js';
+import type { RunViews } from './run-views.js';
+import { isSlackTs } from './view-model.js';
+import { runParentMessage, stepCard } from './views/index.js';
+
+/**
+ * Keeps every run's Slack thread in step with the database. Engine events only mark a run
+ * dirty (synchronously, so the engine is never held up); a per-run loop then reads the run
+ * fresh and hands the parent message and one card per step to the publisher, which posts
+ * or edits them, newest state only. Events that arrive while a run is being rendered fold
+ * into one more pass.
+ *
+ * Several processes may share one PostgreSQL database. So that a message is posted once,
+ * the first post of a parent or card is claimed with a guarded write on its ts column
+ * (`threadTs` / `slackTs` null → `claim:<owner>:<ms>`); a claim older than CLAIM_TTL_MS
+ * (its process died mid-post) may be taken over.
+ */
+
+export const CLAIM_TTL_MS = 5 * 60_000;
+
+export const parentKey = (runId: string) => `run:${runId}`;
+export const cardKey = (stepId: string) => `step:${stepId}`;
+
+export interface RendererOptions {
+  prisma: PrismaClient;
+  runs: RunsService;
+  views: RunViews;
+  publisher: Publisher;
+  logger: Logger;
+  /** This process's identity (the engine's lease owner), written into claims. */
+  owner: string;
+  now?: () => number;
+}
+
+interface RunState {
+  running: boolean;
+  dirty: boolean;
+  force: boolean;
+  done: Promise<void>;
+}
+
+/** Told when a run's parent message cannot be posted (e.g. the bot is not in the channel). */
+export type PostFailureListener = (error: SlackCallError) => void;
+
+export class Renderer {
+  private readonly states = new Map<string, RunState>();
+  private readonly failureListeners = new Map<string, PostFailureListener>();
+  /** Runs whose parent Slack refused for good (bot not in the channel…): not retried on every event. */
+  private readonly unpostable = new Set<string>();
+  private readonly idleWaiters = new Set<() => void>();
+  private stopped = false;
+
+  constructor(private readonly o: RendererOptions) {}
+
+  /** Subscribes to the engine's events; returns the unsubscribe function. */
+  attach(events: EngineEventBus): () => void {
+    const onRun = (e: { runId: string }) => this.schedule(e.runId);
+    events.on('run.changed', onRun);
+    events.on('step.changed', onRun);
+    events.on('step.edited', onRun);
+    events.on('attempt.recorded', onRun);
+    return () => {
+      events.off('run.changed', onRun);
+      events.off('step.changed', onRun);
+      events.off('step.edited', onRun);
+      events.off('attempt.recorded', onRun);
+    };
+  }
+
+  /**
+   * Marks a run for rendering; returns at once. `force` re-sends messages even when Slack
+   * already shows the same (a client that showed a refused choice must be reset).
+   */
+  schedule(runId: string, options: { force?: boolean } = {}): void {
+    if (this.stopped) return;
+    const state = this.states.get(runId);
+    if (state) {
+      state.dirty = true;
+      state.force ||= Boolean(options.force);
+      return;
+    }
+    const fresh: RunState = {
+      running: true,
+      dirty: true,
+      force: Boolean(options.force),
+      done: Promise.resolve(),
+    };
+    this.states.set(runId, fresh);
+    fresh.done = this.loop(runId, fresh);
+  }
+
+  /** Calls `listener` if the run's parent message cannot be posted; forgotten once posted. */
+  onParentFailure(runId: string, listener: PostFailureListener): void {
+    this.failureListeners.set(runId, listener);
+  }
+
+  /** Resolves when no run is waiting to be rendered (the publisher may still be sending). */
+  idle(): Promise<void> {
+    if (this.states.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.add(resolve));
+  }
+
+  isIdle(): boolean {
+    return this.states.size === 0;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async loop(runId: string, state: RunState): Promise<void> {
+    try {
+      while (state.dirty && !this.stopped) {
+        state.dirty = false;
+        const force = state.force;
+        state.force = false;
+        try {
+          await this.render(runId, force);
+        } catch (error) {
+          this.o.logger.error({ runId, err: (error as Error).message }, 'rendering a run failed');
+        }
+      }
+    } finally {
+      this.states.delete(runId);
+      if (this.states.size === 0) {
+        const waiters = [...this.idleWaiters];
+        this.idleWaiters.clear();
+        for (const done of waiters) done();
+      }
+    }
+  }
+
+  private async render(runId: string, force: boolean): Promise<void> {
+    const loaded = await this.o.views.load(runId);
+    // Runs started outside Slack (CLI) have no channel: nothing to show.
+    if (!loaded?.row.channelId || this.unpostable.has(runId)) return;
+    const { row, run, steps, menus } = loaded;
+    const channel = row.channelId!;
+    const { publisher } = this.o;
+
+    const parent = parentKey(runId);
+    if (!publisher.has(parent)) {
+      const known = isSlackTs(row.threadTs) ? row.threadTs : undefined;
+      if (!known) {
+        const claim = await this.claim('run', runId, row.threadTs);
+        if (!claim) return; // another process is posting it; its render shows the cards
+        publisher.put({
+          key: parent,
+          channel,
+          payload: runParentMessage(run),
+          onPosted: async ({ ts, channel: posted }) => {
+            this.failureListeners.delete(runId);
+            await this.o.runs.setThread(runId, posted, ts);
+          },
+          onFailed: (error) => {
+            if (!error.transient) this.unpostable.add(runId);
+            this.failureListeners.get(runId)?.(error);
+            this.failureListeners.delete(runId);
+          },
+        });
+      } else {
+        publisher.put({ key: parent, channel, ts: known, payload: runParentMessage(run), force });
+      }
+    } else {
+      publisher.put({ key: parent, channel, payload: runParentMessage(run), force });
+    }
+
+    const threadTs = isSlackTs(row.threadTs) ? row.threadTs : undefined;
+    for (const [i, view] of steps.entries()) {
+      const step = row.steps[i]!;
+      const key = cardKey(step.id);
+      const payload = stepCard(view, menus);
+      if (publisher.has(key)) {
+        publisher.put({ key, channel, payload, force });
+        continue;
+      }
+      if (isSlackTs(step.slackTs)) {
+        publisher.put({ key, channel, ts: step.slackTs, payload, force });
+        continue;
+      }
+      const claim = await this.claim('step', step.id, step.slackTs);
+      if (!claim) continue;
+      publisher.put({
+        key,
+        channel,
+        payload,
+        threadOf: parent,
+        threadTs,
+        onPosted: async ({ ts }) => {
+          await this.o.prisma.runStep.updateMany({
+            where: { id: step.id, slackTs: claim },
+            data: { slackTs: ts },
+          });
+        },
+      });
+    }
+  }
+
+  /**
+   * Claims the first post of a parent (`run`) or card (`step`): a guarded write from what
+   * was read (null or a stale claim) to our claim. Returns the claim, or undefined when
+   * another process holds a live one.
+   */
+  private async claim(kind: 'run' | 'step', id: string, current: string | null): Promise<string | undefined> {
+    const now = (this.o.now ?? Date.now)();
+    if (current) {
+      const at = Number(current.split(':').at(-1));
+      if (!current.startsWith('claim:') || (Number.isFinite(at) && now - at < CLAIM_TTL_MS)) return undefined;
+    }
+    const claim = `claim:${this.o.owner}:${now}`;
+    const { count } =
+      kind === 'run'
+        ? await this.o.prisma.workflowRun.updateMany({
+            where: { id, threadTs: current },
+            data: { threadTs: claim },
+          })
+        : await this.o.prisma.runStep.updateMany({
+            where: { id, slackTs: current },
+            data: { slackTs: claim },
+          });
+    return count === 1 ? claim : undefined;
+  }
+}

@@ -1,0 +1,190 @@
+import type { Config, ProviderId } from '../config.js';
+import type { RunStep, WorkflowRun } from '../db/generated/client.js';
+import { type PlanContext, planStep, type StepPlan } from '../engine/plan.js';
+import { type PersonaSnapshot, type RunSnapshot, readSnapshot } from '../engine/snapshot.js';
+import { PROVIDER_LABELS } from '../providers/catalogue.js';
+import type { ModelCatalogue } from '../workflows/catalogue-port.js';
+import type { ModelRef } from '../workflows/types.js';
+import { describeError, providerLabel } from './views/errors.js';
+import type { MenuOptions, PersonaSource, RunView, StepView } from './views/model.js';
+
+/**
+ * Database rows → the plain view-models the Block Kit builders take. Effective
+ * provider/model/persona come from the engine's own precedence (planStep), so a card
+ * always shows what the engine would run.
+ */
+
+export type RunWithSteps = WorkflowRun & { steps: RunStep[] };
+
+export interface ViewContext {
+  catalogue: ModelCatalogue;
+  config: Pick<Config, 'defaults' | 'retry' | 'stepTimeoutMs'>;
+  /** Short health words per provider ("degraded"), shown beside its menu group. */
+  providerHealth?: ((provider: ProviderId) => string | null | undefined) | undefined;
+}
+
+export function planContext(ctx: ViewContext): PlanContext {
+  return {
+    catalogue: ctx.catalogue,
+    globalDefault: ctx.config.defaults,
+    globalRetry: ctx.config.retry,
+    defaultTimeoutMs: ctx.config.stepTimeoutMs,
+  };
+}
+
+/** Real Slack message timestamps look like `1700000000.000100`; anything else (a claim) is not one. */
+export function isSlackTs(value: string | null | undefined): value is string {
+  return typeof value === 'string' && /^\d+\.\d+$/.test(value);
+}
+
+export function runView(run: RunWithSteps): RunView {
+  const snapshot = readSnapshot(run.snapshot);
+  return {
+    id: run.id,
+    number: run.number,
+    workflowName: run.workflowName,
+    description: snapshot.definition.description || null,
+    status: run.status,
+    input: run.input,
+    startedBy: run.startedBy,
+    trigger: run.trigger,
+    stepsTotal: run.steps.length,
+    stepsCompleted: run.steps.filter((s) => s.status === 'completed').length,
+    reason: run.reason,
+    createdAt: run.createdAt.toISOString(),
+    version: run.version,
+  };
+}
+
+/** Personas a run's steps may name: the run's snapshot plus any chosen from a card since. */
+export function personasFor(
+  run: WorkflowRun,
+  extra: readonly PersonaSnapshot[],
+): Record<string, PersonaSnapshot> {
+  const personas = { ...readSnapshot(run.snapshot).personas };
+  for (const p of extra) personas[p.id] ??= p;
+  return personas;
+}
+
+export interface StepFacts {
+  /** The kind of the last failed call on the step's first choice, for "why it moved on". */
+  primaryFailureKind?: string | null | undefined;
+  /** The step's plan when the caller has it already (null: no provider can serve it). */
+  plan?: StepPlan | null | undefined;
+}
+
+export function stepView(
+  run: RunWithSteps,
+  step: RunStep,
+  ctx: ViewContext,
+  personas: Record<string, PersonaSnapshot>,
+  facts: StepFacts = {},
+): StepView {
+  const snapshot = readSnapshot(run.snapshot);
+  const plan = facts.plan === undefined ? tryPlan(snapshot, step, ctx, personas) : (facts.plan ?? undefined);
+  const primary: ModelRef | undefined = plan?.candidates[0];
+  const provider = primary?.provider ?? step.overrideProvider ?? step.provider ?? 'none';
+  const model = primary?.model ?? step.overrideModel ?? step.model ?? 'none';
+  const defaultPersonaId = step.personaId ?? snapshot.workflowPersonaId;
+  const lastError = step.lastErrorKind
+    ? {
+        kind: step.lastErrorKind,
+        message: step.lastErrorMessage ?? '',
+        provider: step.lastErrorProvider ?? provider,
+        model: step.lastErrorModel ?? model,
+      }
+    : null;
+  return {
+    id: step.id,
+    runId: run.id,
+    position: step.position,
+    total: run.steps.length,
+    name: step.name,
+    status: step.status,
+    version: step.version,
+    provider,
+    model,
+    personaId: plan?.persona?.id ?? null,
+    personaName: plan?.persona?.name ?? null,
+    personaSource: (plan?.personaSource ?? 'none') as PersonaSource,
+    workflowPersonaName: defaultPersonaId ? (personas[defaultPersonaId]?.name ?? null) : null,
+    output: step.output,
+    finishReason: step.finishReason,
+    answeredProvider: step.answeredProvider,
+    answeredModel: step.answeredModel,
+    inputTokens: step.inputTokens,
+    outputTokens: step.outputTokens,
+    latencyMs: step.latencyMs,
+    attempts: step.attempts,
+    lastError,
+    fallbackNote: fallbackNote(step, primary, facts.primaryFailureKind),
+  };
+}
+
+/** The engine's plan for a step, or undefined when no provider can serve it (nothing configured). */
+export function tryPlan(
+  snapshot: RunSnapshot,
+  step: RunStep,
+  ctx: ViewContext,
+  personas: Record<string, PersonaSnapshot>,
+): StepPlan | undefined {
+  try {
+    return planStep(snapshot, step, planContext(ctx), personas);
+  } catch {
+    return undefined;
+  }
+}
+
+function fallbackNote(step: RunStep, primary: ModelRef | undefined, kind: string | null | undefined) {
+  if (step.status !== 'completed' || !primary || !step.answeredProvider || !step.answeredModel) return null;
+  if (step.answeredProvider === primary.provider && step.answeredModel === primary.model) return null;
+  const why = kind ? describeError(kind, providerLabel(primary.provider), primary.provider) : 'failed';
+  return `${primary.provider}/${primary.model}: ${why} → answered by ${step.answeredProvider}/${step.answeredModel}`;
+}
+
+/** What the menus may offer: configured providers only, enabled personas only. */
+export function menuOptions(
+  ctx: ViewContext,
+  personas: readonly { id: string; name: string }[],
+): MenuOptions {
+  return {
+    providers: ctx.catalogue.providers.map((id) => ({
+      id,
+      label: PROVIDER_LABELS[id] ?? id,
+      models: [...ctx.catalogue.models(id)],
+      health: ctx.providerHealth?.(id) ?? null,
+    })),
+    personas: personas.map((p) => ({ id: p.id, name: p.name })),
+  };
+}
+
+/**
+ * "Retry with …" choices for a failed step: the default model of every other configured
+ * provider first (a billing or outage problem is usually provider-wide), then the step's
+ * own fallbacks, never the model that just failed.
+ */
+export function alternativesFor(
+  failed: ModelRef,
+  plan: StepPlan | undefined,
+  catalogue: ModelCatalogue,
+): ModelRef[] {
+  const out: ModelRef[] = [];
+  const seen = new Set([`${failed.provider}/${failed.model}`]);
+  const add = (ref: ModelRef) => {
+    const key = `${ref.provider}/${ref.model}`;
+    if (
+      seen.has(key) ||
+      !catalogue.providers.includes(ref.provider) ||
+      !catalogue.has(ref.provider, ref.model)
+    ) {
+      return;
+    }
+    seen.add(key);
+    out.push(ref);
+  };
+  for (const provider of catalogue.providers) {
+    if (provider !== failed.provider) add({ provider, model: catalogue.defaultModel(provider) });
+  }
+  for (const ref of plan?.candidates ?? []) add(ref);
+  return out;
+}
