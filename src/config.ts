@@ -50,6 +50,14 @@ const list = optionalString.transform((v) =>
         .filter(Boolean),
 );
 
+const bool = (fallback: boolean, hint: string) =>
+  optionalString
+    .transform((v) => (v === undefined ? String(fallback) : v.toLowerCase()))
+    .refine((v) => ['true', 'false', '1', '0', 'yes', 'no'].includes(v), {
+      message: `must be true or false (${hint})`,
+    })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
 const providerName = z.enum(['openai', 'anthropic', 'google']);
 
 const envSchema = z.object({
@@ -112,6 +120,7 @@ const envSchema = z.object({
     .enum(['owners', 'channel'], { message: 'must be "owners" (default) or "channel"' })
     .default('owners'),
   PORT: int(3000, 1, 65_535, 'the HTTP port, e.g. 3000'),
+  METRICS_ENABLED: bool(true, 'serve Prometheus metrics at /metrics on PORT'),
 });
 
 export type ProviderId = z.infer<typeof providerName>;
@@ -149,6 +158,8 @@ export interface Config {
     editPolicy: 'owners' | 'channel';
     port: number;
   };
+  /** Health, readiness and metrics endpoints (src/ops), served on the Slack HTTP port. */
+  ops: { metricsEnabled: boolean };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -213,6 +224,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       editPolicy: e.SLACK_EDIT_POLICY,
       port: e.PORT,
     },
+    ops: { metricsEnabled: e.METRICS_ENABLED },
   };
 }
 
