@@ -217,6 +217,7 @@ export class Publisher {
   /** Waits until nothing is queued or in flight (or `timeoutMs` passed); true if drained. */
   async flush(timeoutMs = 10_000): Promise<boolean> {
     if (this.isIdle()) return true;
+    if (timeoutMs <= 0) return false;
     return new Promise<boolean>((resolve) => {
       const done = () => {
         timer.cancel();
@@ -297,7 +298,8 @@ export class Publisher {
         const result = await this.send(
           method,
           () => {
-            payload = slot.desired;
+            // Called again after a 429 or a transient failure: a newer state wins then too.
+            payload = slot.desired ?? payload;
             slot.desired = undefined;
             const json = JSON.stringify(payload);
             if (slot.ts && json === slot.sent && !slot.force) {
@@ -395,6 +397,7 @@ export class Publisher {
           this.counters.rateLimited++;
           this.o.logger.info({ method, retryAfterMs: failure.retryAfterMs }, 'Slack rate limit: pausing');
           bucket.pause(failure.retryAfterMs);
+          if (typeof args === 'function') body = undefined;
           continue;
         }
         if (!failure.transient || attempt >= maxAttempts) {
@@ -402,6 +405,7 @@ export class Publisher {
           throw failure;
         }
         this.counters.retries++;
+        if (typeof args === 'function') body = undefined;
         const delay = (this.o.retryBaseMs ?? 500) * 2 ** (attempt - 1);
         attempt++;
         await new Promise<void>((resolve) => this.clock.setTimeout(resolve, delay));

@@ -58,8 +58,8 @@ export class TokenBucket {
   /** Stops handing out tokens for `ms` (a 429's Retry-After). */
   pause(ms: number): void {
     this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
-    // What Slack just refused used its token; start from empty after the pause.
-    this.tokens = 0;
+    // Retry-After says when one call may go again: allow exactly one then, the rest at the normal rate.
+    this.tokens = 1;
     this.reschedule();
   }
 

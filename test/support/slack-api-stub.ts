@@ -1,0 +1,231 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A local stand-in for the Slack Web API (reached through SLACK_API_URL) and for
+ * response_url endpoints. It answers like Slack — `{ ok: true, … }` with HTTP 200, errors
+ * as `{ ok: false, error }`, rate limits as HTTP 429 with Retry-After in seconds — and
+ * records every call. It also keeps each message's current content, as a Slack client
+ * would show it after posts and edits.
+ */
+
+export interface StubCall {
+  method: string;
+  body: Record<string, unknown>;
+  at: number;
+}
+
+export interface StubResponse {
+  /** The id in /response/<id>. */
+  id: string;
+  body: Record<string, unknown>;
+  at: number;
+}
+
+export interface StubMessage {
+  channel: string;
+  ts: string;
+  threadTs: string | undefined;
+  text: string;
+  blocks: unknown[];
+  /** How many times it was edited. */
+  edits: number;
+}
+
+type Override =
+  | { kind: 'ratelimit'; retryAfterSeconds: number }
+  | { kind: 'error'; error: string }
+  | { kind: 'hang' };
+
+export interface SlackApiStub {
+  /** Base URL for SLACK_API_URL, e.g. http://127.0.0.1:5000/api/ */
+  apiUrl: string;
+  calls: StubCall[];
+  responses: StubResponse[];
+  /** Current content per `${channel}:${ts}`. */
+  messages: Map<string, StubMessage>;
+  /** A response_url that lands in `responses`. */
+  responseUrl(id: string): string;
+  /** The next `times` calls of `method` get this answer instead. */
+  override(method: string, answer: Override, times?: number): void;
+  callsOf(method: string): StubCall[];
+  responsesTo(id: string): StubResponse[];
+  /** Messages in a channel in posting order (thread replies included). */
+  messagesIn(channel: string): StubMessage[];
+  /** Replies in the thread of `threadTs`, in posting order. */
+  thread(channel: string, threadTs: string): StubMessage[];
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** Channel names the stub resolves (chat.postMessage accepts `#name` as well as an id). */
+const NAMES: Record<string, string> = { '#alerts': 'C0ALERTS' };
+
+export async function startSlackApiStub(): Promise<SlackApiStub> {
+  const calls: StubCall[] = [];
+  const responses: StubResponse[] = [];
+  const messages = new Map<string, StubMessage>();
+  const overrides = new Map<string, { answer: Override; times: number }[]>();
+  const hanging = new Set<ServerResponse>();
+  let tsCounter = 0;
+  const nextTs = () => {
+    tsCounter += 1;
+    return `1700000000.${String(tsCounter).padStart(6, '0')}`;
+  };
+
+  const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', 'http://stub');
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(body));
+    };
+
+    if (url.pathname.startsWith('/response/')) {
+      responses.push({
+        id: url.pathname.slice('/response/'.length),
+        body: JSON.parse(raw || '{}'),
+        at: Date.now(),
+      });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
+    if (!url.pathname.startsWith('/api/')) {
+      json(404, { ok: false, error: 'unknown_path' });
+      return;
+    }
+    const method = url.pathname.slice('/api/'.length);
+    const body = parseBody(raw, String(req.headers['content-type'] ?? ''));
+    calls.push({ method, body, at: Date.now() });
+
+    const queue = overrides.get(method);
+    const override = queue?.[0];
+    if (override) {
+      override.times -= 1;
+      if (override.times <= 0) queue!.shift();
+      if (override.answer.kind === 'ratelimit') {
+        json(
+          429,
+          { ok: false, error: 'ratelimited' },
+          { 'retry-after': String(override.answer.retryAfterSeconds) },
+        );
+      } else if (override.answer.kind === 'error') {
+        json(200, { ok: false, error: override.answer.error });
+      } else {
+        hanging.add(res);
+      }
+      return;
+    }
+
+    const str = (key: string) => (typeof body[key] === 'string' ? (body[key] as string) : undefined);
+    switch (method) {
+      case 'auth.test':
+        json(200, {
+          ok: true,
+          url: 'https://test.slack.com/',
+          team: 'Test',
+          user: 'switchboard',
+          team_id: 'T0TEST',
+          user_id: 'U0BOT',
+          bot_id: 'B0BOT',
+        });
+        return;
+      case 'chat.postMessage': {
+        const channel = NAMES[str('channel') ?? ''] ?? str('channel') ?? '';
+        if (!channel) return json(200, { ok: false, error: 'channel_not_found' });
+        const ts = nextTs();
+        const message: StubMessage = {
+          channel,
+          ts,
+          threadTs: str('thread_ts'),
+          text: str('text') ?? '',
+          blocks: (body.blocks as unknown[]) ?? [],
+          edits: 0,
+        };
+        messages.set(`${channel}:${ts}`, message);
+        json(200, { ok: true, channel, ts, message: { text: message.text, ts } });
+        return;
+      }
+      case 'chat.update': {
+        const key = `${str('channel')}:${str('ts')}`;
+        const message = messages.get(key);
+        if (!message) return json(200, { ok: false, error: 'message_not_found' });
+        message.text = str('text') ?? message.text;
+        message.blocks = (body.blocks as unknown[]) ?? message.blocks;
+        message.edits += 1;
+        json(200, { ok: true, channel: message.channel, ts: message.ts, text: message.text });
+        return;
+      }
+      case 'chat.postEphemeral':
+        json(200, { ok: true, message_ts: nextTs() });
+        return;
+      case 'chat.getPermalink':
+        json(200, {
+          ok: true,
+          channel: str('channel'),
+          permalink: `https://test.slack.com/archives/${str('channel')}/p${(str('message_ts') ?? '').replace('.', '')}`,
+        });
+        return;
+      case 'views.open':
+        json(200, { ok: true, view: { id: 'V0VIEW', ...(body.view as object) } });
+        return;
+      case 'conversations.info':
+        json(200, { ok: true, channel: { id: str('channel'), name: 'general', is_member: true } });
+        return;
+      default:
+        json(200, { ok: false, error: 'unknown_method' });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    apiUrl: `${base}/api/`,
+    calls,
+    responses,
+    messages,
+    responseUrl: (id) => `${base}/response/${id}`,
+    override(method, answer, times = 1) {
+      const queue = overrides.get(method) ?? [];
+      queue.push({ answer, times });
+      overrides.set(method, queue);
+    },
+    callsOf: (method) => calls.filter((c) => c.method === method),
+    responsesTo: (id) => responses.filter((r) => r.id === id),
+    messagesIn: (channel) => [...messages.values()].filter((m) => m.channel === channel),
+    thread: (channel, threadTs) =>
+      [...messages.values()].filter((m) => m.channel === channel && m.threadTs === threadTs),
+    reset() {
+      calls.length = 0;
+      responses.length = 0;
+      messages.clear();
+      overrides.clear();
+    },
+    async close() {
+      for (const res of hanging) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** WebClient sends form bodies with nested values (blocks, view) as JSON strings. */
+function parseBody(raw: string, contentType: string): Record<string, unknown> {
+  if (!raw) return {};
+  if (contentType.includes('application/json')) return JSON.parse(raw) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of new URLSearchParams(raw)) {
+    out[key] = /^[[{]/.test(value) ? safeJson(value) : value;
+  }
+  return out;
+}
+
+function safeJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}

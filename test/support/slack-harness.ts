@@ -1,0 +1,318 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import nock from 'nock';
+import { type Core, createCore } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { InProcessQueue } from '../../src/engine/queue.js';
+import { silentLogger } from '../../src/logging.js';
+import { createSlackApp, EVENTS_PATH, type SlackApp } from '../../src/slack/app.js';
+import type { RateLimits } from '../../src/slack/rate-limit.js';
+import { isSlackTs } from '../../src/slack/view-model.js';
+import { expectValidMessage, expectValidModal } from './block-kit.js';
+import { createTestDatabase } from './db.js';
+import { type SlackApiStub, type StubMessage, startSlackApiStub } from './slack-api-stub.js';
+import {
+  clickPayload,
+  interactionBody,
+  postSigned,
+  type SignedResponse,
+  slashCommandBody,
+} from './slack-requests.js';
+
+/**
+ * The whole bot in one test process: a real database, the real core (createCore with the
+ * real provider SDKs, their HTTP intercepted by nock), the real Bolt app on its HTTP
+ * receiver, and the Slack Web API stub behind SLACK_API_URL.
+ */
+
+export const SIGNING_SECRET = 'test-signing-secret-0123456789';
+export const OPENAI_ORIGIN = 'https://api.openai.com';
+export const ANTHROPIC_ORIGIN = 'https://api.anthropic.com';
+
+/** Slack's documented limits are far too slow for tests; the publisher's own tests use real ones. */
+export const FAST_LIMITS: RateLimits = {
+  'chat.postMessage': { perSecond: 500, burst: 50, perChannel: true },
+  'chat.update': { perSecond: 500, burst: 50 },
+  'chat.postEphemeral': { perSecond: 500, burst: 50 },
+  'chat.getPermalink': { perSecond: 500, burst: 50 },
+};
+
+export const PERSONAS_YML = `personas:
+  - name: tech-writer
+    description: Precise technical writing
+    system: You are a precise technical writer.
+  - name: marketing
+    description: Customer-facing voice
+    system: You write warm customer-facing copy. [persona-marketing]
+`;
+
+export const RELEASE_NOTES_YML = `name: release-notes
+description: Draft release notes from a changelog
+persona: tech-writer
+provider: anthropic
+model: claude-haiku-4-5
+notify: C0ALERTS
+owners: [U0OWNER]
+steps:
+  - name: summarize
+    prompt: "Summarize these changes:\\n{{input}}"
+    provider: openai
+    model: gpt-4o-mini
+  - name: draft
+    prompt: "Write release notes from:\\n{{steps.summarize.output}}"
+  - name: polish
+    prompt: "Polish:\\n{{previous.output}}"
+    provider: openai
+    model: gpt-4o-mini
+`;
+
+export const ONE_STEP_YML = `name: echo
+description: One OpenAI step
+provider: openai
+model: gpt-4o-mini
+steps:
+  - name: answer
+    prompt: "{{input}}"
+`;
+
+// ── providers, through their real SDKs ──────────────────────────────────────
+
+export interface LlmCall {
+  provider: 'openai' | 'anthropic';
+  model: string;
+  system: string | undefined;
+  prompt: string;
+  at: number;
+}
+
+export type LlmAnswer =
+  | { text: string }
+  | { status: number; body: unknown; headers?: Record<string, string> };
+
+export const anthropicBilling = (): LlmAnswer => ({
+  status: 400,
+  body: {
+    type: 'error',
+    error: {
+      type: 'invalid_request_error',
+      message:
+        'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+    },
+    request_id: 'req_011CbillingTest',
+  },
+});
+
+/** Intercepts api.openai.com and api.anthropic.com (persistently) and answers with `answer`. */
+export function interceptLlms(answer: (call: LlmCall) => LlmAnswer | Promise<LlmAnswer>): LlmCall[] {
+  const calls: LlmCall[] = [];
+  nock(OPENAI_ORIGIN)
+    .post('/v1/chat/completions')
+    .reply(async (req: Request) => {
+      const body = JSON.parse(await req.text()) as {
+        model: string;
+        messages: { role: string; content: string }[];
+      };
+      const call: LlmCall = {
+        provider: 'openai',
+        model: body.model,
+        system: body.messages.find((m) => m.role === 'system')?.content,
+        prompt: body.messages.find((m) => m.role === 'user')?.content ?? '',
+        at: Date.now(),
+      };
+      calls.push(call);
+      const a = await answer(call);
+      if ('status' in a) return [a.status, a.body, { 'content-type': 'application/json', ...a.headers }];
+      return [
+        200,
+        {
+          id: `chatcmpl-${calls.length}`,
+          object: 'chat.completion',
+          created: Math.floor(Date.now() / 1000),
+          model: body.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: a.text }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
+        },
+        { 'content-type': 'application/json' },
+      ];
+    })
+    .persist();
+  nock(ANTHROPIC_ORIGIN)
+    .post('/v1/messages')
+    .reply(async (req: Request) => {
+      const body = JSON.parse(await req.text()) as {
+        model: string;
+        system?: string;
+        messages: { content: string }[];
+      };
+      const call: LlmCall = {
+        provider: 'anthropic',
+        model: body.model,
+        system: body.system,
+        prompt: body.messages[0]?.content ?? '',
+        at: Date.now(),
+      };
+      calls.push(call);
+      const a = await answer(call);
+      if ('status' in a) return [a.status, a.body, { 'content-type': 'application/json', ...a.headers }];
+      return [
+        200,
+        {
+          id: `msg_${calls.length}`,
+          type: 'message',
+          role: 'assistant',
+          model: body.model,
+          content: [{ type: 'text', text: a.text }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: { input_tokens: 11, output_tokens: 5 },
+        },
+        { 'content-type': 'application/json' },
+      ];
+    })
+    .persist();
+  return calls;
+}
+
+// ── the harness ─────────────────────────────────────────────────────────────
+
+export interface HarnessOptions {
+  workflows?: Record<string, string>;
+  env?: Record<string, string>;
+  rateLimits?: RateLimits;
+}
+
+export interface Harness {
+  stub: SlackApiStub;
+  core: Core;
+  slack: SlackApp;
+  config: Config;
+  /** POST /slack/events on the Bolt HTTP receiver. */
+  eventsUrl: string;
+  /** `/workflow <text>`, signed; answers land in stub.responsesTo(responseId). */
+  command(
+    text: string,
+    options?: { user?: string; channel?: string; signature?: string },
+  ): Promise<CommandResult>;
+  /** A click on `message`'s element `actionId` (or a choice of `option` in it), signed. */
+  click(
+    message: StubMessage,
+    actionId: string | RegExp,
+    options: { user: string; option?: string; value?: string; blockId?: string },
+  ): Promise<CommandResult>;
+  /** Waits until every render, alert and Slack call has finished. */
+  settle(): Promise<void>;
+  /** The run's parent message and its cards (thread replies that are step cards), as Slack shows them. */
+  thread(runId: string): Promise<{ parent: StubMessage; cards: StubMessage[]; notes: StubMessage[] }>;
+  /** Every message and modal the bot sent, checked against Block Kit's schema and Slack's rules. */
+  expectAllPayloadsValid(): void;
+  close(): Promise<void>;
+}
+
+export interface CommandResult extends SignedResponse {
+  responseId: string;
+}
+
+let counter = 0;
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  nock.disableNetConnect();
+  nock.enableNetConnect('127.0.0.1');
+  const stub = await startSlackApiStub();
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-slack-'));
+  const files = options.workflows ?? { 'personas.yml': PERSONAS_YML, 'release-notes.yml': RELEASE_NOTES_YML };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    WORKFLOWS_DIR: dir,
+    OPENAI_API_KEY: 'sk-test-openai-000000000000',
+    ANTHROPIC_API_KEY: 'sk-ant-test-000000000000',
+    RETRY_BASE_MS: '1',
+    RETRY_MAX_MS: '20',
+    LEASE_SECONDS: '5',
+    SLACK_BOT_TOKEN: 'xoxb-test-0000-token',
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: stub.apiUrl,
+    SLACK_ALERT_CHANNEL: 'C0TEAM',
+    SLACK_ADMIN_USER_IDS: 'U0ADMIN',
+    ...options.env,
+  });
+  const db = await createTestDatabase();
+  const core = await createCore(config, { db, logger: silentLogger, queue: new InProcessQueue() });
+  const slack = createSlackApp({
+    core,
+    config,
+    rateLimits: options.rateLimits ?? FAST_LIMITS,
+    alertParentWaitMs: 5000,
+  });
+  const { port } = await slack.start({ port: 0, host: '127.0.0.1' });
+  await core.engine.start();
+  const eventsUrl = `http://127.0.0.1:${port}${EVENTS_PATH}`;
+
+  const harness: Harness = {
+    stub,
+    core,
+    slack,
+    config,
+    eventsUrl,
+    async command(text, o = {}) {
+      const responseId = `cmd-${++counter}`;
+      const body = slashCommandBody({
+        text,
+        user: o.user ?? 'U0ALICE',
+        channel: o.channel ?? 'C0RUNS',
+        responseUrl: stub.responseUrl(responseId),
+      });
+      const result = await postSigned(eventsUrl, body, SIGNING_SECRET, { signature: o.signature });
+      return { ...result, responseId };
+    },
+    async click(message, actionId, o) {
+      const responseId = `click-${++counter}`;
+      const payload = clickPayload(message, actionId, { ...o, responseUrl: stub.responseUrl(responseId) });
+      const result = await postSigned(eventsUrl, interactionBody(payload), SIGNING_SECRET);
+      return { ...result, responseId };
+    },
+    async settle() {
+      await slack.flush(10_000);
+    },
+    async thread(runId) {
+      const run = await core.db.prisma.workflowRun.findUniqueOrThrow({
+        where: { id: runId },
+        include: { steps: { orderBy: { position: 'asc' } } },
+      });
+      if (!run.channelId || !isSlackTs(run.threadTs)) throw new Error(`run ${runId} has no thread yet`);
+      const parent = stub.messages.get(`${run.channelId}:${run.threadTs}`);
+      if (!parent) throw new Error('parent message not in the stub');
+      const replies = stub.thread(run.channelId, run.threadTs);
+      const cardTs = new Set(run.steps.map((s) => s.slackTs));
+      return {
+        parent,
+        cards: run.steps.map((s) => replies.find((m) => m.ts === s.slackTs)!).filter(Boolean),
+        notes: replies.filter((m) => !cardTs.has(m.ts)),
+      };
+    },
+    expectAllPayloadsValid() {
+      for (const call of stub.calls) {
+        if (['chat.postMessage', 'chat.update', 'chat.postEphemeral'].includes(call.method)) {
+          expectValidMessage(call.body as { text?: unknown; blocks?: unknown });
+        }
+        if (call.method === 'views.open') expectValidModal(call.body.view);
+      }
+      for (const response of stub.responses)
+        expectValidMessage(response.body as { text?: unknown; blocks?: unknown });
+    },
+    async close() {
+      await slack.stopReceiving();
+      await core.engine.stop(0);
+      await slack.flush(2000);
+      slack.close();
+      await core.db.close();
+      await stub.close();
+      nock.cleanAll();
+      nock.enableNetConnect();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}

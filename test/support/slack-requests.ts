@@ -1,0 +1,136 @@
+import { createHmac } from 'node:crypto';
+import type { StubMessage } from './slack-api-stub.js';
+
+/**
+ * Requests as Slack sends them: signed with the app's signing secret (v0 HMAC-SHA256 of
+ * `v0:<timestamp>:<raw body>`, docs.slack.dev/authentication/verifying-requests-from-slack),
+ * slash commands form-encoded, interactions form-encoded as `payload=<json>`.
+ */
+
+export function signature(secret: string, timestamp: number, body: string): string {
+  return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+}
+
+export interface SignedResponse {
+  status: number;
+  text: string;
+  /** When the HTTP response (the ack) arrived. */
+  at: number;
+}
+
+export async function postSigned(
+  url: string,
+  body: string,
+  secret: string,
+  options: { timestamp?: number; signature?: string } = {},
+): Promise<SignedResponse> {
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': String(timestamp),
+      'x-slack-signature': options.signature ?? signature(secret, timestamp, body),
+    },
+    body,
+  });
+  const text = await response.text();
+  return { status: response.status, text, at: Date.now() };
+}
+
+export function slashCommandBody(fields: {
+  text: string;
+  user: string;
+  channel: string;
+  responseUrl: string;
+}): string {
+  return new URLSearchParams({
+    token: 'deprecated-verification-token',
+    team_id: 'T0TEST',
+    team_domain: 'test',
+    channel_id: fields.channel,
+    channel_name: 'runs',
+    user_id: fields.user,
+    user_name: fields.user.toLowerCase(),
+    command: '/workflow',
+    text: fields.text,
+    api_app_id: 'A0TEST',
+    is_enterprise_install: 'false',
+    response_url: fields.responseUrl,
+    trigger_id: `trigger.${Date.now()}`,
+  }).toString();
+}
+
+export function interactionBody(payload: unknown): string {
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+type Json = Record<string, unknown>;
+
+function* elements(blocks: unknown[]): Generator<{ block: Json; element: Json }> {
+  for (const block of blocks as Json[]) {
+    if (block.type === 'actions') for (const element of block.elements as Json[]) yield { block, element };
+    if (block.type === 'section' && block.accessory) yield { block, element: block.accessory as Json };
+  }
+}
+
+/** The interactive element with this action_id (or matching it) in a message, with its block_id. */
+export function findElement(
+  message: StubMessage,
+  actionId: string | RegExp,
+): { blockId: string; element: Json } | undefined {
+  for (const { block, element } of elements(message.blocks)) {
+    const id = String(element.action_id);
+    if (typeof actionId === 'string' ? id === actionId : actionId.test(id)) {
+      return { blockId: String(block.block_id), element };
+    }
+  }
+  return undefined;
+}
+
+/** Every action_id on a message. */
+export function actionIds(message: StubMessage): string[] {
+  return [...elements(message.blocks)].map((e) => String(e.element.action_id));
+}
+
+/**
+ * The block_actions payload Slack sends when `user` clicks the element `actionId` of
+ * `message` (or chooses `option` in it). `blockId`/`value` override what the message holds,
+ * to forge or replay a click.
+ */
+export function clickPayload(
+  message: StubMessage,
+  actionId: string | RegExp,
+  options: { user: string; responseUrl: string; option?: string; value?: string; blockId?: string },
+): Json {
+  const found = findElement(message, actionId);
+  if (!found && !options.blockId) throw new Error(`message ${message.ts} has no element ${String(actionId)}`);
+  const element = found?.element ?? { type: 'button', action_id: String(actionId) };
+  const action: Json = {
+    type: element.type,
+    action_id: element.action_id,
+    block_id: options.blockId ?? found!.blockId,
+    action_ts: `${Date.now() / 1000}`,
+  };
+  if (element.type === 'static_select') {
+    action.selected_option = {
+      text: { type: 'plain_text', text: options.option ?? '' },
+      value: options.option,
+    };
+  } else {
+    action.value = options.value ?? element.value;
+  }
+  return {
+    type: 'block_actions',
+    user: { id: options.user, username: options.user.toLowerCase(), team_id: 'T0TEST' },
+    api_app_id: 'A0TEST',
+    token: 'deprecated-verification-token',
+    container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
+    trigger_id: `trigger.${Date.now()}`,
+    team: { id: 'T0TEST', domain: 'test' },
+    channel: { id: message.channel, name: 'runs' },
+    message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks },
+    response_url: options.responseUrl,
+    actions: [action],
+  };
+}
