@@ -6,8 +6,10 @@ import type { Clock } from './engine/clock.js';
 import { Engine } from './engine/engine.js';
 import type { HealthGate, ProviderSource } from './engine/executor.js';
 import type { WorkQueue } from './engine/queue.js';
+import { HealthMonitor } from './health/monitor.js';
 import { createLogger, type Logger } from './logging.js';
 import { buildCatalogue } from './providers/catalogue.js';
+import { redactSecrets } from './providers/errors.js';
 import { createProviders, type ProviderRegistry } from './providers/registry.js';
 import type { ModelCatalogue } from './workflows/catalogue-port.js';
 import { loadWorkflowDirOrThrow } from './workflows/loader.js';
@@ -24,6 +26,8 @@ export interface Core {
   catalogue: ModelCatalogue;
   providers: ProviderSource;
   engine: Engine;
+  /** Provider health and circuit breakers (undefined when CoreOptions.health replaced it). */
+  health: HealthMonitor | undefined;
   /** Re-reads the workflow files into the database. */
   syncWorkflowFiles(): Promise<SyncSummary>;
   close(): Promise<void>;
@@ -33,7 +37,8 @@ export interface CoreOptions {
   logger?: Logger;
   clock?: Clock;
   queue?: WorkQueue;
-  health?: HealthGate;
+  /** Replaces the circuit breakers (tests); `false` runs without any. */
+  health?: HealthGate | false;
   /** Replace the real providers (tests, benchmarks). */
   providers?: ProviderSource;
   db?: Database;
@@ -75,6 +80,11 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
       },
       'workflows synced',
     );
+    const health =
+      options.health === undefined
+        ? new HealthMonitor({ prisma: db.prisma, settings: config.breaker, clock: options.clock, logger })
+        : options.health || undefined;
+    const secrets = secretValues(config);
     const engine = new Engine({
       db,
       config,
@@ -83,7 +93,8 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
       logger,
       clock: options.clock,
       queue: options.queue,
-      health: options.health,
+      health,
+      redact: (text) => redactSecrets(text, secrets),
     });
     return {
       config,
@@ -92,6 +103,7 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
       catalogue,
       providers,
       engine,
+      health: health instanceof HealthMonitor ? health : undefined,
       syncWorkflowFiles,
       async close() {
         await engine.stop(0);

@@ -17,7 +17,8 @@ import { RunStore } from './store.js';
 
 export interface EngineOptions {
   db: Database;
-  config: Pick<Config, 'defaults' | 'retry' | 'stepTimeoutMs' | 'worker'>;
+  config: Pick<Config, 'defaults' | 'retry' | 'stepTimeoutMs' | 'worker'> &
+    Partial<Pick<Config, 'retryJitter' | 'stepDeadlineMs'>>;
   providers: ProviderSource;
   catalogue: ModelCatalogue;
   logger: Logger;
@@ -30,6 +31,8 @@ export interface EngineOptions {
   /** How often to look for orphaned steps and idle runs (default: half the lease). */
   sweepMs?: number;
   random?: () => number;
+  /** Removes configured secrets from text before it is stored (createCore passes the keys). */
+  redact?: (text: string) => string;
 }
 
 /** Wires store, queue, executor, runs service and recovery together. */
@@ -56,7 +59,11 @@ export class Engine {
     const planContext = {
       catalogue: o.catalogue,
       globalDefault: o.config.defaults,
-      globalRetry: o.config.retry,
+      globalRetry: {
+        ...o.config.retry,
+        jitter: o.config.retryJitter,
+        deadlineMs: o.config.stepDeadlineMs,
+      },
       defaultTimeoutMs: o.config.stepTimeoutMs,
     };
     this.executor = new Executor({
@@ -67,6 +74,7 @@ export class Engine {
       leaseMs: o.config.worker.leaseMs,
       health: o.health,
       random: o.random,
+      redact: o.redact,
       plan: async (run, step) => {
         const snapshot = readSnapshot(run.snapshot);
         let personas: Record<string, PersonaSnapshot> = snapshot.personas;
@@ -78,6 +86,7 @@ export class Engine {
         return planStep(snapshot, step, planContext, personas);
       },
     });
+    o.health?.listen?.(this.events);
     this.runs = new RunsService({
       store: this.store,
       queue: this.queue,
@@ -97,6 +106,13 @@ export class Engine {
     });
     if (summary.reclaimed > 0 || summary.requeued > 0)
       this.o.logger.info(summary, 'recovered unfinished runs');
+    // Seed the circuit breakers from recent attempts, so a restarted replica does not hammer
+    // a provider its peers already know is down. A failure here only costs that head start.
+    await this.o.health
+      ?.start?.()
+      .catch((error: unknown) =>
+        this.o.logger.warn({ err: (error as Error).message }, 'could not seed provider health'),
+      );
     await this.queue.start((runId) => this.advance(runId), this.o.config.worker.concurrency);
     const sweepMs = this.o.sweepMs ?? Math.max(1000, Math.floor(this.o.config.worker.leaseMs / 2));
     this.sweepTimer = setInterval(() => {
@@ -111,6 +127,7 @@ export class Engine {
   async stop(graceMs = 10_000): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.started = false;
+    this.o.health?.stop?.();
     await Promise.all([this.executor.stop(graceMs), this.queue.stop()]);
   }
 

@@ -16,11 +16,16 @@ export interface EngineEvents {
     {
       runId: string;
       stepId: string;
+      /** The StepAttempt row's id, so a listener that also reads the table counts it once. */
+      attemptId: string;
       provider: string;
       model: string;
       outcome: 'success' | 'error';
       errorKind: string | null;
       latencyMs: number;
+      finishedAt: Date;
+      inputTokens?: number;
+      outputTokens?: number;
     },
   ];
 }

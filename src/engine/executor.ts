@@ -1,13 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import type { ProviderId } from '../config.js';
+import type { Prisma } from '../db/generated/client.js';
 import type { Logger } from '../logging.js';
-import { type ErrorKind, type Provider, ProviderError } from '../providers/types.js';
+import { type ErrorKind, type GenerateResult, type Provider, ProviderError } from '../providers/types.js';
 import { renderTemplate } from '../workflows/templates.js';
 import type { ModelRef } from '../workflows/types.js';
+import type { EngineEventBus } from './events.js';
+import { DatabaseUnavailable, Interrupted, persist, StepLease } from './lease.js';
 import type { StepPlan } from './plan.js';
 import { backoffDelay } from './retry.js';
 import type { RunStore } from './store.js';
 
 type RunStepRow = Awaited<ReturnType<RunStore['steps']>>[number];
+type Tx = Prisma.TransactionClient;
 
 /** Where the engine gets providers from; only configured ones are returned. */
 export interface ProviderSource {
@@ -17,8 +22,18 @@ export interface ProviderSource {
 
 /** Optional health oracle (circuit breakers); the engine asks it before each call. */
 export interface HealthGate {
-  /** False while the provider/model's breaker is open: skip straight to the next candidate. */
+  /**
+   * False while the provider/model's breaker is open: skip straight to the next candidate.
+   * May hand out the single half-open probe, so ask only right before calling.
+   */
   allow(ref: ModelRef): boolean;
+  /** Why `allow` said no, in a few words for the card ("5 of last 6 failed: rate limited"). */
+  reason?(ref: ModelRef): string | undefined;
+  /** Called once by the Engine with its event bus (the gate learns from 'attempt.recorded'). */
+  listen?(events: EngineEventBus): void;
+  /** Called by Engine.start / Engine.stop. */
+  start?(): Promise<void>;
+  stop?(): void;
 }
 
 export interface ExecutorOptions {
@@ -26,36 +41,65 @@ export interface ExecutorOptions {
   providers: ProviderSource;
   plan: (run: { snapshot: unknown }, step: RunStepRow) => Promise<StepPlan>;
   logger: Logger;
-  /** This process's identity, written as the lease owner. */
+  /** This process's identity; each claim's lease token starts with it. */
   owner: string;
   leaseMs: number;
   health?: HealthGate | undefined;
-  random?: () => number;
+  random?: (() => number) | undefined;
+  /** Removes configured secrets from any text before it is stored (defence in depth). */
+  redact?: ((text: string) => string) | undefined;
 }
 
-/** Why an execution was interrupted. */
-type StopReason = 'shutdown' | 'cancelled' | 'lease_lost';
+/** Our own guard around a provider call, in case an adapter ignores its signal. */
+const HARD_TIMEOUT_GRACE_MS = 2_000;
+const STORED_MESSAGE_CHARS = 500;
 
-class Interrupted extends Error {
-  constructor(readonly reason: StopReason) {
-    super(reason);
-  }
+/** One execution of one claimed step. */
+interface Execution {
+  run: { id: string; snapshot: unknown; input: string };
+  step: RunStepRow;
+  lease: StepLease;
+  signal: AbortSignal;
+  log: Logger;
+  startedAt: number;
+  /** Last StepAttempt number used (rows are numbered per step across executions). */
+  number: number;
+  /** Breaker skips, written with the next row so they are kept only if a real call followed. */
+  skips: Prisma.StepAttemptCreateManyInput[];
 }
+
+type Success = {
+  ok: true;
+  ref: ModelRef;
+  result: GenerateResult;
+  number: number;
+  startedAt: Date;
+  latencyMs: number;
+};
+type Failure = { ok: false; error: ProviderError; calls: number; skipped: ModelRef[] };
 
 /**
  * Advances runs: claims the next pending step with a guarded write and a lease, renders
- * its prompt, walks its provider chain (retries with backoff, then fallbacks), records
- * every call, and completes or pauses the step. Pure decisions live in plan.ts and
- * retry.ts; this file is the side-effecting loop.
+ * its prompt, walks its provider chain (retries with backoff, then fallbacks, within the
+ * step's deadline, skipping providers whose circuit is open), records every call, and
+ * completes or pauses the step. Pure decisions live in plan.ts and retry.ts; this file is
+ * the side-effecting loop.
  */
 export class Executor {
   private readonly inflight = new Map<string, AbortController>();
+  private readonly redact: (text: string) => string;
   private stopping = false;
 
-  constructor(private readonly o: ExecutorOptions) {}
+  constructor(private readonly o: ExecutorOptions) {
+    this.redact = o.redact ?? ((text) => text);
+  }
 
   get activeSteps(): number {
     return this.inflight.size;
+  }
+
+  private now(): number {
+    return this.o.store.clock.now().getTime();
   }
 
   /** Moves the run forward until it pauses, finishes, or another worker holds it. */
@@ -82,18 +126,19 @@ export class Executor {
       }
       if (next.status !== 'pending') return; // running elsewhere, or cancelled/skipped
       const now = store.clock.now();
+      const lease = new StepLease(this.o.owner, this.o.leaseMs, now.getTime());
       const claimed = await store.moveStep(next, 'running', {
         actor: 'engine',
         from: ['pending'],
         data: {
-          leaseOwner: this.o.owner,
-          leaseExpiresAt: new Date(now.getTime() + this.o.leaseMs),
+          leaseOwner: lease.token,
+          leaseExpiresAt: new Date(lease.expiresAt),
           startedAt: now,
           finishedAt: null,
         },
       });
       if (!claimed) return; // another worker took it
-      await this.execute(run, { ...next, status: 'running' }, steps);
+      await this.execute(run, { ...next, status: 'running', leaseOwner: lease.token }, steps, lease);
     }
   }
 
@@ -117,12 +162,22 @@ export class Executor {
     run: { id: string; snapshot: unknown; input: string },
     step: RunStepRow,
     steps: RunStepRow[],
+    lease: StepLease,
   ) {
     const { store, logger } = this.o;
-    const log = logger.child({ runId: run.id, stepId: step.id, step: step.name });
     const controller = new AbortController();
+    const x: Execution = {
+      run,
+      step,
+      lease,
+      signal: controller.signal,
+      log: logger.child({ runId: run.id, stepId: step.id, step: step.name }),
+      startedAt: this.now(),
+      number: step.attempts,
+      skips: [],
+    };
     this.inflight.set(step.id, controller);
-    const heartbeat = this.startHeartbeat(run.id, step, controller);
+    const heartbeat = this.startHeartbeat(x, controller);
     try {
       const plan = await this.o.plan(run, step);
       const prompt = renderTemplate(step.prompt, {
@@ -132,57 +187,135 @@ export class Executor {
         runId: run.id,
         date: store.clock.now().toISOString().slice(0, 10),
       });
-      const outcome = await this.walkChain(run.id, step, plan, prompt, controller.signal, log);
-      if (outcome.ok) {
-        const done = await store.moveStep(step, 'completed', {
-          actor: 'engine',
-          from: ['running'],
-          where: { leaseOwner: this.o.owner },
-          data: {
-            output: outcome.text,
-            answeredProvider: outcome.ref.provider,
-            answeredModel: outcome.ref.model,
-            personaUsed: plan.persona?.name ?? null,
-            finishReason: outcome.finishReason,
-            latencyMs: outcome.latencyMs,
-            leaseOwner: null,
-            leaseExpiresAt: null,
-            finishedAt: store.clock.now(),
-          },
-        });
-        if (!done) log.warn('step result discarded: the lease was lost before it could be saved');
-        return;
-      }
-      const last = outcome.error;
-      log.warn({ kind: last.kind, provider: last.provider, model: last.model }, 'step paused after failure');
-      const paused = await store.moveStep(step, 'paused', {
-        actor: 'engine',
-        from: ['running'],
-        where: { leaseOwner: this.o.owner },
-        data: {
-          lastErrorKind: last.kind,
-          lastErrorMessage: last.message.slice(0, 500),
-          lastErrorStatus: last.status ?? null,
-          lastErrorProvider: last.provider,
-          lastErrorModel: last.model ?? null,
-          leaseOwner: null,
-          leaseExpiresAt: null,
-        },
-      });
-      if (paused) await store.moveRun(run.id, 'paused', { actor: 'engine', from: ['running'] });
+      const outcome = await this.walkChain(x, plan, prompt);
+      if (outcome.ok) await this.complete(x, plan, outcome);
+      else await this.pause(x, outcome.error);
     } catch (error) {
-      await this.handleInterruption(run.id, step, error, log);
+      await this.handleInterruption(x, error).catch((failure: unknown) => {
+        // The database is unreachable: the step stays `running` until its lease lapses,
+        // then recovery hands it back. Nothing is lost, it only waits.
+        x.log.warn({ err: this.redact(String(failure)) }, 'could not release the step; recovery will');
+      });
     } finally {
       clearInterval(heartbeat);
       this.inflight.delete(step.id);
     }
   }
 
-  private async handleInterruption(runId: string, step: RunStepRow, error: unknown, log: Logger) {
+  /** The answer and its attempt row are saved in one transaction, guarded by our lease. */
+  private async complete(x: Execution, plan: StepPlan, success: Success) {
     const { store } = this.o;
+    const attemptId = randomUUID();
+    const usage = success.result.usage;
+    const finishedAt = store.clock.now();
+    const saved = await persist(
+      x.lease,
+      () =>
+        store.prisma.$transaction(async (tx) => {
+          // A retry after an ambiguous commit (connection lost while committing) finds it done.
+          if (await tx.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } }))
+            return true;
+          const moved = await store.moveStep(x.step, 'completed', {
+            actor: 'engine',
+            from: ['running'],
+            where: { leaseOwner: x.lease.token },
+            tx,
+            data: {
+              output: success.result.text,
+              answeredProvider: success.ref.provider,
+              answeredModel: success.ref.model,
+              personaUsed: plan.persona?.name ?? null,
+              finishReason: success.result.finishReason,
+              latencyMs: success.latencyMs,
+              attempts: success.number,
+              inputTokens: { increment: usage.inputTokens },
+              outputTokens: { increment: usage.outputTokens },
+              leaseOwner: null,
+              leaseExpiresAt: null,
+              finishedAt,
+            },
+          });
+          if (!moved) return false;
+          await this.writeSkips(tx, x);
+          await tx.stepAttempt.create({
+            data: {
+              id: attemptId,
+              runStepId: x.step.id,
+              runId: x.run.id,
+              number: success.number,
+              provider: success.ref.provider,
+              model: success.ref.model,
+              outcome: 'success',
+              latencyMs: success.latencyMs,
+              inputTokens: usage.inputTokens,
+              outputTokens: usage.outputTokens,
+              startedAt: success.startedAt,
+              finishedAt,
+            },
+          });
+          return true;
+        }),
+      (error, waitMs) => this.logDbRetry(x, error, waitMs),
+      () => this.now(),
+    );
+    if (!saved) {
+      x.log.warn('step result discarded: the lease was lost before it could be saved');
+      return;
+    }
+    this.emitAttempt(x, attemptId, success.ref, 'success', null, success.latencyMs, finishedAt, usage);
+    store.events.safeEmit('step.changed', {
+      runId: x.run.id,
+      stepId: x.step.id,
+      to: 'completed',
+      actor: 'engine',
+    });
+  }
+
+  private async pause(x: Execution, last: ProviderError) {
+    const { store } = this.o;
+    x.log.warn({ kind: last.kind, provider: last.provider, model: last.model }, 'step paused after failure');
+    const paused = await persist(
+      x.lease,
+      () =>
+        store.prisma.$transaction(async (tx) => {
+          const moved = await store.moveStep(x.step, 'paused', {
+            actor: 'engine',
+            from: ['running'],
+            where: { leaseOwner: x.lease.token },
+            tx,
+            data: {
+              lastErrorKind: last.kind,
+              lastErrorMessage: this.storedMessage(last.message),
+              lastErrorStatus: last.status ?? null,
+              lastErrorProvider: last.provider,
+              lastErrorModel: last.model ?? null,
+              attempts: x.number,
+              leaseOwner: null,
+              leaseExpiresAt: null,
+            },
+          });
+          if (moved) await this.writeSkips(tx, x);
+          return moved;
+        }),
+      (error, waitMs) => this.logDbRetry(x, error, waitMs),
+      () => this.now(),
+    );
+    if (!paused) return;
+    store.events.safeEmit('step.changed', {
+      runId: x.run.id,
+      stepId: x.step.id,
+      to: 'paused',
+      actor: 'engine',
+    });
+    await store.moveRun(x.run.id, 'paused', { actor: 'engine', from: ['running'] });
+  }
+
+  private async handleInterruption(x: Execution, error: unknown) {
+    const { store } = this.o;
+    const { step } = x;
     const reason = error instanceof Interrupted ? error.reason : undefined;
     const release = { leaseOwner: null, leaseExpiresAt: null } as const;
-    const mine = { leaseOwner: this.o.owner };
+    const mine = { leaseOwner: x.lease.token };
     if (reason === 'cancelled') {
       await store.moveStep(step, 'cancelled', {
         actor: 'engine',
@@ -192,8 +325,9 @@ export class Executor {
       });
       return;
     }
-    if (reason === 'shutdown' || reason === 'lease_lost') {
+    if (reason === 'shutdown' || reason === 'lease_lost' || error instanceof DatabaseUnavailable) {
       // Hand the step back untouched: another process (or this one after restart) takes it.
+      // After a database outage that outlasted the lease, the step runs again from the start.
       await store.moveStep(step, 'pending', {
         actor: 'engine',
         from: ['running'],
@@ -202,164 +336,290 @@ export class Executor {
       });
       return;
     }
-    // A bug or a bad template: pause with the reason rather than lose the run.
-    const message = error instanceof Error ? error.message : String(error);
-    log.error({ err: message }, 'step failed outside a provider call');
+    // A bug, a bad template or a database that stayed away: pause with the reason rather
+    // than lose the run.
+    const message = this.redact(error instanceof Error ? error.message : String(error));
+    x.log.error({ err: message }, 'step failed outside a provider call');
     const paused = await store.moveStep(step, 'paused', {
       actor: 'engine',
       from: ['running'],
       where: mine,
-      data: { ...release, lastErrorKind: 'invalid_request', lastErrorMessage: message.slice(0, 500) },
+      data: { ...release, lastErrorKind: 'invalid_request', lastErrorMessage: this.storedMessage(message) },
     });
-    if (paused) await store.moveRun(runId, 'paused', { actor: 'engine', from: ['running'] });
+    if (paused) await store.moveRun(x.run.id, 'paused', { actor: 'engine', from: ['running'] });
   }
 
-  private startHeartbeat(runId: string, step: RunStepRow, controller: AbortController) {
+  /**
+   * Renews the lease a few times per lease period and watches for cancellation. When the
+   * database cannot be reached for so long that the lease would lapse before the next beat,
+   * the step is abandoned here first, so two executions never overlap.
+   */
+  private startHeartbeat(x: Execution, controller: AbortController) {
     const { store } = this.o;
-    const every = Math.max(1000, Math.floor(this.o.leaseMs / 3));
+    const every = x.lease.heartbeatMs;
+    let busy = false;
     return setInterval(() => {
+      if (busy) return;
+      busy = true;
       void (async () => {
-        const now = store.clock.now();
-        const { count } = await store.prisma.runStep.updateMany({
-          where: { id: step.id, status: 'running', leaseOwner: this.o.owner },
-          data: { leaseExpiresAt: new Date(now.getTime() + this.o.leaseMs) },
-        });
-        if (count === 0) return controller.abort(new Interrupted('lease_lost'));
-        const run = await store.prisma.workflowRun.findUnique({
-          where: { id: runId },
-          select: { status: true },
-        });
-        if (run?.status === 'cancelled') controller.abort(new Interrupted('cancelled'));
-      })().catch(() => {
-        // Database blip: the next beat tries again; the lease outlives a few missed beats.
+        const sentAt = this.now();
+        try {
+          const { count } = await store.prisma.runStep.updateMany({
+            where: { id: x.step.id, status: 'running', leaseOwner: x.lease.token },
+            data: { leaseExpiresAt: new Date(sentAt + x.lease.leaseMs) },
+          });
+          if (count === 0) return controller.abort(new Interrupted('lease_lost'));
+          x.lease.renewed(sentAt);
+          const run = await store.prisma.workflowRun.findUnique({
+            where: { id: x.run.id },
+            select: { status: true },
+          });
+          if (run?.status === 'cancelled') controller.abort(new Interrupted('cancelled'));
+        } catch {
+          if (this.now() + every >= x.lease.expiresAt) {
+            x.log.warn('database unreachable for most of the lease: abandoning the step for recovery');
+            controller.abort(new Interrupted('lease_lost'));
+          }
+        }
+      })().finally(() => {
+        busy = false;
       });
     }, every).unref();
   }
 
   /** Tries each candidate in order, retrying retryable failures with backoff. */
-  private async walkChain(
-    runId: string,
-    step: RunStepRow,
+  private async walkChain(x: Execution, plan: StepPlan, prompt: string): Promise<Success | Failure> {
+    const first = await this.walk(x, plan, prompt, plan.candidates, true);
+    if (first.ok || first.calls > 0 || first.skipped.length === 0) return first;
+    // Every candidate that could be called had its circuit open. Pausing without a single
+    // call would turn a short outage into manual work, so walk them as if there were no
+    // breaker: the normal retry policy applies and a success closes the circuit.
+    x.number -= x.skips.length;
+    x.skips = [];
+    x.log.info('every candidate’s circuit is open: trying them anyway');
+    const second = await this.walk(x, plan, prompt, first.skipped, false);
+    return second.ok || second.calls > 0 ? second : first;
+  }
+
+  private async walk(
+    x: Execution,
     plan: StepPlan,
     prompt: string,
-    signal: AbortSignal,
-    log: Logger,
-  ): Promise<
-    | { ok: true; text: string; ref: ModelRef; finishReason: string; latencyMs: number }
-    | { ok: false; error: ProviderError }
-  > {
+    candidates: ModelRef[],
+    gated: boolean,
+  ): Promise<Success | Failure> {
+    const { retry } = plan;
+    const deadline = x.startedAt + retry.deadlineMs;
+    const health = gated ? this.o.health : undefined;
     let lastError: ProviderError | undefined;
-    let attemptNumber = step.attempts;
-    for (const ref of plan.candidates) {
+    let calls = 0;
+    const skipped: ModelRef[] = [];
+    for (const ref of candidates) {
+      if (this.now() >= deadline) {
+        x.log.info({ deadlineMs: retry.deadlineMs }, 'step deadline reached: no further candidates');
+        break;
+      }
       const provider = this.o.providers.get(ref.provider);
       if (!provider) {
-        lastError = notConfigured(ref);
+        lastError ??= notConfigured(ref);
         continue;
       }
-      if (this.o.health && !this.o.health.allow(ref)) {
-        log.info({ provider: ref.provider, model: ref.model }, 'skipping: circuit open');
-        lastError ??= new ProviderError({
-          ...ref,
-          kind: 'overloaded',
-          message: 'skipped: failing repeatedly',
-        });
-        continue;
-      }
-      for (let tries = 1; tries <= plan.retry.maxAttempts; tries++) {
-        if (signal.aborted) throw signal.reason;
-        attemptNumber += 1;
+      for (let tries = 1; tries <= retry.maxAttempts; tries++) {
+        if (x.signal.aborted) throw x.signal.reason;
+        if (health && !health.allow(ref)) {
+          // Opened before we got here (skip it, and say so on the card), or by our own
+          // failures just now (stop retrying it).
+          if (tries === 1) {
+            const why = health.reason?.(ref) ?? 'failing repeatedly';
+            this.queueSkip(x, ref, why);
+            skipped.push(ref);
+            lastError ??= new ProviderError({ ...ref, kind: 'overloaded', message: `skipped: ${why}` });
+            x.log.info({ provider: ref.provider, model: ref.model }, 'skipping: circuit open');
+          }
+          break;
+        }
+        x.number += 1;
+        const number = x.number;
         const startedAt = this.o.store.clock.now();
         const t0 = performance.now();
         try {
-          const result = await provider.generate({
+          const result = await this.call(provider, {
             model: ref.model,
             system: plan.persona?.system,
             prompt,
-            signal,
+            signal: x.signal,
             timeoutMs: plan.timeoutMs,
           });
           const latencyMs = Math.round(performance.now() - t0);
-          await this.recordAttempt(runId, step, attemptNumber, ref, startedAt, latencyMs, {
-            outcome: 'success',
-            inputTokens: result.usage.inputTokens,
-            outputTokens: result.usage.outputTokens,
-          });
-          return { ok: true, text: result.text, ref, finishReason: result.finishReason, latencyMs };
+          return { ok: true, ref, result, number, startedAt, latencyMs };
         } catch (error) {
           if (error instanceof Interrupted) throw error;
-          if (signal.aborted && signal.reason instanceof Interrupted) throw signal.reason;
-          const failure = toProviderError(error, ref);
+          if (x.signal.aborted && x.signal.reason instanceof Interrupted) throw x.signal.reason;
+          calls += 1;
+          const failure = toProviderError(error, ref, this.redact);
           const latencyMs = Math.round(performance.now() - t0);
-          await this.recordAttempt(runId, step, attemptNumber, ref, startedAt, latencyMs, {
-            outcome: 'error',
-            errorKind: failure.kind,
-            httpStatus: failure.status ?? null,
-            errorMessage: failure.message.slice(0, 500),
-          });
+          await this.recordFailure(x, ref, number, startedAt, latencyMs, failure);
           lastError = failure;
-          log.info(
-            { provider: ref.provider, model: ref.model, kind: failure.kind, tries },
+          x.log.info(
+            { provider: ref.provider, model: ref.model, kind: failure.kind, status: failure.status, tries },
             'provider call failed',
           );
-          if (!failure.retryable || tries >= plan.retry.maxAttempts) break;
-          const delay = backoffDelay(tries, plan.retry, failure.retryAfterMs, this.o.random);
-          if (delay > plan.retry.maxWaitMs) break; // asked to wait too long: try the next one
-          await this.o.store.clock.sleep(delay, signal);
+          if (!failure.retryable || tries >= retry.maxAttempts) break;
+          const delay = backoffDelay(tries, retry, failure.retryAfterMs, this.o.random);
+          if (delay > retry.maxWaitMs) break; // asked to wait too long: try the next one
+          if (this.now() + delay >= deadline) break; // the wait would end past the deadline
+          await this.o.store.clock.sleep(delay, x.signal);
         }
       }
     }
-    return { ok: false, error: lastError ?? notConfigured(plan.candidates[0] as ModelRef) };
+    return {
+      ok: false,
+      error: lastError ?? notConfigured(candidates[0] ?? plan.candidates[0]!),
+      calls,
+      skipped,
+    };
   }
 
-  private async recordAttempt(
-    runId: string,
-    step: RunStepRow,
-    number: number,
-    ref: ModelRef,
-    startedAt: Date,
-    latencyMs: number,
-    result:
-      | { outcome: 'success'; inputTokens: number; outputTokens: number }
-      | { outcome: 'error'; errorKind: ErrorKind; httpStatus: number | null; errorMessage: string },
-  ) {
-    const { prisma } = this.o.store;
-    const tokens =
-      result.outcome === 'success'
-        ? { inputTokens: result.inputTokens, outputTokens: result.outputTokens }
-        : {};
-    await prisma.$transaction([
-      prisma.stepAttempt.create({
-        data: {
-          runStepId: step.id,
-          runId,
-          number,
-          provider: ref.provider,
-          model: ref.model,
-          latencyMs,
-          startedAt,
-          finishedAt: this.o.store.clock.now(),
-          ...result,
-        },
-      }),
-      prisma.runStep.updateMany({
-        where: { id: step.id, leaseOwner: this.o.owner },
-        data: {
-          attempts: number,
-          inputTokens: { increment: result.outcome === 'success' ? result.inputTokens : 0 },
-          outputTokens: { increment: result.outcome === 'success' ? result.outputTokens : 0 },
-        },
-      }),
-    ]);
-    this.o.store.events.safeEmit('attempt.recorded', {
-      runId,
-      stepId: step.id,
+  /**
+   * Calls the provider with the step's timeout. Adapters enforce the timeout themselves
+   * (kind "timeout"); this race is the backstop for one that ignores its signal, so a hung
+   * connection can never hold a run longer than timeout + grace. Cancellation wins at once.
+   */
+  private async call(
+    provider: Provider,
+    request: Parameters<Provider['generate']>[0] & { signal: AbortSignal; timeoutMs: number },
+  ): Promise<GenerateResult> {
+    const hard = new AbortController();
+    const signal = AbortSignal.any([request.signal, hard.signal]);
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const backstop = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        hard.abort(new DOMException(`timed out after ${request.timeoutMs} ms`, 'TimeoutError'));
+        reject(
+          new ProviderError({
+            kind: 'timeout',
+            provider: provider.id,
+            model: request.model,
+            code: 'timeout',
+            message: `${provider.label} did not answer within ${Math.round(request.timeoutMs / 1000)} s`,
+          }),
+        );
+      }, request.timeoutMs + HARD_TIMEOUT_GRACE_MS);
+      onAbort = () => reject(request.signal.reason);
+      request.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([provider.generate({ ...request, signal }), backstop]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) request.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private queueSkip(x: Execution, ref: ModelRef, why: string) {
+    x.number += 1;
+    const at = this.o.store.clock.now();
+    x.skips.push({
+      id: randomUUID(),
+      runStepId: x.step.id,
+      runId: x.run.id,
+      number: x.number,
       provider: ref.provider,
       model: ref.model,
-      outcome: result.outcome,
-      errorKind: result.outcome === 'error' ? result.errorKind : null,
-      latencyMs,
-      ...tokens,
+      outcome: 'skipped',
+      errorKind: 'circuit_open',
+      errorMessage: this.storedMessage(why),
+      latencyMs: 0,
+      startedAt: at,
+      finishedAt: at,
     });
+  }
+
+  private async writeSkips(tx: Tx, x: Execution) {
+    if (x.skips.length > 0) await tx.stepAttempt.createMany({ data: x.skips, skipDuplicates: true });
+  }
+
+  /** One failed call: its row and the step's counters, only while the lease is ours. */
+  private async recordFailure(
+    x: Execution,
+    ref: ModelRef,
+    number: number,
+    startedAt: Date,
+    latencyMs: number,
+    failure: ProviderError,
+  ) {
+    const { store } = this.o;
+    const attemptId = randomUUID();
+    const finishedAt = store.clock.now();
+    const sentAt = this.now();
+    await persist(
+      x.lease,
+      () =>
+        store.prisma.$transaction(async (tx) => {
+          if (await tx.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } })) return;
+          const { count } = await tx.runStep.updateMany({
+            where: { id: x.step.id, status: 'running', leaseOwner: x.lease.token },
+            data: { attempts: number, leaseExpiresAt: new Date(sentAt + x.lease.leaseMs) },
+          });
+          if (count === 0) throw new Interrupted('lease_lost');
+          await this.writeSkips(tx, x);
+          await tx.stepAttempt.create({
+            data: {
+              id: attemptId,
+              runStepId: x.step.id,
+              runId: x.run.id,
+              number,
+              provider: ref.provider,
+              model: ref.model,
+              outcome: 'error',
+              errorKind: failure.kind,
+              httpStatus: failure.status ?? null,
+              errorMessage: this.storedMessage(failure.message),
+              latencyMs,
+              startedAt,
+              finishedAt,
+            },
+          });
+        }),
+      (error, waitMs) => this.logDbRetry(x, error, waitMs),
+      () => this.now(),
+    );
+    x.lease.renewed(sentAt);
+    x.skips = [];
+    this.emitAttempt(x, attemptId, ref, 'error', failure.kind, latencyMs, finishedAt);
+  }
+
+  private emitAttempt(
+    x: Execution,
+    attemptId: string,
+    ref: ModelRef,
+    outcome: 'success' | 'error',
+    errorKind: ErrorKind | null,
+    latencyMs: number,
+    finishedAt: Date,
+    usage?: { inputTokens: number; outputTokens: number },
+  ) {
+    this.o.store.events.safeEmit('attempt.recorded', {
+      runId: x.run.id,
+      stepId: x.step.id,
+      attemptId,
+      provider: ref.provider,
+      model: ref.model,
+      outcome,
+      errorKind,
+      latencyMs,
+      finishedAt,
+      ...(usage ?? {}),
+    });
+  }
+
+  private logDbRetry(x: Execution, error: unknown, waitMs: number) {
+    x.log.warn({ err: this.redact(String(error)).slice(0, 300), waitMs }, 'database write failed; retrying');
+  }
+
+  private storedMessage(message: string): string {
+    return this.redact(message).slice(0, STORED_MESSAGE_CHARS);
   }
 }
 
@@ -372,13 +632,12 @@ function notConfigured(ref: ModelRef): ProviderError {
   });
 }
 
-function toProviderError(error: unknown, ref: ModelRef): ProviderError {
+function toProviderError(error: unknown, ref: ModelRef, redact: (text: string) => string): ProviderError {
   if (ProviderError.isInstance(error)) return error;
   return new ProviderError({
     kind: 'unknown',
     provider: ref.provider,
     model: ref.model,
-    message: error instanceof Error ? error.message.slice(0, 300) : 'unknown failure',
-    cause: error,
+    message: error instanceof Error ? redact(error.message).slice(0, 300) : 'unknown failure',
   });
 }

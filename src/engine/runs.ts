@@ -1,5 +1,5 @@
 import type { ProviderId } from '../config.js';
-import type { Prisma } from '../db/generated/client.js';
+import { Prisma, type WorkflowRun } from '../db/generated/client.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import { listWorkflows, loadWorkflowFromDb } from '../workflows/sync.js';
 import { EngineError, notFound, stale } from './errors.js';
@@ -20,7 +20,16 @@ export interface StartRunRequest {
   trigger: Trigger;
   channelId?: string | undefined;
   threadTs?: string | undefined;
+  /**
+   * Makes the request idempotent: a second startRun with the same key (a replayed slash
+   * command, a double click) returns the run the first one created instead of starting
+   * another. Use something unique per user action, e.g. `slack:<trigger_id>`.
+   */
+  idempotencyKey?: string | undefined;
 }
+
+/** What startRun returns: the run, and whether this call created it or found it. */
+export type StartedRun = WorkflowRun & { replayed: boolean };
 
 export interface RunsServiceOptions {
   store: RunStore;
@@ -44,7 +53,12 @@ export class RunsService {
     return this.o.store.prisma;
   }
 
-  async startRun(request: StartRunRequest) {
+  async startRun(request: StartRunRequest): Promise<StartedRun> {
+    const key = request.idempotencyKey?.trim() || undefined;
+    if (key) {
+      const existing = await this.replayOf(key, request.workflow);
+      if (existing) return existing;
+    }
     const size = Buffer.byteLength(request.input, 'utf8');
     if (size > MAX_INPUT_BYTES) {
       throw new EngineError(
@@ -71,8 +85,47 @@ export class RunsService {
       workflowPersonaId: definition.persona ? (byName.get(definition.persona)?.id ?? null) : null,
       personas: Object.fromEntries([...byName.values()].map((p) => [p.id, p])),
     };
-    const run = await this.prisma.workflowRun.create({
+    let run: WorkflowRun;
+    try {
+      run = await this.createRun(request, key, workflow, snapshot, definition, byName);
+    } catch (error) {
+      // Two deliveries of one request raced past the lookup: the unique key let one win.
+      const existing =
+        key && error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002'
+          ? await this.replayOf(key, request.workflow)
+          : undefined;
+      if (existing) return existing;
+      throw error;
+    }
+    this.o.store.events.safeEmit('run.changed', { runId: run.id, to: 'queued', actor: request.startedBy });
+    await this.o.queue.enqueue(run.id);
+    return { ...run, replayed: false };
+  }
+
+  /** The run an earlier request with this key created, if any. */
+  private async replayOf(key: string, workflow: string): Promise<StartedRun | undefined> {
+    const run = await this.prisma.workflowRun.findUnique({ where: { requestKey: key } });
+    if (!run) return undefined;
+    if (run.workflowName !== workflow) {
+      throw new EngineError(
+        'invalid_choice',
+        `That request was already used to start \`${run.workflowName}\` (run #${run.number}).`,
+      );
+    }
+    return { ...run, replayed: true };
+  }
+
+  private createRun(
+    request: StartRunRequest,
+    key: string | undefined,
+    workflow: { id: string; name: string },
+    snapshot: RunSnapshot,
+    definition: RunSnapshot['definition'],
+    byName: Map<string, { id: string }>,
+  ) {
+    return this.prisma.workflowRun.create({
       data: {
+        requestKey: key ?? null,
         workflowId: workflow.id,
         workflowName: workflow.name,
         snapshot: snapshot as unknown as Prisma.InputJsonValue,
@@ -97,9 +150,6 @@ export class RunsService {
         audit: { create: { actor: request.startedBy, action: 'run.start', toValue: request.trigger } },
       },
     });
-    this.o.store.events.safeEmit('run.changed', { runId: run.id, to: 'queued', actor: request.startedBy });
-    await this.o.queue.enqueue(run.id);
-    return run;
   }
 
   /** A run by id or by its number ("42" or "#42"). */
