@@ -156,6 +156,7 @@ describe('docker-compose.yml', () => {
   });
 
   it("checks pg_isready with the container's own variables ($$ escapes compose's interpolation)", () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell variables, expanded in the container
     expect(postgres.healthcheck?.test[1]).toBe('pg_isready -U "${POSTGRES_USER}" -d "${POSTGRES_DB}"');
   });
 
