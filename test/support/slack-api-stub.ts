@@ -50,9 +50,9 @@ export interface SlackApiStub {
   override(method: string, answer: Override, times?: number): void;
   callsOf(method: string): StubCall[];
   responsesTo(id: string): StubResponse[];
-  /** Messages in a channel in posting order (thread replies included). */
+  /** Messages in a channel in posting order (thread replies included), as copies: what a client showed then. */
   messagesIn(channel: string): StubMessage[];
-  /** Replies in the thread of `threadTs`, in posting order. */
+  /** Replies in the thread of `threadTs`, in posting order (copies). */
   thread(channel: string, threadTs: string): StubMessage[];
   reset(): void;
   close(): Promise<void>;
@@ -194,9 +194,9 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
     },
     callsOf: (method) => calls.filter((c) => c.method === method),
     responsesTo: (id) => responses.filter((r) => r.id === id),
-    messagesIn: (channel) => [...messages.values()].filter((m) => m.channel === channel),
+    messagesIn: (channel) => structuredClone([...messages.values()].filter((m) => m.channel === channel)),
     thread: (channel, threadTs) =>
-      [...messages.values()].filter((m) => m.channel === channel && m.threadTs === threadTs),
+      structuredClone([...messages.values()].filter((m) => m.channel === channel && m.threadTs === threadTs)),
     reset() {
       calls.length = 0;
       responses.length = 0;

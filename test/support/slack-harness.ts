@@ -282,7 +282,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         include: { steps: { orderBy: { position: 'asc' } } },
       });
       if (!run.channelId || !isSlackTs(run.threadTs)) throw new Error(`run ${runId} has no thread yet`);
-      const parent = stub.messages.get(`${run.channelId}:${run.threadTs}`);
+      const parent = structuredClone(stub.messages.get(`${run.channelId}:${run.threadTs}`));
       if (!parent) throw new Error('parent message not in the stub');
       const replies = stub.thread(run.channelId, run.threadTs);
       const cardTs = new Set(run.steps.map((s) => s.slackTs));

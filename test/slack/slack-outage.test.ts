@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { visibleText } from '../support/block-kit.js';
+import { waitFor, waitForRun } from '../support/engine.js';
+import {
+  type Harness,
+  interceptLlms,
+  ONE_STEP_YML,
+  PERSONAS_YML,
+  startHarness,
+} from '../support/slack-harness.js';
+
+/** Slack being slow, rate limiting or down never holds up the engine. */
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({ workflows: { 'personas.yml': PERSONAS_YML, 'echo.yml': ONE_STEP_YML } });
+  interceptLlms((call) => ({ text: `echo: ${call.prompt}` }));
+});
+
+beforeEach(() => h.stub.reset());
+
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('when Slack misbehaves', () => {
+  it('honours a 429 Retry-After from the Web API and still lands the final state', async () => {
+    // Every update is refused once with Retry-After: 1 second.
+    h.stub.override('chat.update', { kind: 'ratelimit', retryAfterSeconds: 1 });
+    const before = h.slack.publisher.stats();
+    await h.command('run echo first');
+    const run = await waitFor(() => h.core.db.prisma.workflowRun.findFirst({ orderBy: { number: 'desc' } }));
+    await waitForRun(h.core.db, run.id, ['completed']);
+    await h.settle();
+    const after = h.slack.publisher.stats();
+    expect(after.rateLimited - before.rateLimited).toBe(1);
+    const updates = h.stub.callsOf('chat.update');
+    // The refused call and the next one are at least Retry-After apart.
+    expect(updates.length).toBeGreaterThanOrEqual(2);
+    expect(updates[1]!.at - updates[0]!.at).toBeGreaterThanOrEqual(950);
+    const { parent, cards } = await h.thread(run.id);
+    expect(visibleText(parent)).toContain('Completed');
+    expect(visibleText(cards[0]!)).toContain('echo: first');
+    h.expectAllPayloadsValid();
+  });
+
+  it('finishes a run while Slack does not answer at all', async () => {
+    h.stub.override('chat.postMessage', { kind: 'hang' }, 10);
+    const t0 = Date.now();
+    const ack = await h.command('run echo second');
+    expect(ack.status).toBe(200);
+    const run = await waitFor(() =>
+      h.core.db.prisma.workflowRun.findFirst({ where: { input: 'second' }, orderBy: { number: 'desc' } }),
+    );
+    const done = await waitForRun(h.core.db, run.id, ['completed'], 5000);
+    expect(done.status).toBe('completed');
+    expect(Date.now() - t0).toBeLessThan(3000);
+    // The parent post is still hanging: nothing was shown, yet nothing waited for it.
+    await waitFor(() => h.stub.callsOf('chat.postMessage').length === 1, 5000, 'the parent post');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.stub.callsOf('chat.postMessage')).toHaveLength(1);
+    expect(h.stub.messages.size).toBe(0);
+  });
+});
