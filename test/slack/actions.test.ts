@@ -3,7 +3,6 @@ import { ACTIONS, ALERT_RETRY_WITH_PATTERN } from '../../src/slack/views/index.j
 import { findByType, visibleText } from '../support/block-kit.js';
 import { truncateAll } from '../support/db.js';
 import { waitFor, waitForRun } from '../support/engine.js';
-import type { StubMessage } from '../support/slack-api-stub.js';
 import { anthropicBilling, type Harness, interceptLlms, startHarness } from '../support/slack-harness.js';
 import { actionIds } from '../support/slack-requests.js';
 
@@ -250,5 +249,3 @@ describe('run controls and output', () => {
     expect(text.replace(/\n/g, '')).toContain(LONG.trim().slice(0, 2000));
   });
 });
-
-export type { StubMessage };

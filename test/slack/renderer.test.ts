@@ -1,0 +1,171 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Engine } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/logging.js';
+import { Publisher } from '../../src/slack/publisher.js';
+import { CLAIM_TTL_MS, Renderer } from '../../src/slack/renderer.js';
+import { RunViews } from '../../src/slack/run-views.js';
+import { isSlackTs } from '../../src/slack/view-model.js';
+import { expectValidMessage, visibleText } from '../support/block-kit.js';
+import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import {
+  createTestEngine,
+  putWorkflow,
+  ScriptedProvider,
+  step,
+  testCatalogue,
+  waitFor,
+  waitForRun,
+} from '../support/engine.js';
+import { FakeSlack } from '../support/slack-fakes.js';
+
+/**
+ * The renderer against a real database and engine, with a fake Web API client: one parent
+ * and one card per step, even when two processes render the same run.
+ */
+
+let db: TestDatabase;
+let engine: Engine;
+const FAST = {
+  'chat.postMessage': { perSecond: 1000, burst: 100, perChannel: true },
+  'chat.update': { perSecond: 1000, burst: 100 },
+};
+
+function replica(owner: string) {
+  const slack = new FakeSlack();
+  const publisher = new Publisher({ client: slack, logger: silentLogger, limits: FAST });
+  const views = new RunViews(db.prisma, {
+    catalogue: testCatalogue(['openai']),
+    config: { defaults: {}, retry: { maxAttempts: 1, baseMs: 1, maxMs: 1 }, stepTimeoutMs: 5000 },
+  });
+  const renderer = new Renderer({
+    prisma: db.prisma,
+    runs: engine.runs,
+    views,
+    publisher,
+    logger: silentLogger,
+    owner,
+  });
+  const detach = renderer.attach(engine.events);
+  return {
+    slack,
+    publisher,
+    renderer,
+    async settle() {
+      await renderer.idle();
+      await publisher.flush(5000);
+    },
+    close() {
+      detach();
+      publisher.close();
+    },
+  };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.close();
+});
+beforeEach(async () => {
+  await truncateAll(db);
+  await putWorkflow(db, {
+    name: 'two',
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    steps: [step('first', '{{input}}'), step('second', 'more: {{previous.output}}')],
+  });
+  engine = createTestEngine(db, [new ScriptedProvider('openai', (r) => `answer to ${r.prompt}`)]);
+  await engine.start();
+});
+afterEach(async () => {
+  await engine.stop(0);
+});
+
+const start = (channelId?: string) =>
+  engine.runs.startRun({
+    workflow: 'two',
+    input: 'hello',
+    startedBy: 'U0ALICE',
+    trigger: 'slash',
+    channelId,
+  });
+
+describe('Renderer', () => {
+  it('posts the parent, then one card per step in its thread, and saves their ts', async () => {
+    const r = replica('A');
+    const run = await start('C1');
+    await waitForRun(db, run.id, ['completed']);
+    await r.settle();
+    const posts = r.slack.callsOf('chat.postMessage');
+    expect(posts).toHaveLength(3);
+    expect(posts[0]!.args.thread_ts).toBeUndefined();
+    const parentTs = r.publisher.tsOf(`run:${run.id}`);
+    expect(posts.slice(1).map((p) => p.args.thread_ts)).toEqual([parentTs, parentTs]);
+    const saved = await db.prisma.workflowRun.findUniqueOrThrow({
+      where: { id: run.id },
+      include: { steps: true },
+    });
+    expect(saved.threadTs).toBe(parentTs);
+    expect(saved.steps.every((s) => isSlackTs(s.slackTs))).toBe(true);
+    for (const call of r.slack.calls) expectValidMessage(call.args);
+    // The last state the parent got is the final one.
+    const parentFinal = [...r.slack.calls].reverse().find((c) => c.args.ts === parentTs || c === posts[0])!;
+    expect(visibleText(parentFinal.args)).toContain('Completed');
+    r.close();
+  });
+
+  it('does nothing for a run started outside Slack', async () => {
+    const r = replica('A');
+    const run = await start(undefined);
+    await waitForRun(db, run.id, ['completed']);
+    await r.settle();
+    expect(r.slack.calls).toEqual([]);
+    r.close();
+  });
+
+  it('posts each message once when two processes render the same run', async () => {
+    const a = replica('A');
+    const b = replica('B');
+    const run = await start('C1');
+    await waitForRun(db, run.id, ['completed']);
+    // Both keep rendering until the thread exists; then both only edit.
+    await waitFor(async () => {
+      await Promise.all([a.settle(), b.settle()]);
+      const row = await db.prisma.workflowRun.findUniqueOrThrow({
+        where: { id: run.id },
+        include: { steps: true },
+      });
+      return isSlackTs(row.threadTs) && row.steps.every((s) => isSlackTs(s.slackTs));
+    });
+    a.renderer.schedule(run.id);
+    b.renderer.schedule(run.id);
+    await Promise.all([a.settle(), b.settle()]);
+    const posts = [...a.slack.callsOf('chat.postMessage'), ...b.slack.callsOf('chat.postMessage')];
+    expect(posts).toHaveLength(3);
+    a.close();
+    b.close();
+  });
+
+  it('leaves a live claim of another process alone and takes over a stale one', async () => {
+    await engine.stop(0);
+    const r = replica('A');
+    const run = await start('C1');
+    const fresh = `claim:B:${Date.now()}`;
+    await db.prisma.workflowRun.update({ where: { id: run.id }, data: { threadTs: fresh } });
+    r.renderer.schedule(run.id);
+    await r.settle();
+    expect(r.slack.calls).toEqual([]);
+
+    await db.prisma.workflowRun.update({
+      where: { id: run.id },
+      data: { threadTs: `claim:B:${Date.now() - CLAIM_TTL_MS - 1000}` },
+    });
+    r.renderer.schedule(run.id);
+    await r.settle();
+    expect(r.slack.callsOf('chat.postMessage')).toHaveLength(3);
+    const row = await db.prisma.workflowRun.findUniqueOrThrow({ where: { id: run.id } });
+    expect(isSlackTs(row.threadTs)).toBe(true);
+    r.close();
+  });
+});
