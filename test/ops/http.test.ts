@@ -1,5 +1,6 @@
 import { App, type CustomRoute, HTTPReceiver } from '@slack/bolt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { EngineEventBus } from '../../src/engine/events.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { createLogger } from '../../src/logging.js';
@@ -257,5 +258,15 @@ describe('cachedSlackAuthCheck', () => {
     answer({ ok: true });
     expect(await both).toEqual([true, true]);
     expect(calls).toBe(1);
+  });
+});
+
+describe('METRICS_ENABLED', () => {
+  it('defaults to on, accepts true/false/1/0, and names the variable when it is neither', () => {
+    expect(loadConfig({}).ops.metricsEnabled).toBe(true);
+    expect(loadConfig({ METRICS_ENABLED: 'false' }).ops.metricsEnabled).toBe(false);
+    expect(loadConfig({ METRICS_ENABLED: '0' }).ops.metricsEnabled).toBe(false);
+    expect(loadConfig({ METRICS_ENABLED: 'TRUE' }).ops.metricsEnabled).toBe(true);
+    expect(() => loadConfig({ METRICS_ENABLED: 'maybe' })).toThrow(/METRICS_ENABLED: must be true or false/);
   });
 });
