@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { normalizeTimezone, timezoneProblem } from './schedules/timezone.js';
 
 /**
  * Configuration, read once from the environment at start and validated here.
@@ -121,6 +122,19 @@ const envSchema = z.object({
     .default('owners'),
   PORT: int(3000, 1, 65_535, 'the HTTP port, e.g. 3000'),
   METRICS_ENABLED: bool(true, 'serve Prometheus metrics at /metrics on PORT'),
+
+  SCHEDULE_TIMEZONE: optionalString.transform((value, ctx) => {
+    const zone = normalizeTimezone(value ?? 'UTC');
+    if (zone !== undefined) return zone;
+    ctx.addIssue({ code: 'custom', message: timezoneProblem(value ?? '') ?? 'unknown time zone' });
+    return z.NEVER;
+  }),
+  SCHEDULE_PAUSE_TIMEOUT_MINUTES: int(
+    1440,
+    0,
+    43_200,
+    'minutes a paused scheduled run waits for someone before it is failed; 0 = never, e.g. 1440',
+  ),
 });
 
 export type ProviderId = z.infer<typeof providerName>;
@@ -160,6 +174,8 @@ export interface Config {
   };
   /** Health, readiness and metrics endpoints (src/ops), served on the Slack HTTP port. */
   ops: { metricsEnabled: boolean };
+  /** Scheduled runs (src/schedules): defaults for schedules that do not say. */
+  schedules: { timezone: string; pauseTimeoutMinutes: number };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -225,6 +241,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: e.PORT,
     },
     ops: { metricsEnabled: e.METRICS_ENABLED },
+    schedules: { timezone: e.SCHEDULE_TIMEZONE, pauseTimeoutMinutes: e.SCHEDULE_PAUSE_TIMEOUT_MINUTES },
   };
 }
 

@@ -1,9 +1,12 @@
 import { z } from 'zod';
 import type { ProviderId } from '../config.js';
+import { cronProblem } from '../schedules/cron.js';
+import { normalizeTimezone, timezoneProblem } from '../schedules/timezone.js';
 import type {
   ModelRef,
   PersonaDefinition,
   RetryPolicy,
+  ScheduleDefinition,
   StepDefinition,
   WorkflowDefinition,
 } from './types.js';
@@ -161,6 +164,77 @@ const stepFile = strict({
     }),
   );
 
+// Scheduled runs (docs/schedules.md): cron and time zone are checked here, at load time.
+const SCHEDULE_CHANNEL = /^[CG][A-Z0-9]{2,}$/;
+export const MAX_SCHEDULES = 20;
+
+const scheduleFile = strict({
+  cron: z
+    .string({
+      error: (i) =>
+        i.input === undefined
+          ? 'is required, e.g. "0 9 * * 1-5"'
+          : 'must be text, e.g. "0 9 * * 1-5" (quote it)',
+    })
+    .superRefine((value, ctx) => {
+      const problem = cronProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  timezone: z
+    .string({ error: 'must be an IANA time zone name, e.g. Europe/Berlin' })
+    .transform((value, ctx) => {
+      const zone = normalizeTimezone(value);
+      if (zone === undefined) {
+        ctx.addIssue({ code: 'custom', message: timezoneProblem(value) ?? 'unknown time zone' });
+        return z.NEVER;
+      }
+      return zone;
+    })
+    .optional(),
+  channel: z
+    .string({
+      error: (i) =>
+        i.input === undefined
+          ? 'is required: the Slack channel id the runs are posted in, e.g. C0DIGEST'
+          : 'must be a Slack channel id, e.g. C0DIGEST',
+    })
+    .regex(SCHEDULE_CHANNEL, 'must be a Slack channel id such as C0DIGEST (a #name can be renamed)'),
+  input: z
+    .string({ error: 'must be text (quote it)' })
+    .max(10_000, 'must be at most 10000 characters')
+    .optional(),
+  overlap: z.enum(['skip', 'queue'], { error: 'must be skip (the default) or queue' }).optional(),
+  missed: z.enum(['run_once', 'skip'], { error: 'must be run_once (the default) or skip' }).optional(),
+  pause_timeout_minutes: wholeNumber(
+    0,
+    43_200,
+    'minutes a paused run waits before it is failed; 0 = never',
+  ).optional(),
+}).transform(
+  (s): ScheduleDefinition => ({
+    cron: s.cron.trim(),
+    timezone: s.timezone,
+    channel: s.channel,
+    input: s.input ?? '',
+    overlap: s.overlap ?? 'skip',
+    missed: s.missed ?? 'run_once',
+    pauseTimeoutMinutes: s.pause_timeout_minutes,
+  }),
+);
+
+const scheduleList = z
+  .array(scheduleFile, { error: 'must be a list of schedules (each with cron, timezone, channel)' })
+  .max(MAX_SCHEDULES, `at most ${MAX_SCHEDULES} schedules`)
+  .superRefine((list, ctx) => {
+    const seen = new Map<string, number>();
+    list.forEach((s, i) => {
+      const key = JSON.stringify([s.cron, s.timezone ?? '', s.channel, s.input]);
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, i);
+      else ctx.addIssue({ code: 'custom', path: [i], message: `same as schedules[${first}]` });
+    });
+  });
+
 export const workflowFileSchema = strict({
   name: slug,
   description: z
@@ -186,8 +260,7 @@ export const workflowFileSchema = strict({
     .array(stepFile, { error: (i) => (i.input === undefined ? 'is required' : 'must be a list of steps') })
     .min(1, 'needs at least one step')
     .max(MAX_STEPS, `at most ${MAX_STEPS} steps`),
-  // Added by a later issue (scheduled runs); kept as written so that work can validate it.
-  schedules: z.array(z.unknown(), { error: 'must be a list' }).optional(),
+  schedules: scheduleList.optional(),
   ...execution,
 })
   .superRefine((w, ctx) => {

@@ -46,6 +46,23 @@ export interface WorkflowDefinition {
   /** Per provider call, for steps that set none (then the global STEP_TIMEOUT_SECONDS). */
   timeoutSeconds?: number | undefined;
   steps: StepDefinition[];
-  /** Kept as written; a later issue (scheduled runs) validates it. */
-  schedules?: unknown[] | undefined;
+  /** When the workflow runs by itself (src/schedules, docs/schedules.md). */
+  schedules?: ScheduleDefinition[] | undefined;
+}
+
+/** One entry of a workflow file's `schedules:` list. */
+export interface ScheduleDefinition {
+  /** node-cron syntax, 5 fields (minute granularity). */
+  cron: string;
+  /** IANA time zone; unset → SCHEDULE_TIMEZONE (default UTC). */
+  timezone?: string | undefined;
+  /** Slack channel id the scheduled runs are posted in. */
+  channel: string;
+  input: string;
+  /** While the previous run is still active: skip this firing, or queue it behind that run. */
+  overlap: 'skip' | 'queue';
+  /** Firings missed while the bot was down: start one run on start, or only say so. */
+  missed: 'run_once' | 'skip';
+  /** A paused run of this schedule is failed after this long; unset → SCHEDULE_PAUSE_TIMEOUT_MINUTES, 0 → never. */
+  pauseTimeoutMinutes?: number | undefined;
 }

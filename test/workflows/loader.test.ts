@@ -318,12 +318,22 @@ describe('completing and keeping definitions', () => {
     expect(workflows[0]!.steps[1]).toMatchObject({ provider: 'google', model: 'gemini-2.5-flash' });
   });
 
-  it('keeps schedules as written for the scheduling work', async () => {
+  it('reads schedules into typed definitions with their defaults (details: test/schedules)', async () => {
     const { workflows, problems } = await load({
-      'a.yml': `${workflowYml('a')}schedules:\n  - cron: "0 9 * * 1-5"\n`,
+      'a.yml': `${workflowYml('a')}schedules:\n  - cron: "0 9 * * 1-5"\n    channel: C0DIGEST\n`,
     });
     expect(problems).toEqual([]);
-    expect(workflows[0]!.schedules).toEqual([{ cron: '0 9 * * 1-5' }]);
+    expect(workflows[0]!.schedules).toEqual([
+      {
+        cron: '0 9 * * 1-5',
+        timezone: undefined,
+        channel: 'C0DIGEST',
+        input: '',
+        overlap: 'skip',
+        missed: 'run_once',
+        pauseTimeoutMinutes: undefined,
+      },
+    ]);
   });
 
   it('reads .yaml files too and ignores other files', async () => {

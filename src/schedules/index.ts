@@ -1,0 +1,79 @@
+import type { Core } from '../app.js';
+import { type CronFactory, type FiringEvent, type PauseTimeoutEvent, Scheduler } from './scheduler.js';
+import { ScheduleService } from './service.js';
+import { syncFileSchedules } from './sync.js';
+
+/**
+ * Scheduled runs, for main.ts: sync the workflow files' schedules into the database, handle
+ * whatever fell due while the bot was down, then fire every minute. Every bot process may
+ * call this: each firing starts at most one run however many do (see scheduler.ts).
+ */
+
+export { CronSchedule, cronProblem } from './cron.js';
+export type { CronFactory, FiringEvent, PauseTimeoutEvent } from './scheduler.js';
+export { Scheduler } from './scheduler.js';
+export {
+  type AddScheduleRequest,
+  ScheduleError,
+  type ScheduleErrorCode,
+  ScheduleService,
+  type ScheduleView,
+} from './service.js';
+export { formatLocal, isValidTimezone, normalizeTimezone } from './timezone.js';
+
+type SchedulesCore = Pick<Core, 'config' | 'db' | 'engine' | 'logger'>;
+
+export interface StartSchedulesOptions {
+  /** Post `text` (mrkdwn) in a channel: missed firings, a run that could not start. */
+  onNotice?: (channelId: string, text: string) => void | Promise<void>;
+  /** A paused scheduled run was failed after its pause timeout; unset → onNotice gets the text. */
+  onPauseTimeout?: (event: PauseTimeoutEvent) => void | Promise<void>;
+  onFiring?: (event: FiringEvent) => void;
+  /** Tests: a clock and a cron factory that drive time. */
+  clock?: { now(): Date };
+  cron?: CronFactory;
+  tickExpression?: string;
+  graceMs?: number;
+}
+
+export interface Schedules {
+  scheduler: Scheduler;
+  service: ScheduleService;
+  stop(): Promise<void>;
+}
+
+export function createScheduleService(core: SchedulesCore, clock?: { now(): Date }): ScheduleService {
+  return new ScheduleService({
+    prisma: core.db.prisma,
+    defaultTimezone: core.config.schedules.timezone,
+    clock,
+  });
+}
+
+export async function startSchedules(
+  core: SchedulesCore,
+  options: StartSchedulesOptions = {},
+): Promise<Schedules> {
+  const now = options.clock?.now() ?? new Date();
+  const summary = await syncFileSchedules(core.db.prisma, {
+    defaultTimezone: core.config.schedules.timezone,
+    now,
+  });
+  core.logger.info(summary, 'schedules synced');
+  const scheduler = new Scheduler({
+    prisma: core.db.prisma,
+    runs: core.engine.runs,
+    store: core.engine.store,
+    logger: core.logger,
+    defaultPauseTimeoutMinutes: core.config.schedules.pauseTimeoutMinutes,
+    clock: options.clock,
+    cron: options.cron,
+    tickExpression: options.tickExpression,
+    graceMs: options.graceMs,
+    onNotice: options.onNotice,
+    onPauseTimeout: options.onPauseTimeout,
+    onFiring: options.onFiring,
+  });
+  await scheduler.start();
+  return { scheduler, service: createScheduleService(core, options.clock), stop: () => scheduler.stop() };
+}

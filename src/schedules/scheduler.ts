@@ -1,0 +1,493 @@
+import cron from 'node-cron';
+import type { PrismaClient } from '../db/database.js';
+import type { Schedule } from '../db/generated/client.js';
+import type { RunsService } from '../engine/runs.js';
+import type { RunStore } from '../engine/store.js';
+import type { Logger } from '../logging.js';
+import { CronSchedule } from './cron.js';
+import { type FiringOutcome, missedNotice, pauseTimeoutText, startFailedNotice } from './notices.js';
+
+/**
+ * Fires schedules. node-cron ticks once a minute (in UTC); each tick reads the schedules
+ * that are due from the database and handles each due fire time:
+ *
+ * 1. the fire time is the scheduled minute in UTC, never the moment the tick ran;
+ * 2. a ScheduleFiring row for (schedule, fire time) is INSERTed first. It is unique, so
+ *    when several bot processes tick together exactly one insert succeeds; the others get
+ *    a unique violation and leave that firing alone. Each firing starts at most one run;
+ * 3. only then is a run started (trigger "schedule", startedBy "schedule:<id>").
+ *
+ * Reading the schedules from the database on every tick (rather than one node-cron task per
+ * schedule) means a schedule added, paused or removed in any process takes effect in all
+ * of them at the next minute, with nothing to keep in sync. Fire times come from
+ * CronSchedule, which also decides what a clock change does (cron.ts). A crash between the
+ * insert and the start loses that one firing rather than risking a second run.
+ */
+
+export interface CronTask {
+  stop(): void | Promise<void>;
+  destroy?(): void | Promise<void>;
+}
+
+/** node-cron's `schedule`, or a stand-in that tests drive. */
+export type CronFactory = (
+  expression: string,
+  onTick: () => Promise<void>,
+  options: { timezone: string; name: string; noOverlap: boolean },
+) => CronTask;
+
+export interface PauseTimeoutEvent {
+  runId: string;
+  runNumber: number;
+  workflow: string;
+  scheduleId: string;
+  /** The run's channel (its thread), else the schedule's. */
+  channelId: string | null;
+  pausedMinutes: number;
+  timeoutMinutes: number;
+  /** Ready to post: "Run #42 of *release-notes* (scheduled) stayed paused …". */
+  text: string;
+}
+
+export interface FiringEvent {
+  scheduleId: string;
+  fireAt: Date;
+  outcome: FiringOutcome;
+  /** False when another process had already claimed this firing. */
+  claimed: boolean;
+  runId?: string | undefined;
+}
+
+export interface SchedulerOptions {
+  prisma: PrismaClient;
+  runs: Pick<RunsService, 'startRun'>;
+  store: Pick<RunStore, 'moveRun' | 'moveStep' | 'steps'>;
+  logger: Logger;
+  clock?: { now(): Date };
+  cron?: CronFactory;
+  /** What the cron factory is asked to tick on (default every minute). */
+  tickExpression?: string;
+  /** SCHEDULE_PAUSE_TIMEOUT_MINUTES: for schedules that set none; 0 = never. */
+  defaultPauseTimeoutMinutes: number;
+  /** A fire time handled later than this counts as missed (default 5 minutes). */
+  graceMs?: number;
+  /** Tell a channel something (missed firings, a run that could not start). */
+  onNotice?: (channelId: string, text: string) => void | Promise<void>;
+  /** A paused scheduled run was failed; without this handler, onNotice gets the text. */
+  onPauseTimeout?: (event: PauseTimeoutEvent) => void | Promise<void>;
+  /** Every firing this process handled or lost to another (logs, metrics, tests). */
+  onFiring?: (event: FiringEvent) => void;
+}
+
+const ACTIVE = ['queued', 'running', 'paused'] as const;
+/** Missed firings recorded one by one; beyond this only their number is told. */
+const MAX_RECORDED_MISSED = 100;
+const MINUTE_MS = 60_000;
+
+type DueSchedule = Schedule & { workflow: { name: string } };
+
+export class Scheduler {
+  private readonly clock: { now(): Date };
+  private readonly graceMs: number;
+  private task: CronTask | undefined;
+  private ticking: Promise<void> | undefined;
+
+  constructor(private readonly o: SchedulerOptions) {
+    this.clock = o.clock ?? { now: () => new Date() };
+    this.graceMs = o.graceMs ?? 5 * MINUTE_MS;
+  }
+
+  /** Handles what is due now (including firings missed while down), then ticks every minute. */
+  async start(): Promise<void> {
+    await this.tick();
+    const factory = this.o.cron ?? nodeCronFactory(this.o.logger);
+    this.task = factory(this.o.tickExpression ?? '* * * * *', () => this.tick(), {
+      timezone: 'Etc/UTC',
+      name: 'switchboard-schedules',
+      noOverlap: true,
+    });
+  }
+
+  async stop(): Promise<void> {
+    const task = this.task;
+    this.task = undefined;
+    await task?.stop();
+    await task?.destroy?.();
+    await this.ticking;
+  }
+
+  /** One pass; never throws (a broken schedule is logged and the others still fire). */
+  tick(): Promise<void> {
+    if (this.ticking) return this.ticking;
+    this.ticking = this.pass().finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
+  }
+
+  private async pass(): Promise<void> {
+    const now = this.clock.now();
+    await this.guard('arming schedules', () => this.arm(now));
+    await this.guard('starting queued firings', () => this.startWaiting(now));
+    const due = await this.guard('reading due schedules', () =>
+      this.o.prisma.schedule.findMany({
+        where: { enabled: true, paused: false, nextFireAt: { lte: now }, workflow: { enabled: true } },
+        include: { workflow: { select: { name: true } } },
+        orderBy: { nextFireAt: 'asc' },
+      }),
+    );
+    for (const schedule of due ?? []) {
+      await this.guard(`firing schedule ${schedule.id}`, () => this.fire(schedule, now));
+    }
+    await this.guard('checking paused scheduled runs', () => this.failTimedOut(now));
+  }
+
+  private async guard<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await work();
+    } catch (error) {
+      this.o.logger.error(
+        { err: (error as Error).message },
+        `scheduler: ${what} failed; next tick tries again`,
+      );
+      return undefined;
+    }
+  }
+
+  /** New, resumed or re-enabled schedules start counting from now: earlier is not "missed". */
+  private async arm(now: Date): Promise<void> {
+    const unarmed = await this.o.prisma.schedule.findMany({
+      where: { enabled: true, paused: false, nextFireAt: null, workflow: { enabled: true } },
+      select: { id: true, cron: true, timezone: true },
+    });
+    for (const s of unarmed) {
+      const next = new CronSchedule(s.cron, s.timezone).next(now);
+      if (next)
+        await this.o.prisma.schedule.updateMany({
+          where: { id: s.id, nextFireAt: null },
+          data: { nextFireAt: next },
+        });
+    }
+  }
+
+  private async fire(schedule: DueSchedule, now: Date): Promise<void> {
+    const cron = new CronSchedule(schedule.cron, schedule.timezone);
+    const window = cron.between(schedule.nextFireAt!, now, MAX_RECORDED_MISSED + 1);
+    const fireAt = window.latest;
+    if (!fireAt) {
+      await this.advance(schedule.id, undefined, cron.next(now));
+      return;
+    }
+    const onTime = now.getTime() - fireAt.getTime() <= this.graceMs;
+    const missed = window.recent.slice(0, -1);
+    const missedCount = onTime ? window.count - 1 : window.count;
+
+    let outcome: FiringOutcome = onTime
+      ? 'started'
+      : schedule.missedPolicy === 'run_once'
+        ? 'missed_run'
+        : 'missed_skipped';
+    let detail: string | undefined;
+    const active = outcome === 'missed_skipped' ? null : await this.activeRun(schedule.id);
+    if (active) {
+      const waiting = schedule.overlap === 'queue' && (await this.hasWaiting(schedule.id));
+      outcome = schedule.overlap === 'queue' && !waiting ? 'queued' : 'skipped_overlap';
+      detail =
+        outcome === 'queued'
+          ? `waits for run #${active.number}`
+          : waiting
+            ? 'a firing is already waiting for the previous run'
+            : `run #${active.number} was still ${active.status}`;
+    } else if (outcome === 'missed_skipped') detail = 'missed while Switchboard was down (missed: skip)';
+    const starting = outcome === 'started' || outcome === 'missed_run';
+
+    const claimed = await this.claim(schedule.id, fireAt, outcome, starting ? now : null, detail);
+    const nextFireAt = cron.next(fireAt);
+    let runNumber: number | undefined;
+    let runId: string | undefined;
+    let error: string | undefined;
+    if (claimed) {
+      const recorded = await this.o.prisma.scheduleFiring.createMany({
+        data: missed.map((at) => ({
+          scheduleId: schedule.id,
+          fireAt: at,
+          outcome: 'missed_skipped' as const,
+          detail: 'missed while Switchboard was down',
+        })),
+        skipDuplicates: true,
+      });
+      // Another process may have handled some of them already: those were not missed.
+      const missedHere = missedCount - (missed.length - recorded.count);
+      if (starting) {
+        const started = await this.startRun(schedule, claimed, fireAt);
+        runNumber = started.run?.number;
+        runId = started.run?.id;
+        error = started.error;
+        if (error) outcome = 'failed';
+      }
+      if (missedHere > 0) {
+        await this.notify(
+          schedule.channelId,
+          missedNotice({
+            workflow: schedule.workflow.name,
+            cron: schedule.cron,
+            timezone: schedule.timezone,
+            missed: missedHere,
+            atLeast: window.capped,
+            lastMissed: onTime ? missed.at(-1)! : fireAt,
+            onTime,
+            outcome,
+            runNumber,
+            activeRun: active ?? undefined,
+            nextFireAt,
+            error,
+          }),
+        );
+      } else if (error) {
+        await this.notify(schedule.channelId, startFailedNotice(this.facts(schedule), fireAt, error));
+      }
+    }
+    this.o.onFiring?.({ scheduleId: schedule.id, fireAt, outcome, claimed: claimed !== undefined, runId });
+    await this.advance(schedule.id, fireAt, nextFireAt);
+  }
+
+  /** Inserts the firing; its id, or undefined when another process already has it. */
+  private async claim(
+    scheduleId: string,
+    fireAt: Date,
+    outcome: FiringOutcome,
+    startedAt: Date | null,
+    detail: string | undefined,
+  ): Promise<string | undefined> {
+    try {
+      const row = await this.o.prisma.scheduleFiring.create({
+        data: { scheduleId, fireAt, outcome, startedAt, detail: detail ?? null },
+        select: { id: true },
+      });
+      return row.id;
+    } catch (error) {
+      if (isUniqueViolation(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private async startRun(
+    schedule: DueSchedule,
+    firingId: string,
+    fireAt: Date,
+  ): Promise<{ run?: { id: string; number: number }; error?: string }> {
+    try {
+      const run = await this.o.runs.startRun({
+        workflow: schedule.workflow.name,
+        input: schedule.input,
+        startedBy: `schedule:${schedule.id}`,
+        trigger: 'schedule',
+        channelId: schedule.channelId,
+      });
+      await this.o.prisma.scheduleFiring.update({ where: { id: firingId }, data: { runId: run.id } });
+      return { run };
+    } catch (error) {
+      const message = (error as Error).message;
+      this.o.logger.warn({ scheduleId: schedule.id, fireAt, err: message }, 'scheduled run could not start');
+      await this.o.prisma.scheduleFiring.update({
+        where: { id: firingId },
+        data: { outcome: 'failed', detail: message.slice(0, 500) },
+      });
+      return { error: message };
+    }
+  }
+
+  /** Moves nextFireAt forward only: a slower process can never move it back. */
+  private async advance(
+    scheduleId: string,
+    firedAt: Date | undefined,
+    next: Date | undefined,
+  ): Promise<void> {
+    const stamp = firedAt ? { lastFiredAt: firedAt } : {};
+    if (!next) {
+      await this.o.prisma.schedule.updateMany({
+        where: { id: scheduleId },
+        data: { ...stamp, nextFireAt: null },
+      });
+      return;
+    }
+    await this.o.prisma.schedule.updateMany({
+      where: { id: scheduleId, OR: [{ nextFireAt: null }, { nextFireAt: { lt: next } }] },
+      data: { ...stamp, nextFireAt: next },
+    });
+  }
+
+  private activeRun(scheduleId: string) {
+    return this.o.prisma.workflowRun.findFirst({
+      where: { startedBy: `schedule:${scheduleId}`, status: { in: [...ACTIVE] } },
+      orderBy: { createdAt: 'desc' },
+      select: { id: true, number: true, status: true },
+    });
+  }
+
+  private async hasWaiting(scheduleId: string): Promise<boolean> {
+    const row = await this.o.prisma.scheduleFiring.findFirst({
+      where: { scheduleId, outcome: 'queued', startedAt: null },
+      select: { id: true },
+    });
+    return row !== null;
+  }
+
+  /** overlap: queue — a waiting firing starts once its schedule has no active run. */
+  private async startWaiting(now: Date): Promise<void> {
+    const waiting = await this.o.prisma.scheduleFiring.findMany({
+      where: {
+        outcome: 'queued',
+        startedAt: null,
+        schedule: { enabled: true, paused: false, workflow: { enabled: true } },
+      },
+      include: { schedule: { include: { workflow: { select: { name: true } } } } },
+      orderBy: { fireAt: 'asc' },
+    });
+    for (const firing of waiting) {
+      if (await this.activeRun(firing.scheduleId)) continue;
+      // Guarded: of several processes seeing it free, one starts it.
+      const { count } = await this.o.prisma.scheduleFiring.updateMany({
+        where: { id: firing.id, startedAt: null },
+        data: { startedAt: now },
+      });
+      if (count !== 1) continue;
+      const started = await this.startRun(firing.schedule, firing.id, firing.fireAt);
+      if (started.error) {
+        await this.notify(
+          firing.schedule.channelId,
+          startFailedNotice(this.facts(firing.schedule), firing.fireAt, started.error),
+        );
+      }
+      this.o.onFiring?.({
+        scheduleId: firing.scheduleId,
+        fireAt: firing.fireAt,
+        outcome: started.error ? 'failed' : 'queued',
+        claimed: true,
+        runId: started.run?.id,
+      });
+    }
+  }
+
+  /**
+   * A scheduled run paused (a step exhausted its retries and fallbacks) with nobody acting
+   * for longer than its pause timeout is failed. "Acting" includes editing the paused
+   * step's card, which moves its updatedAt.
+   */
+  private async failTimedOut(now: Date): Promise<void> {
+    const paused = await this.o.prisma.workflowRun.findMany({
+      where: { status: 'paused', trigger: 'schedule', startedBy: { startsWith: 'schedule:' } },
+      select: {
+        id: true,
+        number: true,
+        workflowName: true,
+        startedBy: true,
+        channelId: true,
+        updatedAt: true,
+        steps: { where: { status: 'paused' }, select: { updatedAt: true } },
+      },
+    });
+    if (paused.length === 0) return;
+    const ids = [...new Set(paused.map((r) => r.startedBy.slice('schedule:'.length)))];
+    const schedules = new Map(
+      (
+        await this.o.prisma.schedule.findMany({
+          where: { id: { in: ids } },
+          select: { id: true, pauseTimeoutMinutes: true, channelId: true },
+        })
+      ).map((s) => [s.id, s]),
+    );
+    for (const run of paused) {
+      const scheduleId = run.startedBy.slice('schedule:'.length);
+      const schedule = schedules.get(scheduleId);
+      const timeoutMinutes = schedule?.pauseTimeoutMinutes ?? this.o.defaultPauseTimeoutMinutes;
+      if (timeoutMinutes <= 0) continue;
+      const since = Math.max(run.updatedAt.getTime(), ...run.steps.map((s) => s.updatedAt.getTime()));
+      const pausedMs = now.getTime() - since;
+      if (pausedMs < timeoutMinutes * MINUTE_MS) continue;
+      const pausedMinutes = Math.floor(pausedMs / MINUTE_MS);
+      await this.failRun(run, scheduleId, schedule?.channelId ?? null, pausedMinutes, timeoutMinutes);
+    }
+  }
+
+  private async failRun(
+    run: { id: string; number: number; workflowName: string; channelId: string | null },
+    scheduleId: string,
+    scheduleChannel: string | null,
+    pausedMinutes: number,
+    timeoutMinutes: number,
+  ): Promise<void> {
+    const actor = `schedule:${scheduleId}`;
+    const text = pauseTimeoutText({
+      workflow: run.workflowName,
+      runNumber: run.number,
+      pausedMinutes,
+      timeoutMinutes,
+    });
+    const reason = `Paused for ${pausedMinutes} min with nobody acting (pause timeout ${timeoutMinutes} min).`;
+    // Guarded: if someone resumed it meanwhile, or another process failed it, nothing moves.
+    const moved = await this.o.store.moveRun(run.id, 'failed', { from: ['paused'], actor, data: { reason } });
+    if (!moved) return;
+    for (const step of await this.o.store.steps(run.id)) {
+      if (step.status === 'paused') await this.o.store.moveStep(step, 'failed', { from: ['paused'], actor });
+      else if (step.status === 'pending')
+        await this.o.store.moveStep(step, 'skipped', { from: ['pending'], actor });
+    }
+    await this.o.prisma.auditEvent.create({
+      data: { runId: run.id, actor, action: 'run.pause_timeout', fromValue: 'paused', toValue: 'failed' },
+    });
+    this.o.logger.info(
+      { runId: run.id, scheduleId, pausedMinutes },
+      'paused scheduled run failed after its pause timeout',
+    );
+    const event: PauseTimeoutEvent = {
+      runId: run.id,
+      runNumber: run.number,
+      workflow: run.workflowName,
+      scheduleId,
+      channelId: run.channelId ?? scheduleChannel,
+      pausedMinutes,
+      timeoutMinutes,
+      text,
+    };
+    if (this.o.onPauseTimeout) await this.callback(() => this.o.onPauseTimeout!(event));
+    else if (event.channelId) await this.notify(event.channelId, text);
+  }
+
+  private facts(schedule: DueSchedule) {
+    return { workflow: schedule.workflow.name, cron: schedule.cron, timezone: schedule.timezone };
+  }
+
+  private async notify(channelId: string, text: string): Promise<void> {
+    if (!this.o.onNotice) {
+      this.o.logger.info({ channelId, text }, 'schedule notice (no Slack to post it)');
+      return;
+    }
+    await this.callback(() => this.o.onNotice!(channelId, text));
+  }
+
+  /** A failing listener (Slack down) must not stop the scheduler. */
+  private async callback(call: () => void | Promise<void>): Promise<void> {
+    try {
+      await call();
+    } catch (error) {
+      this.o.logger.warn({ err: (error as Error).message }, 'schedule notice could not be delivered');
+    }
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; cause?: { code?: string }; message?: string };
+  return e?.code === 'P2002' || e?.cause?.code === '23505' || /Unique constraint/i.test(e?.message ?? '');
+}
+
+/** node-cron v4, its log lines sent to ours. */
+export function nodeCronFactory(logger: Logger): CronFactory {
+  const log = {
+    info: (message: string) => logger.debug({ source: 'node-cron' }, message),
+    warn: (message: string) => logger.warn({ source: 'node-cron' }, message),
+    error: (message: string | Error) => logger.error({ source: 'node-cron' }, String(message)),
+    debug: (message: string | Error) => logger.debug({ source: 'node-cron' }, String(message)),
+  };
+  return (expression, onTick, options) => cron.schedule(expression, onTick, { ...options, logger: log });
+}
