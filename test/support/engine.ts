@@ -1,10 +1,11 @@
 import type { ProviderId } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import type { Prisma } from '../../src/db/generated/client.js';
+import type { Clock } from '../../src/engine/clock.js';
 import { Engine } from '../../src/engine/engine.js';
-import type { ProviderSource } from '../../src/engine/executor.js';
-import { InProcessQueue } from '../../src/engine/queue.js';
-import { silentLogger } from '../../src/logging.js';
+import type { HealthGate, ProviderSource } from '../../src/engine/executor.js';
+import { InProcessQueue, type WorkQueue } from '../../src/engine/queue.js';
+import { type Logger, silentLogger } from '../../src/logging.js';
 import {
   type GenerateRequest,
   type GenerateResult,
@@ -124,6 +125,17 @@ export function createTestEngine(
     leaseMs?: number;
     owner?: string;
     defaults?: { provider?: ProviderId; model?: string };
+    /** Resilience knobs (test/engine, test/health, test/faults). */
+    clockLike?: Clock;
+    health?: HealthGate;
+    stepTimeoutMs?: number;
+    deadlineMs?: number;
+    jitter?: number;
+    random?: () => number;
+    logger?: Logger;
+    queue?: WorkQueue;
+    sweepMs?: number;
+    redact?: (text: string) => string;
   } = {},
 ) {
   return new Engine({
@@ -131,16 +143,21 @@ export function createTestEngine(
     config: {
       defaults: { provider: options.defaults?.provider, model: options.defaults?.model },
       retry: options.retry ?? { maxAttempts: 3, baseMs: 100, maxMs: 1000 },
-      stepTimeoutMs: 5000,
+      retryJitter: options.jitter,
+      stepTimeoutMs: options.stepTimeoutMs ?? 5000,
+      stepDeadlineMs: options.deadlineMs,
       worker: { concurrency: 4, leaseMs: options.leaseMs ?? 30_000 },
     },
     providers: providerSource(...providers),
     catalogue: testCatalogue(options.configured ?? providers.map((p) => p.id)),
-    logger: silentLogger,
-    clock: options.clock ?? instantClock(),
-    queue: new InProcessQueue(),
+    logger: options.logger ?? silentLogger,
+    clock: options.clockLike ?? options.clock ?? instantClock(),
+    queue: options.queue ?? new InProcessQueue(),
     owner: options.owner,
-    random: () => 0,
+    random: options.random ?? (() => 0),
+    health: options.health,
+    sweepMs: options.sweepMs,
+    redact: options.redact,
   });
 }
 
@@ -168,4 +185,21 @@ export async function waitForRun(db: Database, runId: string, statuses: string[]
     timeoutMs,
     `run to be ${statuses.join('/')}`,
   );
+}
+
+/** A clock that moves only when told: sleeps advance it at once, and so may `advance`. */
+export function virtualClock(start = Date.now()) {
+  let t = start;
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => new Date(t),
+    advance(ms: number) {
+      t += ms;
+    },
+    sleep: async (ms: number) => {
+      sleeps.push(ms);
+      t += ms;
+    },
+  };
 }

@@ -13,20 +13,34 @@ export interface ChatRequest {
 
 export type StubReply =
   | { text: string; delayMs?: number }
-  | { status: number; body: unknown; headers?: Record<string, string> }
+  | { status: number; body: unknown; headers?: Record<string, string>; delayMs?: number }
   | 'hang';
 
 export interface OpenAIStub {
   baseUrl: string;
   requests: ChatRequest[];
   reply: (request: ChatRequest) => StubReply;
+  /** Requests being answered right now, by prompt (until the response ends or the client goes). */
+  inflight: Map<string, number>;
+  /** Prompts that were in flight twice at the same moment (a step executed twice at once). */
+  overlaps: string[];
+  /** Prompts answered with a 200, with how many times each was. */
+  answered: Map<string, number>;
   close(): Promise<void>;
 }
 
 export async function startOpenAIStub(reply: (request: ChatRequest) => StubReply): Promise<OpenAIStub> {
   const requests: ChatRequest[] = [];
   const hanging = new Set<ServerResponse>();
-  const stub: OpenAIStub = { baseUrl: '', requests, reply, close: async () => {} };
+  const stub: OpenAIStub = {
+    baseUrl: '',
+    requests,
+    reply,
+    inflight: new Map(),
+    overlaps: [],
+    answered: new Map(),
+    close: async () => {},
+  };
   const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -36,17 +50,33 @@ export async function startOpenAIStub(reply: (request: ChatRequest) => StubReply
     }
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatRequest;
     requests.push(body);
+    const prompt = promptOf(body);
+    const now = stub.inflight.get(prompt) ?? 0;
+    if (now > 0) stub.overlaps.push(prompt);
+    stub.inflight.set(prompt, now + 1);
+    let done = false;
+    const finished = () => {
+      if (done) return;
+      done = true;
+      const left = (stub.inflight.get(prompt) ?? 1) - 1;
+      if (left > 0) stub.inflight.set(prompt, left);
+      else stub.inflight.delete(prompt);
+    };
+    res.on('finish', finished);
+    res.on('close', finished);
     const answer = stub.reply(body);
     if (answer === 'hang') {
       hanging.add(res);
       return;
     }
+    if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
+    if (res.destroyed) return;
     if ('status' in answer) {
       res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
       res.end(JSON.stringify(answer.body));
       return;
     }
-    if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
+    stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
       JSON.stringify({
