@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo, ListenOptions } from 'node:net';
-import { App, HTTPReceiver, type Receiver, SocketModeReceiver, webApi } from '@slack/bolt';
+import { App, type CustomRoute, HTTPReceiver, type Receiver, SocketModeReceiver, webApi } from '@slack/bolt';
 import type { Core } from '../app.js';
 import type { Config } from '../config.js';
 import { TERMINAL_RUN } from '../engine/states.js';
@@ -9,7 +9,7 @@ import { FailureAlerts } from './alerts.js';
 import { boltLogger } from './bolt-logger.js';
 import { CommandService } from './commands.js';
 import { registerListeners } from './listeners.js';
-import { Publisher, type SlackCaller } from './publisher.js';
+import { Publisher, type PublisherOptions, type SlackCaller } from './publisher.js';
 import type { Clock, RateLimits } from './rate-limit.js';
 import { Renderer } from './renderer.js';
 import { RunViews } from './run-views.js';
@@ -39,6 +39,10 @@ export interface SlackAppOptions {
   providerHealth?: ViewContext['providerHealth'];
   /** How long a failure alert waits for the run's parent message (default 15 s). */
   alertParentWaitMs?: number;
+  /** More HTTP routes beside /slack/events in HTTP mode (health, readiness, metrics). */
+  routes?: CustomRoute[];
+  /** Told about every Web API call the publisher makes and every 429 (metrics). */
+  observer?: PublisherOptions['observer'];
 }
 
 export interface SlackApp {
@@ -57,10 +61,32 @@ export interface SlackApp {
   start(listen?: number | ListenOptions): Promise<{ port?: number }>;
   /** Stops receiving commands and clicks (first step of a shutdown). */
   stopReceiving(): Promise<void>;
-  /** Waits until every queued render, alert and Slack call is done; true if drained in time. */
+  /** Waits until every listener still at work, queued render, alert and Slack call is done; true if drained in time. */
   flush(timeoutMs?: number): Promise<boolean>;
   /** Unsubscribes from the engine and releases the publisher's timers. */
   close(): void;
+}
+
+/**
+ * What is missing for the Slack app to start, in words an admin can act on; undefined when
+ * the tokens are there. HTTP mode needs the bot token and the signing secret; Socket Mode
+ * (SLACK_APP_TOKEN set) the bot token and the app-level token.
+ */
+export function slackConfigProblem(slack: Config['slack']): string | undefined {
+  const missing: string[] = [];
+  if (!slack.botToken) {
+    missing.push(
+      'SLACK_BOT_TOKEN: the Bot User OAuth Token (xoxb-…), from OAuth & Permissions after installing the app',
+    );
+  }
+  if (!slack.appToken && !slack.signingSecret) {
+    missing.push(
+      'SLACK_SIGNING_SECRET (Basic Information → App Credentials) for HTTP mode on PORT at /slack/events, ' +
+        'or SLACK_APP_TOKEN (xapp-…, Basic Information → App-Level Tokens, scope connections:write) for Socket Mode',
+    );
+  }
+  if (missing.length === 0) return undefined;
+  return `Slack is not configured:\n${missing.map((m) => `  - ${m}`).join('\n')}\nSet them (see docs/slack.md) and start again.`;
 }
 
 export function createSlackApp(options: SlackAppOptions): SlackApp {
@@ -68,16 +94,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const { slack } = config;
   const logger = core.logger.child({ component: 'slack' });
   const socket = Boolean(slack.appToken);
-  if (!slack.botToken) {
-    throw new SlackConfigError(
-      'SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions.',
-    );
-  }
-  if (!socket && !slack.signingSecret) {
-    throw new SlackConfigError(
-      'Set SLACK_SIGNING_SECRET (Basic Information → App Credentials) for HTTP mode, or SLACK_APP_TOKEN (xapp-…) for Socket Mode.',
-    );
-  }
+  const problem = slackConfigProblem(slack);
+  if (problem) throw new SlackConfigError(problem);
   const slackApiUrl = slack.apiUrl
     ? slack.apiUrl.endsWith('/')
       ? slack.apiUrl
@@ -102,6 +120,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         logger: bolt,
         // Ack is written to the HTTP response the moment a listener calls ack().
         processBeforeResponse: false,
+        customRoutes: options.routes ?? [],
       });
   const app = new App({
     token: slack.botToken,
@@ -120,7 +139,13 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         apiCall: (method, args) => web.apiCall(method, args) as unknown as Promise<Record<string, unknown>>,
       };
     })();
-  const publisher = new Publisher({ client, logger, limits: options.rateLimits, clock: options.clock });
+  const publisher = new Publisher({
+    client,
+    logger,
+    limits: options.rateLimits,
+    clock: options.clock,
+    observer: options.observer,
+  });
   const prisma = core.db.prisma;
   const views = new RunViews(prisma, {
     catalogue: core.catalogue,
@@ -149,7 +174,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     policy,
   });
   const actions = new ActionService({ prisma, runs, views, renderer, policy, logger });
-  registerListeners(app, { commands, actions, publisher, logger });
+  const inFlight = registerListeners(app, { commands, actions, publisher, logger });
 
   const detach = [renderer.attach(core.engine.events), alerts.attach(core.engine.events)];
   let server: Server | undefined;
@@ -192,17 +217,17 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     },
 
     async flush(timeoutMs = 10_000) {
-      // Renders feed alerts and both feed the publisher: drain until all three are quiet.
+      // Listeners feed the engine, renders feed alerts, all feed the publisher: drain until all are quiet.
       const deadline = Date.now() + timeoutMs;
       const left = () => Math.max(0, deadline - Date.now());
       for (;;) {
         const quiet = await Promise.race([
-          Promise.all([renderer.idle(), alerts.idle()]).then(() => true),
+          Promise.all([inFlight.idle(), renderer.idle(), alerts.idle()]).then(() => true),
           new Promise<boolean>((resolve) => setTimeout(() => resolve(false), left()).unref()),
         ]);
         const drained = quiet && (await publisher.flush(left()));
         if (!drained) return false;
-        if (renderer.isIdle() && alerts.isIdle()) return true;
+        if (inFlight.isIdle() && renderer.isIdle() && alerts.isIdle()) return true;
       }
     },
 

@@ -40,39 +40,68 @@ function ephemeral(message: MessagePayload) {
   };
 }
 
-export function registerListeners(app: App, deps: ListenerDeps): void {
-  const { commands, actions, logger } = deps;
+/**
+ * Listener work still running after its ack (a run being started, a step being switched).
+ * Shutdown waits for it before stopping the engine; tests wait for it to see the effect.
+ */
+export class InFlight {
+  private readonly running = new Set<Promise<unknown>>();
 
-  app.command('/workflow', async ({ ack, body, respond }: SlackCommandMiddlewareArgs & AllMiddlewareArgs) => {
-    await ack();
-    const parsed = slashCommandSchema.safeParse(body);
-    if (!parsed.success) {
-      logger.warn({ issues: parsed.error.issues.length }, 'unreadable slash command');
-      await respond(ephemeral(UNREADABLE)).catch(() => {});
-      return;
-    }
-    const { user_id: userId, channel_id: channelId, text } = parsed.data;
-    try {
-      const reply = await commands.handle(parseCommand(text), {
-        userId,
-        channelId,
-        respondLater: async (message) => {
-          await respond(ephemeral(message)).catch((error: unknown) =>
-            logger.warn({ err: (error as Error).message }, 'late command answer failed'),
-          );
-        },
-      });
-      if (reply) await respond(ephemeral(reply));
-    } catch (error) {
-      logger.error({ err: (error as Error).message, userId, channelId }, '/workflow failed');
-      await respond(ephemeral(OOPS)).catch(() => {});
-    }
-  });
+  wrap<A>(handler: (args: A) => Promise<void>): (args: A) => Promise<void> {
+    return (args) => {
+      const work = handler(args);
+      this.running.add(work);
+      const done = () => this.running.delete(work);
+      work.then(done, done);
+      return work;
+    };
+  }
+
+  isIdle(): boolean {
+    return this.running.size === 0;
+  }
+
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+}
+
+export function registerListeners(app: App, deps: ListenerDeps): InFlight {
+  const { commands, actions, logger } = deps;
+  const inFlight = new InFlight();
+
+  app.command(
+    '/workflow',
+    inFlight.wrap(async ({ ack, body, respond }: SlackCommandMiddlewareArgs & AllMiddlewareArgs) => {
+      await ack();
+      const parsed = slashCommandSchema.safeParse(body);
+      if (!parsed.success) {
+        logger.warn({ issues: parsed.error.issues.length }, 'unreadable slash command');
+        await respond(ephemeral(UNREADABLE)).catch(() => {});
+        return;
+      }
+      const { user_id: userId, channel_id: channelId, text } = parsed.data;
+      try {
+        const reply = await commands.handle(parseCommand(text), {
+          userId,
+          channelId,
+          respondLater: async (message) => {
+            await respond(ephemeral(message)).catch((error: unknown) =>
+              logger.warn({ err: (error as Error).message }, 'late command answer failed'),
+            );
+          },
+        });
+        if (reply) await respond(ephemeral(reply));
+      } catch (error) {
+        logger.error({ err: (error as Error).message, userId, channelId }, '/workflow failed');
+        await respond(ephemeral(OOPS)).catch(() => {});
+      }
+    }),
+  );
 
   type ActionArgs = SlackActionMiddlewareArgs & AllMiddlewareArgs;
-  const onAction =
-    (name: string, handle: (input: ActionInput) => Promise<ActionReply>) =>
-    async ({ ack, body, respond }: ActionArgs) => {
+  const onAction = (name: string, handle: (input: ActionInput) => Promise<ActionReply>) =>
+    inFlight.wrap(async ({ ack, body, respond }: ActionArgs) => {
       await ack();
       const parsed = blockActionsSchema.safeParse(body);
       if (!parsed.success) {
@@ -94,7 +123,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
         logger.error({ err: (error as Error).message, action: name }, 'action failed');
         await answer(respond, OOPS, parsed.data.channel?.id, input.userId);
       }
-    };
+    });
 
   /** Through response_url when Slack gave one, else chat.postEphemeral. */
   const answer = async (
@@ -147,27 +176,31 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
     onAction('retry with', (i) => actions.retryWith(i)),
   );
 
-  app.action(ACTIONS.viewOutput, async ({ ack, body, respond, client }: ActionArgs) => {
-    await ack();
-    const parsed = blockActionsSchema.safeParse(body);
-    const action = parsed.success ? parsed.data.actions[0] : undefined;
-    if (!parsed.success || !action || !parsed.data.trigger_id) {
-      await answer(respond, UNREADABLE);
-      return;
-    }
-    try {
-      const view = await actions.fullOutput({ value: action.value });
-      // The trigger_id expires 3 s after the click: open the modal directly, not through the publisher queue.
-      if ('type' in view && view.type === 'modal')
-        await client.views.open({ trigger_id: parsed.data.trigger_id, view });
-      else await answer(respond, view as MessagePayload, parsed.data.channel?.id, parsed.data.user.id);
-    } catch (error) {
-      logger.error({ err: (error as Error).message }, 'opening the output failed');
-      await answer(respond, OOPS, parsed.data.channel?.id, parsed.data.user.id);
-    }
-  });
+  app.action(
+    ACTIONS.viewOutput,
+    inFlight.wrap(async ({ ack, body, respond, client }: ActionArgs) => {
+      await ack();
+      const parsed = blockActionsSchema.safeParse(body);
+      const action = parsed.success ? parsed.data.actions[0] : undefined;
+      if (!parsed.success || !action || !parsed.data.trigger_id) {
+        await answer(respond, UNREADABLE);
+        return;
+      }
+      try {
+        const view = await actions.fullOutput({ value: action.value });
+        // The trigger_id expires 3 s after the click: open the modal directly, not through the publisher queue.
+        if ('type' in view && view.type === 'modal')
+          await client.views.open({ trigger_id: parsed.data.trigger_id, view });
+        else await answer(respond, view as MessagePayload, parsed.data.channel?.id, parsed.data.user.id);
+      } catch (error) {
+        logger.error({ err: (error as Error).message }, 'opening the output failed');
+        await answer(respond, OOPS, parsed.data.channel?.id, parsed.data.user.id);
+      }
+    }),
+  );
 
   app.error(async (error) => {
     logger.error({ err: error.message, code: (error as { code?: string }).code }, 'Slack app error');
   });
+  return inFlight;
 }

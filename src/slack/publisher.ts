@@ -61,6 +61,8 @@ export interface PublisherOptions {
   retryBaseMs?: number;
   /** Idle messages remembered for coalescing and de-duplication (default 5000). */
   maxSlots?: number;
+  /** Told about every Web API call and every 429 (metrics). */
+  observer?: { onCall?(method: string): void; onRateLimited?(method: string): void } | undefined;
 }
 
 /** A Web API failure, classified. */
@@ -388,6 +390,7 @@ export class Publisher {
         if (body === undefined) return undefined;
       }
       this.counters.calls[method] = (this.counters.calls[method] ?? 0) + 1;
+      this.o.observer?.onCall?.(method);
       try {
         return await this.o.client.apiCall(method, body);
       } catch (error) {
@@ -395,6 +398,7 @@ export class Publisher {
         if (failure.retryAfterMs !== undefined) {
           // Not an attempt lost: Slack said when to come back.
           this.counters.rateLimited++;
+          this.o.observer?.onRateLimited?.(method);
           this.o.logger.info({ method, retryAfterMs: failure.retryAfterMs }, 'Slack rate limit: pausing');
           bucket.pause(failure.retryAfterMs);
           if (typeof args === 'function') body = undefined;

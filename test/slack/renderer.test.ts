@@ -35,7 +35,11 @@ function replica(owner: string) {
   const publisher = new Publisher({ client: slack, logger: silentLogger, limits: FAST });
   const views = new RunViews(db.prisma, {
     catalogue: testCatalogue(['openai']),
-    config: { defaults: {}, retry: { maxAttempts: 1, baseMs: 1, maxMs: 1 }, stepTimeoutMs: 5000 },
+    config: {
+      defaults: { provider: undefined, model: undefined },
+      retry: { maxAttempts: 1, baseMs: 1, maxMs: 1 },
+      stepTimeoutMs: 5000,
+    },
   });
   const renderer = new Renderer({
     prisma: db.prisma,
