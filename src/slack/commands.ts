@@ -105,6 +105,8 @@ export interface CommandServiceOptions {
 export interface CommandContext {
   userId: string;
   channelId: string;
+  /** Slack's trigger_id: unique per invocation, so a replayed request starts no second run. */
+  triggerId?: string | undefined;
   /** Sends a late ephemeral answer (e.g. the run's message could not be posted). */
   respondLater?: (message: MessagePayload) => Promise<void>;
 }
@@ -151,8 +153,9 @@ export class CommandService {
         startedBy: ctx.userId,
         trigger: 'slash',
         channelId: ctx.channelId,
+        idempotencyKey: ctx.triggerId ? `slack:${ctx.triggerId}` : undefined,
       });
-      if (ctx.respondLater) {
+      if (ctx.respondLater && !run.replayed) {
         const respond = ctx.respondLater;
         this.o.renderer.onParentFailure(
           run.id,

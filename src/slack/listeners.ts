@@ -80,11 +80,12 @@ export function registerListeners(app: App, deps: ListenerDeps): InFlight {
         await respond(ephemeral(UNREADABLE)).catch(() => {});
         return;
       }
-      const { user_id: userId, channel_id: channelId, text } = parsed.data;
+      const { user_id: userId, channel_id: channelId, text, trigger_id: triggerId } = parsed.data;
       try {
         const reply = await commands.handle(parseCommand(text), {
           userId,
           channelId,
+          triggerId,
           respondLater: async (message) => {
             await respond(ephemeral(message)).catch((error: unknown) =>
               logger.warn({ err: (error as Error).message }, 'late command answer failed'),

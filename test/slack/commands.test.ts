@@ -145,6 +145,26 @@ describe('/workflow run', () => {
     h.expectAllPayloadsValid();
   });
 
+  it('starts one run when the same command arrives twice', async () => {
+    const body = slashCommandBody({
+      text: 'run echo once',
+      user: 'U0ALICE',
+      channel: 'C0RUNS',
+      responseUrl: h.stub.responseUrl('twice'),
+    });
+    const [a, b] = await Promise.all([
+      postSigned(h.eventsUrl, body, SIGNING_SECRET),
+      postSigned(h.eventsUrl, body, SIGNING_SECRET),
+    ]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    await h.settle();
+    const run = await waitFor(() => h.core.db.prisma.workflowRun.findFirst({}));
+    await waitForRun(h.core.db, run.id, ['completed']);
+    await h.settle();
+    expect(await h.core.db.prisma.workflowRun.count()).toBe(1);
+    expect(h.stub.callsOf('chat.postMessage').filter((c) => c.body.thread_ts === undefined)).toHaveLength(1);
+  });
+
   it('answers an unknown workflow with an ephemeral error and the closest name', async () => {
     const ack = await h.command('run relase-notes v2');
     expect(ack.status).toBe(200);

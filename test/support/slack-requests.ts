@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { StubMessage } from './slack-api-stub.js';
 
 /**
@@ -6,6 +6,9 @@ import type { StubMessage } from './slack-api-stub.js';
  * `v0:<timestamp>:<raw body>`, docs.slack.dev/authentication/verifying-requests-from-slack),
  * slash commands form-encoded, interactions form-encoded as `payload=<json>`.
  */
+
+/** Slack's trigger_ids are unique per invocation. */
+const triggerId = () => `trigger.${Date.now()}.${randomBytes(4).toString('hex')}`;
 
 export function signature(secret: string, timestamp: number, body: string): string {
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
@@ -57,7 +60,7 @@ export function slashCommandBody(fields: {
     api_app_id: 'A0TEST',
     is_enterprise_install: 'false',
     response_url: fields.responseUrl,
-    trigger_id: `trigger.${Date.now()}`,
+    trigger_id: triggerId(),
   }).toString();
 }
 
@@ -126,7 +129,7 @@ export function clickPayload(
     api_app_id: 'A0TEST',
     token: 'deprecated-verification-token',
     container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
-    trigger_id: `trigger.${Date.now()}`,
+    trigger_id: triggerId(),
     team: { id: 'T0TEST', domain: 'test' },
     channel: { id: message.channel, name: 'runs' },
     message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks },
