@@ -32,10 +32,8 @@ export interface MissedNotice extends ScheduleFacts {
   atLeast: boolean;
   /** The latest missed fire time. */
   lastMissed: Date;
-  /** What happened to the firing this tick handled. */
+  /** What happened to the firing this tick handled ("started": it was on time, after the missed ones). */
   outcome: FiringOutcome;
-  /** The firing this tick handled was on time: the missed ones came before it. */
-  onTime: boolean;
   runNumber?: number | undefined;
   /** The run that blocked it (overlap). */
   activeRun?: { number: number; status: string } | undefined;
@@ -46,7 +44,7 @@ export interface MissedNotice extends ScheduleFacts {
 /** "Missed 3 firings of *release-notes* (…) while Switchboard was down; ran it once now (run #42)." */
 export function missedNotice(n: MissedNotice): string {
   const count = `${n.atLeast ? 'more than ' : ''}${plural(n.missed, 'firing')}`;
-  const head = `Missed ${n.onTime ? `${count} before this one` : count} of ${describeSchedule(n)} while Switchboard was down (last: ${formatLocal(n.lastMissed, n.timezone)})`;
+  const head = `Missed ${count} of ${describeSchedule(n)} while Switchboard was down (last: ${formatLocal(n.lastMissed, n.timezone)})`;
   return `${head}; ${whatHappened(n)}`;
 }
 

@@ -235,7 +235,6 @@ export class Scheduler {
             missed: missedHere,
             atLeast: window.capped,
             lastMissed: onTime ? missed.at(-1)! : fireAt,
-            onTime,
             outcome,
             runNumber,
             activeRun: active ?? undefined,
@@ -247,6 +246,7 @@ export class Scheduler {
         await this.notify(schedule.channelId, startFailedNotice(this.facts(schedule), fireAt, error));
       }
     }
+    if (claimed) this.o.logger.info({ scheduleId: schedule.id, fireAt, outcome, runId }, 'schedule fired');
     this.o.onFiring?.({ scheduleId: schedule.id, fireAt, outcome, claimed: claimed !== undefined, runId });
     await this.advance(schedule.id, fireAt, nextFireAt);
   }

@@ -266,6 +266,27 @@ describe('firings missed while the bot was down', () => {
     expect(h.notices).toEqual([]);
   });
 
+  it('when the bot is back in time for a firing, that one runs as usual and the earlier ones are reported', async () => {
+    const h = harness(db, engine, manualClock('2026-05-04T06:30:00Z'));
+    const s = await h.service.addSchedule({
+      workflow: 'digest',
+      cron: '0 * * * *',
+      channelId: 'C0DIGEST',
+      createdBy: 'U1',
+    });
+    h.clock.set('2026-05-04T09:00:10Z');
+    await h.scheduler.tick();
+    const [run] = await runsOf(s.id);
+    expect(await firingsOf(db, s.id)).toEqual([
+      { fireAt: '2026-05-04T07:00:00.000Z', outcome: 'missed_skipped', hasRun: false },
+      { fireAt: '2026-05-04T08:00:00.000Z', outcome: 'missed_skipped', hasRun: false },
+      { fireAt: '2026-05-04T09:00:00.000Z', outcome: 'started', hasRun: true },
+    ]);
+    expect(h.notices.map((n) => n.text)).toEqual([
+      `Missed 2 firings of *digest* (\`0 * * * *\`, UTC) while Switchboard was down (last: Mon, 4 May 2026, 08:00 UTC); this firing runs as usual (run #${run!.number}).`,
+    ]);
+  });
+
   it('with two processes starting after the outage, the channel hears it once and one run starts', async () => {
     const clock = manualClock('2026-05-01T10:00:00Z');
     const a = harness(db, engine, clock);
