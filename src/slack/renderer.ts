@@ -143,60 +143,51 @@ export class Renderer {
     const { publisher } = this.o;
 
     const parent = parentKey(runId);
-    if (!publisher.has(parent)) {
-      const known = isSlackTs(row.threadTs) ? row.threadTs : undefined;
-      if (!known) {
-        const claim = await this.claim('run', runId, row.threadTs);
-        if (!claim) return; // another process is posting it; its render shows the cards
-        publisher.put({
-          key: parent,
-          channel,
-          payload: runParentMessage(run),
-          onPosted: async ({ ts, channel: posted }) => {
-            this.failureListeners.delete(runId);
-            await this.o.runs.setThread(runId, posted, ts);
-          },
-          onFailed: (error) => {
-            if (!error.transient) this.unpostable.add(runId);
-            this.failureListeners.get(runId)?.(error);
-            this.failureListeners.delete(runId);
-          },
-        });
-      } else {
-        publisher.put({ key: parent, channel, ts: known, payload: runParentMessage(run), force });
-      }
+    // Saved on the first post, and again if the message was deleted and posted anew.
+    const parentSpec = {
+      key: parent,
+      channel,
+      payload: runParentMessage(run),
+      force,
+      onPosted: async ({ ts, channel: posted }: { ts: string; channel: string }) => {
+        this.failureListeners.delete(runId);
+        await this.o.runs.setThread(runId, posted, ts);
+      },
+      onFailed: (error: SlackCallError) => {
+        if (!error.transient) this.unpostable.add(runId);
+        this.failureListeners.get(runId)?.(error);
+        this.failureListeners.delete(runId);
+      },
+    };
+    if (publisher.has(parent) || isSlackTs(row.threadTs)) {
+      publisher.put({ ...parentSpec, ts: isSlackTs(row.threadTs) ? row.threadTs : undefined });
     } else {
-      publisher.put({ key: parent, channel, payload: runParentMessage(run), force });
+      const claim = await this.claim('run', runId, row.threadTs);
+      if (!claim) return; // another process is posting it; its render shows the cards
+      publisher.put(parentSpec);
     }
 
     const threadTs = isSlackTs(row.threadTs) ? row.threadTs : undefined;
     for (const [i, view] of steps.entries()) {
       const step = row.steps[i]!;
       const key = cardKey(step.id);
-      const payload = stepCard(view, menus);
-      if (publisher.has(key)) {
-        publisher.put({ key, channel, payload, force });
-        continue;
-      }
-      if (isSlackTs(step.slackTs)) {
-        publisher.put({ key, channel, ts: step.slackTs, payload, force });
-        continue;
-      }
-      const claim = await this.claim('step', step.id, step.slackTs);
-      if (!claim) continue;
-      publisher.put({
+      const spec = {
         key,
         channel,
-        payload,
+        payload: stepCard(view, menus),
+        force,
         threadOf: parent,
         threadTs,
-        onPosted: async ({ ts }) => {
-          await this.o.prisma.runStep.updateMany({
-            where: { id: step.id, slackTs: claim },
-            data: { slackTs: ts },
-          });
+        onPosted: async ({ ts }: { ts: string }) => {
+          await this.o.prisma.runStep.update({ where: { id: step.id }, data: { slackTs: ts } });
         },
-      });
+      };
+      if (publisher.has(key) || isSlackTs(step.slackTs)) {
+        publisher.put({ ...spec, ts: isSlackTs(step.slackTs) ? step.slackTs : undefined });
+        continue;
+      }
+      // Posted once across processes: only the holder of the claim posts the card.
+      if (await this.claim('step', step.id, step.slackTs)) publisher.put(spec);
     }
   }
 
