@@ -365,7 +365,7 @@ describe('overlap', () => {
 describe('pause timeout', () => {
   async function pausedScheduledRun(pauseTimeoutMinutes: number | undefined) {
     engine = createTestEngine(db, [
-      new ScriptedProvider('openai', () => Promise.reject(fail({ kind: 'auth' }))),
+      new ScriptedProvider('openai', () => Promise.reject(fail({ kind: 'auth', provider: 'openai', status: 401 }))),
     ]);
     await engine.start();
     const clock = manualClock(Date.now());
