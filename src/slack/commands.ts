@@ -214,6 +214,20 @@ export class CommandService {
     return recentRunsMessage(rows.map(runView));
   }
 
+  /**
+   * The App Home tab: how to use /workflow and the runs this person started lately. Built
+   * from the same views as the ephemeral answers.
+   */
+  async homeBlocks(userId: string): Promise<MessagePayload['blocks']> {
+    const rows = await this.o.prisma.workflowRun.findMany({
+      where: { startedBy: userId },
+      orderBy: { number: 'desc' },
+      take: 10,
+      include: { steps: { orderBy: { position: 'asc' } } },
+    });
+    return [...helpMessage().blocks, ...recentRunsMessage(rows.map(runView)).blocks];
+  }
+
   private async cancel(ref: string, ctx: CommandContext): Promise<MessagePayload> {
     let run: Awaited<ReturnType<RunsService['findRun']>>;
     try {

@@ -4,6 +4,7 @@ import type {
   RespondFn,
   SlackActionMiddlewareArgs,
   SlackCommandMiddlewareArgs,
+  SlackEventMiddlewareArgs,
 } from '@slack/bolt';
 import type { Logger } from '../logging.js';
 import { type ActionInput, type ActionReply, type ActionService, blockActionsSchema } from './actions.js';
@@ -198,6 +199,21 @@ export function registerListeners(app: App, deps: ListenerDeps): InFlight {
         await answer(respond, OOPS, parsed.data.channel?.id, parsed.data.user.id);
       }
     }),
+  );
+
+  app.event(
+    'app_home_opened',
+    inFlight.wrap(
+      async ({ event, client }: SlackEventMiddlewareArgs<'app_home_opened'> & AllMiddlewareArgs) => {
+        if (event.tab !== 'home') return;
+        try {
+          const blocks = await commands.homeBlocks(event.user);
+          await client.views.publish({ user_id: event.user, view: { type: 'home', blocks } });
+        } catch (error) {
+          logger.warn({ err: (error as Error).message }, 'publishing the Home tab failed');
+        }
+      },
+    ),
   );
 
   app.error(async (error) => {

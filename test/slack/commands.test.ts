@@ -47,6 +47,7 @@ afterEach(async () => {
     'runs to finish',
   );
   await h.settle();
+  h.expectAllPayloadsValid();
   await truncateAll(h.core.db);
   await h.core.syncWorkflowFiles();
   h.stub.reset();

@@ -171,6 +171,9 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
       case 'views.open':
         json(200, { ok: true, view: { id: 'V0VIEW', ...(body.view as object) } });
         return;
+      case 'views.publish':
+        json(200, { ok: true, view: { id: 'V0HOME', ...(body.view as object) } });
+        return;
       case 'conversations.info':
         json(200, { ok: true, channel: { id: str('channel'), name: 'general', is_member: true } });
         return;

@@ -25,13 +25,14 @@ export async function postSigned(
   url: string,
   body: string,
   secret: string,
-  options: { timestamp?: number; signature?: string } = {},
+  options: { timestamp?: number; signature?: string; contentType?: string } = {},
 ): Promise<SignedResponse> {
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
   const response = await fetch(url, {
     method: 'POST',
     headers: {
-      'content-type': 'application/x-www-form-urlencoded',
+      // Events API callbacks are JSON; commands and interactions are form-encoded.
+      'content-type': options.contentType ?? 'application/x-www-form-urlencoded',
       'x-slack-request-timestamp': String(timestamp),
       'x-slack-signature': options.signature ?? signature(secret, timestamp, body),
     },
