@@ -27,6 +27,8 @@ export interface HealthGate {
    * May hand out the single half-open probe, so ask only right before calling.
    */
   allow(ref: ModelRef): boolean;
+  /** True while the circuit is open (no side effects: never hands out the probe). */
+  isOpen?(ref: ModelRef): boolean;
   /** Why `allow` said no, in a few words for the card ("5 of last 6 failed: rate limited"). */
   reason?(ref: ModelRef): string | undefined;
   /** Called once by the Engine with its event bus (the gate learns from 'attempt.recorded'). */
@@ -426,18 +428,18 @@ export class Executor {
       }
       for (let tries = 1; tries <= retry.maxAttempts; tries++) {
         if (x.signal.aborted) throw x.signal.reason;
-        if (health && !health.allow(ref)) {
-          // Opened before we got here (skip it, and say so on the card), or by our own
-          // failures just now (stop retrying it).
-          if (tries === 1) {
-            const why = health.reason?.(ref) ?? 'failing repeatedly';
-            this.queueSkip(x, ref, why);
-            skipped.push(ref);
-            lastError ??= new ProviderError({ ...ref, kind: 'overloaded', message: `skipped: ${why}` });
-            x.log.info({ provider: ref.provider, model: ref.model }, 'skipping: circuit open');
-          }
+        if (health && tries === 1 && !health.allow(ref)) {
+          const why = health.reason?.(ref) ?? 'failing repeatedly';
+          this.queueSkip(x, ref, why);
+          skipped.push(ref);
+          lastError ??= new ProviderError({ ...ref, kind: 'overloaded', message: `skipped: ${why}` });
+          x.log.info({ provider: ref.provider, model: ref.model }, 'skipping: circuit open');
           break;
         }
+        // Our own failures (or other steps') opened it mid-walk: move on if there is
+        // somewhere to go; with nothing after it, the retry policy runs its course, so the
+        // breaker never does worse than no breaker.
+        if (health && tries > 1 && health.isOpen?.(ref) && this.hasLater(candidates, ref)) break;
         x.number += 1;
         const number = x.number;
         const startedAt = this.o.store.clock.now();
@@ -478,6 +480,11 @@ export class Executor {
       calls,
       skipped,
     };
+  }
+
+  private hasLater(candidates: ModelRef[], ref: ModelRef): boolean {
+    const after = candidates.slice(candidates.indexOf(ref) + 1);
+    return after.some((c) => this.o.providers.get(c.provider) !== undefined);
   }
 
   /**

@@ -37,6 +37,10 @@ export class HealthMonitor implements HealthGate {
     return this.breaker.allow(CircuitBreaker.key(ref));
   }
 
+  isOpen(ref: ModelRef): boolean {
+    return this.breaker.snapshot(CircuitBreaker.key(ref)).state === 'open';
+  }
+
   reason(ref: ModelRef): string | undefined {
     const c = this.breaker.snapshot(CircuitBreaker.key(ref));
     if (c.state === 'closed') return undefined;

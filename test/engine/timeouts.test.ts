@@ -59,9 +59,10 @@ describe('a hung connection', () => {
       ],
     });
     const t0 = performance.now();
-    const r = await run('hang-then-fallback', [openai], 300);
-    await waitForRun(db, r.id, ['completed']);
-    expect(performance.now() - t0).toBeLessThan(5000);
+    // Long enough for a loaded machine to answer the live call in time.
+    const r = await run('hang-then-fallback', [openai], 2000);
+    await waitForRun(db, r.id, ['completed'], 20_000);
+    expect(performance.now() - t0).toBeLessThan(15_000);
     const attempts = await db.prisma.stepAttempt.findMany({
       where: { runId: r.id },
       orderBy: { number: 'asc' },
@@ -71,7 +72,7 @@ describe('a hung connection', () => {
       ['gpt-4o', 'error', 'timeout'],
       ['gpt-4o-mini', 'success', null],
     ]);
-    expect(attempts[0]!.latencyMs).toBeGreaterThanOrEqual(290);
+    expect(attempts[0]!.latencyMs).toBeGreaterThanOrEqual(1990);
     // The SDK call was aborted: the stub saw the client go away, nothing is left in flight.
     expect(stub.inflight.size).toBe(0);
   });

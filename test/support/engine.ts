@@ -136,6 +136,7 @@ export function createTestEngine(
     queue?: WorkQueue;
     sweepMs?: number;
     redact?: (text: string) => string;
+    concurrency?: number;
   } = {},
 ) {
   return new Engine({
@@ -146,7 +147,7 @@ export function createTestEngine(
       retryJitter: options.jitter,
       stepTimeoutMs: options.stepTimeoutMs ?? 5000,
       stepDeadlineMs: options.deadlineMs,
-      worker: { concurrency: 4, leaseMs: options.leaseMs ?? 30_000 },
+      worker: { concurrency: options.concurrency ?? 4, leaseMs: options.leaseMs ?? 30_000 },
     },
     providers: providerSource(...providers),
     catalogue: testCatalogue(options.configured ?? providers.map((p) => p.id)),

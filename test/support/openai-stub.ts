@@ -19,19 +19,31 @@ export type StubReply =
 export interface OpenAIStub {
   baseUrl: string;
   requests: ChatRequest[];
-  reply: (request: ChatRequest) => StubReply;
+  reply: (request: ChatRequest, meta: StubMeta) => StubReply;
   /** Requests being answered right now, by prompt (until the response ends or the client goes). */
   inflight: Map<string, number>;
   /** Prompts that were in flight twice at the same moment (a step executed twice at once). */
   overlaps: string[];
   /** Prompts answered with a 200, with how many times each was. */
   answered: Map<string, number>;
+  /** Requests in flight whose path starts with `prefix` (e.g. "/a/" for one process). */
+  inflightFrom(prefix: string): number;
+  /** Of those, the ones being held without an answer ('hang'). */
+  hangingFrom(prefix: string): number;
   close(): Promise<void>;
 }
 
-export async function startOpenAIStub(reply: (request: ChatRequest) => StubReply): Promise<OpenAIStub> {
+/** Where a request came in: tests give each process its own base URL (…/a/v1, …/b/v1). */
+export interface StubMeta {
+  path: string;
+}
+
+export async function startOpenAIStub(
+  reply: (request: ChatRequest, meta: StubMeta) => StubReply,
+): Promise<OpenAIStub> {
   const requests: ChatRequest[] = [];
   const hanging = new Set<ServerResponse>();
+  const live = new Set<{ path: string; hung: boolean }>();
   const stub: OpenAIStub = {
     baseUrl: '',
     requests,
@@ -39,6 +51,8 @@ export async function startOpenAIStub(reply: (request: ChatRequest) => StubReply
     inflight: new Map(),
     overlaps: [],
     answered: new Map(),
+    inflightFrom: (prefix) => [...live].filter((r) => r.path.startsWith(prefix)).length,
+    hangingFrom: (prefix) => [...live].filter((r) => r.hung && r.path.startsWith(prefix)).length,
     close: async () => {},
   };
   const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
@@ -54,18 +68,22 @@ export async function startOpenAIStub(reply: (request: ChatRequest) => StubReply
     const now = stub.inflight.get(prompt) ?? 0;
     if (now > 0) stub.overlaps.push(prompt);
     stub.inflight.set(prompt, now + 1);
+    const entry = { path: req.url, hung: false };
+    live.add(entry);
     let done = false;
     const finished = () => {
       if (done) return;
       done = true;
+      live.delete(entry);
       const left = (stub.inflight.get(prompt) ?? 1) - 1;
       if (left > 0) stub.inflight.set(prompt, left);
       else stub.inflight.delete(prompt);
     };
     res.on('finish', finished);
     res.on('close', finished);
-    const answer = stub.reply(body);
+    const answer = stub.reply(body, { path: req.url });
     if (answer === 'hang') {
+      entry.hung = true;
       hanging.add(res);
       return;
     }
