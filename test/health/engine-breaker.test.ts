@@ -185,6 +185,34 @@ describe('the engine and the circuit breaker', () => {
     expect(row).toMatchObject({ calls: 2, failures: 2, circuit: { state: 'open' } });
   });
 
+  it('a circuit that opens while a step is retrying sends it to the fallback; with none, retries run their course', async () => {
+    const anthropic = new ScriptedProvider('anthropic', () => {
+      throw fail({ kind: 'server', provider: 'anthropic', status: 500 });
+    });
+    const openai = new ScriptedProvider('openai', () => 'from openai');
+    await guardedWorkflow();
+    const health = monitor();
+    const e = createTestEngine(db, [anthropic, openai], {
+      health,
+      retry: { maxAttempts: 5, baseMs: 1, maxMs: 1 },
+    });
+    engines.push(e);
+    await e.start();
+    const withFallback = await runOnce(e);
+    // Two failures open it (threshold 2): the third retry is not made, OpenAI answers.
+    expect(anthropic.calls).toHaveLength(2);
+    expect(withFallback.note).toBe(
+      'anthropic/claude-haiku-4-5: server error (server) ×2 → answered by openai/gpt-4o-mini',
+    );
+
+    await putWorkflow(db, { name: 'alone', steps: [step('s', 'p', { ...HAIKU })] });
+    t += 30_000; // half-open: the next call is the probe
+    const alone = await runOnce(e, 'alone');
+    // Nothing to fall back to: the policy's five calls are made, then the step pauses.
+    expect(anthropic.calls).toHaveLength(7);
+    expect(alone.step).toMatchObject({ status: 'paused', lastErrorKind: 'server', attempts: 5 });
+  });
+
   it('prompt-caused failures do not open the circuit', async () => {
     const anthropic = new ScriptedProvider('anthropic', () => {
       throw fail({ kind: 'context_length', provider: 'anthropic', status: 400 });

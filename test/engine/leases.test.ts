@@ -1,0 +1,158 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/engine/clock.js';
+import type { Engine } from '../../src/engine/engine.js';
+import {
+  DatabaseUnavailable,
+  Interrupted,
+  isTransientDbError,
+  persist,
+  StepLease,
+} from '../../src/engine/lease.js';
+import { recoverOrphans } from '../../src/engine/recovery.js';
+import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import {
+  createTestEngine,
+  putWorkflow,
+  ScriptedProvider,
+  step,
+  waitFor,
+  waitForRun,
+} from '../support/engine.js';
+
+let db: TestDatabase;
+let engine: Engine | undefined;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.close();
+});
+beforeEach(async () => {
+  await truncateAll(db);
+});
+afterEach(async () => {
+  await engine?.stop(0);
+  engine = undefined;
+});
+
+function gate() {
+  let open: () => void = () => {};
+  const opened = new Promise<void>((r) => {
+    open = r;
+  });
+  return { opened, open };
+}
+
+describe('leases', () => {
+  it('each claim has its own lease token, so a later claim in the same process is told apart', () => {
+    const a = new StepLease('host:1', 5000, 0);
+    const b = new StepLease('host:1', 5000, 0);
+    expect(a.token).not.toBe(b.token);
+    expect(a.token.startsWith('host:1~')).toBe(true);
+    expect(a.heartbeatMs).toBe(1666);
+    a.renewed(2000);
+    expect(a.expiresAt).toBe(7000);
+    a.renewed(1000); // an older renewal never shortens it
+    expect(a.expiresAt).toBe(7000);
+  });
+
+  it('an execution that lost its step (another worker holds it now) cannot save its late answer', async () => {
+    const release = gate();
+    const openai = new ScriptedProvider('openai', async () => {
+      await release.opened;
+      return 'late answer';
+    });
+    await putWorkflow(db, { name: 'lost', provider: 'openai', steps: [step('s', 'p')] });
+    engine = createTestEngine(db, [openai]);
+    await engine.start();
+    const run = await engine.runs.startRun({ workflow: 'lost', input: '', startedBy: 'U1', trigger: 'api' });
+    await waitFor(() => openai.calls.length === 1, 5000, 'the call');
+    // What recovery plus another worker would leave behind after this lease lapsed.
+    const s = await db.prisma.runStep.findFirstOrThrow({ where: { runId: run.id } });
+    await db.prisma.runStep.update({
+      where: { id: s.id },
+      data: { leaseOwner: 'other-worker~1', leaseExpiresAt: new Date(Date.now() + 60_000) },
+    });
+    release.open();
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await db.prisma.runStep.findUniqueOrThrow({ where: { id: s.id } });
+    expect(after).toMatchObject({ status: 'running', leaseOwner: 'other-worker~1', output: null });
+    expect(await db.prisma.stepAttempt.count({ where: { runStepId: s.id } })).toBe(0);
+  });
+
+  it('heartbeats keep a long call’s lease alive: the sweep never reclaims it and it runs once', async () => {
+    const openai = new ScriptedProvider('openai', async () => {
+      await new Promise((r) => setTimeout(r, 2500));
+      return 'slow but fine';
+    });
+    await putWorkflow(db, { name: 'slow', provider: 'openai', steps: [step('s', 'p')] });
+    engine = createTestEngine(db, [openai], { clockLike: systemClock, leaseMs: 900, sweepMs: 100 });
+    await engine.start();
+    const run = await engine.runs.startRun({ workflow: 'slow', input: '', startedBy: 'U1', trigger: 'api' });
+    await waitForRun(db, run.id, ['completed']);
+    expect(openai.calls).toHaveLength(1);
+    expect(await db.prisma.stepAttempt.count({ where: { runId: run.id } })).toBe(1);
+  });
+
+  it('recovery never touches a completed step, even when told every running step is orphaned', async () => {
+    const openai = new ScriptedProvider('openai');
+    await putWorkflow(db, { name: 'done', provider: 'openai', steps: [step('a', 'p'), step('b', 'q')] });
+    engine = createTestEngine(db, [openai]);
+    await engine.start();
+    const run = await engine.runs.startRun({ workflow: 'done', input: '', startedBy: 'U1', trigger: 'api' });
+    await waitForRun(db, run.id, ['completed']);
+    const result = await recoverOrphans(engine.store, engine.queue, { takeAllRunning: true });
+    expect(result.reclaimed).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(openai.calls).toHaveLength(2);
+    const steps = await db.prisma.runStep.findMany({ where: { runId: run.id } });
+    expect(steps.map((s) => s.status)).toEqual(['completed', 'completed']);
+  });
+});
+
+describe('saving through a database blip', () => {
+  const connectionLost = Object.assign(new Error('Connection terminated unexpectedly'), { code: 'P1017' });
+
+  it('retries a write while the database is unreachable and the lease still holds', async () => {
+    const lease = new StepLease('me', 10_000, Date.now());
+    let calls = 0;
+    const result = await persist(lease, async () => {
+      calls += 1;
+      if (calls < 3) throw connectionLost;
+      return 'saved';
+    });
+    expect(result).toBe('saved');
+    expect(calls).toBe(3);
+  });
+
+  it('gives up, as DatabaseUnavailable, before the lease could lapse', async () => {
+    const lease = new StepLease('me', 400, Date.now());
+    const t0 = Date.now();
+    await expect(persist(lease, () => Promise.reject(connectionLost))).rejects.toBeInstanceOf(
+      DatabaseUnavailable,
+    );
+    expect(Date.now() - t0).toBeLessThan(400);
+  });
+
+  it('does not retry what will fail again: constraint errors, validation errors, lost leases', async () => {
+    const lease = new StepLease('me', 10_000, Date.now());
+    for (const error of [
+      Object.assign(new Error('Unique constraint failed'), { code: 'P2002' }),
+      Object.assign(new Error('bad'), { name: 'PrismaClientValidationError' }),
+      new Interrupted('lease_lost'),
+    ]) {
+      let calls = 0;
+      await expect(
+        persist(lease, async () => {
+          calls += 1;
+          throw error;
+        }),
+      ).rejects.toBe(error);
+      expect(calls).toBe(1);
+    }
+    expect(isTransientDbError(Object.assign(new Error('pool timeout'), { code: 'P2024' }))).toBe(true);
+    expect(isTransientDbError(Object.assign(new Error('write conflict'), { code: 'P2034' }))).toBe(true);
+    expect(isTransientDbError(new Error('read ECONNRESET'))).toBe(true);
+  });
+});
