@@ -1,18 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import type { ProviderId } from '../config.js';
-import type { Prisma } from '../db/generated/client.js';
 import type { Logger } from '../logging.js';
-import { type ErrorKind, type GenerateResult, type Provider, ProviderError } from '../providers/types.js';
+import { type Provider, ProviderError } from '../providers/types.js';
 import { renderTemplate } from '../workflows/templates.js';
 import type { ModelRef } from '../workflows/types.js';
+import { callProvider } from './call.js';
 import type { EngineEventBus } from './events.js';
-import { DatabaseUnavailable, Interrupted, persist, StepLease } from './lease.js';
+import { DatabaseUnavailable, Interrupted, StepLease } from './lease.js';
+import { type Execution, OutcomeWriter, type Success } from './outcomes.js';
 import type { StepPlan } from './plan.js';
 import { backoffDelay } from './retry.js';
 import type { RunStore } from './store.js';
 
 type RunStepRow = Awaited<ReturnType<RunStore['steps']>>[number];
-type Tx = Prisma.TransactionClient;
 
 /** Where the engine gets providers from; only configured ones are returned. */
 export interface ProviderSource {
@@ -52,32 +51,6 @@ export interface ExecutorOptions {
   redact?: ((text: string) => string) | undefined;
 }
 
-/** Our own guard around a provider call, in case an adapter ignores its signal. */
-const HARD_TIMEOUT_GRACE_MS = 2_000;
-const STORED_MESSAGE_CHARS = 500;
-
-/** One execution of one claimed step. */
-interface Execution {
-  run: { id: string; snapshot: unknown; input: string };
-  step: RunStepRow;
-  lease: StepLease;
-  signal: AbortSignal;
-  log: Logger;
-  startedAt: number;
-  /** Last StepAttempt number used (rows are numbered per step across executions). */
-  number: number;
-  /** Breaker skips, written with the next row so they are kept only if a real call followed. */
-  skips: Prisma.StepAttemptCreateManyInput[];
-}
-
-type Success = {
-  ok: true;
-  ref: ModelRef;
-  result: GenerateResult;
-  number: number;
-  startedAt: Date;
-  latencyMs: number;
-};
 type Failure = { ok: false; error: ProviderError; calls: number; skipped: ModelRef[] };
 
 /**
@@ -90,10 +63,12 @@ type Failure = { ok: false; error: ProviderError; calls: number; skipped: ModelR
 export class Executor {
   private readonly inflight = new Map<string, AbortController>();
   private readonly redact: (text: string) => string;
+  private readonly outcomes: OutcomeWriter;
   private stopping = false;
 
   constructor(private readonly o: ExecutorOptions) {
     this.redact = o.redact ?? ((text) => text);
+    this.outcomes = new OutcomeWriter({ store: o.store, redact: this.redact, now: () => this.now() });
   }
 
   get activeSteps(): number {
@@ -190,8 +165,8 @@ export class Executor {
         date: store.clock.now().toISOString().slice(0, 10),
       });
       const outcome = await this.walkChain(x, plan, prompt);
-      if (outcome.ok) await this.complete(x, plan, outcome);
-      else await this.pause(x, outcome.error);
+      if (outcome.ok) await this.outcomes.complete(x, plan, outcome);
+      else await this.outcomes.pause(x, outcome.error);
     } catch (error) {
       await this.handleInterruption(x, error).catch((failure: unknown) => {
         // The database is unreachable: the step stays `running` until its lease lapses,
@@ -202,114 +177,6 @@ export class Executor {
       clearInterval(heartbeat);
       this.inflight.delete(step.id);
     }
-  }
-
-  /** The answer and its attempt row are saved in one transaction, guarded by our lease. */
-  private async complete(x: Execution, plan: StepPlan, success: Success) {
-    const { store } = this.o;
-    const attemptId = randomUUID();
-    const usage = success.result.usage;
-    const finishedAt = store.clock.now();
-    const saved = await persist(
-      x.lease,
-      () =>
-        store.prisma.$transaction(async (tx) => {
-          // A retry after an ambiguous commit (connection lost while committing) finds it done.
-          if (await tx.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } }))
-            return true;
-          const moved = await store.moveStep(x.step, 'completed', {
-            actor: 'engine',
-            from: ['running'],
-            where: { leaseOwner: x.lease.token },
-            tx,
-            data: {
-              output: success.result.text,
-              answeredProvider: success.ref.provider,
-              answeredModel: success.ref.model,
-              personaUsed: plan.persona?.name ?? null,
-              finishReason: success.result.finishReason,
-              latencyMs: success.latencyMs,
-              attempts: success.number,
-              inputTokens: { increment: usage.inputTokens },
-              outputTokens: { increment: usage.outputTokens },
-              leaseOwner: null,
-              leaseExpiresAt: null,
-              finishedAt,
-            },
-          });
-          if (!moved) return false;
-          await this.writeSkips(tx, x);
-          await tx.stepAttempt.create({
-            data: {
-              id: attemptId,
-              runStepId: x.step.id,
-              runId: x.run.id,
-              number: success.number,
-              provider: success.ref.provider,
-              model: success.ref.model,
-              outcome: 'success',
-              latencyMs: success.latencyMs,
-              inputTokens: usage.inputTokens,
-              outputTokens: usage.outputTokens,
-              startedAt: success.startedAt,
-              finishedAt,
-            },
-          });
-          return true;
-        }),
-      (error, waitMs) => this.logDbRetry(x, error, waitMs),
-      () => this.now(),
-    );
-    if (!saved) {
-      x.log.warn('step result discarded: the lease was lost before it could be saved');
-      return;
-    }
-    this.emitAttempt(x, attemptId, success.ref, 'success', null, success.latencyMs, finishedAt, usage);
-    store.events.safeEmit('step.changed', {
-      runId: x.run.id,
-      stepId: x.step.id,
-      to: 'completed',
-      actor: 'engine',
-    });
-  }
-
-  private async pause(x: Execution, last: ProviderError) {
-    const { store } = this.o;
-    x.log.warn({ kind: last.kind, provider: last.provider, model: last.model }, 'step paused after failure');
-    const paused = await persist(
-      x.lease,
-      () =>
-        store.prisma.$transaction(async (tx) => {
-          const moved = await store.moveStep(x.step, 'paused', {
-            actor: 'engine',
-            from: ['running'],
-            where: { leaseOwner: x.lease.token },
-            tx,
-            data: {
-              lastErrorKind: last.kind,
-              lastErrorMessage: this.storedMessage(last.message),
-              lastErrorStatus: last.status ?? null,
-              lastErrorProvider: last.provider,
-              lastErrorModel: last.model ?? null,
-              attempts: x.number,
-              leaseOwner: null,
-              leaseExpiresAt: null,
-            },
-          });
-          if (moved) await this.writeSkips(tx, x);
-          return moved;
-        }),
-      (error, waitMs) => this.logDbRetry(x, error, waitMs),
-      () => this.now(),
-    );
-    if (!paused) return;
-    store.events.safeEmit('step.changed', {
-      runId: x.run.id,
-      stepId: x.step.id,
-      to: 'paused',
-      actor: 'engine',
-    });
-    await store.moveRun(x.run.id, 'paused', { actor: 'engine', from: ['running'] });
   }
 
   private async handleInterruption(x: Execution, error: unknown) {
@@ -346,7 +213,11 @@ export class Executor {
       actor: 'engine',
       from: ['running'],
       where: mine,
-      data: { ...release, lastErrorKind: 'invalid_request', lastErrorMessage: this.storedMessage(message) },
+      data: {
+        ...release,
+        lastErrorKind: 'invalid_request',
+        lastErrorMessage: this.outcomes.storedMessage(message),
+      },
     });
     if (paused) await store.moveRun(x.run.id, 'paused', { actor: 'engine', from: ['running'] });
   }
@@ -430,7 +301,7 @@ export class Executor {
         if (x.signal.aborted) throw x.signal.reason;
         if (health && tries === 1 && !health.allow(ref)) {
           const why = health.reason?.(ref) ?? 'failing repeatedly';
-          this.queueSkip(x, ref, why);
+          this.outcomes.queueSkip(x, ref, why);
           skipped.push(ref);
           lastError ??= new ProviderError({ ...ref, kind: 'overloaded', message: `skipped: ${why}` });
           x.log.info({ provider: ref.provider, model: ref.model }, 'skipping: circuit open');
@@ -445,7 +316,7 @@ export class Executor {
         const startedAt = this.o.store.clock.now();
         const t0 = performance.now();
         try {
-          const result = await this.call(provider, {
+          const result = await callProvider(provider, {
             model: ref.model,
             system: plan.persona?.system,
             prompt,
@@ -460,7 +331,7 @@ export class Executor {
           calls += 1;
           const failure = toProviderError(error, ref, this.redact);
           const latencyMs = Math.round(performance.now() - t0);
-          await this.recordFailure(x, ref, number, startedAt, latencyMs, failure);
+          await this.outcomes.recordFailure(x, ref, number, startedAt, latencyMs, failure);
           lastError = failure;
           x.log.info(
             { provider: ref.provider, model: ref.model, kind: failure.kind, status: failure.status, tries },
@@ -485,148 +356,6 @@ export class Executor {
   private hasLater(candidates: ModelRef[], ref: ModelRef): boolean {
     const after = candidates.slice(candidates.indexOf(ref) + 1);
     return after.some((c) => this.o.providers.get(c.provider) !== undefined);
-  }
-
-  /**
-   * Calls the provider with the step's timeout. Adapters enforce the timeout themselves
-   * (kind "timeout"); this race is the backstop for one that ignores its signal, so a hung
-   * connection can never hold a run longer than timeout + grace. Cancellation wins at once.
-   */
-  private async call(
-    provider: Provider,
-    request: Parameters<Provider['generate']>[0] & { signal: AbortSignal; timeoutMs: number },
-  ): Promise<GenerateResult> {
-    const hard = new AbortController();
-    const signal = AbortSignal.any([request.signal, hard.signal]);
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    const backstop = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        hard.abort(new DOMException(`timed out after ${request.timeoutMs} ms`, 'TimeoutError'));
-        reject(
-          new ProviderError({
-            kind: 'timeout',
-            provider: provider.id,
-            model: request.model,
-            code: 'timeout',
-            message: `${provider.label} did not answer within ${Math.round(request.timeoutMs / 1000)} s`,
-          }),
-        );
-      }, request.timeoutMs + HARD_TIMEOUT_GRACE_MS);
-      onAbort = () => reject(request.signal.reason);
-      request.signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([provider.generate({ ...request, signal }), backstop]);
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) request.signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  private queueSkip(x: Execution, ref: ModelRef, why: string) {
-    x.number += 1;
-    const at = this.o.store.clock.now();
-    x.skips.push({
-      id: randomUUID(),
-      runStepId: x.step.id,
-      runId: x.run.id,
-      number: x.number,
-      provider: ref.provider,
-      model: ref.model,
-      outcome: 'skipped',
-      errorKind: 'circuit_open',
-      errorMessage: this.storedMessage(why),
-      latencyMs: 0,
-      startedAt: at,
-      finishedAt: at,
-    });
-  }
-
-  private async writeSkips(tx: Tx, x: Execution) {
-    if (x.skips.length > 0) await tx.stepAttempt.createMany({ data: x.skips, skipDuplicates: true });
-  }
-
-  /** One failed call: its row and the step's counters, only while the lease is ours. */
-  private async recordFailure(
-    x: Execution,
-    ref: ModelRef,
-    number: number,
-    startedAt: Date,
-    latencyMs: number,
-    failure: ProviderError,
-  ) {
-    const { store } = this.o;
-    const attemptId = randomUUID();
-    const finishedAt = store.clock.now();
-    const sentAt = this.now();
-    await persist(
-      x.lease,
-      () =>
-        store.prisma.$transaction(async (tx) => {
-          if (await tx.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } })) return;
-          const { count } = await tx.runStep.updateMany({
-            where: { id: x.step.id, status: 'running', leaseOwner: x.lease.token },
-            data: { attempts: number, leaseExpiresAt: new Date(sentAt + x.lease.leaseMs) },
-          });
-          if (count === 0) throw new Interrupted('lease_lost');
-          await this.writeSkips(tx, x);
-          await tx.stepAttempt.create({
-            data: {
-              id: attemptId,
-              runStepId: x.step.id,
-              runId: x.run.id,
-              number,
-              provider: ref.provider,
-              model: ref.model,
-              outcome: 'error',
-              errorKind: failure.kind,
-              httpStatus: failure.status ?? null,
-              errorMessage: this.storedMessage(failure.message),
-              latencyMs,
-              startedAt,
-              finishedAt,
-            },
-          });
-        }),
-      (error, waitMs) => this.logDbRetry(x, error, waitMs),
-      () => this.now(),
-    );
-    x.lease.renewed(sentAt);
-    x.skips = [];
-    this.emitAttempt(x, attemptId, ref, 'error', failure.kind, latencyMs, finishedAt);
-  }
-
-  private emitAttempt(
-    x: Execution,
-    attemptId: string,
-    ref: ModelRef,
-    outcome: 'success' | 'error',
-    errorKind: ErrorKind | null,
-    latencyMs: number,
-    finishedAt: Date,
-    usage?: { inputTokens: number; outputTokens: number },
-  ) {
-    this.o.store.events.safeEmit('attempt.recorded', {
-      runId: x.run.id,
-      stepId: x.step.id,
-      attemptId,
-      provider: ref.provider,
-      model: ref.model,
-      outcome,
-      errorKind,
-      latencyMs,
-      finishedAt,
-      ...(usage ?? {}),
-    });
-  }
-
-  private logDbRetry(x: Execution, error: unknown, waitMs: number) {
-    x.log.warn({ err: this.redact(String(error)).slice(0, 300), waitMs }, 'database write failed; retrying');
-  }
-
-  private storedMessage(message: string): string {
-    return this.redact(message).slice(0, STORED_MESSAGE_CHARS);
   }
 }
 

@@ -1,0 +1,273 @@
+import { randomUUID } from 'node:crypto';
+import type { Prisma } from '../db/generated/client.js';
+import type { Logger } from '../logging.js';
+import type { ErrorKind, GenerateResult, ProviderError } from '../providers/types.js';
+import type { ModelRef } from '../workflows/types.js';
+import { Interrupted, persist, type StepLease } from './lease.js';
+import type { StepPlan } from './plan.js';
+import type { RunStore } from './store.js';
+
+type RunStepRow = Awaited<ReturnType<RunStore['steps']>>[number];
+type Tx = Prisma.TransactionClient;
+
+const STORED_MESSAGE_CHARS = 500;
+
+/** One execution of one claimed step. */
+export interface Execution {
+  run: { id: string; snapshot: unknown; input: string };
+  step: RunStepRow;
+  lease: StepLease;
+  signal: AbortSignal;
+  log: Logger;
+  startedAt: number;
+  /** Last StepAttempt number used (rows are numbered per step across executions). */
+  number: number;
+  /** Breaker skips, written with the next row so they are kept only if a real call followed. */
+  skips: Prisma.StepAttemptCreateManyInput[];
+}
+
+/** A provider call that answered, not yet saved. */
+export interface Success {
+  ok: true;
+  ref: ModelRef;
+  result: GenerateResult;
+  number: number;
+  startedAt: Date;
+  latencyMs: number;
+}
+
+/**
+ * Everything an execution writes about its calls and its outcome. Each write is guarded by
+ * the execution's lease token (a step another worker holds is never written) and is
+ * idempotent (attempt ids), so it can be retried through a database blip: `persist` keeps
+ * trying while the lease still holds. Events go out only after the transaction committed.
+ */
+export class OutcomeWriter {
+  constructor(
+    private readonly o: {
+      store: RunStore;
+      redact: (text: string) => string;
+      now: () => number;
+    },
+  ) {}
+
+  private now(): number {
+    return this.o.now();
+  }
+
+  /** The answer and its attempt row are saved in one transaction, guarded by our lease. */
+  async complete(x: Execution, plan: StepPlan, success: Success) {
+    const { store } = this.o;
+    const attemptId = randomUUID();
+    const usage = success.result.usage;
+    const finishedAt = store.clock.now();
+    const saved = await persist(
+      x.lease,
+      () =>
+        store.prisma.$transaction(async (tx) => {
+          // A retry after an ambiguous commit (connection lost while committing) finds it done.
+          if (await tx.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } }))
+            return true;
+          const moved = await store.moveStep(x.step, 'completed', {
+            actor: 'engine',
+            from: ['running'],
+            where: { leaseOwner: x.lease.token },
+            tx,
+            data: {
+              output: success.result.text,
+              answeredProvider: success.ref.provider,
+              answeredModel: success.ref.model,
+              personaUsed: plan.persona?.name ?? null,
+              finishReason: success.result.finishReason,
+              latencyMs: success.latencyMs,
+              attempts: success.number,
+              inputTokens: { increment: usage.inputTokens },
+              outputTokens: { increment: usage.outputTokens },
+              leaseOwner: null,
+              leaseExpiresAt: null,
+              finishedAt,
+            },
+          });
+          if (!moved) return false;
+          await this.writeSkips(tx, x);
+          await tx.stepAttempt.create({
+            data: {
+              id: attemptId,
+              runStepId: x.step.id,
+              runId: x.run.id,
+              number: success.number,
+              provider: success.ref.provider,
+              model: success.ref.model,
+              outcome: 'success',
+              latencyMs: success.latencyMs,
+              inputTokens: usage.inputTokens,
+              outputTokens: usage.outputTokens,
+              startedAt: success.startedAt,
+              finishedAt,
+            },
+          });
+          return true;
+        }),
+      (error, waitMs) => this.logDbRetry(x, error, waitMs),
+      () => this.now(),
+    );
+    if (!saved) {
+      x.log.warn('step result discarded: the lease was lost before it could be saved');
+      return;
+    }
+    this.emitAttempt(x, attemptId, success.ref, 'success', null, success.latencyMs, finishedAt, usage);
+    store.events.safeEmit('step.changed', {
+      runId: x.run.id,
+      stepId: x.step.id,
+      to: 'completed',
+      actor: 'engine',
+    });
+  }
+
+  async pause(x: Execution, last: ProviderError) {
+    const { store } = this.o;
+    x.log.warn({ kind: last.kind, provider: last.provider, model: last.model }, 'step paused after failure');
+    const paused = await persist(
+      x.lease,
+      () =>
+        store.prisma.$transaction(async (tx) => {
+          const moved = await store.moveStep(x.step, 'paused', {
+            actor: 'engine',
+            from: ['running'],
+            where: { leaseOwner: x.lease.token },
+            tx,
+            data: {
+              lastErrorKind: last.kind,
+              lastErrorMessage: this.storedMessage(last.message),
+              lastErrorStatus: last.status ?? null,
+              lastErrorProvider: last.provider,
+              lastErrorModel: last.model ?? null,
+              attempts: x.number,
+              leaseOwner: null,
+              leaseExpiresAt: null,
+            },
+          });
+          if (moved) await this.writeSkips(tx, x);
+          return moved;
+        }),
+      (error, waitMs) => this.logDbRetry(x, error, waitMs),
+      () => this.now(),
+    );
+    if (!paused) return;
+    store.events.safeEmit('step.changed', {
+      runId: x.run.id,
+      stepId: x.step.id,
+      to: 'paused',
+      actor: 'engine',
+    });
+    await store.moveRun(x.run.id, 'paused', { actor: 'engine', from: ['running'] });
+  }
+
+  queueSkip(x: Execution, ref: ModelRef, why: string) {
+    x.number += 1;
+    const at = this.o.store.clock.now();
+    x.skips.push({
+      id: randomUUID(),
+      runStepId: x.step.id,
+      runId: x.run.id,
+      number: x.number,
+      provider: ref.provider,
+      model: ref.model,
+      outcome: 'skipped',
+      errorKind: 'circuit_open',
+      errorMessage: this.storedMessage(why),
+      latencyMs: 0,
+      startedAt: at,
+      finishedAt: at,
+    });
+  }
+
+  private async writeSkips(tx: Tx, x: Execution) {
+    if (x.skips.length > 0) await tx.stepAttempt.createMany({ data: x.skips, skipDuplicates: true });
+  }
+
+  /** One failed call: its row and the step's counters, only while the lease is ours. */
+  async recordFailure(
+    x: Execution,
+    ref: ModelRef,
+    number: number,
+    startedAt: Date,
+    latencyMs: number,
+    failure: ProviderError,
+  ) {
+    const { store } = this.o;
+    const attemptId = randomUUID();
+    const finishedAt = store.clock.now();
+    const sentAt = this.now();
+    await persist(
+      x.lease,
+      () =>
+        store.prisma.$transaction(async (tx) => {
+          if (await tx.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } })) return;
+          const { count } = await tx.runStep.updateMany({
+            where: { id: x.step.id, status: 'running', leaseOwner: x.lease.token },
+            data: { attempts: number, leaseExpiresAt: new Date(sentAt + x.lease.leaseMs) },
+          });
+          if (count === 0) throw new Interrupted('lease_lost');
+          await this.writeSkips(tx, x);
+          await tx.stepAttempt.create({
+            data: {
+              id: attemptId,
+              runStepId: x.step.id,
+              runId: x.run.id,
+              number,
+              provider: ref.provider,
+              model: ref.model,
+              outcome: 'error',
+              errorKind: failure.kind,
+              httpStatus: failure.status ?? null,
+              errorMessage: this.storedMessage(failure.message),
+              latencyMs,
+              startedAt,
+              finishedAt,
+            },
+          });
+        }),
+      (error, waitMs) => this.logDbRetry(x, error, waitMs),
+      () => this.now(),
+    );
+    x.lease.renewed(sentAt);
+    x.skips = [];
+    this.emitAttempt(x, attemptId, ref, 'error', failure.kind, latencyMs, finishedAt);
+  }
+
+  private emitAttempt(
+    x: Execution,
+    attemptId: string,
+    ref: ModelRef,
+    outcome: 'success' | 'error',
+    errorKind: ErrorKind | null,
+    latencyMs: number,
+    finishedAt: Date,
+    usage?: { inputTokens: number; outputTokens: number },
+  ) {
+    this.o.store.events.safeEmit('attempt.recorded', {
+      runId: x.run.id,
+      stepId: x.step.id,
+      attemptId,
+      provider: ref.provider,
+      model: ref.model,
+      outcome,
+      errorKind,
+      latencyMs,
+      finishedAt,
+      ...(usage ?? {}),
+    });
+  }
+
+  private logDbRetry(x: Execution, error: unknown, waitMs: number) {
+    x.log.warn(
+      { err: this.o.redact(String(error)).slice(0, 300), waitMs },
+      'database write failed; retrying',
+    );
+  }
+
+  storedMessage(message: string): string {
+    return this.o.redact(message).slice(0, STORED_MESSAGE_CHARS);
+  }
+}
