@@ -1,5 +1,6 @@
 import { createCore, loggerFor } from './app.js';
 import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
+import { shortHealth } from './health/index.js';
 import { createOpsRoutes, type OpsServer, startOpsServer } from './ops/http.js';
 import { createMetrics } from './ops/metrics.js';
 import { cachedSlackAuthCheck } from './ops/slack-auth.js';
@@ -18,6 +19,7 @@ import { createSlackApp, slackConfigProblem } from './slack/app.js';
 /** Inside docker's default 30 s stop_grace_period, with room for the last Slack updates. */
 const ENGINE_GRACE_MS = 15_000;
 const FLUSH_MS = 5_000;
+const HEALTH_REFRESH_MS = 15_000;
 
 async function main(): Promise<void> {
   loadDotEnv();
@@ -54,10 +56,25 @@ async function main(): Promise<void> {
     metrics,
     logger,
   });
+  // A few words per provider beside its group in the cards' model menu ("degraded: rate limited"),
+  // from the health monitor's figures, refreshed in the background so a render never waits.
+  const healthWords = new Map<string, string | null>();
+  const refreshHealth = async () => {
+    for (const row of (await core.health?.table({ groupBy: 'provider' })) ?? []) {
+      healthWords.set(row.provider, shortHealth(row));
+    }
+  };
+  const healthTimer = setInterval(() => {
+    refreshHealth().catch((error: unknown) =>
+      logger.warn({ err: (error as Error).message }, 'provider health for the menus unavailable'),
+    );
+  }, HEALTH_REFRESH_MS);
+  healthTimer.unref();
   const slack = createSlackApp({
     core,
     config,
     routes,
+    providerHealth: (provider) => healthWords.get(provider) ?? null,
     observer: metrics && {
       onCall: (method) => metrics.recordSlackCall(method),
       onRateLimited: (method) => metrics.recordSlack429(method),
@@ -71,6 +88,7 @@ async function main(): Promise<void> {
     // Socket Mode opens no port of its own: health and metrics get a small server on PORT.
     if (slack.mode === 'socket') ops = await startOpsServer({ port: config.slack.port, routes, logger });
     await core.engine.start();
+    await refreshHealth().catch(() => {});
   } catch (error) {
     logger.fatal({ err: (error as Error).message }, startupAdvice(error));
     await core.close().catch(() => {});
@@ -103,6 +121,7 @@ async function main(): Promise<void> {
       await core.engine.stop(ENGINE_GRACE_MS);
       const flushed = await slack.flush(FLUSH_MS);
       if (!flushed) logger.warn('some Slack updates were not sent before shutdown');
+      clearInterval(healthTimer);
       slack.close();
       metrics?.close();
       await core.db.close();
