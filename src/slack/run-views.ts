@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../db/database.js';
+import { fallbackNote } from '../engine/fallback-note.js';
 import type { StepPlan } from '../engine/plan.js';
 import { type PersonaSnapshot, readSnapshot } from '../engine/snapshot.js';
 import {
@@ -37,17 +38,25 @@ export class RunViews {
     if (!row) return undefined;
     const snapshot = readSnapshot(row.snapshot);
     const snapshotPersonas = snapshot.personas;
-    const [enabled, failures] = await Promise.all([
+    const [enabled, attempts] = await Promise.all([
       this.prisma.persona.findMany({
         where: { disabled: false },
         orderBy: { name: 'asc' },
         select: { id: true, name: true, system: true },
       }),
-      row.steps.some((s) => s.status === 'completed' && s.answeredProvider)
+      row.steps.some((s) => s.status === 'completed')
         ? this.prisma.stepAttempt.findMany({
-            where: { runId, outcome: 'error' },
+            where: { runId },
             orderBy: { number: 'asc' },
-            select: { runStepId: true, provider: true, model: true, errorKind: true },
+            select: {
+              runStepId: true,
+              number: true,
+              provider: true,
+              model: true,
+              outcome: true,
+              errorKind: true,
+              startedAt: true,
+            },
           })
         : Promise.resolve([]),
     ]);
@@ -71,18 +80,12 @@ export class RunViews {
     const steps = row.steps.map((step) => {
       const plan = tryPlan(snapshot, step, this.ctx, personas);
       plans.set(step.id, plan);
-      const primary = plan?.candidates[0];
-      const failure = primary
-        ? failures
-            .filter(
-              (f) => f.runStepId === step.id && f.provider === primary.provider && f.model === primary.model,
-            )
-            .at(-1)
-        : undefined;
-      return stepView(row, step, this.ctx, personas, {
-        primaryFailureKind: failure?.errorKind,
-        plan: plan ?? null,
-      });
+      // Only the step's latest execution: a retry after a switch from the card needs no excuse.
+      const note = fallbackNote(
+        attempts.filter((a) => a.runStepId === step.id),
+        { since: step.startedAt },
+      );
+      return stepView(row, step, this.ctx, personas, { fallbackNote: note, plan: plan ?? null });
     });
     return { row, run: runView(row), steps, menus: menuOptions(this.ctx, enabled), plans };
   }

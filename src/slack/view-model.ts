@@ -5,7 +5,6 @@ import { type PersonaSnapshot, type RunSnapshot, readSnapshot } from '../engine/
 import { PROVIDER_LABELS } from '../providers/catalogue.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import type { ModelRef } from '../workflows/types.js';
-import { describeError, providerLabel } from './views/errors.js';
 import type { MenuOptions, PersonaSource, RunView, StepView } from './views/model.js';
 
 /**
@@ -67,8 +66,8 @@ export function personasFor(
 }
 
 export interface StepFacts {
-  /** The kind of the last failed call on the step's first choice, for "why it moved on". */
-  primaryFailureKind?: string | null | undefined;
+  /** Why the step moved on before it answered (the engine's fallbackNote of its attempts). */
+  fallbackNote?: string | null | undefined;
   /** The step's plan when the caller has it already (null: no provider can serve it). */
   plan?: StepPlan | null | undefined;
 }
@@ -117,7 +116,7 @@ export function stepView(
     latencyMs: step.latencyMs,
     attempts: step.attempts,
     lastError,
-    fallbackNote: fallbackNote(step, primary, facts.primaryFailureKind),
+    fallbackNote: step.status === 'completed' ? (facts.fallbackNote ?? null) : null,
   };
 }
 
@@ -133,13 +132,6 @@ export function tryPlan(
   } catch {
     return undefined;
   }
-}
-
-function fallbackNote(step: RunStep, primary: ModelRef | undefined, kind: string | null | undefined) {
-  if (step.status !== 'completed' || !primary || !step.answeredProvider || !step.answeredModel) return null;
-  if (step.answeredProvider === primary.provider && step.answeredModel === primary.model) return null;
-  const why = kind ? describeError(kind, providerLabel(primary.provider), primary.provider) : 'failed';
-  return `${primary.provider}/${primary.model}: ${why} → answered by ${step.answeredProvider}/${step.answeredModel}`;
 }
 
 /** What the menus may offer: configured providers only, enabled personas only. */

@@ -9,6 +9,7 @@ import { expectValidMessage, visibleText } from '../support/block-kit.js';
 import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
 import {
   createTestEngine,
+  fail,
   putWorkflow,
   ScriptedProvider,
   step,
@@ -30,11 +31,11 @@ const FAST = {
   'chat.update': { perSecond: 1000, burst: 100 },
 };
 
-function replica(owner: string) {
+function replica(owner: string, configured: ('openai' | 'anthropic')[] = ['openai']) {
   const slack = new FakeSlack();
   const publisher = new Publisher({ client: slack, logger: silentLogger, limits: FAST });
   const views = new RunViews(db.prisma, {
-    catalogue: testCatalogue(['openai']),
+    catalogue: testCatalogue(configured),
     config: {
       defaults: { provider: undefined, model: undefined },
       retry: { maxAttempts: 1, baseMs: 1, maxMs: 1 },
@@ -116,6 +117,48 @@ describe('Renderer', () => {
     // The last state the parent got is the final one.
     const parentFinal = [...r.slack.calls].reverse().find((c) => c.args.ts === parentTs || c === posts[0])!;
     expect(visibleText(parentFinal.args)).toContain('Completed');
+    r.close();
+  });
+
+  it('says on the card why the step moved on to a fallback', async () => {
+    await engine.stop(0);
+    await putWorkflow(db, {
+      name: 'fallback',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      steps: [
+        step('only', '{{input}}', { fallbacks: [{ provider: 'anthropic', model: 'claude-haiku-4-5' }] }),
+      ],
+    });
+    engine = createTestEngine(db, [
+      new ScriptedProvider('openai', () => {
+        throw fail({ kind: 'quota', provider: 'openai', model: 'gpt-4o-mini' });
+      }),
+      new ScriptedProvider('anthropic', () => 'from anthropic'),
+    ]);
+    await engine.start();
+    const r = replica('A', ['openai', 'anthropic']);
+    const run = await engine.runs.startRun({
+      workflow: 'fallback',
+      input: 'x',
+      startedBy: 'U0ALICE',
+      trigger: 'slash',
+      channelId: 'C1',
+    });
+    await waitForRun(db, run.id, ['completed']);
+    await r.settle();
+    const card =
+      r.slack
+        .callsOf('chat.update')
+        .filter((c) => visibleText(c.args).includes('Step 1/1'))
+        .at(-1) ??
+      r.slack
+        .callsOf('chat.postMessage')
+        .filter((c) => visibleText(c.args).includes('Step 1/1'))
+        .at(-1)!;
+    expect(visibleText(card.args)).toContain(
+      'openai/gpt-4o-mini: billing (quota) → answered by anthropic/claude-haiku-4-5',
+    );
     r.close();
   });
 
