@@ -1,6 +1,6 @@
 import { createCore, loggerFor } from './app.js';
 import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
-import { shortHealth } from './health/index.js';
+import { rankAlternatives, shortHealth } from './health/index.js';
 import { createOpsRoutes, type OpsServer, startOpsServer } from './ops/http.js';
 import { createMetrics } from './ops/metrics.js';
 import { cachedSlackAuthCheck } from './ops/slack-auth.js';
@@ -75,6 +75,9 @@ async function main(): Promise<void> {
     config,
     routes,
     providerHealth: (provider) => healthWords.get(provider) ?? null,
+    // "Retry with …" on a failure alert: healthy providers first, open circuits last.
+    rankAlternatives: async (choices) =>
+      core.health ? rankAlternatives(choices, await core.health.table()).map((r) => r.ref) : choices,
     observer: metrics && {
       onCall: (method) => metrics.recordSlackCall(method),
       onRateLimited: (method) => metrics.recordSlack429(method),

@@ -4,6 +4,7 @@ import type { EngineEventBus } from '../engine/events.js';
 import { readSnapshot } from '../engine/snapshot.js';
 import type { Logger } from '../logging.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
+import type { ModelRef } from '../workflows/types.js';
 import type { Publisher } from './publisher.js';
 import { parentKey } from './renderer.js';
 import type { LoadedRun, RunViews } from './run-views.js';
@@ -40,7 +41,9 @@ export interface AlertsOptions {
   /** SLACK_ALERT_CHANNEL: used when the workflow names no `notify` channel. */
   alertChannel?: string | undefined;
   /** How long an alert waits for the run's parent message (for its permalink). */
-  parentWaitMs?: number;
+  parentWaitMs?: number | undefined;
+  /** Reorders the "Retry with …" choices, e.g. healthiest provider first. */
+  rankAlternatives?: ((choices: ModelRef[]) => Promise<ModelRef[]>) | undefined;
 }
 
 export class FailureAlerts {
@@ -106,7 +109,10 @@ export class FailureAlerts {
     const permalink = threadTs ? await this.permalink(loaded.row.channelId!, threadTs, runId) : undefined;
 
     const failed = { provider: step.lastError!.provider as ProviderId, model: step.lastError!.model };
-    const alternatives = alternativesFor(failed, loaded.plans.get(stepId), this.o.catalogue);
+    let alternatives = alternativesFor(failed, loaded.plans.get(stepId), this.o.catalogue);
+    if (this.o.rankAlternatives) {
+      alternatives = await this.o.rankAlternatives(alternatives).catch(() => alternatives);
+    }
     if (channel) {
       const existing = isSlackTs(row.alertTs) && row.alertChannel ? row.alertTs : undefined;
       this.o.publisher.put({

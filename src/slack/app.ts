@@ -5,7 +5,7 @@ import type { Core } from '../app.js';
 import type { Config } from '../config.js';
 import { TERMINAL_RUN } from '../engine/states.js';
 import { ActionService } from './actions.js';
-import { FailureAlerts } from './alerts.js';
+import { type AlertsOptions, FailureAlerts } from './alerts.js';
 import { boltLogger } from './bolt-logger.js';
 import { CommandService } from './commands.js';
 import { registerListeners } from './listeners.js';
@@ -41,6 +41,8 @@ export interface SlackAppOptions {
   alertParentWaitMs?: number;
   /** More HTTP routes beside /slack/events in HTTP mode (health, readiness, metrics). */
   routes?: CustomRoute[];
+  /** Reorders a failure alert's "Retry with …" choices (e.g. healthiest first). */
+  rankAlternatives?: AlertsOptions['rankAlternatives'];
   /** Told about every Web API call the publisher makes and every 429 (metrics). */
   observer?: PublisherOptions['observer'];
 }
@@ -163,6 +165,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     logger,
     alertChannel: slack.alertChannel,
     parentWaitMs: options.alertParentWaitMs,
+    rankAlternatives: options.rankAlternatives,
   });
   const commands = new CommandService({
     prisma,
