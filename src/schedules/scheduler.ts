@@ -5,7 +5,10 @@ import type { RunsService } from '../engine/runs.js';
 import type { RunStore } from '../engine/store.js';
 import type { Logger } from '../logging.js';
 import { CronSchedule } from './cron.js';
-import { type FiringOutcome, missedNotice, pauseTimeoutText, startFailedNotice } from './notices.js';
+import { type FiringOutcome, missedNotice, startFailedNotice } from './notices.js';
+import { failTimedOutRuns, type PauseTimeoutEvent } from './pause-timeout.js';
+
+export type { PauseTimeoutEvent };
 
 /**
  * Fires schedules. node-cron ticks once a minute (in UTC); each tick reads the schedules
@@ -35,19 +38,6 @@ export type CronFactory = (
   onTick: () => Promise<void>,
   options: { timezone: string; name: string; noOverlap: boolean },
 ) => CronTask;
-
-export interface PauseTimeoutEvent {
-  runId: string;
-  runNumber: number;
-  workflow: string;
-  scheduleId: string;
-  /** The run's channel (its thread), else the schedule's. */
-  channelId: string | null;
-  pausedMinutes: number;
-  timeoutMinutes: number;
-  /** Ready to post: "Run #42 of *release-notes* (scheduled) stayed paused …". */
-  text: string;
-}
 
 export interface FiringEvent {
   scheduleId: string;
@@ -139,7 +129,23 @@ export class Scheduler {
     for (const schedule of due ?? []) {
       await this.guard(`firing schedule ${schedule.id}`, () => this.fire(schedule, now));
     }
-    await this.guard('checking paused scheduled runs', () => this.failTimedOut(now));
+    await this.guard('checking paused scheduled runs', () =>
+      failTimedOutRuns(
+        {
+          prisma: this.o.prisma,
+          store: this.o.store,
+          logger: this.o.logger,
+          defaultPauseTimeoutMinutes: this.o.defaultPauseTimeoutMinutes,
+          report: (event) =>
+            this.o.onPauseTimeout
+              ? this.callback(() => this.o.onPauseTimeout!(event))
+              : event.channelId
+                ? this.notify(event.channelId, event.text)
+                : Promise.resolve(),
+        },
+        now,
+      ),
+    );
   }
 
   private async guard<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
@@ -367,91 +373,6 @@ export class Scheduler {
         runId: started.run?.id,
       });
     }
-  }
-
-  /**
-   * A scheduled run paused (a step exhausted its retries and fallbacks) with nobody acting
-   * for longer than its pause timeout is failed. "Acting" includes editing the paused
-   * step's card, which moves its updatedAt.
-   */
-  private async failTimedOut(now: Date): Promise<void> {
-    const paused = await this.o.prisma.workflowRun.findMany({
-      where: { status: 'paused', trigger: 'schedule', startedBy: { startsWith: 'schedule:' } },
-      select: {
-        id: true,
-        number: true,
-        workflowName: true,
-        startedBy: true,
-        channelId: true,
-        updatedAt: true,
-        steps: { where: { status: 'paused' }, select: { updatedAt: true } },
-      },
-    });
-    if (paused.length === 0) return;
-    const ids = [...new Set(paused.map((r) => r.startedBy.slice('schedule:'.length)))];
-    const schedules = new Map(
-      (
-        await this.o.prisma.schedule.findMany({
-          where: { id: { in: ids } },
-          select: { id: true, pauseTimeoutMinutes: true, channelId: true },
-        })
-      ).map((s) => [s.id, s]),
-    );
-    for (const run of paused) {
-      const scheduleId = run.startedBy.slice('schedule:'.length);
-      const schedule = schedules.get(scheduleId);
-      const timeoutMinutes = schedule?.pauseTimeoutMinutes ?? this.o.defaultPauseTimeoutMinutes;
-      if (timeoutMinutes <= 0) continue;
-      const since = Math.max(run.updatedAt.getTime(), ...run.steps.map((s) => s.updatedAt.getTime()));
-      const pausedMs = now.getTime() - since;
-      if (pausedMs < timeoutMinutes * MINUTE_MS) continue;
-      const pausedMinutes = Math.floor(pausedMs / MINUTE_MS);
-      await this.failRun(run, scheduleId, schedule?.channelId ?? null, pausedMinutes, timeoutMinutes);
-    }
-  }
-
-  private async failRun(
-    run: { id: string; number: number; workflowName: string; channelId: string | null },
-    scheduleId: string,
-    scheduleChannel: string | null,
-    pausedMinutes: number,
-    timeoutMinutes: number,
-  ): Promise<void> {
-    const actor = `schedule:${scheduleId}`;
-    const text = pauseTimeoutText({
-      workflow: run.workflowName,
-      runNumber: run.number,
-      pausedMinutes,
-      timeoutMinutes,
-    });
-    const reason = `Paused for ${pausedMinutes} min with nobody acting (pause timeout ${timeoutMinutes} min).`;
-    // Guarded: if someone resumed it meanwhile, or another process failed it, nothing moves.
-    const moved = await this.o.store.moveRun(run.id, 'failed', { from: ['paused'], actor, data: { reason } });
-    if (!moved) return;
-    for (const step of await this.o.store.steps(run.id)) {
-      if (step.status === 'paused') await this.o.store.moveStep(step, 'failed', { from: ['paused'], actor });
-      else if (step.status === 'pending')
-        await this.o.store.moveStep(step, 'skipped', { from: ['pending'], actor });
-    }
-    await this.o.prisma.auditEvent.create({
-      data: { runId: run.id, actor, action: 'run.pause_timeout', fromValue: 'paused', toValue: 'failed' },
-    });
-    this.o.logger.info(
-      { runId: run.id, scheduleId, pausedMinutes },
-      'paused scheduled run failed after its pause timeout',
-    );
-    const event: PauseTimeoutEvent = {
-      runId: run.id,
-      runNumber: run.number,
-      workflow: run.workflowName,
-      scheduleId,
-      channelId: run.channelId ?? scheduleChannel,
-      pausedMinutes,
-      timeoutMinutes,
-      text,
-    };
-    if (this.o.onPauseTimeout) await this.callback(() => this.o.onPauseTimeout!(event));
-    else if (event.channelId) await this.notify(event.channelId, text);
   }
 
   private facts(schedule: DueSchedule) {
