@@ -365,7 +365,9 @@ describe('overlap', () => {
 describe('pause timeout', () => {
   async function pausedScheduledRun(pauseTimeoutMinutes: number | undefined) {
     engine = createTestEngine(db, [
-      new ScriptedProvider('openai', () => Promise.reject(fail({ kind: 'auth', provider: 'openai', status: 401 }))),
+      new ScriptedProvider('openai', () =>
+        Promise.reject(fail({ kind: 'auth', provider: 'openai', status: 401 })),
+      ),
     ]);
     await engine.start();
     const clock = manualClock(Date.now());
