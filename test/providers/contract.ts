@@ -34,9 +34,10 @@ export function describeProviderContract(h: ContractHarness): void {
 
   describe(`${h.label} adapter contract`, () => {
     it('turns its own timeoutMs into a timeout error, after a single request', async () => {
-      const requests = intercept(h.origin, h.generatePath, { status: 200, body: h.okBody, delayMs: 400 });
+      // The reply would come far later than the timeout: a timeout error (not a success)
+      // proves our own timer ended the call. No wall-clock assertion: CI machines are loaded.
+      const requests = intercept(h.origin, h.generatePath, { status: 200, body: h.okBody, delayMs: 5000 });
       const provider = h.create(h.origin, h.apiKey);
-      const started = Date.now();
       const error = await providerErrorFrom(provider.generate({ ...request, timeoutMs: 50 }));
       expect(error).toMatchObject({
         kind: 'timeout',
@@ -44,7 +45,6 @@ export function describeProviderContract(h: ContractHarness): void {
         code: 'timeout',
         retryable: true,
       });
-      expect(Date.now() - started).toBeLessThan(350);
       expect(requests).toHaveLength(1);
     });
 
