@@ -100,6 +100,7 @@ export class Engine {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    this.executor.resume();
     // The embedded database belongs to this one process: every running step is an orphan.
     const summary = await recoverOrphans(this.store, this.queue, {
       takeAllRunning: this.o.db.kind === 'embedded',

@@ -119,6 +119,11 @@ export class Executor {
     }
   }
 
+  /** Takes work again after a stop (the engine restarts without a new process). */
+  resume(): void {
+    this.stopping = false;
+  }
+
   /** Stops taking work; running steps get `graceMs` to finish, then are handed back. */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;

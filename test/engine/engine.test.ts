@@ -388,6 +388,19 @@ describe('run controls', () => {
     expect(openai.calls.map((c) => c.prompt)).toEqual(['first', 'second']);
   });
 
+  it('an engine stopped and started again in the same process carries on with new runs', async () => {
+    const openai = new ScriptedProvider('openai', () => 'ok');
+    await putWorkflow(db, { name: 'restart', provider: 'openai', steps: [step('a', 'p')] });
+    const e = createTestEngine(db, [openai]);
+    const first = await start(e, 'restart');
+    await waitForRun(db, first.id, ['completed']);
+    await e.stop(0);
+    await e.start();
+    const second = await e.runs.startRun({ workflow: 'restart', input: '', startedBy: 'U1', trigger: 'slash' });
+    await waitForRun(db, second.id, ['completed']);
+    expect(openai.calls).toHaveLength(2);
+  });
+
   it('refuses an unknown workflow (listing the known ones) and oversized input, creating nothing', async () => {
     const openai = new ScriptedProvider('openai');
     await putWorkflow(db, { name: 'release-notes', steps: [step('a', 'p')] });
