@@ -4,7 +4,14 @@ import type { Engine } from '../../src/engine/engine.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
 import type { Provider } from '../../src/providers/types.js';
 import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
-import { createTestEngine, putWorkflow, ScriptedProvider, step, waitForRun } from '../support/engine.js';
+import {
+  createTestEngine,
+  putWorkflow,
+  ScriptedProvider,
+  step,
+  waitFor,
+  waitForRun,
+} from '../support/engine.js';
 import { type OpenAIStub, startOpenAIStub } from '../support/openai-stub.js';
 
 /**
@@ -58,11 +65,10 @@ describe('a hung connection', () => {
         }),
       ],
     });
-    const t0 = performance.now();
-    // Long enough for a loaded machine to answer the live call in time.
+    // Long enough for a loaded machine to answer the live call in time. Without the
+    // timeout the hung call would hold the run past waitForRun's bound.
     const r = await run('hang-then-fallback', [openai], 2000);
     await waitForRun(db, r.id, ['completed'], 20_000);
-    expect(performance.now() - t0).toBeLessThan(15_000);
     const attempts = await db.prisma.stepAttempt.findMany({
       where: { runId: r.id },
       orderBy: { number: 'asc' },
@@ -100,10 +106,9 @@ describe('a hung connection', () => {
       retry: { maxAttempts: 1, baseMs: 10, maxMs: 10 },
     });
     await engine.start();
-    const t0 = performance.now();
     const r = await engine.runs.startRun({ workflow: 'deaf', input: '', startedBy: 'U1', trigger: 'api' });
+    // The provider never answers: only the backstop timer can pause the run in time.
     await waitForRun(db, r.id, ['paused']);
-    expect(performance.now() - t0).toBeLessThan(4000);
     const s = await db.prisma.runStep.findFirstOrThrow({ where: { runId: r.id } });
     expect(s.lastErrorKind).toBe('timeout');
   });
@@ -117,7 +122,6 @@ describe('a hung connection', () => {
     });
     const r = await run('cancel-hang', [openai], 60_000);
     await waitForRun(db, r.id, ['running']);
-    const t0 = performance.now();
     for (;;) {
       if (stub.inflight.size > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -128,7 +132,9 @@ describe('a hung connection', () => {
       if (s.status === 'cancelled') break;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect(performance.now() - t0).toBeLessThan(3000);
+    // The step timeout is 60 s: reaching `cancelled` within the test's time means the
+    // cancel aborted the call itself, and the connection to the provider is gone.
+    await waitFor(() => stub.inflight.size === 0, 5000, 'the hung call to be aborted');
     expect(await db.prisma.stepAttempt.count({ where: { runId: r.id } })).toBe(0);
   });
 });
