@@ -35,6 +35,8 @@ export interface StubMessage {
 type Override =
   | { kind: 'ratelimit'; retryAfterSeconds: number }
   | { kind: 'error'; error: string }
+  /** An HTTP error such as Slack's own 500/503 during an incident. */
+  | { kind: 'status'; status: number }
   | { kind: 'hang' };
 
 export interface SlackApiStub {
@@ -113,6 +115,8 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
         );
       } else if (override.answer.kind === 'error') {
         json(200, { ok: false, error: override.answer.error });
+      } else if (override.answer.kind === 'status') {
+        json(override.answer.status, { ok: false, error: 'internal_error' });
       } else {
         hanging.add(res);
       }
