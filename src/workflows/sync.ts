@@ -1,13 +1,37 @@
 import { join } from 'node:path';
 import type { PrismaClient } from '../db/database.js';
-import { Prisma, type Workflow, type WorkflowStep } from '../db/generated/client.js';
+import type { Workflow, WorkflowStep } from '../db/generated/client.js';
+import {
+  canonical,
+  contentHash,
+  definitionColumns,
+  fileOrigin,
+  forCreate,
+  personaIds,
+  recordVersion,
+  replaceSteps,
+  sameSteps,
+  stepRows,
+  type Tx,
+  toJson,
+} from './rows.js';
 import type { PersonaDefinition, WorkflowDefinition } from './types.js';
 
 /**
  * Makes the database match the workflow files, in one transaction: personas and workflows
  * upserted by name, each workflow's steps recreated to match its file, `version` bumped
- * only when the definition changed. A workflow whose file vanished is disabled, never
- * deleted: its runs keep their history (WorkflowRun → Workflow is ON DELETE RESTRICT).
+ * (and a WorkflowVersion row written) only when the definition changed. A workflow whose
+ * file vanished is disabled, never deleted: its runs keep their history (WorkflowRun →
+ * Workflow is ON DELETE RESTRICT).
+ *
+ * Which wins between a file and an edit made in Slack (docs/authoring.md) — the newest
+ * change wins:
+ * - an edit in Slack marks the workflow `source = "slack"`; the sync then leaves it alone
+ *   (it is reported as `kept`) for as long as its file's definition hashes the same as the
+ *   one last imported (`fileHash`), and also when the file is removed;
+ * - once the file itself changes, the file is the newer change: it is imported as a new
+ *   version (source "file:<path>") and the workflow belongs to the file again.
+ * Personas follow the same rule, per entry of personas.yml.
  */
 
 export interface SyncInput {
@@ -26,25 +50,34 @@ export interface SyncCounts {
   disabled: string[];
   /** Were disabled (their file had vanished) and are back. */
   enabled: string[];
+  /** Edited in Slack since their file was last imported, and the file has not changed: left alone. */
+  kept: string[];
 }
 
 export interface SyncSummary extends SyncCounts {
   personas: SyncCounts;
 }
 
-/** Only file-sourced workflows are ours to disable; ones made elsewhere (e.g. Slack) are left alone. */
-const FILE_SOURCE = 'file';
-// Two replicas starting together must not race on the unique names.
-const SYNC_LOCK_ID = 72707371;
+/** The file sync owns these; anything else (e.g. "slack", edited in Slack) it leaves alone. */
+export const FILE_SOURCE = 'file';
+/** Workflow.source after an edit in Slack. */
+export const SLACK_SOURCE = 'slack';
+/** Who wrote a version that came from a file. */
+export const FILE_ACTOR = 'file';
+// Two replicas starting together must not race on the unique names; Slack edits take it too.
+export const SYNC_LOCK_ID = 72707371;
 
-type Tx = Prisma.TransactionClient;
+/** Serialises definition writes (file sync, Slack edits) across processes, for one transaction. */
+export async function lockDefinitions(tx: Tx): Promise<void> {
+  await tx.$queryRawUnsafe(`SELECT 1 AS locked FROM pg_advisory_xact_lock(${SYNC_LOCK_ID})`);
+}
 
 export async function syncWorkflows(prisma: PrismaClient, input: SyncInput): Promise<SyncSummary> {
   return prisma.$transaction(
     async (tx) => {
-      await tx.$queryRawUnsafe(`SELECT 1 AS locked FROM pg_advisory_xact_lock(${SYNC_LOCK_ID})`);
+      await lockDefinitions(tx);
       const personaFile = input.sources?.personas ?? join(input.sourceDir, 'personas.yml');
-      const personas = await syncPersonas(tx, input.personas, `file:${personaFile}`);
+      const personas = await syncPersonas(tx, input.personas, fileOrigin(personaFile));
       const ids = await personaIds(tx, input.workflows);
       const summary: SyncSummary = { ...emptyCounts(), personas };
       for (const definition of input.workflows) {
@@ -70,6 +103,9 @@ export async function syncWorkflows(prisma: PrismaClient, input: SyncInput): Pro
   );
 }
 
+/** A persona edited or made in Slack has source "slack:<user>"; from a file, "file:<path>". */
+const editedInSlack = (source: string) => source.startsWith('slack:');
+
 async function syncPersonas(
   tx: Tx,
   personas: readonly PersonaDefinition[],
@@ -84,10 +120,13 @@ async function syncPersonas(
   );
   for (const p of personas) {
     const row = existing.get(p.name);
-    const data = { description: p.description, system: p.system, source, disabled: false };
+    const fileHash = contentHash({ name: p.name, description: p.description, system: p.system });
+    const data = { description: p.description, system: p.system, source, disabled: false, fileHash };
     if (!row) {
       await tx.persona.create({ data: { name: p.name, ...data } });
       counts.created.push(p.name);
+    } else if (editedInSlack(row.source) && !row.disabled && row.fileHash === fileHash) {
+      counts.kept.push(p.name);
     } else if (
       row.description !== p.description ||
       row.system !== p.system ||
@@ -97,6 +136,8 @@ async function syncPersonas(
       await tx.persona.update({ where: { id: row.id }, data });
       counts[row.disabled ? 'enabled' : 'updated'].push(p.name);
     } else {
+      // Same content; a row from before fileHash existed only learns its hash.
+      if (row.fileHash !== fileHash) await tx.persona.update({ where: { id: row.id }, data: { fileHash } });
       counts.unchanged.push(p.name);
     }
   }
@@ -114,56 +155,32 @@ async function syncPersonas(
   return counts;
 }
 
-async function personaIds(tx: Tx, workflows: readonly WorkflowDefinition[]): Promise<Map<string, string>> {
-  const names = new Set(workflows.flatMap((w) => [w.persona, ...w.steps.map((s) => s.persona)]));
-  names.delete(undefined);
-  const rows = await tx.persona.findMany({
-    where: { name: { in: [...names] as string[] } },
-    select: { id: true, name: true },
-  });
-  const ids = new Map(rows.map((r) => [r.name, r.id]));
-  for (const name of names) {
-    // The loader refuses unknown personas, so this is a caller that skipped it.
-    if (name && !ids.has(name)) throw new Error(`Cannot sync workflows: persona "${name}" is not defined`);
-  }
-  return ids;
-}
-
-type StepRow = Omit<WorkflowStep, 'id' | 'workflowId' | 'fallbacks' | 'retry'> & {
-  fallbacks: Prisma.InputJsonValue;
-  retry: Prisma.InputJsonValue | null;
-};
-
 async function syncWorkflow(
   tx: Tx,
   definition: WorkflowDefinition,
   sourcePath: string,
   ids: Map<string, string>,
-): Promise<'created' | 'updated' | 'unchanged' | 'enabled'> {
+): Promise<'created' | 'updated' | 'unchanged' | 'enabled' | 'kept'> {
   const json = toJson(definition);
+  const fileHash = contentHash(definition);
   const steps = stepRows(definition, ids);
-  const columns = {
-    description: definition.description,
-    personaId: definition.persona ? ids.get(definition.persona)! : null,
-    provider: definition.provider ?? null,
-    model: definition.model ?? null,
-    notify: definition.notify ?? null,
-    owners: definition.owners,
-    fallbacks: toJson(definition.fallbacks),
-    retry: definition.retry ? toJson(definition.retry) : Prisma.DbNull,
-    definition: json,
-    source: FILE_SOURCE,
-    sourcePath,
-  };
+  const columns = { ...definitionColumns(definition, ids), source: FILE_SOURCE, sourcePath, fileHash };
+  const origin = { source: fileOrigin(sourcePath), createdBy: FILE_ACTOR };
   const existing = await tx.workflow.findUnique({
     where: { name: definition.name },
     include: { steps: { orderBy: { position: 'asc' } } },
   });
   if (!existing) {
-    await tx.workflow.create({
+    const created = await tx.workflow.create({
       data: { name: definition.name, ...columns, steps: { create: steps.map(forCreate) } },
     });
+    await recordVersion(tx, { workflowId: created.id, version: created.version, definition, ...origin });
     return 'created';
+  }
+
+  // Edited in Slack, and the file is the one imported before that edit: the edit is newer.
+  if (existing.source !== FILE_SOURCE && existing.enabled && existing.fileHash === fileHash) {
+    return 'kept';
   }
 
   const changed = canonical(existing.definition) !== canonical(json);
@@ -172,77 +189,31 @@ async function syncWorkflow(
     !existing.enabled ||
     existing.personaId !== columns.personaId ||
     existing.sourcePath !== sourcePath ||
-    existing.source !== FILE_SOURCE;
+    existing.source !== FILE_SOURCE ||
+    existing.fileHash !== fileHash;
+  let version = existing.version;
   if (changed || rowDiffers) {
-    await tx.workflow.update({
+    const updated = await tx.workflow.update({
       where: { id: existing.id },
       data: { ...columns, enabled: true, ...(changed ? { version: { increment: 1 } } : {}) },
+      select: { version: true },
     });
+    version = updated.version;
   }
-  if (changed || stepsDiffer) {
-    await tx.workflowStep.deleteMany({ where: { workflowId: existing.id } });
-    await tx.workflowStep.createMany({
-      data: steps.map((s) => ({ ...forCreate(s), workflowId: existing.id })),
-    });
-  }
+  if (changed || stepsDiffer) await replaceSteps(tx, existing.id, steps);
+  // Every version has its row; one synced before versions were recorded gets it now.
+  await recordVersion(
+    tx,
+    changed
+      ? { workflowId: existing.id, version, definition, ...origin }
+      : { workflowId: existing.id, version, definition: existing.definition, ...origin },
+  );
   if (!existing.enabled) return 'enabled';
   return changed ? 'updated' : 'unchanged';
 }
 
-function stepRows(definition: WorkflowDefinition, ids: Map<string, string>): StepRow[] {
-  return definition.steps.map((s, position) => ({
-    position,
-    name: s.name,
-    prompt: s.prompt,
-    provider: s.provider ?? null,
-    model: s.model ?? null,
-    personaId: s.persona ? ids.get(s.persona)! : null,
-    fallbacks: toJson(s.fallbacks),
-    retry: s.retry ? toJson(s.retry) : null,
-    timeoutSeconds: s.timeoutSeconds ?? null,
-  }));
-}
-
-function forCreate(row: StepRow) {
-  return { ...row, retry: row.retry ?? Prisma.DbNull };
-}
-
-function sameSteps(existing: WorkflowStep[], wanted: StepRow[]): boolean {
-  if (existing.length !== wanted.length) return false;
-  return wanted.every((w, i) => {
-    const e = existing[i]!;
-    return (
-      e.position === w.position &&
-      e.name === w.name &&
-      e.prompt === w.prompt &&
-      e.provider === w.provider &&
-      e.model === w.model &&
-      e.personaId === w.personaId &&
-      e.timeoutSeconds === w.timeoutSeconds &&
-      canonical(e.fallbacks) === canonical(w.fallbacks) &&
-      canonical(e.retry) === canonical(w.retry)
-    );
-  });
-}
-
-/** Plain JSON (undefined fields dropped), as the database will hand it back. */
-function toJson(value: unknown): Prisma.InputJsonValue {
-  return JSON.parse(JSON.stringify(value)) as Prisma.InputJsonValue;
-}
-
-/** Key-order-independent JSON: PostgreSQL's jsonb does not keep the order keys were written in. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value ?? null, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
-}
-
 function emptyCounts(): SyncCounts {
-  return { created: [], updated: [], unchanged: [], disabled: [], enabled: [] };
+  return { created: [], updated: [], unchanged: [], disabled: [], enabled: [], kept: [] };
 }
 
 export interface PersonaRef {
@@ -283,6 +254,16 @@ export async function loadWorkflowFromDb(
   return { workflow, definition, personas: new Map(rows.map((r) => [r.name, r])) };
 }
 
+/** Where a workflow's current version came from (its WorkflowVersion row). */
+export interface VersionOrigin {
+  version: number;
+  /** "file:<path>" or "slack:<user id>". */
+  source: string;
+  /** Slack user id, or "file". */
+  createdBy: string;
+  createdAt: Date;
+}
+
 export interface WorkflowSummary {
   id: string;
   name: string;
@@ -295,6 +276,11 @@ export interface WorkflowSummary {
   model: string | null;
   notify: string | null;
   sourcePath: string | null;
+  owners: string[];
+  /** "file" or "slack" (edited in Slack since its file was last imported). */
+  source: string;
+  /** The current version's origin; null for a workflow written before versions were recorded. */
+  origin: VersionOrigin | null;
 }
 
 /** Workflows by name, for `/workflow list` and the CLI; disabled ones only when asked. */
@@ -307,6 +293,7 @@ export async function listWorkflows(
     orderBy: { name: 'asc' },
     include: { persona: { select: { name: true } }, _count: { select: { steps: true } } },
   });
+  const origins = await currentOrigins(prisma, rows);
   return rows.map((w) => ({
     id: w.id,
     name: w.name,
@@ -319,5 +306,21 @@ export async function listWorkflows(
     model: w.model,
     notify: w.notify,
     sourcePath: w.sourcePath,
+    owners: w.owners,
+    source: w.source,
+    origin: origins.get(w.id) ?? null,
   }));
+}
+
+/** The WorkflowVersion row of each workflow's current version, by workflow id. */
+export async function currentOrigins(
+  prisma: PrismaClient,
+  workflows: readonly { id: string; version: number }[],
+): Promise<Map<string, VersionOrigin>> {
+  if (workflows.length === 0) return new Map();
+  const rows = await prisma.workflowVersion.findMany({
+    where: { OR: workflows.map((w) => ({ workflowId: w.id, version: w.version })) },
+    select: { workflowId: true, version: true, source: true, createdBy: true, createdAt: true },
+  });
+  return new Map(rows.map(({ workflowId, ...origin }) => [workflowId, origin]));
 }
