@@ -4,14 +4,17 @@ import { rankAlternatives, shortHealth } from './health/index.js';
 import { createOpsRoutes, type OpsServer, startOpsServer } from './ops/http.js';
 import { createMetrics } from './ops/metrics.js';
 import { cachedSlackAuthCheck } from './ops/slack-auth.js';
+import { type Schedules, startSchedules } from './schedules/index.js';
 import { createSlackApp, slackConfigProblem } from './slack/app.js';
 
 /**
  * `npm start`: the bot. Wiring only — every part is built elsewhere and joined here.
  *
  *   config → core (database migrated, workflows synced, engine) → Slack app → engine
+ *   → schedules (file schedules synced, missed firings handled, then a tick every minute)
  *
- * SIGTERM / SIGINT: stop taking work (the Slack receiver closes), give running steps
+ * SIGTERM / SIGINT: stop taking work (the Slack receiver closes, the scheduler stops
+ * firing), give running steps
  * ENGINE_GRACE_MS to finish before they are handed back to the queue, send the last card
  * updates, close the database, exit 0. A second signal exits at once.
  */
@@ -86,11 +89,18 @@ async function main(): Promise<void> {
   authTest = () => slack.app.client.auth.test();
 
   let ops: OpsServer | undefined;
+  let schedules: Schedules | undefined;
   try {
     await slack.start();
     // Socket Mode opens no port of its own: health and metrics get a small server on PORT.
     if (slack.mode === 'socket') ops = await startOpsServer({ port: config.slack.port, routes, logger });
     await core.engine.start();
+    // After the engine: firings missed while the bot was down start runs right away.
+    schedules = await startSchedules(core, {
+      onNotice: (channelId, text) => slack.notify(channelId, text),
+      // The failure alert is edited by the step's move to failed; the run's thread is told too.
+      onPauseTimeout: (event) => slack.alerts.pauseTimedOut(event),
+    });
     await refreshHealth().catch(() => {});
   } catch (error) {
     logger.fatal({ err: (error as Error).message }, startupAdvice(error));
@@ -117,6 +127,12 @@ async function main(): Promise<void> {
     deadline.unref();
     try {
       await slack.stopReceiving();
+      // No new scheduled runs while the engine winds down (a tick in progress finishes first).
+      await schedules
+        ?.stop()
+        .catch((error: unknown) =>
+          logger.warn({ err: (error as Error).message }, 'stopping the scheduler failed'),
+        );
       await ops?.close().catch(() => {});
       // A command or click already acked finishes its work (e.g. starting a run) first.
       await slack.flush(FLUSH_MS);

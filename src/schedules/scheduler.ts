@@ -289,6 +289,8 @@ export class Scheduler {
         startedBy: `schedule:${schedule.id}`,
         trigger: 'schedule',
         channelId: schedule.channelId,
+        // One run per firing at the runs service too: a repeated start of this firing finds its run.
+        idempotencyKey: `schedule:${schedule.id}:${fireAt.toISOString()}`,
       });
       await this.o.prisma.scheduleFiring.update({ where: { id: firingId }, data: { runId: run.id } });
       return { run };

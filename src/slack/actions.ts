@@ -36,6 +36,8 @@ export const blockActionsSchema = z.object({
   channel: z.object({ id: z.string() }).optional(),
   trigger_id: z.string().optional(),
   response_url: z.string().optional(),
+  /** Set when the click came from a view: a modal (the editors) or the App Home tab. */
+  view: z.object({ id: z.string(), type: z.string(), private_metadata: z.string().nullish() }).nullish(),
   actions: z
     .array(
       z.object({

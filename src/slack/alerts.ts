@@ -190,6 +190,27 @@ export class FailureAlerts {
     });
   }
 
+  /**
+   * A scheduled run was failed after its pause timeout. Its alert is edited by the step's
+   * move to `failed` (closedAlert says so and why); this adds the notice to the run's
+   * thread, or to its channel when it has no thread, so the people there hear it too.
+   */
+  async pauseTimedOut(event: { runId: string; channelId: string | null; text: string }): Promise<void> {
+    const run = await this.o.prisma.workflowRun.findUnique({
+      where: { id: event.runId },
+      select: { channelId: true, threadTs: true },
+    });
+    const channel = run?.channelId ?? event.channelId;
+    if (!channel) return;
+    const threadTs = isSlackTs(run?.threadTs) ? run.threadTs : undefined;
+    await this.o.publisher.call('chat.postMessage', {
+      channel,
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+      text: event.text,
+      blocks: [section('pause-timeout', `:x: ${event.text}`)],
+    });
+  }
+
   /** Who rescued the step and what they switched to, from the audit trail. */
   private async rescue(runId: string, stepId: string) {
     const events = await this.o.prisma.auditEvent.findMany({
@@ -268,19 +289,27 @@ export function pausedNote(
   return { text: mrkdwn(`${where} paused: ${headline}`, LIMITS.fallbackText), blocks };
 }
 
-/** The alert once the run was cancelled instead of rescued: no buttons left to press. */
+/**
+ * The alert once the step ended without recovering: cancelled with its run, or marked failed
+ * (a scheduled run whose pause timed out, with the run's reason). No buttons left to press.
+ */
 export function closedAlert(
-  run: Pick<RunView, 'number' | 'workflowName'>,
+  run: Pick<RunView, 'number' | 'workflowName' | 'reason'>,
   step: StepView,
   permalink: string | undefined,
 ): MessagePayload {
   const id = (part: string) => alertBlockId(step.id, step.version, part);
   const where = `*${safeMrkdwn(excerpt(run.workflowName, 80))}* run #${run.number}, step ${step.position + 1}/${step.total} *${safeMrkdwn(excerpt(step.name, 80))}*`;
-  const blocks: Block[] = [
-    section(id('head'), `:no_entry_sign: ${where} was ${step.status} before it recovered.`),
+  const head =
+    step.status === 'failed'
+      ? `:x: ${where} was marked failed before anyone rescued it; the run is over.`
+      : `:no_entry_sign: ${where} was ${step.status} before it recovered.`;
+  const blocks: Block[] = [section(id('head'), head)];
+  const facts = [
+    step.status === 'failed' && run.reason ? `Why: ${mrkdwn(excerpt(run.reason, 300), 1000)}` : '',
+    threadLink(permalink),
   ];
-  const link = threadLink(permalink);
-  if (link) blocks.push(context(id('facts'), [link]));
+  if (facts.some(Boolean)) blocks.push(context(id('facts'), facts));
   return {
     text: mrkdwn(
       `${run.workflowName} run #${run.number} step ${step.position + 1} ${step.status}`,

@@ -4,16 +4,22 @@ import { App, type CustomRoute, HTTPReceiver, type Receiver, SocketModeReceiver,
 import type { Core } from '../app.js';
 import type { Config } from '../config.js';
 import { TERMINAL_RUN } from '../engine/states.js';
+import { type HealthRow, providerHealth } from '../health/index.js';
+import { ScheduleService } from '../schedules/index.js';
 import { ActionService } from './actions.js';
 import { type AlertsOptions, FailureAlerts } from './alerts.js';
+import { AuthoringService } from './authoring.js';
 import { boltLogger } from './bolt-logger.js';
 import { CommandService } from './commands.js';
+import { HomeTab } from './home.js';
 import { registerListeners } from './listeners.js';
 import { Publisher, type PublisherOptions, type SlackCaller } from './publisher.js';
 import type { Clock, RateLimits } from './rate-limit.js';
 import { Renderer } from './renderer.js';
 import { RunViews } from './run-views.js';
+import { ScheduleCommands } from './schedule-commands.js';
 import type { ViewContext } from './view-model.js';
+import { section } from './views/blocks.js';
 
 /**
  * The Slack app: Bolt (HTTP on PORT at POST /slack/events, or Socket Mode when
@@ -28,8 +34,8 @@ export class SlackConfigError extends Error {
 }
 
 export interface SlackAppOptions {
-  core: Pick<Core, 'db' | 'engine' | 'catalogue' | 'logger'>;
-  config: Pick<Config, 'slack' | 'defaults' | 'retry' | 'stepTimeoutMs'>;
+  core: Pick<Core, 'db' | 'engine' | 'catalogue' | 'logger'> & Partial<Pick<Core, 'health'>>;
+  config: Pick<Config, 'slack' | 'defaults' | 'retry' | 'stepTimeoutMs' | 'schedules'>;
   /** Web API client for posting and editing messages (default: a WebClient on SLACK_API_URL). */
   client?: SlackCaller;
   /** Per-method buckets (default: Slack's documented limits). */
@@ -45,6 +51,10 @@ export interface SlackAppOptions {
   rankAlternatives?: AlertsOptions['rankAlternatives'];
   /** Told about every Web API call the publisher makes and every 429 (metrics). */
   observer?: PublisherOptions['observer'];
+  /** `/workflow schedule …` and the Home tab's schedules (default: one on this database). */
+  schedules?: ScheduleService;
+  /** Provider health per provider for the Home tab (default: the health monitor's table). */
+  health?: () => Promise<HealthRow[]>;
 }
 
 export interface SlackApp {
@@ -56,6 +66,10 @@ export interface SlackApp {
   alerts: FailureAlerts;
   commands: CommandService;
   actions: ActionService;
+  authoring: AuthoringService;
+  home: HomeTab;
+  /** Posts a notice (safe mrkdwn, e.g. a schedule's missed firings) in a channel. */
+  notify(channelId: string, text: string): Promise<void>;
   /**
    * Verifies the bot token (auth.test), redraws unfinished runs, and starts receiving:
    * HTTP on `listen` (default PORT), or the Socket Mode connection.
@@ -167,6 +181,15 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     parentWaitMs: options.alertParentWaitMs,
     rankAlternatives: options.rankAlternatives,
   });
+  const schedules =
+    options.schedules ?? new ScheduleService({ prisma, defaultTimezone: config.schedules.timezone });
+  const authoring = new AuthoringService({
+    prisma,
+    catalogue: core.catalogue,
+    config,
+    views: views.ctx,
+    policy,
+  });
   const commands = new CommandService({
     prisma,
     runs,
@@ -175,11 +198,31 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     publisher,
     catalogue: core.catalogue,
     policy,
+    schedules: new ScheduleCommands({ prisma, service: schedules, policy }),
+    authoring,
   });
   const actions = new ActionService({ prisma, runs, views, renderer, policy, logger });
-  const inFlight = registerListeners(app, { commands, actions, publisher, logger });
+  const health =
+    options.health ??
+    (core.health
+      ? () => core.health!.table({ groupBy: 'provider' })
+      : () => providerHealth(prisma, { groupBy: 'provider' }));
+  const home = new HomeTab({
+    prisma,
+    views,
+    schedules,
+    catalogue: core.catalogue,
+    health,
+    logger,
+    publish: (userId, view) => app.client.views.publish({ user_id: userId, view }),
+  });
+  const inFlight = registerListeners(app, { commands, actions, authoring, home, publisher, logger });
 
-  const detach = [renderer.attach(core.engine.events), alerts.attach(core.engine.events)];
+  const detach = [
+    renderer.attach(core.engine.events),
+    alerts.attach(core.engine.events),
+    home.attach(core.engine.events),
+  ];
   let server: Server | undefined;
 
   return {
@@ -191,6 +234,16 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     alerts,
     commands,
     actions,
+    authoring,
+    home,
+
+    async notify(channelId, text) {
+      await publisher.call('chat.postMessage', {
+        channel: channelId,
+        text,
+        blocks: [section('notice', text)],
+      });
+    },
 
     async start(listen) {
       await app.init();
@@ -236,6 +289,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
 
     close() {
       for (const off of detach) off();
+      home.stop();
       renderer.stop();
       publisher.close();
     },

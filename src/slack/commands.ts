@@ -5,17 +5,21 @@ import type { RunsService } from '../engine/runs.js';
 import { PROVIDER_IDS, PROVIDER_LABELS } from '../providers/catalogue.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import { listWorkflows } from '../workflows/sync.js';
+import type { AuthoringService } from './authoring.js';
 import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';
 import type { Publisher, SlackCallError } from './publisher.js';
 import type { Renderer } from './renderer.js';
 import type { RunViews } from './run-views.js';
+import { parseScheduleCommand, type ScheduleCommand, type ScheduleCommands } from './schedule-commands.js';
 import { inlineCode, safeMrkdwn } from './text.js';
 import { isSlackTs, runView } from './view-model.js';
 import {
   describeError,
   errorMessage,
+  exportSentMessage,
   healthMessage,
   helpMessage,
+  type ModalView,
   recentRunsMessage,
   runStatusMessage,
   type SUBCOMMANDS,
@@ -28,7 +32,8 @@ import {
 import type { MessagePayload } from './views/model.js';
 
 /**
- * `/workflow run <name> [input…] | list | status [run] | cancel <run> | health | help`.
+ * `/workflow run <name> [input…] | list | status [run] | cancel <run> | health | schedule …
+ * | edit <name> | export <name> | persona list|add|edit <name> | help`.
  * The listener acks first and then calls `handle`, whose answer (if any) goes back to the
  * user ephemerally through the command's response_url.
  */
@@ -51,6 +56,11 @@ export type Command =
   | { kind: 'status'; run?: string }
   | { kind: 'cancel'; run: string }
   | { kind: 'health' }
+  | { kind: 'schedule'; command: ScheduleCommand }
+  | { kind: 'edit'; workflow: string }
+  | { kind: 'export'; workflow: string }
+  | { kind: 'persona'; action: 'list' | 'add' }
+  | { kind: 'persona'; action: 'edit'; name: string }
   | { kind: 'help' }
   | { kind: 'usage'; subcommand: (typeof SUBCOMMANDS)[number]; problem: string }
   | { kind: 'unknown'; word: string };
@@ -85,11 +95,39 @@ export function parseCommand(rawText: string): Command {
       return { kind: 'cancel', run: arg };
     case 'health':
       return { kind: 'health' };
+    case 'schedule':
+    case 'schedules':
+      return { kind: 'schedule', command: parseScheduleCommand(text.slice(match[1]!.length)) };
+    case 'edit':
+      if (!arg) return { kind: 'usage', subcommand: 'edit', problem: 'Name the workflow to edit.' };
+      return { kind: 'edit', workflow: arg };
+    case 'export':
+      if (!arg) return { kind: 'usage', subcommand: 'export', problem: 'Name the workflow to export.' };
+      return { kind: 'export', workflow: arg };
+    case 'persona':
+    case 'personas':
+      return parsePersona(arg?.toLowerCase(), rest);
     case 'help':
       return { kind: 'help' };
     default:
       return { kind: 'unknown', word: match[1]! };
   }
+}
+
+function parsePersona(action: string | undefined, rest: string): Command {
+  if (action === undefined || action === 'list' || action === 'ls')
+    return { kind: 'persona', action: 'list' };
+  if (action === 'add' || action === 'new') return { kind: 'persona', action: 'add' };
+  if (action === 'edit') {
+    const name = rest.split(/\s+/)[0];
+    if (!name) return { kind: 'usage', subcommand: 'persona', problem: 'Name the persona to edit.' };
+    return { kind: 'persona', action: 'edit', name };
+  }
+  return {
+    kind: 'usage',
+    subcommand: 'persona',
+    problem: `\`persona\` has no action "${action}": use list, add or edit.`,
+  };
 }
 
 export interface CommandServiceOptions {
@@ -100,6 +138,8 @@ export interface CommandServiceOptions {
   publisher: Publisher;
   catalogue: ModelCatalogue;
   policy: PermissionPolicy;
+  schedules: ScheduleCommands;
+  authoring: AuthoringService;
 }
 
 export interface CommandContext {
@@ -109,6 +149,10 @@ export interface CommandContext {
   triggerId?: string | undefined;
   /** Sends a late ephemeral answer (e.g. the run's message could not be posted). */
   respondLater?: (message: MessagePayload) => Promise<void>;
+  /** views.open with this command's trigger_id (editors). */
+  openModal?: (view: ModalView) => Promise<void>;
+  /** Sends a file (a long export) privately to the user; says where it went. */
+  sendFile?: (file: { filename: string; content: string; title: string }) => Promise<'dm' | 'channel'>;
 }
 
 export class CommandService {
@@ -121,13 +165,26 @@ export class CommandService {
         case 'run':
           return await this.run(command.workflow, command.input, ctx);
         case 'list':
-          return workflowListMessage(await listWorkflows(this.o.prisma));
+          return workflowListMessage(
+            (await listWorkflows(this.o.prisma)).map((w) => ({
+              ...w,
+              origin: this.o.authoring.originView(w),
+            })),
+          );
         case 'status':
           return command.run ? await this.status(command.run) : await this.recent(ctx.channelId);
         case 'cancel':
           return await this.cancel(command.run, ctx);
         case 'health':
           return await this.health();
+        case 'schedule':
+          return await this.o.schedules.handle(command.command, ctx);
+        case 'edit':
+          return await this.edit(command.workflow, ctx);
+        case 'export':
+          return await this.export(command.workflow, ctx);
+        case 'persona':
+          return await this.persona(command, ctx);
         case 'help':
           return helpMessage();
         case 'usage':
@@ -214,18 +271,50 @@ export class CommandService {
     return recentRunsMessage(rows.map(runView));
   }
 
-  /**
-   * The App Home tab: how to use /workflow and the runs this person started lately. Built
-   * from the same views as the ephemeral answers.
-   */
-  async homeBlocks(userId: string): Promise<MessagePayload['blocks']> {
-    const rows = await this.o.prisma.workflowRun.findMany({
-      where: { startedBy: userId },
-      orderBy: { number: 'desc' },
-      take: 10,
-      include: { steps: { orderBy: { position: 'asc' } } },
+  /** The workflow a run belongs to (its name), for "Edit workflow" on the run's message. */
+  async workflowOfRun(runId: string): Promise<string | undefined> {
+    const run = await this.o.prisma.workflowRun.findUnique({
+      where: { id: runId },
+      select: { workflowName: true },
     });
-    return [...helpMessage().blocks, ...recentRunsMessage(rows.map(runView)).blocks];
+    return run?.workflowName;
+  }
+
+  private async edit(name: string, ctx: CommandContext): Promise<MessagePayload | undefined> {
+    const opened = await this.o.authoring.openEditor(name, ctx.userId);
+    if ('refusal' in opened) return opened.refusal;
+    if (!ctx.openModal) return errorMessage('The editor opens from a slash command or a button in Slack.');
+    await ctx.openModal(opened.view);
+    return undefined;
+  }
+
+  private async export(name: string, ctx: CommandContext): Promise<MessagePayload | undefined> {
+    const exported = await this.o.authoring.export(name);
+    if ('refusal' in exported) return exported.refusal;
+    if (exported.message) return exported.message;
+    if (!ctx.sendFile)
+      return errorMessage('This workflow is too long to show here; use `npm run workflow -- list`.');
+    const where = await ctx.sendFile({
+      filename: exported.filename,
+      content: exported.yaml,
+      title: exported.filename,
+    });
+    return exportSentMessage(name, where);
+  }
+
+  private async persona(
+    command: Extract<Command, { kind: 'persona' }>,
+    ctx: CommandContext,
+  ): Promise<MessagePayload | undefined> {
+    if (command.action === 'list') return this.o.authoring.personaList();
+    const opened = await this.o.authoring.openPersona(
+      command.action === 'edit' ? command.name : undefined,
+      ctx.userId,
+    );
+    if ('refusal' in opened) return opened.refusal;
+    if (!ctx.openModal) return errorMessage('The persona editor opens from a slash command in Slack.');
+    await ctx.openModal(opened.view);
+    return undefined;
   }
 
   private async cancel(ref: string, ctx: CommandContext): Promise<MessagePayload> {

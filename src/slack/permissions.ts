@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../db/database.js';
 import { readSnapshot } from '../engine/snapshot.js';
+import { safeMrkdwn } from './text.js';
 import { starterMrkdwn } from './views/index.js';
 
 /**
@@ -69,5 +70,82 @@ export async function runAccess(prisma: PrismaClient, runId: string): Promise<Ru
     startedBy: run.startedBy,
     owners: [...new Set([...(run.workflow.owners ?? []), ...(definition.owners ?? [])])],
     channels: [...new Set(channels)],
+  };
+}
+
+// ── definitions and schedules ────────────────────────────────────────────────
+
+const mentions = (ids: readonly string[]) =>
+  ids.length > 0 ? ids.slice(0, 5).map(starterMrkdwn).join(', ') : 'none listed';
+
+/**
+ * Who may edit a workflow's definition: its owners and Switchboard admins. SLACK_EDIT_POLICY
+ * does not apply: a definition belongs to no channel, and an edit changes every future run
+ * wherever it starts.
+ */
+export function mayEditWorkflow(
+  userId: string,
+  workflow: { name: string; owners: readonly string[] },
+  policy: PermissionPolicy,
+): Decision {
+  if (workflow.owners.includes(userId)) return { allowed: true, as: 'owner' };
+  if (policy.adminUserIds.includes(userId)) return { allowed: true, as: 'admin' };
+  return {
+    allowed: false,
+    message: `:lock: You can't edit \`${safeMrkdwn(workflow.name)}\`. Only its owners (${mentions(workflow.owners)}) and Switchboard admins can. Nothing was changed.`,
+  };
+}
+
+/**
+ * Who may add, pause, resume or remove a schedule: the workflow's owners, admins, and the
+ * person who made the schedule; with SLACK_EDIT_POLICY=channel, anyone acting from the
+ * channel the schedule posts in (for `add`, the channel it is typed in).
+ */
+export function mayManageSchedule(
+  actor: { userId: string; channelId?: string | undefined },
+  target: { workflow: string; owners: readonly string[]; createdBy?: string | undefined; channelId: string },
+  policy: PermissionPolicy,
+): Decision {
+  if (target.owners.includes(actor.userId)) return { allowed: true, as: 'owner' };
+  if (policy.adminUserIds.includes(actor.userId)) return { allowed: true, as: 'admin' };
+  if (target.createdBy === actor.userId) return { allowed: true, as: 'starter' };
+  if (policy.editPolicy === 'channel' && actor.channelId === target.channelId) {
+    return { allowed: true, as: 'channel' };
+  }
+  const where = policy.editPolicy === 'channel' ? ', people in its channel' : '';
+  const creator =
+    target.createdBy && !target.createdBy.startsWith('file:') ? ', whoever made the schedule' : '';
+  return {
+    allowed: false,
+    message: `:lock: You can't change schedules of \`${safeMrkdwn(target.workflow)}\`. Only its owners (${mentions(target.owners)})${creator}${where} and Switchboard admins can. Nothing was changed.`,
+  };
+}
+
+/**
+ * Personas are shared by workflows. Adding one: admins and anyone who owns a workflow.
+ * Editing one: admins, or someone who owns every workflow using it (an edit changes them
+ * all); a persona no workflow uses, anyone who owns a workflow.
+ */
+export function mayEditPersona(
+  userId: string,
+  persona: { name: string | null; usedBy: readonly { name: string; owners: readonly string[] }[] },
+  ownsAnyWorkflow: boolean,
+  policy: PermissionPolicy,
+): Decision {
+  if (policy.adminUserIds.includes(userId)) return { allowed: true, as: 'admin' };
+  const ownsAll =
+    persona.usedBy.length > 0 ? persona.usedBy.every((w) => w.owners.includes(userId)) : ownsAnyWorkflow;
+  if (ownsAll) return { allowed: true, as: 'owner' };
+  const what = persona.name ? `edit persona \`${safeMrkdwn(persona.name)}\`` : 'add personas';
+  const who =
+    persona.name && persona.usedBy.length > 0
+      ? `the owners of every workflow using it (${persona.usedBy
+          .slice(0, 5)
+          .map((w) => `\`${safeMrkdwn(w.name)}\``)
+          .join(', ')})`
+      : 'workflow owners';
+  return {
+    allowed: false,
+    message: `:lock: You can't ${what}. Only ${who} and Switchboard admins can. Nothing was changed.`,
   };
 }

@@ -198,7 +198,7 @@ describe('alerts', () => {
 
   it('says so on the alert when the run is cancelled instead of rescued', async () => {
     const { parent } = await h.thread(runId);
-    expect(actionIds(parent)).toEqual([ACTIONS.runResume, ACTIONS.runCancel]);
+    expect(actionIds(parent)).toEqual([ACTIONS.runMore, ACTIONS.runResume, ACTIONS.runCancel]);
     await h.click(parent, ACTIONS.runCancel, { user: 'U0ALICE' });
     await waitForRun(h.core.db, runId, ['cancelled']);
     await h.settle();
@@ -206,7 +206,7 @@ describe('alerts', () => {
     expect(visibleText(alert)).toContain('was cancelled before it recovered');
     expect(findByType(alert.blocks, 'button')).toEqual([]);
     const final = await h.thread(runId);
-    expect(actionIds(final.parent)).toEqual([]);
+    expect(actionIds(final.parent)).toEqual([ACTIONS.runMore]);
     for (const card of final.cards) expect(findByType(card.blocks, 'static_select')).toEqual([]);
   });
 });
@@ -225,7 +225,7 @@ describe('run controls and output', () => {
     );
     await h.settle();
     const running = (await h.thread(runId)).parent;
-    expect(actionIds(running)).toEqual([ACTIONS.runPause, ACTIONS.runCancel]);
+    expect(actionIds(running)).toEqual([ACTIONS.runMore, ACTIONS.runPause, ACTIONS.runCancel]);
     await h.click(running, ACTIONS.runPause, { user: 'U0ALICE' });
     release();
     await waitForRun(h.core.db, runId, ['paused']);

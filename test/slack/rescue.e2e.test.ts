@@ -50,7 +50,7 @@ describe('rescuing a run from Slack', () => {
     expect(cards).toHaveLength(3);
     expect(visibleText(parent)).toContain('release-notes · run #');
     expect(visibleText(parent)).toContain('Paused');
-    expect(actionIds(parent)).toEqual([ACTIONS.runResume, ACTIONS.runCancel]);
+    expect(actionIds(parent)).toEqual([ACTIONS.runMore, ACTIONS.runResume, ACTIONS.runCancel]);
 
     // The paused card (step 2) offers the menus and Retry; the completed and pending ones are read-only
     // except the pending step, which may still be changed.
@@ -121,7 +121,7 @@ describe('rescuing a run from Slack', () => {
     }
     expect(visibleText(final.cards[1]!)).toContain('openai · gpt-4o · persona: marketing');
     expect(visibleText(final.parent)).toContain('Completed');
-    expect(actionIds(final.parent)).toEqual([]);
+    expect(actionIds(final.parent)).toEqual([ACTIONS.runMore]);
 
     // The alert now says it recovered, who switched to what, and who answered.
     const recovered = h.stub.messages.get(`${alert.channel}:${alert.ts}`)!;

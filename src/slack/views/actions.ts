@@ -28,7 +28,16 @@ export const ACTIONS = {
    * `${stepId}|${provider}/${model}`.
    */
   alertRetryWith: 'alert_retry_with',
+  /** overflow on the parent message's summary, option value RUN_MORE_EDIT; run from the block_id. */
+  runMore: 'run_more',
+  /** overflow on each step of the workflow editor, values `edit|up|down|dup|remove:<index>`. */
+  editorStep: 'wf_step',
+  /** button in the workflow editor: pushes an empty step editor. */
+  editorAdd: 'wf_add_step',
 } as const;
+
+/** The parent message's "Edit workflow" overflow option. */
+export const RUN_MORE_EDIT = 'edit_workflow';
 
 export type ActionId = (typeof ACTIONS)[keyof typeof ACTIONS];
 
@@ -42,6 +51,11 @@ export function alertRetryWithActionId(index: number): string {
 /** callback_id of views. */
 export const CALLBACKS = {
   fullOutput: 'step_output_modal',
+  /** The workflow editor (steps and their overflow menus). */
+  editor: 'wf_editor',
+  /** A step's editor, pushed on top of the workflow editor. */
+  stepEditor: 'wf_step_editor',
+  persona: 'persona_editor',
 } as const;
 
 /** Persona menu value for "Workflow default (X)": clears the override. */

@@ -5,7 +5,18 @@ import { suggest } from './suggest.js';
 
 /** Ephemeral replies to `/workflow help` and to commands that could not be understood. */
 
-export const SUBCOMMANDS = ['run', 'list', 'status', 'cancel', 'health', 'help'] as const;
+export const SUBCOMMANDS = [
+  'run',
+  'list',
+  'status',
+  'cancel',
+  'health',
+  'schedule',
+  'edit',
+  'export',
+  'persona',
+  'help',
+] as const;
 
 const USAGE: Record<(typeof SUBCOMMANDS)[number], string> = {
   run: '`/workflow run <name> [input]` — start a workflow; the input is everything after the name',
@@ -13,6 +24,11 @@ const USAGE: Record<(typeof SUBCOMMANDS)[number], string> = {
   status: '`/workflow status [run]` — one run in detail, or the latest runs',
   cancel: '`/workflow cancel <run>` — stop a run; unfinished steps are cancelled',
   health: '`/workflow health` — which providers are configured and answering',
+  schedule:
+    '`/workflow schedule add <name> "<cron>" [tz] [input]` — run it on a schedule in this channel; `schedule list`, `schedule pause|resume|remove <number>`',
+  edit: '`/workflow edit <name>` — edit its steps, prompts, models, personas and fallbacks (owners and admins)',
+  export: '`/workflow export <name>` — the definition as a workflow file (YAML)',
+  persona: '`/workflow persona list|add|edit <name>` — the personas steps can use',
   help: '`/workflow help` — this message',
 };
 

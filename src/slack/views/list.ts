@@ -1,5 +1,6 @@
 import { excerpt, inlineCode, mrkdwn, quoteLine, safeMrkdwn, truncate } from '../text.js';
 import { threadLink } from './alert.js';
+import { type OriginView, originMrkdwn } from './authoring.js';
 import { type Block, context, LIMITS, section } from './blocks.js';
 import { describeError, providerLabel } from './errors.js';
 import type { MessagePayload, ProviderMenu, RunView, StepView } from './model.js';
@@ -11,6 +12,8 @@ export interface WorkflowSummary {
   name: string;
   description?: string | null;
   steps?: number;
+  /** Where its current version came from: "v7 · edited in Slack by @U123". */
+  origin?: OriginView;
 }
 
 export function workflowListMessage(workflows: readonly WorkflowSummary[]): MessagePayload {
@@ -25,7 +28,8 @@ export function workflowListMessage(workflows: readonly WorkflowSummary[]): Mess
   const lines = workflows.map((w) => {
     const steps = w.steps !== undefined ? ` (${w.steps} step${w.steps === 1 ? '' : 's'})` : '';
     const about = w.description ? ` — ${mrkdwn(excerpt(w.description, 150), 400)}` : '';
-    return `• ${inlineCode(w.name)}${about}${steps}`;
+    const origin = w.origin ? ` · ${originMrkdwn(w.origin)}` : '';
+    return `• ${inlineCode(w.name)}${about}${steps}${origin}`;
   });
   return {
     text: `${workflows.length} workflow${workflows.length === 1 ? '' : 's'}`,

@@ -1,6 +1,16 @@
 import { excerpt, mrkdwn, quoteLine } from '../text.js';
-import { ACTIONS, runBlockId } from './actions.js';
-import { actions, type Block, type Button, button, context, LIMITS, plain, section } from './blocks.js';
+import { ACTIONS, RUN_MORE_EDIT, runBlockId } from './actions.js';
+import {
+  actions,
+  type Block,
+  type Button,
+  button,
+  context,
+  LIMITS,
+  option,
+  plain,
+  section,
+} from './blocks.js';
 import type { MessagePayload, RunView } from './model.js';
 import { progressBar, RUN_STATUS, slackDate, starterMrkdwn, triggerWords } from './status.js';
 
@@ -12,7 +22,8 @@ export interface RunMessageOptions {
 /**
  * The run's parent message in the channel; its thread holds one card per step. Buttons
  * follow the run's state: running/queued → Pause + Cancel, paused → Resume + Cancel,
- * finished → none.
+ * finished → none. The summary's overflow menu offers "Edit workflow" whatever the state: the
+ * definition is edited, never the run (a run keeps its snapshot).
  */
 export function runParentMessage(run: RunView, opts: RunMessageOptions = {}): MessagePayload {
   const id = (part: string) => runBlockId(run.id, run.version ?? 0, part);
@@ -22,13 +33,20 @@ export function runParentMessage(run: RunView, opts: RunMessageOptions = {}): Me
 
   const blocks: Block[] = [
     { type: 'header', block_id: id('head'), text: plain(title, LIMITS.headerText) },
-    section(
-      id('summary'),
-      [
-        `${status.emoji} *${status.label}* · ${progressBar(run.stepsCompleted, run.stepsTotal)} ${progress} steps`,
-        `Started by ${starterMrkdwn(run.startedBy)} ${triggerWords(run.trigger)} · ${slackDate(run.createdAt)}`,
-      ].join('\n'),
-    ),
+    {
+      ...section(
+        id('summary'),
+        [
+          `${status.emoji} *${status.label}* · ${progressBar(run.stepsCompleted, run.stepsTotal)} ${progress} steps`,
+          `Started by ${starterMrkdwn(run.startedBy)} ${triggerWords(run.trigger)} · ${slackDate(run.createdAt)}`,
+        ].join('\n'),
+      ),
+      accessory: {
+        type: 'overflow',
+        action_id: ACTIONS.runMore,
+        options: [option('Edit workflow…', RUN_MORE_EDIT)],
+      },
+    },
   ];
   if (run.description) blocks.push(context(id('about'), [mrkdwn(excerpt(run.description, 300), 1000)]));
   if (run.input.trim()) {

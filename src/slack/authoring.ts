@@ -1,0 +1,621 @@
+import { isAbsolute, relative } from 'node:path';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import type { PrismaClient } from '../db/database.js';
+import { resolveModel } from '../engine/precedence.js';
+import {
+  AuthoringError,
+  canAddStep,
+  duplicateStep,
+  type EditableWorkflow,
+  type FieldChange,
+  moveStep,
+  removeStep,
+  stepChanges,
+  WorkflowAuthoring,
+  withStepFile,
+} from '../workflows/authoring.js';
+import type { ModelCatalogue } from '../workflows/catalogue-port.js';
+import { exportWorkflowYaml, stepToFile, workflowToFile } from '../workflows/export.js';
+import { PersonaAuthoring } from '../workflows/personas.js';
+import { formatPath, MAX_STEPS, type SchemaProblem } from '../workflows/schema.js';
+import type { StepDefinition, WorkflowDefinition } from '../workflows/types.js';
+import { mayEditPersona, mayEditWorkflow, type PermissionPolicy } from './permissions.js';
+import { inlineCode, safeMrkdwn } from './text.js';
+import { menuOptions, type ViewContext } from './view-model.js';
+import {
+  DEFAULT_MODEL_VALUE,
+  DEFAULT_PERSONA_VALUE,
+  type EditorMetadata,
+  type EditorStep,
+  errorMessage,
+  exportFitsMessage,
+  exportMessage,
+  INPUT_ACTION,
+  type ModalView,
+  type OriginView,
+  parseModelValue,
+  personaEditorModal,
+  personaListMessage,
+  type StepEditorMetadata,
+  type StepOperation,
+  stepEditorModal,
+  unknownWorkflowMessage,
+  workflowEditorModal,
+} from './views/index.js';
+import type { MessagePayload } from './views/model.js';
+
+/**
+ * Authoring from Slack: the workflow editor and step editor modals, personas and export.
+ * Each handler checks who may act (owners and admins), reads the definition fresh, applies
+ * one change, validates it by the workflow-file rules and saves it as a new version
+ * (WorkflowAuthoring). The listeners do the Slack calls (views.open/push/update, acks).
+ */
+
+/** The fields of a view_submission we read: each input's value or chosen option. */
+export const viewSubmissionSchema = z.object({
+  type: z.literal('view_submission'),
+  user: z.object({ id: z.string().min(1) }),
+  view: z.object({
+    id: z.string(),
+    callback_id: z.string(),
+    private_metadata: z.string().default(''),
+    root_view_id: z.string().nullish(),
+    previous_view_id: z.string().nullish(),
+    state: z.object({
+      values: z.record(
+        z.string(),
+        z.record(
+          z.string(),
+          z.object({
+            type: z.string(),
+            value: z.string().nullish(),
+            selected_option: z.object({ value: z.string() }).nullish(),
+          }),
+        ),
+      ),
+    }),
+  }),
+});
+
+export type ViewSubmission = z.infer<typeof viewSubmissionSchema>;
+type Values = ViewSubmission['view']['state']['values'];
+
+/** What a submission answers: errors keyed by block_id, or done (optionally with what to show next). */
+export type SubmitResult =
+  | { errors: Record<string, string> }
+  | {
+      ok: true /** The workflow editor to show again (views.update of the root view). */;
+      editor?: ModalView;
+      confirmation?: ModalView;
+    };
+
+/** An editor click answers with the editor redrawn, a view to push, or a refusal. */
+export type EditorResult = { update: ModalView } | { push: ModalView } | { refusal: MessagePayload };
+
+export interface AuthoringServiceOptions {
+  prisma: PrismaClient;
+  catalogue: ModelCatalogue;
+  config: Pick<Config, 'defaults'>;
+  views: ViewContext;
+  policy: PermissionPolicy;
+  /** For showing file paths relative to the working folder (default process.cwd()). */
+  cwd?: string;
+}
+
+const FIELD_BLOCK: Record<string, string> = {
+  name: 'name',
+  prompt: 'prompt',
+  provider: 'model',
+  model: 'model',
+  persona: 'persona',
+  fallbacks: 'fallbacks',
+};
+
+export class AuthoringService {
+  readonly workflows: WorkflowAuthoring;
+  readonly personas: PersonaAuthoring;
+
+  constructor(private readonly o: AuthoringServiceOptions) {
+    this.workflows = new WorkflowAuthoring(o.prisma, o.catalogue);
+    this.personas = new PersonaAuthoring(o.prisma);
+  }
+
+  // ── the workflow editor ────────────────────────────────────────────────────
+
+  /** `/workflow edit <name>` or "Edit workflow" on a run: the editor, or why not. */
+  async openEditor(name: string, userId: string): Promise<{ view: ModalView } | { refusal: MessagePayload }> {
+    const loaded = await this.loadOrRefuse(name);
+    if ('refusal' in loaded) return loaded;
+    const denied = this.editRefusal(loaded.workflow, userId);
+    if (denied) return { refusal: denied };
+    return { view: this.editorView(loaded.workflow) };
+  }
+
+  /** An overflow choice on a step in the editor. */
+  async onStepOperation(
+    meta: EditorMetadata,
+    op: StepOperation,
+    index: number,
+    userId: string,
+  ): Promise<EditorResult> {
+    const ready = await this.ready(meta, userId);
+    if ('result' in ready) return ready.result;
+    const { workflow } = ready;
+    const step = workflow.definition.steps[index];
+    if (!step)
+      return { update: this.editorView(workflow, { ok: false, text: 'That step is no longer there.' }) };
+    if (op === 'edit') return { push: await this.stepEditor(workflow, index, false) };
+
+    const before = workflow.definition;
+    let after: WorkflowDefinition;
+    let action: string;
+    let changes: FieldChange[];
+    let done: string;
+    const name = `*${safeMrkdwn(step.name)}*`;
+    switch (op) {
+      case 'up':
+      case 'down': {
+        const to = index + (op === 'up' ? -1 : 1);
+        after = moveStep(before, index, op === 'up' ? -1 : 1);
+        action = 'workflow.step.move';
+        changes = [
+          { field: `steps[${index}]`, from: `${index + 1}. ${step.name}`, to: `${to + 1}. ${step.name}` },
+        ];
+        done = `moved ${name} ${op} to position ${to + 1}`;
+        break;
+      }
+      case 'dup': {
+        after = duplicateStep(before, index);
+        const copy = after.steps[index + 1]!;
+        action = 'workflow.step.duplicate';
+        changes = [{ field: `steps[${index + 1}]`, from: step.name, to: copy.name }];
+        done = `duplicated ${name} as *${safeMrkdwn(copy.name)}*`;
+        break;
+      }
+      case 'remove':
+        after = removeStep(before, index);
+        action = 'workflow.step.remove';
+        changes = [{ field: `steps[${index}]`, from: step.name, to: null }];
+        done = `removed ${name}`;
+        break;
+    }
+    try {
+      const definition = await this.workflows.validate(workflowToFile(after));
+      const saved = await this.workflows.save({
+        workflowId: workflow.id,
+        expectedVersion: workflow.version,
+        definition,
+        actor: userId,
+        action,
+        changes,
+      });
+      const fresh = await this.workflows.load(workflow.name);
+      return { update: this.editorView(fresh, { ok: true, text: `Saved v${saved.version}: ${done}.` }) };
+    } catch (error) {
+      if (!AuthoringError.isInstance(error)) throw error;
+      const fresh = await this.workflows.load(workflow.name);
+      return { update: this.editorView(fresh, { ok: false, text: safeMrkdwn(error.message) }) };
+    }
+  }
+
+  /** "Add step" in the editor: an empty step editor pushed on top. */
+  async onAddStep(meta: EditorMetadata, userId: string): Promise<EditorResult> {
+    const ready = await this.ready(meta, userId);
+    if ('result' in ready) return ready.result;
+    if (!canAddStep(ready.workflow.definition)) {
+      return {
+        update: this.editorView(ready.workflow, {
+          ok: false,
+          text: `A workflow has at most ${MAX_STEPS} steps.`,
+        }),
+      };
+    }
+    return { push: await this.stepEditor(ready.workflow, ready.workflow.definition.steps.length, true) };
+  }
+
+  /** The step editor's Save: validate by the file rules, save, and give the editor back. */
+  async submitStep(meta: StepEditorMetadata, values: Values, userId: string): Promise<SubmitResult> {
+    const fallbackBlock = values.prompt ? 'prompt' : 'name';
+    let workflow: EditableWorkflow;
+    try {
+      workflow = await this.workflows.load(meta.workflow);
+    } catch (error) {
+      if (AuthoringError.isInstance(error)) return { errors: { [fallbackBlock]: error.message } };
+      throw error;
+    }
+    const denied = mayEditWorkflow(userId, workflow, this.o.policy);
+    if (!denied.allowed) return { errors: { [fallbackBlock]: plainText(denied.message) } };
+    if (workflow.version !== meta.version) {
+      return {
+        errors: {
+          [fallbackBlock]: `Someone else changed ${workflow.name} meanwhile (now v${workflow.version}), so this was not saved. Go back and open the step again.`,
+        },
+      };
+    }
+    const prior = meta.adding ? undefined : workflow.definition.steps[meta.index];
+    if (!meta.adding && !prior) return { errors: { [fallbackBlock]: 'That step is no longer there.' } };
+    const index = meta.adding ? workflow.definition.steps.length : meta.index;
+
+    const step = await this.stepFromValues(values, prior);
+    if ('errors' in step) return step;
+    try {
+      const definition = await this.workflows.validate(withStepFile(workflow.definition, index, step.file));
+      const after = definition.steps[index]!;
+      const saved = await this.workflows.save({
+        workflowId: workflow.id,
+        expectedVersion: workflow.version,
+        definition,
+        actor: userId,
+        action: meta.adding ? 'workflow.step.add' : 'workflow.step.edit',
+        changes: stepChanges(prior, after, index),
+      });
+      const fresh = await this.workflows.load(workflow.name);
+      const what = meta.adding ? 'added' : 'edited';
+      return {
+        ok: true,
+        editor: this.editorView(fresh, {
+          ok: true,
+          text: `Saved v${saved.version}: ${what} step *${safeMrkdwn(after.name)}*.`,
+        }),
+      };
+    } catch (error) {
+      if (!AuthoringError.isInstance(error)) throw error;
+      if (error.code !== 'invalid') return { errors: { [fallbackBlock]: error.message } };
+      return { errors: blockErrors(error.problems, index, new Set(Object.keys(values)), fallbackBlock) };
+    }
+  }
+
+  // ── personas ──────────────────────────────────────────────────────────────
+
+  async personaList(): Promise<MessagePayload> {
+    return personaListMessage(await this.personas.list());
+  }
+
+  /** `/workflow persona add` (no name) or `persona edit <name>`: the editor, or why not. */
+  async openPersona(
+    name: string | undefined,
+    userId: string,
+  ): Promise<{ view: ModalView } | { refusal: MessagePayload }> {
+    const ownsAny = await this.ownsAnyWorkflow(userId);
+    if (name === undefined) {
+      const decision = mayEditPersona(userId, { name: null, usedBy: [] }, ownsAny, this.o.policy);
+      if (!decision.allowed) return { refusal: errorMessage(decision.message) };
+      return { view: personaEditorModal({}) };
+    }
+    const persona = await this.personas.find(name);
+    if (!persona || persona.disabled) {
+      const names = (await this.personas.list()).map((p) => p.name);
+      return {
+        refusal: errorMessage(`No persona named ${inlineCode(name)}.`, {
+          hint:
+            names.length > 0
+              ? `Personas: ${names
+                  .slice(0, 10)
+                  .map((n) => inlineCode(n))
+                  .join(', ')}`
+              : undefined,
+        }),
+      };
+    }
+    const usage = await this.personas.usage(name);
+    const decision = mayEditPersona(userId, { name, usedBy: usage.workflows }, ownsAny, this.o.policy);
+    if (!decision.allowed) return { refusal: errorMessage(decision.message) };
+    if (persona.system.length > 3000) {
+      return {
+        refusal: errorMessage(
+          `Persona ${inlineCode(name)} has a ${persona.system.length}-character system prompt, more than a Slack text box holds (3000). Edit it in personas.yml.`,
+        ),
+      };
+    }
+    return {
+      view: personaEditorModal({
+        persona: { ...persona, updatedAt: persona.updatedAt.toISOString() },
+        usedBy: usage.workflows.map((w) => w.name),
+      }),
+    };
+  }
+
+  async submitPersona(
+    meta: { name?: string | undefined; updatedAt?: string | undefined },
+    values: Values,
+    userId: string,
+  ): Promise<SubmitResult> {
+    const text = (block: string) => values[block]?.[INPUT_ACTION]?.value?.trim() ?? '';
+    const ownsAny = await this.ownsAnyWorkflow(userId);
+    const name = meta.name ?? text('name');
+    const usage = meta.name ? await this.personas.usage(meta.name) : { workflows: [] };
+    const decision = mayEditPersona(
+      userId,
+      { name: meta.name ?? null, usedBy: usage.workflows },
+      ownsAny,
+      this.o.policy,
+    );
+    const first = meta.name ? 'system' : 'name';
+    if (!decision.allowed) return { errors: { [first]: plainText(decision.message) } };
+    try {
+      const input = { description: text('description'), system: text('system') };
+      if (meta.name) {
+        await this.personas.edit(
+          meta.name,
+          input,
+          userId,
+          meta.updatedAt ? new Date(meta.updatedAt) : undefined,
+        );
+      } else {
+        await this.personas.add({ name, ...input }, userId);
+      }
+      return {
+        ok: true,
+        confirmation: personaSavedModal(name, meta.name ? 'edited' : 'added', usage.workflows.length),
+      };
+    } catch (error) {
+      if (!AuthoringError.isInstance(error)) throw error;
+      if (error.code !== 'invalid') return { errors: { [first]: error.message } };
+      const errors: Record<string, string> = {};
+      for (const p of error.problems) {
+        const field = String(p.path[0] ?? first);
+        const block =
+          ['name', 'description', 'system'].includes(field) && (field !== 'name' || !meta.name)
+            ? field
+            : first;
+        errors[block] = errors[block] ? `${errors[block]}; ${p.message}` : p.message;
+      }
+      return { errors };
+    }
+  }
+
+  // ── export ────────────────────────────────────────────────────────────────
+
+  /** `/workflow export <name>`: the YAML, and a message when it is short enough for one. */
+  async export(
+    name: string,
+  ): Promise<{ yaml: string; message?: MessagePayload; filename: string } | { refusal: MessagePayload }> {
+    const loaded = await this.loadOrRefuse(name, { includeDisabled: true });
+    if ('refusal' in loaded) return loaded;
+    const { workflow } = loaded;
+    const origin = this.originView(workflow);
+    const yaml = exportWorkflowYaml(
+      workflow.definition,
+      `${workflow.name} v${workflow.version}, exported from Switchboard (${origin.kind === 'slack' ? `edited in Slack by ${origin.detail}` : origin.kind === 'file' ? `from ${origin.detail}` : 'origin unknown'}).`,
+    );
+    const filename = `${workflow.name}.yml`;
+    return exportFitsMessage(yaml)
+      ? { yaml, filename, message: exportMessage(workflow.name, yaml, origin) }
+      : { yaml, filename };
+  }
+
+  // ── shared ────────────────────────────────────────────────────────────────
+
+  /** Where a workflow's current version came from, for people. */
+  originView(w: Pick<EditableWorkflow, 'version' | 'origin' | 'sourcePath'>): OriginView {
+    const o = w.origin;
+    if (o?.source.startsWith('slack:')) return { version: w.version, kind: 'slack', detail: o.createdBy };
+    if (o?.source.startsWith('file:')) {
+      return { version: w.version, kind: 'file', detail: this.displayPath(o.source.slice('file:'.length)) };
+    }
+    if (w.sourcePath) return { version: w.version, kind: 'file', detail: this.displayPath(w.sourcePath) };
+    return { version: w.version, kind: 'unknown', detail: '' };
+  }
+
+  private displayPath(path: string): string {
+    const cwd = this.o.cwd ?? process.cwd();
+    const rel = relative(cwd, path);
+    return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+  }
+
+  private async loadOrRefuse(
+    name: string,
+    opts: { includeDisabled?: boolean } = {},
+  ): Promise<{ workflow: EditableWorkflow } | { refusal: MessagePayload }> {
+    try {
+      const workflow = await this.workflows.load(name);
+      if (!workflow.enabled && !opts.includeDisabled) {
+        return {
+          refusal: errorMessage(
+            `Workflow ${inlineCode(name)} is disabled (its file was removed), so it cannot be edited.`,
+          ),
+        };
+      }
+      return { workflow };
+    } catch (error) {
+      if (!AuthoringError.isInstance(error) || error.code !== 'not_found') throw error;
+      const names = (
+        await this.o.prisma.workflow.findMany({ where: { enabled: true }, select: { name: true } })
+      ).map((w) => w.name);
+      return { refusal: unknownWorkflowMessage(name, names) };
+    }
+  }
+
+  private editRefusal(workflow: EditableWorkflow, userId: string): MessagePayload | undefined {
+    const decision = mayEditWorkflow(userId, workflow, this.o.policy);
+    return decision.allowed ? undefined : errorMessage(decision.message);
+  }
+
+  /** The workflow behind an editor click, if the clicker may still edit it and the editor is current. */
+  private async ready(
+    meta: EditorMetadata,
+    userId: string,
+  ): Promise<{ workflow: EditableWorkflow } | { result: EditorResult }> {
+    const loaded = await this.loadOrRefuse(meta.workflow);
+    if ('refusal' in loaded) return { result: loaded };
+    const denied = this.editRefusal(loaded.workflow, userId);
+    if (denied) return { result: { refusal: denied } };
+    if (loaded.workflow.version !== meta.version) {
+      return {
+        result: {
+          update: this.editorView(loaded.workflow, {
+            ok: false,
+            text: `Someone else changed this workflow meanwhile (it is now v${loaded.workflow.version}); this is the latest. Nothing was changed.`,
+          }),
+        },
+      };
+    }
+    return loaded;
+  }
+
+  editorView(workflow: EditableWorkflow, notice?: { ok: boolean; text: string }): ModalView {
+    const d = workflow.definition;
+    return workflowEditorModal({
+      name: workflow.name,
+      description: d.description,
+      version: workflow.version,
+      origin: this.originView(workflow),
+      owners: workflow.owners,
+      defaultModel: this.defaultModel(d),
+      defaultPersona: d.persona ?? null,
+      steps: d.steps.map(editorStep),
+      maxSteps: MAX_STEPS,
+      notice,
+    });
+  }
+
+  private async stepEditor(workflow: EditableWorkflow, index: number, adding: boolean): Promise<ModalView> {
+    const personas = await this.o.prisma.persona.findMany({
+      where: { disabled: false },
+      orderBy: { name: 'asc' },
+      select: { id: true, name: true },
+    });
+    const d = workflow.definition;
+    const step: EditorStep = adding
+      ? { name: newStepName(d), prompt: '', fallbacks: [] }
+      : editorStep(d.steps[index]!);
+    return stepEditorModal({
+      workflow: workflow.name,
+      version: workflow.version,
+      index,
+      adding,
+      total: d.steps.length,
+      step,
+      providers: menuOptions(this.o.views, personas).providers,
+      personas,
+      defaultModel: this.defaultModel(d),
+      defaultPersona: d.persona ?? null,
+    });
+  }
+
+  private defaultModel(d: WorkflowDefinition): string {
+    try {
+      const r = resolveModel({ workflow: d, global: this.o.config.defaults }, this.o.catalogue);
+      return `${r.provider}/${r.model}`;
+    } catch {
+      return 'none configured';
+    }
+  }
+
+  /** The submitted step in the file format (keeping what the editor does not show: retry, timeout). */
+  private async stepFromValues(
+    values: Values,
+    prior: StepDefinition | undefined,
+  ): Promise<{ file: Record<string, unknown> } | { errors: Record<string, string> }> {
+    const get = (block: string) => values[block]?.[INPUT_ACTION];
+    const file: Record<string, unknown> = prior ? stepToFile(prior) : {};
+    file.name = get('name')?.value?.trim() ?? '';
+    const prompt = get('prompt');
+    if (prompt) file.prompt = prompt.value ?? '';
+    else if (!prior) file.prompt = '';
+    delete file.provider;
+    delete file.model;
+    const model = get('model')?.selected_option?.value;
+    if (model && model !== DEFAULT_MODEL_VALUE) {
+      const choice = parseModelValue(model);
+      if (!choice) return { errors: { model: 'Pick a model from the list.' } };
+      file.provider = choice.provider;
+      file.model = choice.model;
+    }
+    delete file.persona;
+    const personaId = get('persona')?.selected_option?.value;
+    if (personaId && personaId !== DEFAULT_PERSONA_VALUE) {
+      const persona = await this.o.prisma.persona.findFirst({
+        where: { id: personaId, disabled: false },
+        select: { name: true },
+      });
+      if (!persona) return { errors: { persona: 'That persona no longer exists: pick another.' } };
+      // The step names the persona; saving links that same Persona row by id.
+      file.persona = persona.name;
+    }
+    const fallbacks = (get('fallbacks')?.value ?? '')
+      .split(/[,\n]/)
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (fallbacks.length > 0) file.fallbacks = fallbacks;
+    else delete file.fallbacks;
+    return { file };
+  }
+
+  private async ownsAnyWorkflow(userId: string): Promise<boolean> {
+    const owned = await this.o.prisma.workflow.count({ where: { enabled: true, owners: { has: userId } } });
+    return owned > 0;
+  }
+}
+
+function editorStep(s: StepDefinition): EditorStep {
+  return {
+    name: s.name,
+    prompt: s.prompt,
+    provider: s.provider,
+    model: s.model,
+    persona: s.persona,
+    fallbacks: s.fallbacks.map((f) => `${f.provider}/${f.model}`),
+  };
+}
+
+function newStepName(d: WorkflowDefinition): string {
+  const taken = new Set(d.steps.map((s) => s.name));
+  for (let n = d.steps.length + 1; ; n++) if (!taken.has(`step-${n}`)) return `step-${n}`;
+}
+
+/**
+ * File-rule problems → `response_action: errors`, keyed by the step editor's block ids. A
+ * problem in the edited step goes to its field's input; anything else (another step, the
+ * workflow) goes to `fallback` with its path, so nothing is silently dropped.
+ */
+export function blockErrors(
+  problems: readonly SchemaProblem[],
+  index: number,
+  blocks: ReadonlySet<string>,
+  fallback: string,
+): Record<string, string> {
+  const errors: Record<string, string> = {};
+  for (const p of problems) {
+    const [top, at, field] = p.path;
+    const mapped = top === 'steps' && typeof field === 'string' ? FIELD_BLOCK[field] : undefined;
+    const block = mapped && blocks.has(mapped) ? mapped : fallback;
+    const message =
+      top === 'steps' && at === index && mapped ? p.message : `${formatPath(p.path)}: ${p.message}`;
+    const joined = errors[block] ? `${errors[block]}; ${message}` : message;
+    errors[block] = joined.length > 500 ? `${joined.slice(0, 499)}…` : joined;
+  }
+  return errors;
+}
+
+/** Refusal texts are mrkdwn; an input's error is shown as plain text. */
+function plainText(mrkdwn: string): string {
+  return mrkdwn
+    .replace(/:lock: /g, '')
+    .replace(/<@([A-Z0-9]+)>/g, '@$1')
+    .replace(/[`*]/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+function personaSavedModal(name: string, what: 'added' | 'edited', used: number): ModalView {
+  const effect =
+    what === 'edited' && used > 0
+      ? ` The ${used} workflow${used === 1 ? '' : 's'} using it get the change from their next run; runs already started keep their copy.`
+      : ' Pick it in a step’s persona menu, or name it in a workflow file.';
+  return {
+    type: 'modal',
+    callback_id: 'persona_saved',
+    title: { type: 'plain_text', text: 'Persona saved' },
+    close: { type: 'plain_text', text: 'Done' },
+    blocks: [
+      {
+        type: 'section',
+        block_id: 'persona-saved',
+        text: { type: 'mrkdwn', text: `:white_check_mark: Persona ${inlineCode(name)} ${what}.${effect}` },
+      },
+    ],
+  };
+}

@@ -1,0 +1,197 @@
+import type { types } from '@slack/bolt';
+import type { ProviderId } from '../config.js';
+import type { PrismaClient } from '../db/database.js';
+import type { EngineEventBus } from '../engine/events.js';
+import { describeHealth, type HealthRow, healthStatus } from '../health/index.js';
+import type { Logger } from '../logging.js';
+import { PROVIDER_LABELS } from '../providers/catalogue.js';
+import type { ScheduleService } from '../schedules/index.js';
+import type { ModelCatalogue } from '../workflows/catalogue-port.js';
+import type { RunViews } from './run-views.js';
+import { alternativesFor, runView } from './view-model.js';
+import { type AttentionItem, type HealthLine, homeView } from './views/home.js';
+import type { MenuOptions } from './views/model.js';
+
+/**
+ * The App Home tab, built from the database on every open (views.publish). Users who opened
+ * it lately get it republished when a run pauses or finishes, so "Needs attention" does not
+ * go stale while they look at it; a click made on it republishes it with the answer on top.
+ */
+
+export interface HomeTabOptions {
+  prisma: PrismaClient;
+  views: RunViews;
+  schedules: ScheduleService;
+  catalogue: ModelCatalogue;
+  /** Provider health rows (grouped by provider); default none. */
+  health?: (() => Promise<HealthRow[]>) | undefined;
+  /** views.publish. */
+  publish: (userId: string, view: types.HomeView) => Promise<unknown>;
+  logger: Logger;
+  /** Clock for the "opened lately" window. */
+  now?: () => number;
+}
+
+const MAX_ATTENTION = 10;
+const RECENT_RUNS = 10;
+const MAX_SCHEDULES = 20;
+/** Homes opened this recently are republished when runs change. */
+const WATCH_MS = 30 * 60_000;
+const REFRESH_DELAY_MS = 2_000;
+const MAX_WATCHED = 50;
+
+export class HomeTab {
+  private readonly watchers = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: HomeTabOptions) {}
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+
+  /** The Home view for a user, with `notice` (safe mrkdwn) on top. */
+  async view(notice?: string): Promise<types.HomeView> {
+    const [attention, recent, health, schedules] = await Promise.all([
+      this.attention(),
+      this.o.prisma.workflowRun.findMany({
+        orderBy: { number: 'desc' },
+        take: RECENT_RUNS,
+        include: { steps: { orderBy: { position: 'asc' } } },
+      }),
+      this.health(),
+      this.o.schedules.listSchedules(),
+    ]);
+    return homeView({
+      attention: attention.items,
+      moreAttention: attention.more,
+      menus: attention.menus,
+      recent: recent.map(runView),
+      health,
+      schedules: schedules.slice(0, MAX_SCHEDULES),
+      notice,
+    });
+  }
+
+  /** Builds and publishes the user's Home; remembers that they are looking at it. */
+  async publish(userId: string, notice?: string): Promise<void> {
+    this.watchers.set(userId, this.now());
+    if (this.watchers.size > MAX_WATCHED) {
+      const oldest = [...this.watchers.entries()].sort((a, b) => a[1] - b[1])[0];
+      if (oldest) this.watchers.delete(oldest[0]);
+    }
+    await this.o.publish(userId, await this.view(notice));
+  }
+
+  /** Republishes recent watchers' Homes shortly after a run pauses or ends. */
+  attach(events: EngineEventBus): () => void {
+    const onRun = (e: { to: string }) => {
+      if (['paused', 'running', 'completed', 'failed', 'cancelled'].includes(e.to)) this.soon();
+    };
+    events.on('run.changed', onRun);
+    return () => events.off('run.changed', onRun);
+  }
+
+  /** Resolves when no refresh is running. */
+  async idle(): Promise<void> {
+    await this.refreshing;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private soon(): void {
+    if (this.stopped || this.timer || this.watchers.size === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.refreshing = this.refreshAll().finally(() => {
+        this.refreshing = undefined;
+      });
+    }, REFRESH_DELAY_MS);
+    this.timer.unref();
+  }
+
+  private async refreshAll(): Promise<void> {
+    const since = this.now() - WATCH_MS;
+    for (const [userId, at] of this.watchers) if (at < since) this.watchers.delete(userId);
+    if (this.watchers.size === 0 || this.stopped) return;
+    try {
+      // One view for all: Home shows the same runs to everyone.
+      const view = await this.view();
+      for (const userId of this.watchers.keys()) {
+        if (this.stopped) return;
+        await this.o
+          .publish(userId, view)
+          .catch((error: unknown) =>
+            this.o.logger.warn({ err: (error as Error).message }, 'Home tab refresh failed'),
+          );
+      }
+    } catch (error) {
+      this.o.logger.warn({ err: (error as Error).message }, 'Home tab refresh failed');
+    }
+  }
+
+  private async attention(): Promise<{ items: AttentionItem[]; more: number; menus: MenuOptions }> {
+    const paused = await this.o.prisma.workflowRun.findMany({
+      where: { status: 'paused' },
+      orderBy: { number: 'desc' },
+      take: MAX_ATTENTION,
+      select: { id: true },
+    });
+    const total =
+      paused.length < MAX_ATTENTION
+        ? paused.length
+        : await this.o.prisma.workflowRun.count({ where: { status: 'paused' } });
+    const items: AttentionItem[] = [];
+    let menus: MenuOptions | undefined;
+    for (const { id } of paused) {
+      const loaded = await this.o.views.load(id);
+      if (!loaded) continue;
+      menus ??= loaded.menus;
+      // The step someone has to act on. A run paused by hand has none: its Resume is on the run.
+      const step = loaded.steps.find((s) => s.status === 'paused');
+      if (!step) continue;
+      const failed = {
+        provider: (step.lastError?.provider ?? step.provider) as ProviderId,
+        model: step.lastError?.model ?? step.model,
+      };
+      items.push({
+        run: loaded.run,
+        step,
+        alternatives: alternativesFor(failed, loaded.plans.get(step.id), this.o.catalogue),
+      });
+    }
+    return {
+      items,
+      more: Math.max(0, total - items.length),
+      menus: menus ?? { providers: [], personas: [] },
+    };
+  }
+
+  private async health(): Promise<HealthLine[]> {
+    let rows: HealthRow[] = [];
+    try {
+      rows = (await this.o.health?.()) ?? [];
+    } catch (error) {
+      this.o.logger.warn({ err: (error as Error).message }, 'provider health unavailable for Home');
+    }
+    const lines: HealthLine[] = [];
+    for (const provider of this.o.catalogue.providers) {
+      const row =
+        rows.find((r) => r.provider === provider && r.model === null) ??
+        rows.find((r) => r.provider === provider);
+      const status = healthStatus(row);
+      const label = PROVIDER_LABELS[provider] ?? provider;
+      lines.push({
+        ok: status === 'healthy' || status === 'unknown',
+        text: row ? `${label}: ${describeHealth(row)}` : `${label}: ${provider} — no recent calls`,
+      });
+    }
+    return lines;
+  }
+}
