@@ -1,0 +1,105 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { MemorySample } from './memory.js';
+import { waitUntil } from './stats.js';
+
+/**
+ * A server under test in its own process — the real bot (`src/main.ts`, as `npm start`
+ * runs it) or the bare Bolt app — so its RSS is its own. Memory is read from outside:
+ * RSS from /proc/<pid>/status, heap from the bot's /metrics (prom-client's
+ * nodejs_heap_size_used_bytes).
+ */
+
+export const ROOT = new URL('../', import.meta.url).pathname;
+
+export interface ServerProcess {
+  pid: number;
+  port: number;
+  eventsUrl: string;
+  /** RSS and heap now (heap 0 when the process serves no /metrics). */
+  memory(): Promise<MemorySample | undefined>;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export async function startServer(o: {
+  entry: string;
+  env: Record<string, string>;
+  ready: string;
+  timeoutMs?: number;
+}): Promise<ServerProcess> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', o.entry], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      NODE_ENV: 'production',
+      ...o.env,
+      PORT: String(port),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (d: Buffer) => {
+    // Keep the tail only: a long phase logs a lot.
+    out = (out + d.toString()).slice(-20_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
+  const up = await waitUntil(() => exited || out.includes(o.ready), o.timeoutMs ?? 90_000, 100);
+  if (!up || exited) {
+    child.kill('SIGKILL');
+    throw new Error(`${o.entry} did not start:\n${out.slice(-3000)}`);
+  }
+  const pid = child.pid!;
+  return {
+    pid,
+    port,
+    eventsUrl: `http://127.0.0.1:${port}/slack/events`,
+    async memory() {
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+        return { rss, heapUsed: await heapFromMetrics(port) };
+      } catch {
+        return undefined;
+      }
+    },
+    output: () => out,
+    async stop() {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function heapFromMetrics(port: number): Promise<number> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
+    if (!response.ok) return 0;
+    const text = await response.text();
+    return Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}

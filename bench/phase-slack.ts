@@ -1,0 +1,177 @@
+import pg from 'pg';
+import type { ServerProcess } from './bot-process.js';
+import { firstShown, latest, shows } from './cards.js';
+import { openLoop } from './load.js';
+import { type MemoryFigures, MemorySampler } from './memory.js';
+import { signedHeaders, slashCommand } from './slack-requests.js';
+import type { SlackStandin, StandinCounts } from './slack-standin.js';
+import { round, summarize, waitUntil } from './stats.js';
+
+/**
+ * (c) and (d): N runs of `bench` started at once through signed `/workflow run` commands,
+ * spread over channels, on the real bot against the rate-limited Slack stand-in. Measures
+ * Slack calls per step, 429s, and for every step the delay from its completion
+ * (RunStep.finishedAt) to the first chat.postMessage/chat.update of its card that shows it
+ * Completed; then whether every final state (cards and parent messages) was shown, and
+ * within how long. Samples the bot's RSS and heap throughout.
+ */
+
+export interface SlackResult {
+  runs: number;
+  channels: number;
+  completedRuns: number;
+  steps: number;
+  calls: Record<string, number>;
+  callsPerStep: number;
+  rateLimited: number;
+  rateLimitedBy: Record<string, number>;
+  cardDelayMs: { p50: number; p99: number; max: number; shown: number };
+  parentDelayMs: { p50: number; p99: number; max: number; shown: number };
+  /** Every card and parent shows its final state. */
+  allFinalShown: boolean;
+  /** From the last step's completion until every final state was shown (or the bound). */
+  finalShownAfterMs: number | undefined;
+  memory: MemoryFigures & { rssPerRunKb: number; heapPerRunKb: number };
+}
+
+interface Row {
+  run: string;
+  channel: string | null;
+  thread: string | null;
+  run_status: string;
+  run_finished: number | null;
+  step_status: string;
+  step_finished: number | null;
+  slack_ts: string | null;
+}
+
+const USER = 'U0BENCHLOAD';
+
+export async function slackPhase(o: {
+  bot: ServerProcess;
+  standin: SlackStandin;
+  databaseUrl: string;
+  runs: number;
+  channels: number;
+  startRate: number;
+  completeTimeoutMs: number;
+  shownTimeoutMs: number;
+  log: (line: string) => void;
+}): Promise<SlackResult> {
+  const db = new pg.Client({ connectionString: o.databaseUrl });
+  await db.connect();
+  const read = async () =>
+    (
+      await db.query<Row>(
+        `SELECT r.id AS run, r."channelId" AS channel, r."threadTs" AS thread, r.status AS run_status,
+                extract(epoch FROM r."finishedAt") * 1000 AS run_finished, s.status AS step_status,
+                extract(epoch FROM s."finishedAt") * 1000 AS step_finished, s."slackTs" AS slack_ts
+           FROM "WorkflowRun" r JOIN "RunStep" s ON s."runId" = r.id
+          WHERE r."startedBy" = $1`,
+        [USER],
+      )
+    ).rows;
+  const before = o.standin.counts();
+  const sampler = new MemorySampler(() => o.bot.memory(), 500);
+  await sampler.baseline();
+
+  await openLoop({
+    rate: o.startRate,
+    count: o.runs,
+    url: o.bot.eventsUrl,
+    request: (i) => {
+      const body = slashCommand(`run bench load ${i}`, {
+        user: USER,
+        channel: `C0LOAD${String(i % o.channels).padStart(3, '0')}`,
+        responseUrl: o.standin.responseUrl(`load-${i}`),
+      });
+      return { body, headers: signedHeaders(body) };
+    },
+  });
+  const t0 = Date.now();
+  let rows: Row[] = [];
+  const completed = () => new Set(rows.filter((r) => r.run_status === 'completed').map((r) => r.run)).size;
+  await waitUntil(
+    async () => {
+      rows = await read();
+      return completed() >= o.runs;
+    },
+    o.completeTimeoutMs,
+    500,
+  );
+  const memory = sampler.stop();
+  o.log(`  slack: ${completed()}/${o.runs} runs completed after ${round((Date.now() - t0) / 1000)} s`);
+
+  const evaluate = () => {
+    const cards: number[] = [];
+    const parents = new Map<string, number>();
+    let missing = 0;
+    let lastShown = 0;
+    for (const r of rows) {
+      const card = r.channel && r.slack_ts ? o.standin.messages.get(`${r.channel}:${r.slack_ts}`) : undefined;
+      const shownAt = card && firstShown(card, 'Completed');
+      if (!card || !shownAt || !shows(latest(card), 'Completed') || r.step_finished == null) missing++;
+      else {
+        cards.push(shownAt - Number(r.step_finished));
+        lastShown = Math.max(lastShown, shownAt);
+      }
+      if (parents.has(r.run)) continue;
+      const parent = r.channel && r.thread ? o.standin.messages.get(`${r.channel}:${r.thread}`) : undefined;
+      const parentAt = parent && firstShown(parent, 'Completed');
+      if (!parent || !parentAt || r.run_finished == null) {
+        missing++;
+        parents.set(r.run, Number.NaN);
+      } else {
+        parents.set(r.run, parentAt - Number(r.run_finished));
+        lastShown = Math.max(lastShown, parentAt);
+      }
+    }
+    return { cards, parents: [...parents.values()].filter(Number.isFinite), missing, lastShown };
+  };
+  const allShown = await waitUntil(
+    async () => {
+      rows = await read();
+      return completed() >= o.runs && evaluate().missing === 0;
+    },
+    o.shownTimeoutMs,
+    1000,
+  );
+  await db.end();
+  const result = evaluate();
+  const lastFinished = Math.max(...rows.map((r) => Number(r.step_finished ?? 0)));
+  const after = o.standin.counts();
+  const calls = diff(after.calls, before.calls);
+  const steps = rows.filter((r) => r.step_status === 'completed').length;
+  const chatCalls = (calls['chat.postMessage'] ?? 0) + (calls['chat.update'] ?? 0);
+  const card = summarize(result.cards);
+  const parent = summarize(result.parents);
+  const kb = (bytes: number) => round(bytes / 1024 / Math.max(1, o.runs));
+  const out: SlackResult = {
+    runs: o.runs,
+    channels: o.channels,
+    completedRuns: completed(),
+    steps,
+    calls,
+    callsPerStep: round(chatCalls / Math.max(1, steps), 2),
+    rateLimited: total(diff(after.rateLimited, before.rateLimited)),
+    rateLimitedBy: diff(after.rateLimited, before.rateLimited),
+    cardDelayMs: { p50: card.p50, p99: card.p99, max: card.max, shown: card.n },
+    parentDelayMs: { p50: parent.p50, p99: parent.p99, max: parent.max, shown: parent.n },
+    allFinalShown: allShown,
+    finalShownAfterMs: allShown ? Math.max(0, result.lastShown - lastFinished) : undefined,
+    memory: {
+      ...memory,
+      rssPerRunKb: kb(memory.peakRss - memory.baselineRss),
+      heapPerRunKb: kb(memory.peakHeap - memory.baselineHeap),
+    },
+  };
+  o.log(
+    `  slack: ${out.callsPerStep} chat calls/step, ${out.rateLimited} × 429, card delay p50 ${card.p50} p99 ${card.p99} ms, ` +
+      `${card.n}/${rows.length} cards final${allShown ? '' : ' (bound reached)'}`,
+  );
+  return out;
+}
+
+const diff = (a: Record<string, number>, b: Record<string, number>) =>
+  Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]));
+const total = (counts: StandinCounts['rateLimited']) => Object.values(counts).reduce((s, v) => s + v, 0);

@@ -1,0 +1,211 @@
+import type { Machine } from './machine.js';
+import type { AckRow } from './phase-ack.js';
+import type { EngineRow } from './phase-engine.js';
+import type { SlackResult } from './phase-slack.js';
+import { round } from './stats.js';
+
+/** The results as one JSON document and as the table `npm run bench` prints. */
+
+export interface Target {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface Results {
+  startedAt: string;
+  durationSeconds: number;
+  mode: 'full' | 'quick';
+  machine: Machine;
+  settings: Record<string, unknown>;
+  ack: AckRow[];
+  engine: EngineRow[];
+  slack: SlackResult | undefined;
+  memory: MemoryRow[];
+  targets: Target[];
+}
+
+export interface MemoryRow {
+  process: string;
+  activeRuns: number;
+  rssPerRunKb: number;
+  heapPerRunKb: number;
+  peakRssMb: number;
+  peakHeapMb: number;
+}
+
+const mb = (bytes: number) => round(bytes / 1024 ** 2);
+
+/** (peak − idle baseline) / active runs. */
+export function memoryOf(process: string, runs: number, m: EngineRow['memory']): MemoryRow {
+  return {
+    process,
+    activeRuns: runs,
+    rssPerRunKb: round((m.peakRss - m.baselineRss) / 1024 / runs),
+    heapPerRunKb: round((m.peakHeap - m.baselineHeap) / 1024 / runs),
+    peakRssMb: mb(m.peakRss),
+    peakHeapMb: mb(m.peakHeap),
+  };
+}
+
+export function targets(r: Omit<Results, 'targets'>): Target[] {
+  const out: Target[] = [];
+  if (r.ack.length > 0) {
+    const worst = r.ack.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+    out.push({
+      name: 'ack p99 vs bare Bolt',
+      target: '≤ 1.5×',
+      measured: `worst ${worst.ratio}× (${worst.kind} @ ${worst.rate}/s)`,
+      met: r.ack.every((a) => a.ratio <= 1.5 && a.bot.errors === 0),
+    });
+  }
+  const pg50 = r.engine.find((e) => e.database === 'postgres' && e.runs === 50);
+  if (pg50) {
+    out.push({
+      name: 'engine overhead/step, 50 runs, PostgreSQL',
+      target: '≤ 10 ms p50',
+      measured: `${pg50.overheadPerStepMs.p50} ms p50`,
+      met: pg50.overheadPerStepMs.p50 <= 10 && pg50.completed === pg50.runs,
+    });
+  }
+  if (r.slack) {
+    const s = r.slack;
+    out.push({
+      name: `Slack at ${s.runs} runs`,
+      target: '0 × 429, every final card state shown ≤ 60 s',
+      measured: `${s.rateLimited} × 429, ${s.cardDelayMs.shown}/${s.steps} cards final, max ${round(s.cardDelayMs.max / 1000)} s`,
+      met: s.rateLimited === 0 && s.allFinalShown && s.cardDelayMs.max <= 60_000,
+    });
+  }
+  const mem = r.memory;
+  if (mem.length > 0) {
+    out.push({
+      name: 'memory per active run',
+      target: '≤ 100 KB (heap and RSS)',
+      measured: mem
+        .map((m) => `${m.activeRuns} runs: heap ${m.heapPerRunKb} KB, RSS ${m.rssPerRunKb} KB`)
+        .join('; '),
+      met: mem.every((m) => m.heapPerRunKb <= 100 && m.rssPerRunKb <= 100),
+    });
+  }
+  return out;
+}
+
+function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [
+    line(headers),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...cells.slice(1).map(line),
+  ].join('\n');
+}
+
+/** Markdown tables (they read well in a terminal and paste into BENCHMARKS.md). */
+export function render(r: Results): string {
+  const parts: string[] = [];
+  const m = r.machine;
+  parts.push(
+    `Machine: ${m.nproc} cores (${m.cpuModel}), ${m.memoryGb} GB, Node ${m.node}, PostgreSQL ${m.postgres ?? 'n/a'} · ${r.mode} run, ${r.durationSeconds} s`,
+  );
+  if (r.ack.length > 0) {
+    parts.push(
+      table(
+        ['(a) ack latency', 'rate', 'bot p50', 'bot p99', 'bare Bolt p50', 'bare Bolt p99', 'p99 ratio', 'n'],
+        r.ack.map((a) => [
+          a.kind,
+          `${a.rate}/s`,
+          `${a.bot.p50} ms`,
+          `${a.bot.p99} ms`,
+          `${a.bare.p50} ms`,
+          `${a.bare.p99} ms`,
+          `${a.ratio}×`,
+          a.bot.errors ? `${a.bot.n} (${a.bot.errors} errors)` : a.bot.n,
+        ]),
+      ),
+    );
+  }
+  if (r.engine.length > 0) {
+    parts.push(
+      table(
+        ['(b) engine overhead/step', 'runs', 'p50', 'p99', 'completed', 'wall'],
+        r.engine.map((e) => [
+          e.database,
+          e.runs,
+          `${e.overheadPerStepMs.p50} ms`,
+          `${e.overheadPerStepMs.p99} ms`,
+          `${e.completed}/${e.runs}`,
+          `${round(e.wallMs / 1000)} s`,
+        ]),
+      ),
+    );
+  }
+  if (r.slack) {
+    const s = r.slack;
+    parts.push(
+      table(
+        ['(c) Slack', 'value'],
+        [
+          ['runs / channels', `${s.runs} / ${s.channels} (${s.completedRuns} completed, ${s.steps} steps)`],
+          [
+            'chat calls per step',
+            `${s.callsPerStep} (${Object.entries(s.calls)
+              .filter(([, v]) => v)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')})`,
+          ],
+          [
+            '429s received',
+            `${s.rateLimited}${
+              s.rateLimited
+                ? ` (${Object.entries(s.rateLimitedBy)
+                    .filter(([, v]) => v)
+                    .map(([k, v]) => `${k} ${v}`)
+                    .join(', ')})`
+                : ''
+            }`,
+          ],
+          [
+            'completion → card shows it',
+            `p50 ${s.cardDelayMs.p50} ms, p99 ${s.cardDelayMs.p99} ms, max ${s.cardDelayMs.max} ms`,
+          ],
+          ['cards showing final state', `${s.cardDelayMs.shown}/${s.steps}`],
+          [
+            'run end → parent shows it',
+            `p50 ${s.parentDelayMs.p50} ms, p99 ${s.parentDelayMs.p99} ms (${s.parentDelayMs.shown}/${s.runs})`,
+          ],
+          [
+            'every final state shown',
+            s.allFinalShown
+              ? `yes, ${round((s.finalShownAfterMs ?? 0) / 1000)} s after the last step`
+              : 'no (bound reached)',
+          ],
+        ],
+      ),
+    );
+  }
+  if (r.memory.length > 0) {
+    parts.push(
+      table(
+        ['(d) memory', 'active runs', 'peak RSS', 'peak heap', 'RSS/run', 'heap/run'],
+        r.memory.map((v) => [
+          v.process,
+          v.activeRuns,
+          `${v.peakRssMb} MB`,
+          `${v.peakHeapMb} MB`,
+          `${v.rssPerRunKb} KB`,
+          `${v.heapPerRunKb} KB`,
+        ]),
+      ),
+    );
+  }
+  parts.push(
+    table(
+      ['target', 'goal', 'measured', 'met'],
+      r.targets.map((t) => [t.name, t.target, t.measured, t.met ? 'yes' : 'NO']),
+    ),
+  );
+  return parts.join('\n\n');
+}

@@ -1,0 +1,202 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ROOT, type ServerProcess, startServer } from './bot-process.js';
+import { type BenchDatabase, createBenchDatabase, postgresReachable } from './database.js';
+import { describeMachine } from './machine.js';
+import { startOpenAIStandin } from './openai-standin.js';
+import { ackPhase } from './phase-ack.js';
+import { enginePhase } from './phase-engine.js';
+import { slackPhase } from './phase-slack.js';
+import { memoryOf, type Results, render, targets } from './report.js';
+import { SIGNING_SECRET } from './slack-requests.js';
+import { startSlackStandin } from './slack-standin.js';
+import { round } from './stats.js';
+import { writeWorkflowsDir } from './workflows.js';
+
+/**
+ * `npm run bench [-- --quick] [--latency-ms 200] [--postgres <admin url>] [--out <file>]`:
+ * the real bot against local stand-ins (Slack Web API with Slack's rate limits, an
+ * OpenAI-compatible server with a fixed latency), driven with signed slash commands and
+ * block actions. Every phase is bounded in count and time; only 127.0.0.1 is contacted.
+ * Prints the table and writes the JSON (bench/results/latest.json).
+ */
+
+export interface BenchOptions {
+  quick: boolean;
+  latencyMs: number;
+  /** Admin URL of a PostgreSQL server for bench databases; undefined: embedded only. */
+  postgresUrl: string | undefined;
+  out: string;
+  log: (line: string) => void;
+}
+
+const PROFILES = {
+  full: {
+    ackRates: [20, 100],
+    ackSeconds: 8,
+    engineSizes: [1, 50, 500],
+    engineTimeoutMs: 90_000,
+    slackRuns: 200,
+    slackChannels: 50,
+    completeTimeoutMs: 120_000,
+    shownTimeoutMs: 150_000,
+    botConcurrency: 50,
+  },
+  quick: {
+    ackRates: [20, 100],
+    ackSeconds: 1,
+    engineSizes: [1, 5],
+    engineTimeoutMs: 30_000,
+    slackRuns: 6,
+    slackChannels: 3,
+    completeTimeoutMs: 30_000,
+    shownTimeoutMs: 20_000,
+    botConcurrency: 8,
+  },
+};
+
+export async function runBench(o: BenchOptions): Promise<Results> {
+  const started = Date.now();
+  const profile = o.quick ? PROFILES.quick : PROFILES.full;
+  const postgres = o.postgresUrl && (await postgresReachable(o.postgresUrl)) ? o.postgresUrl : undefined;
+  if (o.postgresUrl && !postgres)
+    o.log(`PostgreSQL not reachable at ${o.postgresUrl}: embedded database only`);
+  const machine = await describeMachine(postgres);
+  const workflowsDir = writeWorkflowsDir();
+  const databases: BenchDatabase[] = [];
+  const servers: ServerProcess[] = [];
+  const standin = await startSlackStandin();
+  const openai = await startOpenAIStandin(o.latencyMs);
+  try {
+    o.log('(b) engine overhead');
+    const engineDb = postgres ? await createBenchDatabase(postgres) : undefined;
+    if (engineDb) databases.push(engineDb);
+    const engine = await enginePhase({
+      databases: [
+        { kind: 'embedded' },
+        ...(engineDb ? [{ kind: 'postgres' as const, url: engineDb.url }] : []),
+      ],
+      sizes: profile.engineSizes,
+      latencyMs: o.latencyMs,
+      workflowsDir,
+      timeoutMs: profile.engineTimeoutMs,
+      log: o.log,
+    });
+
+    o.log('starting the bot and a bare Bolt app');
+    const botDb = postgres ? await createBenchDatabase(postgres) : undefined;
+    if (botDb) databases.push(botDb);
+    const dataDir = resolve(workflowsDir, 'data');
+    const bare = await startServer({
+      entry: 'bench/bare-bolt.ts',
+      env: { SLACK_SIGNING_SECRET: SIGNING_SECRET },
+      ready: 'bare Bolt is running',
+    });
+    servers.push(bare);
+    const bot = await startServer({
+      entry: 'src/main.ts',
+      ready: 'Switchboard is running',
+      env: {
+        LOG_LEVEL: 'info',
+        WORKFLOWS_DIR: workflowsDir,
+        ...(botDb ? { DATABASE_URL: botDb.url } : { DATA_DIR: dataDir }),
+        OPENAI_API_KEY: 'sk-bench-0000000000',
+        OPENAI_BASE_URL: openai.baseUrl,
+        SLACK_BOT_TOKEN: 'xoxb-bench-0000',
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: standin.apiUrl,
+        WORKER_CONCURRENCY: String(profile.botConcurrency),
+      },
+    });
+    servers.push(bot);
+
+    o.log('(a) ack latency');
+    const ack = await ackPhase({
+      bot,
+      bare,
+      standin,
+      rates: profile.ackRates,
+      seconds: profile.ackSeconds,
+      log: o.log,
+    });
+    await bare.stop();
+
+    o.log(`(c, d) ${profile.slackRuns} runs through Slack`);
+    const slack = botDb
+      ? await slackPhase({
+          bot,
+          standin,
+          databaseUrl: botDb.url,
+          runs: profile.slackRuns,
+          channels: profile.slackChannels,
+          startRate: 100,
+          completeTimeoutMs: profile.completeTimeoutMs,
+          shownTimeoutMs: profile.shownTimeoutMs,
+          log: o.log,
+        })
+      : undefined;
+    await bot.stop();
+
+    const biggest = [...engine].sort((a, b) => b.runs - a.runs || (a.database === 'postgres' ? -1 : 1))[0];
+    const partial: Omit<Results, 'targets'> = {
+      startedAt: new Date(started).toISOString(),
+      durationSeconds: round((Date.now() - started) / 1000, 0),
+      mode: o.quick ? 'quick' : 'full',
+      machine,
+      settings: {
+        providerLatencyMs: o.latencyMs,
+        steps: 3,
+        ackSecondsPerRate: profile.ackSeconds,
+        botWorkerConcurrency: profile.botConcurrency,
+        engineWorkerConcurrency: 'equal to the runs started',
+      },
+      ack,
+      engine,
+      slack,
+      memory: [
+        ...(slack ? [{ ...memoryOf('bot process, Slack phase', slack.runs, slack.memory) }] : []),
+        ...(biggest ? [memoryOf(`engine process, ${biggest.database}`, biggest.runs, biggest.memory)] : []),
+      ],
+    };
+    const results: Results = { ...partial, targets: targets(partial) };
+    mkdirSync(dirname(o.out), { recursive: true });
+    writeFileSync(o.out, `${JSON.stringify(results, null, 2)}\n`);
+    return results;
+  } finally {
+    for (const server of servers) await server.stop().catch(() => {});
+    await standin.close();
+    await openai.close();
+    for (const db of databases)
+      await db.drop().catch((e: unknown) => o.log(`could not drop a bench database: ${e}`));
+    rmSync(workflowsDir, { recursive: true, force: true });
+  }
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const args = process.argv.slice(2);
+  const options: BenchOptions = {
+    quick: args.includes('--quick'),
+    latencyMs: Number(flag(args, '--latency-ms') ?? 200),
+    postgresUrl:
+      flag(args, '--postgres') ??
+      process.env.BENCH_DATABASE_URL ??
+      'postgresql://postgres@127.0.0.1:5432/test',
+    out: resolve(ROOT, flag(args, '--out') ?? 'bench/results/latest.json'),
+    log: (line) => console.log(line),
+  };
+  runBench(options)
+    .then((results) => {
+      console.log(`\n${render(results)}\n\nJSON: ${options.out}`);
+      process.exit(0);
+    })
+    .catch((error: unknown) => {
+      console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+      process.exit(1);
+    });
+}
