@@ -46,8 +46,8 @@ function sleepingProvider(latencyMs: number): ProviderSource {
         model: request.model,
       };
     },
-    async *stream() {
-      throw new Error('not used');
+    stream() {
+      throw new Error('the engine does not stream');
     },
   };
   return { get: (id) => (id === 'openai' ? provider : undefined), configured: () => ['openai'] };
