@@ -36,9 +36,10 @@ export function describeProviderContract(h: ContractHarness): void {
     it('turns its own timeoutMs into a timeout error, after a single request', async () => {
       // The reply would come far later than the timeout: a timeout error (not a success)
       // proves our own timer ended the call. No wall-clock assertion: CI machines are loaded.
-      const requests = intercept(h.origin, h.generatePath, { status: 200, body: h.okBody, delayMs: 5000 });
+      // The timeout leaves a loaded machine ample time to send the request first.
+      const requests = intercept(h.origin, h.generatePath, { status: 200, body: h.okBody, delayMs: 20_000 });
       const provider = h.create(h.origin, h.apiKey);
-      const error = await providerErrorFrom(provider.generate({ ...request, timeoutMs: 50 }));
+      const error = await providerErrorFrom(provider.generate({ ...request, timeoutMs: 1500 }));
       expect(error).toMatchObject({
         kind: 'timeout',
         provider: provider.id,
