@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { mayActOnRun, type PermissionPolicy, type RunAccess } from '../../src/slack/permissions.js';
+import {
+  mayActOnRun,
+  mayEditPersona,
+  mayEditWorkflow,
+  mayManageSchedule,
+  type PermissionPolicy,
+  type RunAccess,
+} from '../../src/slack/permissions.js';
 
 const run: RunAccess = {
   number: 7,
@@ -42,5 +49,58 @@ describe('who may change a run', () => {
       allowed: false,
     });
     expect(mayActOnRun({ userId: 'U0BOB' }, run, channel)).toMatchObject({ allowed: false });
+  });
+});
+
+describe('who may edit definitions and schedules', () => {
+  const workflow = { name: 'release-notes', owners: ['U0OWNER'] };
+
+  it('lets only owners and admins edit a workflow, whatever the channel policy', () => {
+    expect(mayEditWorkflow('U0OWNER', workflow, owners)).toEqual({ allowed: true, as: 'owner' });
+    expect(mayEditWorkflow('U0ADMIN', workflow, channel)).toEqual({ allowed: true, as: 'admin' });
+    const denied = mayEditWorkflow('U0ALICE', workflow, channel);
+    expect(denied).toMatchObject({ allowed: false });
+    expect(denied.allowed ? '' : denied.message).toContain(
+      'Only its owners (<@U0OWNER>) and Switchboard admins',
+    );
+    expect(mayEditWorkflow('U0ALICE', { name: 'x', owners: [] }, owners)).toMatchObject({ allowed: false });
+  });
+
+  it('lets owners, admins and the schedule’s maker manage it; the channel too under the channel policy', () => {
+    const target = {
+      workflow: 'release-notes',
+      owners: ['U0OWNER'],
+      createdBy: 'U0MAKER',
+      channelId: 'C0DIGEST',
+    };
+    expect(mayManageSchedule({ userId: 'U0OWNER' }, target, owners)).toMatchObject({ allowed: true });
+    expect(mayManageSchedule({ userId: 'U0ADMIN' }, target, owners)).toMatchObject({ allowed: true });
+    expect(mayManageSchedule({ userId: 'U0MAKER' }, target, owners)).toMatchObject({ allowed: true });
+    expect(mayManageSchedule({ userId: 'U0BOB', channelId: 'C0DIGEST' }, target, owners)).toMatchObject({
+      allowed: false,
+    });
+    expect(mayManageSchedule({ userId: 'U0BOB', channelId: 'C0DIGEST' }, target, channel)).toEqual({
+      allowed: true,
+      as: 'channel',
+    });
+    expect(mayManageSchedule({ userId: 'U0BOB', channelId: 'C0ELSE' }, target, channel)).toMatchObject({
+      allowed: false,
+    });
+  });
+
+  it('lets admins edit any persona, and owners one whose workflows are all theirs', () => {
+    const usedBy = [
+      { name: 'a', owners: ['U0OWNER'] },
+      { name: 'b', owners: ['U0OWNER', 'U0OTHER'] },
+    ];
+    expect(mayEditPersona('U0OWNER', { name: 'p', usedBy }, true, owners)).toMatchObject({ allowed: true });
+    expect(mayEditPersona('U0OTHER', { name: 'p', usedBy }, true, owners)).toMatchObject({ allowed: false });
+    expect(mayEditPersona('U0ADMIN', { name: 'p', usedBy }, false, owners)).toMatchObject({ allowed: true });
+    expect(mayEditPersona('U0OTHER', { name: null, usedBy: [] }, true, owners)).toMatchObject({
+      allowed: true,
+    });
+    expect(mayEditPersona('U0NOBODY', { name: null, usedBy: [] }, false, channel)).toMatchObject({
+      allowed: false,
+    });
   });
 });

@@ -46,6 +46,10 @@ export interface SlackApiStub {
   responses: StubResponse[];
   /** Current content per `${channel}:${ts}`. */
   messages: Map<string, StubMessage>;
+  /** Views opened, pushed or updated, by view id (current content, with `id`). */
+  views: Map<string, Record<string, unknown> & { id: string }>;
+  /** Raw bodies of file uploads (files.uploadV2 step 2), by file id. */
+  uploads: Map<string, string>;
   /** A response_url that lands in `responses`. */
   responseUrl(id: string): string;
   /** The next `times` calls of `method` get this answer instead. */
@@ -67,6 +71,10 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
   const calls: StubCall[] = [];
   const responses: StubResponse[] = [];
   const messages = new Map<string, StubMessage>();
+  const views = new Map<string, Record<string, unknown> & { id: string }>();
+  const uploads = new Map<string, string>();
+  let viewCounter = 0;
+  let fileCounter = 0;
   const overrides = new Map<string, { answer: Override; times: number }[]>();
   const hanging = new Set<ServerResponse>();
   let tsCounter = 0;
@@ -92,6 +100,11 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
         at: Date.now(),
       });
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return;
+    }
+    if (url.pathname.startsWith('/upload/')) {
+      uploads.set(url.pathname.slice('/upload/'.length), raw);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
       return;
     }
     if (!url.pathname.startsWith('/api/')) {
@@ -173,7 +186,35 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
         });
         return;
       case 'views.open':
-        json(200, { ok: true, view: { id: 'V0VIEW', ...(body.view as object) } });
+      case 'views.push': {
+        viewCounter += 1;
+        const view = { ...(body.view as object), id: `V0VIEW${viewCounter}` };
+        views.set(view.id, view);
+        json(200, { ok: true, view });
+        return;
+      }
+      case 'views.update': {
+        const id = str('view_id') ?? '';
+        if (!views.has(id)) return json(200, { ok: false, error: 'not_found' });
+        const view = { ...(body.view as object), id };
+        views.set(id, view);
+        json(200, { ok: true, view });
+        return;
+      }
+      case 'conversations.open':
+        json(200, { ok: true, channel: { id: `D0${str('users') ?? 'X'}` } });
+        return;
+      case 'files.getUploadURLExternal': {
+        fileCounter += 1;
+        json(200, {
+          ok: true,
+          upload_url: `${base}/upload/F0FILE${fileCounter}`,
+          file_id: `F0FILE${fileCounter}`,
+        });
+        return;
+      }
+      case 'files.completeUploadExternal':
+        json(200, { ok: true, files: [{ id: 'F0FILE', title: 'file' }] });
         return;
       case 'views.publish':
         json(200, { ok: true, view: { id: 'V0HOME', ...(body.view as object) } });
@@ -185,14 +226,17 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
         json(200, { ok: false, error: 'unknown_method' });
     }
   });
+  let base = '';
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
     apiUrl: `${base}/api/`,
     calls,
     responses,
     messages,
+    views,
+    uploads,
     responseUrl: (id) => `${base}/response/${id}`,
     override(method, answer, times = 1) {
       const queue = overrides.get(method) ?? [];
@@ -208,6 +252,8 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
       calls.length = 0;
       responses.length = 0;
       messages.clear();
+      views.clear();
+      uploads.clear();
       overrides.clear();
     },
     async close() {

@@ -9,15 +9,20 @@ import { silentLogger } from '../../src/logging.js';
 import { createSlackApp, EVENTS_PATH, type SlackApp } from '../../src/slack/app.js';
 import type { RateLimits } from '../../src/slack/rate-limit.js';
 import { isSlackTs } from '../../src/slack/view-model.js';
-import { expectValidMessage, expectValidModal } from './block-kit.js';
+import { expectValidHome, expectValidMessage, expectValidModal } from './block-kit.js';
 import { createTestDatabase } from './db.js';
 import { type SlackApiStub, type StubMessage, startSlackApiStub } from './slack-api-stub.js';
 import {
   clickPayload,
+  homeOpenedBody,
+  type InputValue,
   interactionBody,
   postSigned,
   type SignedResponse,
+  type StubView,
   slashCommandBody,
+  viewClickPayload,
+  viewSubmissionPayload,
 } from './slack-requests.js';
 
 /**
@@ -200,6 +205,19 @@ export interface Harness {
     actionId: string | RegExp,
     options: { user: string; option?: string; value?: string; blockId?: string },
   ): Promise<CommandResult>;
+  /** Submit on a modal the bot opened; `json` is the ack body (response_action …), if any. */
+  submitView(
+    view: StubView,
+    options: { user: string; inputs?: Record<string, InputValue>; rootViewId?: string },
+  ): Promise<SignedResponse & { json: Record<string, unknown> | undefined }>;
+  /** A click on an element of a modal or of the Home tab. */
+  clickInView(
+    view: StubView,
+    actionId: string | RegExp,
+    options: { user: string; option?: string; value?: string; blockId?: string },
+  ): Promise<SignedResponse>;
+  /** `user` opens the app's Home tab (an app_home_opened event). */
+  openHome(user: string): Promise<SignedResponse>;
   /** Waits until every render, alert and Slack call has finished. */
   settle(): Promise<void>;
   /** The run's parent message and its cards (thread replies that are step cards), as Slack shows them. */
@@ -273,6 +291,23 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       const result = await postSigned(eventsUrl, interactionBody(payload), SIGNING_SECRET);
       return { ...result, responseId };
     },
+    async submitView(view, o) {
+      const payload = viewSubmissionPayload(view, o);
+      const result = await postSigned(eventsUrl, interactionBody(payload), SIGNING_SECRET);
+      let json: Record<string, unknown> | undefined;
+      try {
+        json = result.text ? (JSON.parse(result.text) as Record<string, unknown>) : undefined;
+      } catch {
+        json = undefined;
+      }
+      return { ...result, json };
+    },
+    async clickInView(view, actionId, o) {
+      return postSigned(eventsUrl, interactionBody(viewClickPayload(view, actionId, o)), SIGNING_SECRET);
+    },
+    async openHome(user) {
+      return postSigned(eventsUrl, homeOpenedBody(user), SIGNING_SECRET, { contentType: 'application/json' });
+    },
     async settle() {
       await slack.flush(10_000);
     },
@@ -297,7 +332,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         if (['chat.postMessage', 'chat.update', 'chat.postEphemeral'].includes(call.method)) {
           expectValidMessage(call.body as { text?: unknown; blocks?: unknown });
         }
-        if (call.method === 'views.open') expectValidModal(call.body.view);
+        if (['views.open', 'views.push', 'views.update'].includes(call.method))
+          expectValidModal(call.body.view);
+        if (call.method === 'views.publish') expectValidHome(call.body.view);
       }
       for (const response of stub.responses)
         expectValidMessage(response.body as { text?: unknown; blocks?: unknown });

@@ -116,7 +116,7 @@ export function clickPayload(
     block_id: options.blockId ?? found!.blockId,
     action_ts: `${Date.now() / 1000}`,
   };
-  if (element.type === 'static_select') {
+  if (element.type === 'static_select' || element.type === 'overflow') {
     action.selected_option = {
       text: { type: 'plain_text', text: options.option ?? '' },
       value: options.option,
@@ -137,4 +137,160 @@ export function clickPayload(
     response_url: options.responseUrl,
     actions: [action],
   };
+}
+
+// ── views (modals and the Home tab) ─────────────────────────────────────────
+
+/** A view as the stub holds it (views.open/push/update bodies plus the id it was given). */
+export type StubView = Record<string, unknown> & { id: string };
+
+/** What one input holds in `view.state.values`: typed text, or a chosen option's value. */
+export type InputValue = string | { option: string } | null;
+
+/**
+ * `view.state.values` as Slack sends them for `inputs` (block_id → value), each input's
+ * element found in the view so its type and action_id are the real ones.
+ */
+export function stateValues(view: StubView, inputs: Record<string, InputValue>): Json {
+  const values: Json = {};
+  for (const block of (view.blocks as Json[]) ?? []) {
+    if (block.type !== 'input') continue;
+    const element = block.element as Json;
+    const id = String(block.block_id);
+    const given = id in inputs ? inputs[id] : undefined;
+    const actionId = String(element.action_id);
+    if (element.type === 'static_select') {
+      const initial = (element.initial_option as Json | undefined)?.value;
+      const value = given && typeof given === 'object' ? given.option : (initial as string | undefined);
+      values[id] = {
+        [actionId]: {
+          type: 'static_select',
+          selected_option: value ? { text: { type: 'plain_text', text: value }, value } : null,
+        },
+      };
+    } else {
+      const value = given === undefined ? ((element.initial_value as string | undefined) ?? null) : given;
+      values[id] = {
+        [actionId]: { type: String(element.type), value: typeof value === 'string' ? value : null },
+      };
+    }
+  }
+  return values;
+}
+
+/** The view_submission payload when `user` presses Submit on `view` with `inputs` filled in. */
+export function viewSubmissionPayload(
+  view: StubView,
+  options: {
+    user: string;
+    inputs?: Record<string, InputValue>;
+    rootViewId?: string;
+    previousViewId?: string;
+  },
+): Json {
+  return {
+    type: 'view_submission',
+    team: { id: 'T0TEST', domain: 'test' },
+    user: {
+      id: options.user,
+      username: options.user.toLowerCase(),
+      name: options.user.toLowerCase(),
+      team_id: 'T0TEST',
+    },
+    api_app_id: 'A0TEST',
+    token: 'deprecated-verification-token',
+    trigger_id: triggerId(),
+    view: {
+      id: view.id,
+      team_id: 'T0TEST',
+      type: view.type,
+      blocks: view.blocks,
+      private_metadata: view.private_metadata ?? '',
+      callback_id: view.callback_id,
+      state: { values: stateValues(view, options.inputs ?? {}) },
+      hash: `${Date.now()}.hash`,
+      title: view.title,
+      root_view_id: options.rootViewId ?? view.id,
+      previous_view_id: options.previousViewId ?? null,
+      app_id: 'A0TEST',
+      bot_id: 'B0BOT',
+    },
+    response_urls: [],
+  };
+}
+
+/** A click on element `actionId` inside a view (a modal or the Home tab), as block_actions. */
+export function viewClickPayload(
+  view: StubView,
+  actionId: string | RegExp,
+  options: { user: string; option?: string; value?: string; blockId?: string },
+): Json {
+  const found = findElement(
+    {
+      channel: '',
+      ts: '',
+      threadTs: undefined,
+      text: '',
+      blocks: (view.blocks as unknown[]) ?? [],
+      edits: 0,
+    },
+    actionId,
+  );
+  if (!found && !options.blockId) throw new Error(`view ${view.id} has no element ${String(actionId)}`);
+  const element = found?.element ?? { type: 'button', action_id: String(actionId) };
+  const action: Json = {
+    type: element.type,
+    action_id: element.action_id,
+    block_id: options.blockId ?? found!.blockId,
+    action_ts: `${Date.now() / 1000}`,
+  };
+  if (element.type === 'static_select' || element.type === 'overflow') {
+    action.selected_option = {
+      text: { type: 'plain_text', text: options.option ?? '' },
+      value: options.option,
+    };
+  } else {
+    action.value = options.value ?? element.value;
+  }
+  return {
+    type: 'block_actions',
+    user: { id: options.user, username: options.user.toLowerCase(), team_id: 'T0TEST' },
+    api_app_id: 'A0TEST',
+    token: 'deprecated-verification-token',
+    container: { type: 'view', view_id: view.id },
+    trigger_id: triggerId(),
+    team: { id: 'T0TEST', domain: 'test' },
+    view: {
+      id: view.id,
+      team_id: 'T0TEST',
+      type: view.type,
+      blocks: view.blocks,
+      private_metadata: view.private_metadata ?? '',
+      callback_id: view.callback_id ?? '',
+      state: { values: {} },
+      hash: `${Date.now()}.hash`,
+      root_view_id: view.id,
+      app_id: 'A0TEST',
+    },
+    actions: [action],
+  };
+}
+
+/** The Events API callback for a user opening the app's Home tab. */
+export function homeOpenedBody(user: string): string {
+  return JSON.stringify({
+    token: 'deprecated',
+    team_id: 'T0TEST',
+    api_app_id: 'A0TEST',
+    type: 'event_callback',
+    event_id: `Ev${randomBytes(4).toString('hex')}`,
+    event_time: Math.floor(Date.now() / 1000),
+    event: {
+      type: 'app_home_opened',
+      user,
+      channel: `D0${user}`,
+      tab: 'home',
+      event_ts: `${Date.now() / 1000}`,
+    },
+  });
 }

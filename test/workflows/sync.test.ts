@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WorkflowAuthoring } from '../../src/workflows/authoring.js';
 import { loadWorkflowDir } from '../../src/workflows/loader.js';
 import {
   listWorkflows,
@@ -297,5 +298,141 @@ describe('listWorkflows', () => {
     expect(
       (await listWorkflows(db.prisma, { includeDisabled: true })).map((w) => [w.name, w.enabled]),
     ).toContainEqual(['gone', false]);
+  });
+});
+
+describe('versions and which wins between a file and an edit in Slack', () => {
+  const versions = async (name: string) =>
+    (
+      await db.prisma.workflowVersion.findMany({
+        where: { workflow: { name } },
+        orderBy: { version: 'asc' },
+      })
+    ).map((v) => [v.version, v.source, v.createdBy]);
+
+  /** An edit as the Slack editor saves it: a whole new definition, the next version. */
+  async function editInSlack(
+    name: string,
+    change: (d: WorkflowDefinition) => WorkflowDefinition,
+    actor = 'U0EDITOR',
+  ) {
+    const current = await row(name);
+    const definition = change(current.definition as unknown as WorkflowDefinition);
+    return new WorkflowAuthoring(db.prisma, fakeCatalogue()).save({
+      workflowId: current.id,
+      expectedVersion: current.version,
+      definition,
+      actor,
+      action: 'workflow.step.edit',
+      changes: [{ field: 'steps[0].prompt', from: 'a', to: 'b' }],
+    });
+  }
+  const slackPrompt = (d: WorkflowDefinition) => ({
+    ...d,
+    steps: d.steps.map((s, i) => (i === 0 ? { ...s, prompt: 'Edited in Slack: {{input}}' } : s)),
+  });
+
+  it('writes a version row when a workflow is created and each time its file changes, not otherwise', async () => {
+    await sync([workflow('a')]);
+    await sync([workflow('a')]);
+    await sync([workflow('a', { description: 'changed' })]);
+    expect(await versions('a')).toEqual([
+      [1, 'file:workflows/a.yml', 'file'],
+      [2, 'file:workflows/a.yml', 'file'],
+    ]);
+    const v2 = await db.prisma.workflowVersion.findFirstOrThrow({ where: { version: 2 } });
+    expect(v2.definition).toMatchObject({ description: 'changed' });
+  });
+
+  it('keeps a Slack edit while the file stays the same', async () => {
+    await sync([workflow('a')]);
+    expect(await editInSlack('a', slackPrompt)).toEqual({ version: 2 });
+    expect(await row('a')).toMatchObject({ version: 2, source: 'slack' });
+
+    const summary = await sync([workflow('a')]);
+    expect(summary).toMatchObject({ kept: ['a'], updated: [], unchanged: [] });
+    const a = await row('a');
+    expect(a).toMatchObject({ version: 2, source: 'slack' });
+    expect(a.steps[0]!.prompt).toBe('Edited in Slack: {{input}}');
+    expect(await versions('a')).toEqual([
+      [1, 'file:workflows/a.yml', 'file'],
+      [2, 'slack:U0EDITOR', 'U0EDITOR'],
+    ]);
+  });
+
+  it('lets a changed file win over a Slack edit, as a new version from the file', async () => {
+    await sync([workflow('a')]);
+    await editInSlack('a', slackPrompt);
+    const summary = await sync([workflow('a', { description: 'the file moved on' })]);
+    expect(summary.updated).toEqual(['a']);
+    const a = await row('a');
+    expect(a).toMatchObject({ version: 3, source: 'file', description: 'the file moved on' });
+    expect(a.steps[0]!.prompt).toBe('Do summarize: {{input}}');
+    expect(await versions('a')).toEqual([
+      [1, 'file:workflows/a.yml', 'file'],
+      [2, 'slack:U0EDITOR', 'U0EDITOR'],
+      [3, 'file:workflows/a.yml', 'file'],
+    ]);
+    // And then a Slack edit wins again until the next change of the file.
+    await editInSlack('a', slackPrompt, 'U0OTHER');
+    expect((await sync([workflow('a', { description: 'the file moved on' })])).kept).toEqual(['a']);
+  });
+
+  it('keeps a Slack-edited workflow whose file was removed', async () => {
+    await sync([workflow('a'), workflow('b')]);
+    await editInSlack('b', slackPrompt);
+    const summary = await sync([workflow('a')]);
+    expect(summary.disabled).toEqual([]);
+    expect(await row('b')).toMatchObject({ enabled: true, source: 'slack' });
+  });
+
+  it('refuses a Slack save made from an out-of-date version, and writes nothing', async () => {
+    await sync([workflow('a')]);
+    const current = await row('a');
+    await editInSlack('a', slackPrompt);
+    await expect(
+      new WorkflowAuthoring(db.prisma, fakeCatalogue()).save({
+        workflowId: current.id,
+        expectedVersion: current.version,
+        definition: current.definition as unknown as WorkflowDefinition,
+        actor: 'U0LATE',
+        action: 'workflow.step.edit',
+        changes: [],
+      }),
+    ).rejects.toMatchObject({ code: 'stale' });
+    expect((await row('a')).version).toBe(2);
+    expect(await db.prisma.auditEvent.count({ where: { actor: 'U0LATE' } })).toBe(0);
+  });
+
+  it('gives a workflow synced before versions existed its version row and hash, without a new version', async () => {
+    await sync([workflow('a')]);
+    await db.prisma.workflowVersion.deleteMany({});
+    await db.prisma.workflow.updateMany({ data: { fileHash: null } });
+    expect((await sync([workflow('a')])).unchanged).toEqual(['a']);
+    expect(await row('a')).toMatchObject({ version: 1 });
+    expect(await versions('a')).toEqual([[1, 'file:workflows/a.yml', 'file']]);
+    expect((await row('a')).fileHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('applies the same rule to personas, entry by entry', async () => {
+    await sync([workflow('a')]);
+    await db.prisma.persona.update({
+      where: { name: 'marketing' },
+      data: { system: 'Edited in Slack.', source: 'slack:U0EDITOR' },
+    });
+    const kept = await sync([workflow('a')]);
+    expect(kept.personas).toMatchObject({ kept: ['marketing'], unchanged: ['tech-writer'] });
+    expect((await db.prisma.persona.findUniqueOrThrow({ where: { name: 'marketing' } })).system).toBe(
+      'Edited in Slack.',
+    );
+    const changed = await sync(
+      [workflow('a')],
+      [persona('tech-writer'), persona('marketing', 'From the file.')],
+    );
+    expect(changed.personas.updated).toEqual(['marketing']);
+    expect(await db.prisma.persona.findUniqueOrThrow({ where: { name: 'marketing' } })).toMatchObject({
+      system: 'From the file.',
+      source: 'file:workflows/personas.yml',
+    });
   });
 });

@@ -240,8 +240,9 @@ function modelInput(s: StepEditorInput): types.StaticSelect {
     { label: plain('Default', LIMITS.optionText), options: [defaultOption] },
   ];
   let initial: PlainTextOption = defaultOption;
-  let budget = LIMITS.optionsPerSelect - 1;
   const current = s.step.provider && s.step.model ? modelValue(s.step.provider, s.step.model) : undefined;
+  // Slack allows 100 options: the default and the current choice always get theirs.
+  let budget = LIMITS.optionsPerSelect - 1 - (current ? 1 : 0);
   const providers = [...s.providers];
   // A model named in the definition but not offered here (provider not configured) is kept visible.
   if (current && !providers.some((p) => p.id === s.step.provider)) {
@@ -254,10 +255,14 @@ function modelInput(s: StepEditorInput): types.StaticSelect {
       models.unshift(s.step.model!);
     for (const model of models) {
       const value = modelValue(provider.id, model);
-      if (!value || budget <= 0) continue;
-      const o = option(model, value);
-      if (value === current) initial = o;
-      options.push(o);
+      if (!value) continue;
+      if (value === current) {
+        initial = option(model, value);
+        options.push(initial);
+        continue;
+      }
+      if (budget <= 0) continue;
+      options.push(option(model, value));
       budget--;
     }
     if (options.length > 0) groups.push({ label: plain(provider.label, LIMITS.optionText), options });
