@@ -13,6 +13,7 @@ import { boltLogger } from './bolt-logger.js';
 import { CommandService } from './commands.js';
 import { HomeTab } from './home.js';
 import { registerListeners } from './listeners.js';
+import { PersonaEditor } from './persona-editor.js';
 import { Publisher, type PublisherOptions, type SlackCaller } from './publisher.js';
 import type { Clock, RateLimits } from './rate-limit.js';
 import { Renderer } from './renderer.js';
@@ -190,6 +191,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     views: views.ctx,
     policy,
   });
+  const personas = new PersonaEditor({ prisma, policy });
   const commands = new CommandService({
     prisma,
     runs,
@@ -200,6 +202,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     policy,
     schedules: new ScheduleCommands({ prisma, service: schedules, policy }),
     authoring,
+    personas,
   });
   const actions = new ActionService({ prisma, runs, views, renderer, policy, logger });
   const health =
@@ -216,7 +219,15 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     logger,
     publish: (userId, view) => app.client.views.publish({ user_id: userId, view }),
   });
-  const inFlight = registerListeners(app, { commands, actions, authoring, home, publisher, logger });
+  const inFlight = registerListeners(app, {
+    commands,
+    actions,
+    authoring,
+    personas,
+    home,
+    publisher,
+    logger,
+  });
 
   const detach = [
     renderer.attach(core.engine.events),

@@ -17,11 +17,10 @@ import {
 } from '../workflows/authoring.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import { exportWorkflowYaml, stepToFile, workflowToFile } from '../workflows/export.js';
-import { PersonaAuthoring } from '../workflows/personas.js';
 import { formatPath, MAX_STEPS, type SchemaProblem } from '../workflows/schema.js';
 import type { StepDefinition, WorkflowDefinition } from '../workflows/types.js';
-import { mayEditPersona, mayEditWorkflow, type PermissionPolicy } from './permissions.js';
-import { inlineCode, safeMrkdwn } from './text.js';
+import { mayEditWorkflow, type PermissionPolicy } from './permissions.js';
+import { inlineCode, mrkdwnToPlain, safeMrkdwn } from './text.js';
 import { menuOptions, type ViewContext } from './view-model.js';
 import {
   DEFAULT_MODEL_VALUE,
@@ -35,8 +34,6 @@ import {
   type ModalView,
   type OriginView,
   parseModelValue,
-  personaEditorModal,
-  personaListMessage,
   type StepEditorMetadata,
   type StepOperation,
   stepEditorModal,
@@ -46,7 +43,8 @@ import {
 import type { MessagePayload } from './views/model.js';
 
 /**
- * Authoring from Slack: the workflow editor and step editor modals, personas and export.
+ * Authoring from Slack: the workflow editor and step editor modals, and export (personas:
+ * persona-editor.ts).
  * Each handler checks who may act (owners and admins), reads the definition fresh, applies
  * one change, validates it by the workflow-file rules and saves it as a new version
  * (WorkflowAuthoring). The listeners do the Slack calls (views.open/push/update, acks).
@@ -114,11 +112,9 @@ const FIELD_BLOCK: Record<string, string> = {
 
 export class AuthoringService {
   readonly workflows: WorkflowAuthoring;
-  readonly personas: PersonaAuthoring;
 
   constructor(private readonly o: AuthoringServiceOptions) {
     this.workflows = new WorkflowAuthoring(o.prisma, o.catalogue);
-    this.personas = new PersonaAuthoring(o.prisma);
   }
 
   // ── the workflow editor ────────────────────────────────────────────────────
@@ -225,7 +221,7 @@ export class AuthoringService {
       throw error;
     }
     const denied = mayEditWorkflow(userId, workflow, this.o.policy);
-    if (!denied.allowed) return { errors: { [fallbackBlock]: plainText(denied.message) } };
+    if (!denied.allowed) return { errors: { [fallbackBlock]: mrkdwnToPlain(denied.message) } };
     if (workflow.version !== meta.version) {
       return {
         errors: {
@@ -263,105 +259,6 @@ export class AuthoringService {
       if (!AuthoringError.isInstance(error)) throw error;
       if (error.code !== 'invalid') return { errors: { [fallbackBlock]: error.message } };
       return { errors: blockErrors(error.problems, index, new Set(Object.keys(values)), fallbackBlock) };
-    }
-  }
-
-  // ── personas ──────────────────────────────────────────────────────────────
-
-  async personaList(): Promise<MessagePayload> {
-    return personaListMessage(await this.personas.list());
-  }
-
-  /** `/workflow persona add` (no name) or `persona edit <name>`: the editor, or why not. */
-  async openPersona(
-    name: string | undefined,
-    userId: string,
-  ): Promise<{ view: ModalView } | { refusal: MessagePayload }> {
-    const ownsAny = await this.ownsAnyWorkflow(userId);
-    if (name === undefined) {
-      const decision = mayEditPersona(userId, { name: null, usedBy: [] }, ownsAny, this.o.policy);
-      if (!decision.allowed) return { refusal: errorMessage(decision.message) };
-      return { view: personaEditorModal({}) };
-    }
-    const persona = await this.personas.find(name);
-    if (!persona || persona.disabled) {
-      const names = (await this.personas.list()).map((p) => p.name);
-      return {
-        refusal: errorMessage(`No persona named ${inlineCode(name)}.`, {
-          hint:
-            names.length > 0
-              ? `Personas: ${names
-                  .slice(0, 10)
-                  .map((n) => inlineCode(n))
-                  .join(', ')}`
-              : undefined,
-        }),
-      };
-    }
-    const usage = await this.personas.usage(name);
-    const decision = mayEditPersona(userId, { name, usedBy: usage.workflows }, ownsAny, this.o.policy);
-    if (!decision.allowed) return { refusal: errorMessage(decision.message) };
-    if (persona.system.length > 3000) {
-      return {
-        refusal: errorMessage(
-          `Persona ${inlineCode(name)} has a ${persona.system.length}-character system prompt, more than a Slack text box holds (3000). Edit it in personas.yml.`,
-        ),
-      };
-    }
-    return {
-      view: personaEditorModal({
-        persona: { ...persona, updatedAt: persona.updatedAt.toISOString() },
-        usedBy: usage.workflows.map((w) => w.name),
-      }),
-    };
-  }
-
-  async submitPersona(
-    meta: { name?: string | undefined; updatedAt?: string | undefined },
-    values: Values,
-    userId: string,
-  ): Promise<SubmitResult> {
-    const text = (block: string) => values[block]?.[INPUT_ACTION]?.value?.trim() ?? '';
-    const ownsAny = await this.ownsAnyWorkflow(userId);
-    const name = meta.name ?? text('name');
-    const usage = meta.name ? await this.personas.usage(meta.name) : { workflows: [] };
-    const decision = mayEditPersona(
-      userId,
-      { name: meta.name ?? null, usedBy: usage.workflows },
-      ownsAny,
-      this.o.policy,
-    );
-    const first = meta.name ? 'system' : 'name';
-    if (!decision.allowed) return { errors: { [first]: plainText(decision.message) } };
-    try {
-      const input = { description: text('description'), system: text('system') };
-      if (meta.name) {
-        await this.personas.edit(
-          meta.name,
-          input,
-          userId,
-          meta.updatedAt ? new Date(meta.updatedAt) : undefined,
-        );
-      } else {
-        await this.personas.add({ name, ...input }, userId);
-      }
-      return {
-        ok: true,
-        confirmation: personaSavedModal(name, meta.name ? 'edited' : 'added', usage.workflows.length),
-      };
-    } catch (error) {
-      if (!AuthoringError.isInstance(error)) throw error;
-      if (error.code !== 'invalid') return { errors: { [first]: error.message } };
-      const errors: Record<string, string> = {};
-      for (const p of error.problems) {
-        const field = String(p.path[0] ?? first);
-        const block =
-          ['name', 'description', 'system'].includes(field) && (field !== 'name' || !meta.name)
-            ? field
-            : first;
-        errors[block] = errors[block] ? `${errors[block]}; ${p.message}` : p.message;
-      }
-      return { errors };
     }
   }
 
@@ -542,11 +439,6 @@ export class AuthoringService {
     else delete file.fallbacks;
     return { file };
   }
-
-  private async ownsAnyWorkflow(userId: string): Promise<boolean> {
-    const owned = await this.o.prisma.workflow.count({ where: { enabled: true, owners: { has: userId } } });
-    return owned > 0;
-  }
 }
 
 function editorStep(s: StepDefinition): EditorStep {
@@ -587,35 +479,4 @@ export function blockErrors(
     errors[block] = joined.length > 500 ? `${joined.slice(0, 499)}…` : joined;
   }
   return errors;
-}
-
-/** Refusal texts are mrkdwn; an input's error is shown as plain text. */
-function plainText(mrkdwn: string): string {
-  return mrkdwn
-    .replace(/:lock: /g, '')
-    .replace(/<@([A-Z0-9]+)>/g, '@$1')
-    .replace(/[`*]/g, '')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
-}
-
-function personaSavedModal(name: string, what: 'added' | 'edited', used: number): ModalView {
-  const effect =
-    what === 'edited' && used > 0
-      ? ` The ${used} workflow${used === 1 ? '' : 's'} using it get the change from their next run; runs already started keep their copy.`
-      : ' Pick it in a step’s persona menu, or name it in a workflow file.';
-  return {
-    type: 'modal',
-    callback_id: 'persona_saved',
-    title: { type: 'plain_text', text: 'Persona saved' },
-    close: { type: 'plain_text', text: 'Done' },
-    blocks: [
-      {
-        type: 'section',
-        block_id: 'persona-saved',
-        text: { type: 'mrkdwn', text: `:white_check_mark: Persona ${inlineCode(name)} ${what}.${effect}` },
-      },
-    ],
-  };
 }

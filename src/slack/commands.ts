@@ -7,6 +7,7 @@ import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import { listWorkflows } from '../workflows/sync.js';
 import type { AuthoringService } from './authoring.js';
 import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';
+import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher, SlackCallError } from './publisher.js';
 import type { Renderer } from './renderer.js';
 import type { RunViews } from './run-views.js';
@@ -140,6 +141,7 @@ export interface CommandServiceOptions {
   policy: PermissionPolicy;
   schedules: ScheduleCommands;
   authoring: AuthoringService;
+  personas: PersonaEditor;
 }
 
 export interface CommandContext {
@@ -306,8 +308,8 @@ export class CommandService {
     command: Extract<Command, { kind: 'persona' }>,
     ctx: CommandContext,
   ): Promise<MessagePayload | undefined> {
-    if (command.action === 'list') return this.o.authoring.personaList();
-    const opened = await this.o.authoring.openPersona(
+    if (command.action === 'list') return this.o.personas.list();
+    const opened = await this.o.personas.open(
       command.action === 'edit' ? command.name : undefined,
       ctx.userId,
     );

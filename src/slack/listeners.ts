@@ -5,28 +5,17 @@ import type {
   SlackActionMiddlewareArgs,
   SlackCommandMiddlewareArgs,
   SlackEventMiddlewareArgs,
-  SlackViewMiddlewareArgs,
   webApi,
 } from '@slack/bolt';
 import type { Logger } from '../logging.js';
 import { type ActionInput, type ActionReply, type ActionService, blockActionsSchema } from './actions.js';
-import { type AuthoringService, type EditorResult, viewSubmissionSchema } from './authoring.js';
+import type { AuthoringService } from './authoring.js';
 import { type CommandService, parseCommand, slashCommandSchema } from './commands.js';
+import { type Answer, registerEditors } from './editor-listeners.js';
 import type { HomeTab } from './home.js';
+import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher } from './publisher.js';
-import {
-  ACTIONS,
-  ALERT_RETRY_WITH_PATTERN,
-  CALLBACKS,
-  errorMessage,
-  type ModalView,
-  parseEditorMetadata,
-  parsePersonaMetadata,
-  parseRunBlockId,
-  parseStepEditorMetadata,
-  parseStepOperation,
-  RUN_MORE_EDIT,
-} from './views/index.js';
+import { ACTIONS, ALERT_RETRY_WITH_PATTERN, OOPS_MESSAGE, UNREADABLE_MESSAGE } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
 
 /**
@@ -39,15 +28,14 @@ export interface ListenerDeps {
   commands: CommandService;
   actions: ActionService;
   authoring: AuthoringService;
+  personas: PersonaEditor;
   home: HomeTab;
   publisher: Publisher;
   logger: Logger;
 }
 
-const OOPS = errorMessage(
-  'Something went wrong on our side and nothing was changed. The details are in the Switchboard log.',
-);
-const UNREADABLE = errorMessage('Slack sent something I could not read, so nothing was changed.');
+const OOPS = OOPS_MESSAGE;
+const UNREADABLE = UNREADABLE_MESSAGE;
 
 /** An ephemeral answer through the response_url; it never replaces the card that was clicked. */
 function ephemeral(message: MessagePayload) {
@@ -83,16 +71,6 @@ export class InFlight {
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
-}
-
-/** A modal that only says something (a refusal where no ephemeral message can go). */
-function noticeModal(message: MessagePayload): ModalView {
-  return {
-    type: 'modal',
-    title: { type: 'plain_text', text: 'Switchboard' },
-    close: { type: 'plain_text', text: 'Close' },
-    blocks: message.blocks,
-  };
 }
 
 /**
@@ -196,7 +174,7 @@ export function registerListeners(app: App, deps: ListenerDeps): InFlight {
   };
 
   /** Through response_url when Slack gave one, else chat.postEphemeral. */
-  const answer = async (
+  const answer: Answer = async (
     respond: RespondFn | undefined,
     message: MessagePayload,
     channel?: string,
@@ -281,183 +259,10 @@ export function registerListeners(app: App, deps: ListenerDeps): InFlight {
     }),
   );
 
-  registerAuthoring(app, deps, inFlight, answer);
+  registerEditors(app, deps, inFlight, answer);
 
   app.error(async (error) => {
     logger.error({ err: error.message, code: (error as { code?: string }).code }, 'Slack app error');
   });
   return inFlight;
-}
-
-type Answer = (
-  respond: RespondFn | undefined,
-  message: MessagePayload,
-  channel?: string,
-  user?: string,
-) => Promise<void>;
-
-/**
- * The workflow editor (from a run's "Edit workflow" or `/workflow edit`), its step editor,
- * and the persona editor. Clicks are acked first; a submission is answered only after it was
- * validated and saved (database work only, well inside Slack's 3 s), because its errors go
- * back in the ack (`response_action: errors`).
- */
-function registerAuthoring(app: App, deps: ListenerDeps, inFlight: InFlight, answer: Answer): void {
-  const { authoring, logger } = deps;
-  type ActionArgs = SlackActionMiddlewareArgs & AllMiddlewareArgs;
-
-  app.action(
-    ACTIONS.runMore,
-    inFlight.wrap(async ({ ack, body, respond, client }: ActionArgs) => {
-      await ack();
-      const parsed = blockActionsSchema.safeParse(body);
-      const action = parsed.success ? parsed.data.actions[0] : undefined;
-      const run = parseRunBlockId(action?.block_id);
-      if (
-        !parsed.success ||
-        !run ||
-        action?.selected_option?.value !== RUN_MORE_EDIT ||
-        !parsed.data.trigger_id
-      ) {
-        await answer(respond, UNREADABLE);
-        return;
-      }
-      const { user, channel, trigger_id: triggerId } = parsed.data;
-      try {
-        const row = await deps.commands.workflowOfRun(run.runId);
-        const opened = row
-          ? await authoring.openEditor(row, user.id)
-          : { refusal: errorMessage('That run no longer exists.') };
-        if ('refusal' in opened) await answer(respond, opened.refusal, channel?.id, user.id);
-        else await client.views.open({ trigger_id: triggerId, view: opened.view });
-      } catch (error) {
-        logger.error({ err: (error as Error).message }, 'opening the workflow editor failed');
-        await answer(respond, OOPS, channel?.id, user.id);
-      }
-    }),
-  );
-
-  const onEditor = (
-    name: string,
-    handle: (args: {
-      meta: NonNullable<ReturnType<typeof parseEditorMetadata>>;
-      value: string | undefined;
-      userId: string;
-    }) => Promise<EditorResult | undefined>,
-  ) =>
-    inFlight.wrap(async ({ ack, body, client }: ActionArgs) => {
-      await ack();
-      const parsed = blockActionsSchema.safeParse(body);
-      const view = parsed.success ? parsed.data.view : undefined;
-      const meta = parseEditorMetadata(view?.private_metadata);
-      const action = parsed.success ? parsed.data.actions[0] : undefined;
-      if (!parsed.success || !view || !meta || !action) {
-        logger.warn({ action: name }, 'unreadable editor action');
-        return;
-      }
-      try {
-        const result = await handle({
-          meta,
-          value: action.selected_option?.value ?? action.value,
-          userId: parsed.data.user.id,
-        });
-        if (!result) return;
-        if ('push' in result) {
-          if (!parsed.data.trigger_id) return;
-          await client.views.push({ trigger_id: parsed.data.trigger_id, view: result.push });
-        } else {
-          const next = 'update' in result ? result.update : noticeModal(result.refusal);
-          await client.views.update({ view_id: view.id, view: next });
-        }
-      } catch (error) {
-        logger.error({ err: (error as Error).message, action: name }, 'workflow editor action failed');
-        await client.views.update({ view_id: view.id, view: noticeModal(OOPS) }).catch(() => {});
-      }
-    });
-
-  app.action(
-    ACTIONS.editorStep,
-    onEditor('editor step', async ({ meta, value, userId }) => {
-      const choice = parseStepOperation(value);
-      return choice ? authoring.onStepOperation(meta, choice.op, choice.index, userId) : undefined;
-    }),
-  );
-  app.action(
-    ACTIONS.editorAdd,
-    onEditor('editor add', ({ meta, userId }) => authoring.onAddStep(meta, userId)),
-  );
-
-  type ViewArgs = SlackViewMiddlewareArgs & AllMiddlewareArgs;
-  const UNSAVED =
-    'Something went wrong on our side and nothing was saved. The details are in the Switchboard log.';
-
-  app.view(
-    CALLBACKS.stepEditor,
-    inFlight.wrap(async ({ ack, body, client }: ViewArgs) => {
-      const parsed = viewSubmissionSchema.safeParse(body);
-      const meta = parsed.success ? parseStepEditorMetadata(parsed.data.view.private_metadata) : undefined;
-      if (!parsed.success || !meta) {
-        await ack({
-          response_action: 'errors',
-          errors: { name: 'Slack sent something I could not read; nothing was saved.' },
-        });
-        return;
-      }
-      const { view, user } = parsed.data;
-      let result: Awaited<ReturnType<AuthoringService['submitStep']>>;
-      try {
-        result = await authoring.submitStep(meta, view.state.values, user.id);
-      } catch (error) {
-        logger.error({ err: (error as Error).message }, 'saving a step failed');
-        await ack({
-          response_action: 'errors',
-          errors: { [view.state.values.prompt ? 'prompt' : 'name']: UNSAVED },
-        });
-        return;
-      }
-      if ('errors' in result) {
-        await ack({ response_action: 'errors', errors: result.errors });
-        return;
-      }
-      // Closes the step editor; the workflow editor under it is redrawn with the new version.
-      await ack();
-      const root = view.root_view_id ?? view.previous_view_id;
-      if (root && result.editor) {
-        await client.views
-          .update({ view_id: root, view: result.editor })
-          .catch((error: unknown) =>
-            logger.warn({ err: (error as Error).message }, 'redrawing the workflow editor failed'),
-          );
-      }
-    }),
-  );
-
-  app.view(
-    CALLBACKS.persona,
-    inFlight.wrap(async ({ ack, body }: ViewArgs) => {
-      const parsed = viewSubmissionSchema.safeParse(body);
-      const meta = parsed.success ? parsePersonaMetadata(parsed.data.view.private_metadata) : undefined;
-      const first = meta?.name ? 'system' : 'name';
-      if (!parsed.success || !meta) {
-        await ack({
-          response_action: 'errors',
-          errors: { [first]: 'Slack sent something I could not read; nothing was saved.' },
-        });
-        return;
-      }
-      try {
-        const result = await authoring.submitPersona(
-          meta,
-          parsed.data.view.state.values,
-          parsed.data.user.id,
-        );
-        if ('errors' in result) await ack({ response_action: 'errors', errors: result.errors });
-        else if (result.confirmation) await ack({ response_action: 'update', view: result.confirmation });
-        else await ack();
-      } catch (error) {
-        logger.error({ err: (error as Error).message }, 'saving a persona failed');
-        await ack({ response_action: 'errors', errors: { [first]: UNSAVED } });
-      }
-    }),
-  );
 }

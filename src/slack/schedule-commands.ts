@@ -207,6 +207,5 @@ export function scheduleErrorMessage(error: ScheduleError): MessagePayload {
   if (error.code === 'invalid_cron' || error.code === 'invalid_timezone' || error.code === 'invalid_input') {
     return usageErrorMessage('schedule', error.message);
   }
-  if (error.code === 'not_found') return errorMessage(problem);
   return errorMessage(problem);
 }

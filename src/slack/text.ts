@@ -133,3 +133,17 @@ export function formatDuration(ms: number): string {
   const seconds = Math.round((ms % 60_000) / 1000);
   return seconds === 0 ? `${minutes} min` : `${minutes} min ${seconds} s`;
 }
+
+/**
+ * Our own mrkdwn (a refusal, say) as plain text, for places Slack shows text as is, such as
+ * an input's error under a modal field: mentions become @U…, emphasis and codes go.
+ */
+export function mrkdwnToPlain(text: string): string {
+  return text
+    .replace(/:[a-z_]+: /g, '')
+    .replace(/<@([A-Z0-9]+)>/g, '@$1')
+    .replace(/[`*]/g, '')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}

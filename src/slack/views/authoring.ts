@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import { escapeMrkdwn, excerpt, inlineCode, mrkdwn, safeMrkdwn } from '../text.js';
+import { excerpt, mrkdwn, safeMrkdwn } from '../text.js';
 import { ACTIONS, CALLBACKS, DEFAULT_PERSONA_VALUE, isId, modelValue } from './actions.js';
 import {
   actions,
@@ -13,14 +13,14 @@ import {
   plain,
   section,
 } from './blocks.js';
-import type { MessagePayload, PersonaMenu, ProviderMenu } from './model.js';
+import type { PersonaMenu, ProviderMenu } from './model.js';
 import { starterMrkdwn } from './status.js';
 
 /**
  * Authoring in Slack (pure builders): the workflow editor modal (its steps, each with an
- * overflow menu: edit, move, duplicate, remove), the step editor pushed on top of it, the
- * persona editor, `/workflow persona list` and `/workflow export`. Inputs are checked on
- * submit by the same rules as workflow files; errors come back keyed by these block ids.
+ * overflow menu: edit, move, duplicate, remove) and the step editor pushed on top of it.
+ * Inputs are checked on submit by the same rules as workflow files; errors come back keyed
+ * by these block ids. Personas: personas.ts; export: export.ts.
  */
 
 export type ViewBlock = Block | types.InputBlock;
@@ -28,8 +28,6 @@ export type ViewBlock = Block | types.InputBlock;
 /** Input block ids of the step editor; a file path maps onto them (steps[i].model → model). */
 export const STEP_FIELDS = ['name', 'prompt', 'model', 'persona', 'fallbacks'] as const;
 export type StepField = (typeof STEP_FIELDS)[number];
-/** Input block ids of the persona editor. */
-export const PERSONA_FIELDS = ['name', 'description', 'system'] as const;
 /** Every input's action_id (one element per input block). */
 export const INPUT_ACTION = 'value';
 /** Slack's plain_text_input holds at most 3000 characters. */
@@ -207,7 +205,7 @@ export function parseStepEditorMetadata(raw: unknown): StepEditorMetadata | unde
   return undefined;
 }
 
-const input = (
+export const input = (
   blockId: string,
   label: string,
   element: types.InputBlockElement,
@@ -219,7 +217,7 @@ const input = (
   return block;
 };
 
-const textInput = (
+export const textInput = (
   value: string,
   opts: { multiline?: boolean; max: number; placeholder?: string },
 ): types.PlainTextInput => {
@@ -349,155 +347,5 @@ export function stepEditorModal(s: StepEditorInput): ModalView {
     submit: plain('Save', LIMITS.modalTitle),
     close: plain('Back', LIMITS.modalTitle),
     blocks: blocks as ModalView['blocks'],
-  };
-}
-
-// ── personas ─────────────────────────────────────────────────────────────────
-
-export interface PersonaEditorInput {
-  /** Undefined when adding. */
-  persona?: { name: string; description: string; system: string; updatedAt: string } | undefined;
-  /** Workflows that use it (editing): an edit changes them all. */
-  usedBy?: readonly string[] | undefined;
-}
-
-export interface PersonaEditorMetadata {
-  name?: string | undefined;
-  updatedAt?: string | undefined;
-}
-
-export function parsePersonaMetadata(raw: unknown): PersonaEditorMetadata | undefined {
-  try {
-    const v = JSON.parse(String(raw)) as { n?: unknown; u?: unknown };
-    if (v.n === undefined) return {};
-    if (typeof v.n === 'string' && typeof v.u === 'string') return { name: v.n, updatedAt: v.u };
-  } catch {
-    // fall through
-  }
-  return undefined;
-}
-
-export function personaEditorModal(p: PersonaEditorInput): ModalView {
-  const editing = p.persona;
-  const blocks: ViewBlock[] = [];
-  if (editing) {
-    blocks.push(section('persona-name', `Persona *${safeMrkdwn(editing.name)}*`));
-    const used = p.usedBy ?? [];
-    blocks.push(
-      context('persona-used', [
-        used.length > 0
-          ? `Used by ${used
-              .slice(0, 8)
-              .map((n) => inlineCode(n))
-              .join(
-                ', ',
-              )}${used.length > 8 ? ` and ${used.length - 8} more` : ''}: a change applies to their next runs.`
-          : 'No workflow uses it yet.',
-      ]),
-    );
-  } else {
-    blocks.push(
-      input('name', 'Name', textInput('', { max: 64, placeholder: 'reviewer' }), {
-        hint: 'A slug: lowercase letters, digits and dashes. Steps name it in their persona field.',
-      }),
-    );
-  }
-  blocks.push(
-    input('description', 'Description', textInput(editing?.description ?? '', { max: 500 }), {
-      optional: true,
-    }),
-    input(
-      'system',
-      'System prompt',
-      textInput(editing?.system ?? '', {
-        multiline: true,
-        max: MAX_INPUT,
-        placeholder: 'You are a careful code reviewer …',
-      }),
-    ),
-  );
-  return {
-    type: 'modal',
-    callback_id: CALLBACKS.persona,
-    private_metadata: editing ? JSON.stringify({ n: editing.name, u: editing.updatedAt }) : '{}',
-    title: plain(editing ? 'Edit persona' : 'New persona', LIMITS.modalTitle),
-    submit: plain('Save', LIMITS.modalTitle),
-    close: plain('Cancel', LIMITS.modalTitle),
-    blocks: blocks as ModalView['blocks'],
-  };
-}
-
-export interface PersonaListItem {
-  name: string;
-  description: string;
-  /** "file:<path>" or "slack:<user>". */
-  source: string;
-}
-
-export function personaListMessage(personas: readonly PersonaListItem[]): MessagePayload {
-  if (personas.length === 0) {
-    return {
-      text: 'No personas yet',
-      blocks: [
-        section(
-          'personas-empty',
-          'No personas yet. Add one with `/workflow persona add`, or in personas.yml.',
-        ),
-      ],
-    };
-  }
-  const lines = personas.map((p) => {
-    const about = p.description ? ` — ${mrkdwn(excerpt(p.description, 120), 400)}` : '';
-    const where = p.source.startsWith('slack:')
-      ? `edited in Slack by ${starterMrkdwn(p.source.slice('slack:'.length))}`
-      : `from ${safeMrkdwn(
-          p.source
-            .replace(/^file:/, '')
-            .split('/')
-            .pop() ?? 'a file',
-        )}`;
-    return `• ${inlineCode(p.name)}${about} · ${where}`;
-  });
-  const text = lines.join('\n');
-  return {
-    text: `${personas.length} persona${personas.length === 1 ? '' : 's'}`,
-    blocks: [
-      section('personas-head', '*Personas* — `/workflow persona add`, `/workflow persona edit <name>`'),
-      section('personas-list', text.length > LIMITS.sectionText ? `${text.slice(0, 2900)}\n…` : text),
-    ],
-  };
-}
-
-// ── export ───────────────────────────────────────────────────────────────────
-
-/**
- * The YAML fits an ephemeral message as one code block when, escaped, it fits a section and
- * holds no ``` (which would end the block early and spoil a copy-paste).
- */
-export function exportFitsMessage(yaml: string): boolean {
-  return !yaml.includes('```') && escapeMrkdwn(yaml).length + 8 <= LIMITS.sectionText;
-}
-
-export function exportMessage(name: string, yaml: string, origin: OriginView): MessagePayload {
-  return {
-    text: `${name}.yml`,
-    blocks: [
-      context('export-head', [`${inlineCode(`${name}.yml`)} · ${originMrkdwn(origin)}`]),
-      // Inside a code block Slack still reads &, < and >: escaped, they show (and copy) as typed.
-      section('export-yaml', `\`\`\`\n${escapeMrkdwn(yaml)}\n\`\`\``),
-    ],
-  };
-}
-
-export function exportSentMessage(name: string, where: 'dm' | 'channel'): MessagePayload {
-  const place = where === 'dm' ? 'in a direct message from me' : 'here';
-  return {
-    text: `${name}.yml sent`,
-    blocks: [
-      section(
-        'export-sent',
-        `:page_facing_up: ${inlineCode(`${name}.yml`)} is too long for a message, so I sent it as a file ${place}.`,
-      ),
-    ],
   };
 }

@@ -62,6 +62,15 @@ export function errorMessage(
   return { text: truncate(lines.join(' '), LIMITS.fallbackText * 2), blocks };
 }
 
+/** A listener failed unexpectedly (the log has the details). */
+export const OOPS_MESSAGE = errorMessage(
+  'Something went wrong on our side and nothing was changed. The details are in the Switchboard log.',
+);
+/** A payload that did not parse. */
+export const UNREADABLE_MESSAGE = errorMessage(
+  'Slack sent something I could not read, so nothing was changed.',
+);
+
 /** "No workflow named `relase-notes`. Did you mean `release-notes`?" */
 export function unknownWorkflowMessage(name: string, workflowNames: readonly string[]): MessagePayload {
   const suggestions = suggest(name, workflowNames);
