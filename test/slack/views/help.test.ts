@@ -20,7 +20,18 @@ describe('/workflow help and errors', () => {
   it('help lists every subcommand', () => {
     const msg = helpMessage();
     expectValidMessage(msg);
-    for (const cmd of ['run <name> [input]', 'list', 'status [run]', 'cancel <run>', 'health', 'help']) {
+    for (const cmd of [
+      'run <name> [input]',
+      'list',
+      'status [run]',
+      'cancel <run>',
+      'health',
+      'schedule add <name> "<cron>" [tz] [input]',
+      'edit <name>',
+      'export <name>',
+      'persona list|add|edit <name>',
+      'help',
+    ]) {
       expect(visibleText(msg)).toContain(`/workflow ${cmd}`);
     }
   });
