@@ -1,17 +1,18 @@
-import { createCore } from '../src/app.js';
+import { type Core, createCore } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import type { ProviderSource } from '../src/engine/executor.js';
 import { silentLogger } from '../src/logging.js';
 import type { Provider } from '../src/providers/types.js';
-import { MemorySampler } from './memory.js';
+import { type MemoryFigures, MemorySampler } from './memory.js';
 import { BENCH_STEPS } from './workflows.js';
 
 /**
  * One engine-overhead measurement in its own process (node --expose-gc --import tsx
  * bench/engine-child.ts '<json>'): the real core (createCore: database, migrations, workflow
  * sync, engine with pg-boss on PostgreSQL or the in-process queue on the embedded database,
- * circuit breakers) with a provider injected that answers after exactly `latencyMs`. Starts
- * `runs` runs of `bench` at once, waits for them, and prints one `RESULT <json>` line.
+ * circuit breakers) with a provider injected that answers after exactly `latencyMs`. After a
+ * few warm-up runs, starts `runs` runs of `bench` at once, waits for them, and prints one
+ * `RESULT <json>` line.
  */
 
 export interface EngineChildInput {
@@ -29,8 +30,13 @@ export interface EngineChildResult {
   /** (run wall time − Σ provider latency) / steps, per run, ms. */
   overheadPerStep: number[];
   wallMs: number;
-  memory: { baselineRss: number; peakRss: number; baselineHeap: number; peakHeap: number };
+  /** CPU time of the engine process (user + system) per step, ms. */
+  cpuMsPerStep: number;
+  memory: MemoryFigures;
 }
+
+/** A warm process, as a running bot is: the first runs pay for JIT and Prisma's query plans. */
+const WARM_UP_RUNS = 5;
 
 function sleepingProvider(latencyMs: number): ProviderSource {
   const provider: Provider = {
@@ -53,6 +59,36 @@ function sleepingProvider(latencyMs: number): ProviderSource {
   return { get: (id) => (id === 'openai' ? provider : undefined), configured: () => ['openai'] };
 }
 
+/** Starts `count` runs at once and waits (at most `timeoutMs`) until all completed; their ids. */
+async function runAll(core: Core, count: number, label: string, timeoutMs: number): Promise<string[]> {
+  const done = new Set<string>();
+  let allDone: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    allDone = resolve;
+  });
+  const onRun = (e: { runId: string; to: string }) => {
+    if (e.to !== 'completed') return;
+    done.add(e.runId);
+    if (done.size >= count) allDone();
+  };
+  core.engine.events.on('run.changed', onRun);
+  const started = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      core.engine.runs.startRun({
+        workflow: 'bench',
+        input: `${label} ${i}`,
+        startedBy: 'U0BENCH',
+        trigger: 'api',
+      }),
+    ),
+  );
+  const timer = setTimeout(allDone, timeoutMs);
+  await finished;
+  clearTimeout(timer);
+  core.engine.events.off('run.changed', onRun);
+  return started.map((r) => r.id);
+}
+
 async function main(input: EngineChildInput): Promise<EngineChildResult> {
   const config = loadConfig({
     NODE_ENV: 'production',
@@ -68,35 +104,17 @@ async function main(input: EngineChildInput): Promise<EngineChildResult> {
     providers: sleepingProvider(input.latencyMs),
   });
   await core.engine.start();
+  await runAll(core, WARM_UP_RUNS, 'warm-up', input.timeoutMs);
   const sampler = new MemorySampler(() => process.memoryUsage());
   await sampler.baseline();
 
-  const done = new Set<string>();
-  let allDone: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    allDone = resolve;
-  });
-  core.engine.events.on('run.changed', (e) => {
-    if (e.to !== 'completed') return;
-    done.add(e.runId);
-    if (done.size >= input.runs) allDone();
-  });
   const t0 = Date.now();
-  const started = await Promise.all(
-    Array.from({ length: input.runs }, (_, i) =>
-      core.engine.runs.startRun({
-        workflow: 'bench',
-        input: `bench run ${i}`,
-        startedBy: 'U0BENCH',
-        trigger: 'api',
-      }),
-    ),
-  );
-  await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, input.timeoutMs))]);
+  const cpu0 = process.cpuUsage();
+  const ids = await runAll(core, input.runs, 'bench', input.timeoutMs);
   const wallMs = Date.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   const memory = sampler.stop();
 
-  const ids = started.map((r) => r.id);
   const rows = await core.db.prisma.workflowRun.findMany({
     where: { id: { in: ids }, status: 'completed' },
     select: { createdAt: true, finishedAt: true, attempts: { select: { latencyMs: true } } },
@@ -107,7 +125,14 @@ async function main(input: EngineChildInput): Promise<EngineChildResult> {
     return (wall - provider) / BENCH_STEPS;
   });
   await core.close();
-  return { runs: input.runs, completed: rows.length, overheadPerStep, wallMs, memory };
+  return {
+    runs: input.runs,
+    completed: rows.length,
+    overheadPerStep,
+    wallMs,
+    cpuMsPerStep: (cpu.user + cpu.system) / 1000 / (input.runs * BENCH_STEPS),
+    memory,
+  };
 }
 
 main(JSON.parse(process.argv[2] ?? '{}') as EngineChildInput)

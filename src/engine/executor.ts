@@ -12,6 +12,7 @@ import { backoffDelay } from './retry.js';
 import type { RunStore } from './store.js';
 
 type RunStepRow = Awaited<ReturnType<RunStore['steps']>>[number];
+type RunRow = NonNullable<Awaited<ReturnType<RunStore['run']>>>;
 
 /** Where the engine gets providers from; only configured ones are returned. */
 export interface ProviderSource {
@@ -79,18 +80,35 @@ export class Executor {
     return this.o.store.clock.now().getTime();
   }
 
-  /** Moves the run forward until it pauses, finishes, or another worker holds it. */
+  /**
+   * Moves the run forward until it pauses, finishes, or another worker holds it.
+   *
+   * After a step completes here, the next one is claimed from what this loop already knows
+   * instead of reading the run and its steps again: the claim is then also guarded by the
+   * step's version (an edit from its card since our read bumps it) and by the run still
+   * running (a pause or cancel since), and a claim that misses goes back to a fresh read.
+   */
   async advance(runId: string): Promise<void> {
     const { store } = this.o;
+    let known: { run: RunRow; steps: RunStepRow[] } | undefined;
     while (!this.stopping) {
-      const run = await store.run(runId);
-      if (!run) return;
-      if (run.status === 'queued') {
-        await store.moveRun(runId, 'running', { actor: 'engine', from: ['queued'] });
-        continue;
+      const fresh = known === undefined;
+      let run: RunRow;
+      let steps: RunStepRow[];
+      if (known) {
+        ({ run, steps } = known);
+        known = undefined;
+      } else {
+        const read = await store.run(runId);
+        if (!read) return;
+        run = read;
+        if (run.status === 'queued') {
+          if (!(await store.moveRun(runId, 'running', { actor: 'engine', from: ['queued'] }))) continue;
+          run = { ...run, status: 'running' };
+        }
+        if (run.status !== 'running') return;
+        steps = await store.steps(runId);
       }
-      if (run.status !== 'running') return;
-      const steps = await store.steps(runId);
       const next = steps.find((s) => s.status !== 'completed');
       if (!next) {
         await store.moveRun(runId, 'completed', { actor: 'engine', from: ['running'] });
@@ -104,18 +122,29 @@ export class Executor {
       if (next.status !== 'pending') return; // running elsewhere, or cancelled/skipped
       const now = store.clock.now();
       const lease = new StepLease(this.o.owner, this.o.leaseMs, now.getTime());
-      const claimed = await store.moveStep(next, 'running', {
-        actor: 'engine',
-        from: ['pending'],
-        data: {
-          leaseOwner: lease.token,
-          leaseExpiresAt: new Date(lease.expiresAt),
-          startedAt: now,
-          finishedAt: null,
-        },
+      const claimed = await store.claimStep(next, {
+        lease: lease.token,
+        leaseExpiresAt: new Date(lease.expiresAt),
+        startedAt: now,
+        unchangedSince: fresh ? undefined : next.version,
       });
-      if (!claimed) return; // another worker took it
-      await this.execute(run, { ...next, status: 'running', leaseOwner: lease.token }, steps, lease);
+      if (!claimed) {
+        if (fresh) return; // another worker took it
+        continue; // something changed since our read: read again
+      }
+      const claimedStep = {
+        ...next,
+        status: 'running' as const,
+        leaseOwner: lease.token,
+        version: next.version + 1,
+      };
+      const output = await this.execute(run, claimedStep, steps, lease);
+      if (output !== undefined) {
+        known = {
+          run,
+          steps: steps.map((s) => (s.id === next.id ? { ...claimedStep, status: 'completed', output } : s)),
+        };
+      }
     }
   }
 
@@ -140,12 +169,13 @@ export class Executor {
     this.inflight.get(stepId)?.abort(new Interrupted('cancelled'));
   }
 
+  /** Runs one claimed step; returns its output when it completed and was saved. */
   private async execute(
     run: { id: string; snapshot: unknown; input: string },
     step: RunStepRow,
     steps: RunStepRow[],
     lease: StepLease,
-  ) {
+  ): Promise<string | undefined> {
     const { store, logger } = this.o;
     const controller = new AbortController();
     const x: Execution = {
@@ -170,14 +200,17 @@ export class Executor {
         date: store.clock.now().toISOString().slice(0, 10),
       });
       const outcome = await this.walkChain(x, plan, prompt);
-      if (outcome.ok) await this.outcomes.complete(x, plan, outcome);
-      else await this.outcomes.pause(x, outcome.error);
+      if (outcome.ok)
+        return (await this.outcomes.complete(x, plan, outcome)) ? outcome.result.text : undefined;
+      await this.outcomes.pause(x, outcome.error);
+      return undefined;
     } catch (error) {
       await this.handleInterruption(x, error).catch((failure: unknown) => {
         // The database is unreachable: the step stays `running` until its lease lapses,
         // then recovery hands it back. Nothing is lost, it only waits.
         x.log.warn({ err: this.redact(String(failure)) }, 'could not release the step; recovery will');
       });
+      return undefined;
     } finally {
       clearInterval(heartbeat);
       this.inflight.delete(step.id);

@@ -55,19 +55,46 @@ export class OutcomeWriter {
     return this.o.now();
   }
 
-  /** The answer and its attempt row are saved in one transaction, guarded by our lease. */
-  async complete(x: Execution, plan: StepPlan, success: Success) {
+  /**
+   * The answer and its attempt row are saved in one transaction, guarded by our lease.
+   * True when saved (by this call or by an earlier try whose commit was ambiguous).
+   */
+  async complete(x: Execution, plan: StepPlan, success: Success): Promise<boolean> {
     const { store } = this.o;
     const attemptId = randomUUID();
     const usage = success.result.usage;
     const finishedAt = store.clock.now();
+    let retry = false;
     const saved = await persist(
       x.lease,
-      () =>
-        store.prisma.$transaction(async (tx) => {
-          // A retry after an ambiguous commit (connection lost while committing) finds it done.
-          if (await tx.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } }))
-            return true;
+      async () => {
+        // A retry after an ambiguous commit (connection lost while committing) finds it
+        // done. The first try cannot have committed before, so it skips the lookup.
+        if (
+          retry &&
+          (await store.prisma.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } }))
+        )
+          return true;
+        retry = true;
+        if (x.skips.length === 0) {
+          return store.completeStep(x.step, {
+            lease: x.lease.token,
+            output: success.result.text,
+            provider: success.ref.provider,
+            model: success.ref.model,
+            persona: plan.persona?.name ?? null,
+            finishReason: success.result.finishReason,
+            latencyMs: success.latencyMs,
+            attempts: success.number,
+            inputTokens: usage.inputTokens,
+            outputTokens: usage.outputTokens,
+            finishedAt,
+            attemptId,
+            startedAt: success.startedAt,
+          });
+        }
+        // Breaker skips are kept only beside a real call: write them in the same transaction.
+        return store.prisma.$transaction(async (tx) => {
           const moved = await store.moveStep(x.step, 'completed', {
             actor: 'engine',
             from: ['running'],
@@ -107,13 +134,14 @@ export class OutcomeWriter {
             },
           });
           return true;
-        }),
+        });
+      },
       (error, waitMs) => this.logDbRetry(x, error, waitMs),
       () => this.now(),
     );
     if (!saved) {
       x.log.warn('step result discarded: the lease was lost before it could be saved');
-      return;
+      return false;
     }
     this.emitAttempt(x, attemptId, success.ref, 'success', null, success.latencyMs, finishedAt, usage);
     store.events.safeEmit('step.changed', {
@@ -122,6 +150,7 @@ export class OutcomeWriter {
       to: 'completed',
       actor: 'engine',
     });
+    return true;
   }
 
   async pause(x: Execution, last: ProviderError) {
@@ -199,11 +228,14 @@ export class OutcomeWriter {
     const attemptId = randomUUID();
     const finishedAt = store.clock.now();
     const sentAt = this.now();
+    let retry = false;
     await persist(
       x.lease,
       () =>
         store.prisma.$transaction(async (tx) => {
-          if (await tx.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } })) return;
+          if (retry && (await tx.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } })))
+            return;
+          retry = true;
           const { count } = await tx.runStep.updateMany({
             where: { id: x.step.id, status: 'running', leaseOwner: x.lease.token },
             data: { attempts: number, leaseExpiresAt: new Date(sentAt + x.lease.leaseMs) },
