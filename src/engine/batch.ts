@@ -31,7 +31,9 @@ export class Batcher<I, O> {
     for (let i = 0; i < all.length; i += this.maxBatch) {
       const batch = all.slice(i, i + this.maxBatch);
       this.flush(batch.map((b) => b.input)).then(
-        (outputs) => batch.forEach((b, j) => b.resolve(outputs[j]!)),
+        (outputs) => {
+          for (const [j, b] of batch.entries()) b.resolve(outputs[j]!);
+        },
         (error: unknown) => {
           for (const b of batch) b.reject(error);
         },
