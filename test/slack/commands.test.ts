@@ -107,7 +107,6 @@ describe('/workflow run', () => {
     gate = new Promise((resolve) => {
       release = resolve;
     });
-    const t0 = Date.now();
     const ack = await h.command('run echo What is 2+2?');
     expect(ack.status).toBe(200);
     expect(ack.text).toBe('');
@@ -116,7 +115,6 @@ describe('/workflow run', () => {
       h.core.db.prisma.workflowRun.findFirst({ where: { workflowName: 'echo' } }),
     );
     expect(['queued', 'running']).toContain(run.status);
-    expect(ack.at - t0).toBeLessThan(3000);
     // The provider has the request and is holding its answer.
     await waitFor(() => llm.some((c) => c.prompt === 'What is 2+2?'), 5000, 'the provider call');
     const answeredAt = Date.now();

