@@ -227,8 +227,13 @@ describe('run controls and output', () => {
     const running = (await h.thread(runId)).parent;
     expect(actionIds(running)).toEqual([ACTIONS.runMore, ACTIONS.runPause, ACTIONS.runCancel]);
     await h.click(running, ACTIONS.runPause, { user: 'U0ALICE' });
-    release();
+    // The pause lands while the step is still held by the provider; only then may it answer.
     await waitForRun(h.core.db, runId, ['paused']);
+    release();
+    await h.settle();
+    expect((await h.core.db.prisma.workflowRun.findUniqueOrThrow({ where: { id: runId } })).status).toBe(
+      'paused',
+    );
     const audit = await h.core.db.prisma.auditEvent.findMany({
       where: { runId, actor: 'U0ALICE' },
       orderBy: { createdAt: 'asc' },
