@@ -1,7 +1,7 @@
+import { nearest } from '../core/suggest.js';
 import type { PrismaClient } from '../db/database.js';
 import type { Schedule } from '../db/generated/client.js';
 import { CronSchedule, cronProblem } from './cron.js';
-import { nearest } from './suggest.js';
 import { FILE_SOURCE, SLACK_SOURCE } from './sync.js';
 import { formatLocal, normalizeTimezone, timezoneProblem } from './timezone.js';
 

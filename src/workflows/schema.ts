@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ProviderId } from '../config.js';
+import { nearest } from '../core/suggest.js';
 import { cronProblem } from '../schedules/cron.js';
 import { normalizeTimezone, timezoneProblem } from '../schedules/timezone.js';
 import type {
@@ -351,33 +352,5 @@ export function formatPath(path: readonly (string | number)[]): string {
 
 /** The allowed word nearest to `word`, when it is close enough to be a typo. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
-  // "timeout" → "timeout_seconds": a prefix is a likelier slip than any edit distance shows.
-  const prefixed = word.length >= 4 ? candidates.find((c) => c.startsWith(word)) : undefined;
-  if (prefixed) return prefixed;
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const candidate of candidates) {
-    const d = distance(word, candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        previous[j]! + 1,
-        row[j - 1]! + 1,
-        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = row;
-  }
-  return previous[b.length]!;
+  return nearest(word, candidates, { prefix: true });
 }
