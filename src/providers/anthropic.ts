@@ -3,7 +3,8 @@ import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messag
 import type { ProviderConfig } from '../config.js';
 import {
   type ErrorContext,
-  guardCall,
+  guarded,
+  guardedStream,
   kindForStatus,
   parseRetryAfter,
   providerError,
@@ -51,27 +52,21 @@ export function createAnthropicProvider(cfg: ProviderConfig): Provider {
     id: 'anthropic',
     label: LABEL,
 
-    async generate(request) {
+    generate(request) {
       const ctx = context(request);
-      const guard = guardCall(ctx, request);
-      try {
+      return guarded(ctx, request, mapAnthropicError, async (guard) => {
         const message = await client.messages.create(
           { ...body(request), stream: false },
           { signal: guard.signal, timeout: guard.sdkTimeoutMs },
         );
         const text = message.content.map((block) => (block.type === 'text' ? block.text : '')).join('');
         return finish(ctx, text, message.stop_reason, usage(message.usage));
-      } catch (error) {
-        throw guard.abortError() ?? mapAnthropicError(error, ctx);
-      } finally {
-        guard.dispose();
-      }
+      });
     },
 
-    async *stream(request): AsyncGenerator<StreamChunk> {
+    stream(request): AsyncGenerator<StreamChunk> {
       const ctx = context(request);
-      const guard = guardCall(ctx, request);
-      try {
+      return guardedStream(ctx, request, mapAnthropicError, async function* (guard) {
         const stream = await client.messages.create(
           { ...body(request), stream: true },
           { signal: guard.signal, timeout: guard.sdkTimeoutMs },
@@ -95,15 +90,8 @@ export function createAnthropicProvider(cfg: ProviderConfig): Provider {
             };
           }
         }
-        // The SDK ends a stream silently when its signal aborts, so ask explicitly.
-        const aborted = guard.abortError();
-        if (aborted) throw aborted;
-        yield { type: 'done', result: finish(ctx, text, stopReason, tokens) };
-      } catch (error) {
-        throw guard.abortError() ?? mapAnthropicError(error, ctx);
-      } finally {
-        guard.dispose();
-      }
+        return finish(ctx, text, stopReason, tokens);
+      });
     },
   };
 }

@@ -1,5 +1,12 @@
 import { PROVIDER_LABELS } from './catalogue.js';
-import { type ErrorKind, type GenerateRequest, ProviderError, type ProviderId } from './types.js';
+import {
+  type ErrorKind,
+  type GenerateRequest,
+  type GenerateResult,
+  ProviderError,
+  type ProviderId,
+  type StreamChunk,
+} from './types.js';
 
 /**
  * What every adapter shares when turning a failure into a ProviderError:
@@ -238,6 +245,52 @@ export function guardCall(ctx: ErrorContext, request: GenerateRequest): CallGuar
       if (handle !== undefined) clearTimeout(handle);
     },
   };
+}
+
+type MapError = (error: unknown, ctx: ErrorContext) => ProviderError;
+
+/**
+ * One provider call under its guard: our timeout and the caller's abort on the signal, and
+ * every failure mapped once — an abort as timeout/aborted, anything else by `mapError`.
+ */
+export async function guarded<T>(
+  ctx: ErrorContext,
+  request: GenerateRequest,
+  mapError: MapError,
+  call: (guard: CallGuard) => Promise<T>,
+): Promise<T> {
+  const guard = guardCall(ctx, request);
+  try {
+    return await call(guard);
+  } catch (error) {
+    throw guard.abortError() ?? mapError(error, ctx);
+  } finally {
+    guard.dispose();
+  }
+}
+
+/**
+ * The same for a stream: `read` yields text chunks and returns the whole result, which is
+ * sent as the "done" chunk. The SDKs end a stream silently when its signal aborts, so the
+ * guard is asked before a result is trusted.
+ */
+export async function* guardedStream(
+  ctx: ErrorContext,
+  request: GenerateRequest,
+  mapError: MapError,
+  read: (guard: CallGuard) => AsyncGenerator<StreamChunk, GenerateResult>,
+): AsyncGenerator<StreamChunk> {
+  const guard = guardCall(ctx, request);
+  try {
+    const result = yield* read(guard);
+    const aborted = guard.abortError();
+    if (aborted) throw aborted;
+    yield { type: 'done', result };
+  } catch (error) {
+    throw guard.abortError() ?? mapError(error, ctx);
+  } finally {
+    guard.dispose();
+  }
 }
 
 function formatMs(ms: number): string {

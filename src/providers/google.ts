@@ -7,7 +7,8 @@ import {
 import type { ProviderConfig } from '../config.js';
 import {
   type ErrorContext,
-  guardCall,
+  guarded,
+  guardedStream,
   kindForStatus,
   parseProtoDuration,
   providerError,
@@ -32,7 +33,7 @@ export function createGoogleProvider(cfg: ProviderConfig): Provider {
     // Explicit, so GOOGLE_GENAI_USE_VERTEXAI / GOOGLE_GEMINI_BASE_URL in the environment change nothing.
     vertexai: false,
     // No retryOptions: @google/genai only retries when they are set (and then ignores RetryInfo).
-    // No timeout either: ours (guardCall) aborts through config.abortSignal.
+    // No timeout either: ours (guarded) aborts through config.abortSignal.
     httpOptions: { baseUrl: cfg.baseUrl ?? DEFAULT_BASE_URL },
   });
 
@@ -55,25 +56,19 @@ export function createGoogleProvider(cfg: ProviderConfig): Provider {
     id: 'google',
     label: LABEL,
 
-    async generate(request) {
+    generate(request) {
       const ctx = context(request);
-      const guard = guardCall(ctx, request);
-      try {
+      return guarded(ctx, request, mapGoogleError, async (guard) => {
         const response = await ai.models.generateContent(params(request, guard.signal));
         throwIfBlocked(ctx, response);
         const candidate = response.candidates?.[0];
         return finish(ctx, textOf(response), candidate?.finishReason, usage(response));
-      } catch (error) {
-        throw guard.abortError() ?? mapGoogleError(error, ctx);
-      } finally {
-        guard.dispose();
-      }
+      });
     },
 
-    async *stream(request): AsyncGenerator<StreamChunk> {
+    stream(request): AsyncGenerator<StreamChunk> {
       const ctx = context(request);
-      const guard = guardCall(ctx, request);
-      try {
+      return guardedStream(ctx, request, mapGoogleError, async function* (guard) {
         const stream = await ai.models.generateContentStream(params(request, guard.signal));
         let text = '';
         let finishReason: string | undefined;
@@ -89,14 +84,8 @@ export function createGoogleProvider(cfg: ProviderConfig): Provider {
           // Every chunk may carry usageMetadata; the last one has the totals.
           if (chunk.usageMetadata) tokens = usage(chunk);
         }
-        const aborted = guard.abortError();
-        if (aborted) throw aborted;
-        yield { type: 'done', result: finish(ctx, text, finishReason, tokens) };
-      } catch (error) {
-        throw guard.abortError() ?? mapGoogleError(error, ctx);
-      } finally {
-        guard.dispose();
-      }
+        return finish(ctx, text, finishReason, tokens);
+      });
     },
   };
 }

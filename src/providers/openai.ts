@@ -3,7 +3,8 @@ import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/compl
 import type { ProviderConfig } from '../config.js';
 import {
   type ErrorContext,
-  guardCall,
+  guarded,
+  guardedStream,
   kindForStatus,
   parseRetryAfter,
   providerError,
@@ -64,27 +65,21 @@ export function createOpenAIProvider(cfg: ProviderConfig): Provider {
     id: 'openai',
     label: LABEL,
 
-    async generate(request) {
+    generate(request) {
       const ctx = context(request);
-      const guard = guardCall(ctx, request);
-      try {
+      return guarded(ctx, request, mapOpenAIError, async (guard) => {
         const completion = await client.chat.completions.create(
           { ...body(request), stream: false },
           { signal: guard.signal, timeout: guard.sdkTimeoutMs },
         );
         const choice = completion.choices[0];
         return finish(ctx, choice?.message.content ?? '', choice?.finish_reason, usage(completion.usage));
-      } catch (error) {
-        throw guard.abortError() ?? mapOpenAIError(error, ctx);
-      } finally {
-        guard.dispose();
-      }
+      });
     },
 
-    async *stream(request): AsyncGenerator<StreamChunk> {
+    stream(request): AsyncGenerator<StreamChunk> {
       const ctx = context(request);
-      const guard = guardCall(ctx, request);
-      try {
+      return guardedStream(ctx, request, mapOpenAIError, async function* (guard) {
         const stream = await client.chat.completions.create(
           // Without include_usage a streamed completion reports no token counts.
           { ...body(request), stream: true, stream_options: { include_usage: true } },
@@ -104,15 +99,8 @@ export function createOpenAIProvider(cfg: ProviderConfig): Provider {
           // The usage chunk comes last, with an empty `choices` array.
           if (chunk.usage) tokens = usage(chunk.usage);
         }
-        // The SDK ends a stream silently when its signal aborts, so ask explicitly.
-        const aborted = guard.abortError();
-        if (aborted) throw aborted;
-        yield { type: 'done', result: finish(ctx, text, finishReason, tokens) };
-      } catch (error) {
-        throw guard.abortError() ?? mapOpenAIError(error, ctx);
-      } finally {
-        guard.dispose();
-      }
+        return finish(ctx, text, finishReason, tokens);
+      });
     },
   };
 }
