@@ -77,6 +77,7 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
         updated: summary.updated,
         disabled: summary.disabled,
         unchanged: summary.unchanged.length,
+        kept: summary.kept,
       },
       'workflows synced',
     );
