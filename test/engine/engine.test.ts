@@ -396,7 +396,12 @@ describe('run controls', () => {
     await waitForRun(db, first.id, ['completed']);
     await e.stop(0);
     await e.start();
-    const second = await e.runs.startRun({ workflow: 'restart', input: '', startedBy: 'U1', trigger: 'slash' });
+    const second = await e.runs.startRun({
+      workflow: 'restart',
+      input: '',
+      startedBy: 'U1',
+      trigger: 'slash',
+    });
     await waitForRun(db, second.id, ['completed']);
     expect(openai.calls).toHaveLength(2);
   });
