@@ -28,6 +28,8 @@ export interface BenchOptions {
   /** Admin URL of a PostgreSQL server for bench databases; undefined: embedded only. */
   postgresUrl: string | undefined;
   out: string;
+  /** Phases to run (default all): engine, ack, slack. */
+  phases?: ('engine' | 'ack' | 'slack')[] | undefined;
   log: (line: string) => void;
 }
 
@@ -68,16 +70,17 @@ export async function runBench(o: BenchOptions): Promise<Results> {
   const servers: ServerProcess[] = [];
   const standin = await startSlackStandin();
   const openai = await startOpenAIStandin(o.latencyMs);
+  const wants = (phase: 'engine' | 'ack' | 'slack') => !o.phases || o.phases.includes(phase);
   try {
     o.log('(b) engine overhead');
-    const engineDb = postgres ? await createBenchDatabase(postgres) : undefined;
+    const engineDb = postgres && wants('engine') ? await createBenchDatabase(postgres) : undefined;
     if (engineDb) databases.push(engineDb);
     const engine = await enginePhase({
       databases: [
         { kind: 'embedded' },
         ...(engineDb ? [{ kind: 'postgres' as const, url: engineDb.url }] : []),
       ],
-      sizes: profile.engineSizes,
+      sizes: wants('engine') ? profile.engineSizes : [],
       latencyMs: o.latencyMs,
       workflowsDir,
       timeoutMs: profile.engineTimeoutMs,
@@ -112,30 +115,33 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     servers.push(bot);
 
     o.log('(a) ack latency');
-    const ack = await ackPhase({
-      bot,
-      bare,
-      standin,
-      rates: profile.ackRates,
-      seconds: profile.ackSeconds,
-      log: o.log,
-    });
+    const ack = wants('ack')
+      ? await ackPhase({
+          bot,
+          bare,
+          standin,
+          rates: profile.ackRates,
+          seconds: profile.ackSeconds,
+          log: o.log,
+        })
+      : [];
     await bare.stop();
 
     o.log(`(c, d) ${profile.slackRuns} runs through Slack`);
-    const slack = botDb
-      ? await slackPhase({
-          bot,
-          standin,
-          databaseUrl: botDb.url,
-          runs: profile.slackRuns,
-          channels: profile.slackChannels,
-          startRate: 100,
-          completeTimeoutMs: profile.completeTimeoutMs,
-          shownTimeoutMs: profile.shownTimeoutMs,
-          log: o.log,
-        })
-      : undefined;
+    const slack =
+      botDb && wants('slack')
+        ? await slackPhase({
+            bot,
+            standin,
+            databaseUrl: botDb.url,
+            runs: profile.slackRuns,
+            channels: profile.slackChannels,
+            startRate: 100,
+            completeTimeoutMs: profile.completeTimeoutMs,
+            shownTimeoutMs: profile.shownTimeoutMs,
+            log: o.log,
+          })
+        : undefined;
     await bot.stop();
 
     const biggest = [...engine].sort((a, b) => b.runs - a.runs || (a.database === 'postgres' ? -1 : 1))[0];
@@ -188,6 +194,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       process.env.BENCH_DATABASE_URL ??
       'postgresql://postgres@127.0.0.1:5432/test',
     out: resolve(ROOT, flag(args, '--out') ?? 'bench/results/latest.json'),
+    phases: flag(args, '--phases')?.split(',') as BenchOptions['phases'],
     log: (line) => console.log(line),
   };
   runBench(options)

@@ -9,6 +9,15 @@ import type { MessagePayload } from './views/model.js';
  * states replace each other and only the last one goes out. Calls wait on per-method token
  * buckets, a 429 pauses its bucket for Retry-After, and a reply in a thread waits until
  * its parent has been posted.
+ *
+ * Slack allows about 50 chat.update calls a minute per workspace, and every message posted
+ * in a state that will change (a running run, a pending step) costs at least one of them
+ * later. So the publisher keeps count of those messages and, while there are more than
+ * chat.update can bring up to date within EDIT_HORIZON_MS, holds back the first post of
+ * another changing message: it goes out when its state settles (then no edit is needed at
+ * all) or when the count falls, first come first served. Updates to settled states (a
+ * completed step) go before updates to changing ones. Under a burst of runs, cards thus
+ * appear late but final, instead of early and then stale for minutes.
  */
 
 /** The slice of @slack/web-api's WebClient the publisher uses (a fake in unit tests). */
@@ -29,6 +38,11 @@ export interface MessageSpec {
   threadTs?: string | undefined;
   /** Send even if Slack already shows exactly this (a stale card being refreshed). */
   force?: boolean | undefined;
+  /**
+   * This state will change without anyone acting (a running run, a pending step), so it
+   * will cost a chat.update later. Default false: the message stays as it is until someone acts.
+   */
+  changing?: boolean | undefined;
   /** Called once, after the first post; persist `ts` here. */
   onPosted?: ((posted: { ts: string; channel: string }) => Promise<void> | void) | undefined;
   /** Called when Slack refused the message for good (not_in_channel, channel_not_found…). */
@@ -61,6 +75,8 @@ export interface PublisherOptions {
   retryBaseMs?: number;
   /** Idle messages remembered for coalescing and de-duplication (default 5000). */
   maxSlots?: number;
+  /** How far behind chat.update may fall before changing messages wait (default EDIT_HORIZON_MS). */
+  editHorizonMs?: number;
   /** Told about every Web API call and every 429 (metrics). */
   observer?: { onCall?(method: string): void; onRateLimited?(method: string): void } | undefined;
 }
@@ -112,14 +128,20 @@ export function classify(method: string, error: unknown): SlackCallError {
   return new SlackCallError(method, e?.code ?? e?.message ?? 'request_failed', true);
 }
 
+/** Changing messages are held back while chat.update would need longer than this to catch up. */
+export const EDIT_HORIZON_MS = 30_000;
+/** …but never longer than this: a run that stays busy for minutes still shows up. */
+export const MAX_HOLD_MS = 120_000;
+
 interface Slot {
   key: string;
   channel: string;
   ts: string | undefined;
   threadOf: string | undefined;
   threadTs: string | undefined;
-  /** The newest state not yet sent. */
+  /** The newest state not yet sent, and whether it will change (MessageSpec.changing). */
   desired: MessagePayload | undefined;
+  desiredChanging: boolean;
   force: boolean;
   /** JSON of what Slack shows now. */
   sent: string | undefined;
@@ -148,10 +170,22 @@ export class Publisher {
     unchanged: 0,
   };
   private closed = false;
+  /** Messages Slack shows (or is about to) in a changing state: each owes a chat.update. */
+  private readonly owing = new Set<Slot>();
+  /** First posts of changing messages waiting for `owing` to shrink, in arrival order. */
+  private readonly admissions: { slot: Slot; go: (admitted: boolean) => void }[] = [];
+  /** How many messages may owe an update at once. */
+  private readonly editBudget: number;
 
   constructor(private readonly o: PublisherOptions) {
     this.clock = o.clock ?? realClock;
-    this.limiter = new RateLimiter(o.limits ?? SLACK_RATE_LIMITS, this.clock);
+    const limits = o.limits ?? SLACK_RATE_LIMITS;
+    this.limiter = new RateLimiter(limits, this.clock);
+    const update = limits['chat.update'] ?? { perSecond: 50 / 60, burst: 5 };
+    this.editBudget = Math.max(
+      1,
+      Math.floor(update.burst + (update.perSecond * (o.editHorizonMs ?? EDIT_HORIZON_MS)) / 1000),
+    );
   }
 
   /**
@@ -178,9 +212,12 @@ export class Publisher {
     slot.onFailed = spec.onFailed ?? slot.onFailed;
     if (slot.desired) this.counters.coalesced++;
     slot.desired = spec.payload;
+    slot.desiredChanging = Boolean(spec.changing);
     slot.force ||= Boolean(spec.force);
     slot.touched = this.clock.now();
     this.drive(slot);
+    // A message held back whose state has settled may go now.
+    if (!slot.desiredChanging) this.admit();
   }
 
   /** True when this publisher owns the message (posted it, is posting it, or was told its ts). */
@@ -242,7 +279,51 @@ export class Publisher {
   close(): void {
     this.closed = true;
     this.limiter.dispose();
+    for (const { go } of this.admissions.splice(0)) go(false);
     for (const slot of this.slots.values()) slot.resolvePosted(slot.ts);
+  }
+
+  /** Resolves true when `slot` may be posted now (false if the publisher closed meanwhile). */
+  private admission(slot: Slot): Promise<boolean> {
+    return new Promise((resolve) => {
+      const entry = {
+        slot,
+        go: (admitted: boolean) => {
+          timer.cancel();
+          resolve(admitted);
+        },
+      };
+      const timer = this.clock.setTimeout(() => {
+        const i = this.admissions.indexOf(entry);
+        if (i < 0) return;
+        this.admissions.splice(i, 1);
+        this.owing.add(slot);
+        entry.go(true);
+      }, MAX_HOLD_MS);
+      this.admissions.push(entry);
+      this.admit();
+    });
+  }
+
+  /** Lets waiting first posts go: settled ones at once, changing ones while the budget allows. */
+  private admit(): void {
+    for (let i = 0; i < this.admissions.length; ) {
+      const { slot, go } = this.admissions[i]!;
+      const changing = slot.desired !== undefined && slot.desiredChanging;
+      if (changing && this.owing.size >= this.editBudget) {
+        i++;
+        continue;
+      }
+      this.admissions.splice(i, 1);
+      if (changing) this.owing.add(slot);
+      go(true);
+    }
+  }
+
+  /** After a message was sent: it owes an update if what Slack now shows will change. */
+  private owes(slot: Slot, changing: boolean): void {
+    if (changing) this.owing.add(slot);
+    else if (this.owing.delete(slot)) this.admit();
   }
 
   private newSlot(spec: MessageSpec): Slot {
@@ -257,6 +338,7 @@ export class Publisher {
       threadOf: spec.threadOf,
       threadTs: spec.threadTs,
       desired: undefined,
+      desiredChanging: false,
       force: false,
       sent: undefined,
       busy: false,
@@ -293,15 +375,29 @@ export class Publisher {
           return;
         }
       }
+      // A first post of a changing message waits while chat.update is behind (see the top).
+      if (!slot.ts && slot.desiredChanging && !this.owing.has(slot) && !(await this.admission(slot))) return;
+      if (!slot.desired) continue;
+      // A redraw that changes nothing costs no token (the renderer redraws on every event).
+      if (slot.ts && !slot.force && JSON.stringify(slot.desired) === slot.sent) {
+        this.counters.unchanged++;
+        slot.desired = undefined;
+        this.owes(slot, slot.desiredChanging);
+        continue;
+      }
       const method = slot.ts ? 'chat.update' : 'chat.postMessage';
       let payload: MessagePayload | undefined;
+      let changing = false;
       try {
         // The payload is read when the token is granted, so a state replaced while waiting is never sent.
         const result = await this.send(
           method,
           () => {
             // Called again after a 429 or a transient failure: a newer state wins then too.
-            payload = slot.desired ?? payload;
+            if (slot.desired) {
+              payload = slot.desired;
+              changing = slot.desiredChanging;
+            }
             slot.desired = undefined;
             const json = JSON.stringify(payload);
             if (slot.ts && json === slot.sent && !slot.force) {
@@ -321,9 +417,12 @@ export class Publisher {
                 };
           },
           slot.channel,
+          // Settled states (a completed step) go before progress that will be replaced anyway.
+          method === 'chat.update' ? () => !slot.desiredChanging : undefined,
         );
         if (!result) continue;
         slot.sent = JSON.stringify(payload);
+        this.owes(slot, changing);
         if (method === 'chat.postMessage') {
           const ts = String(result.ts);
           slot.ts = ts;
@@ -357,6 +456,7 @@ export class Publisher {
   private fail(slot: Slot, error: SlackCallError) {
     slot.failed = true;
     slot.desired = undefined;
+    this.owes(slot, false);
     if (!slot.ts) slot.resolvePosted(undefined);
     this.o.logger.warn(
       { key: slot.key, channel: slot.channel, error: error.slackError },
@@ -378,12 +478,13 @@ export class Publisher {
     method: string,
     args: Record<string, unknown> | (() => Record<string, unknown> | undefined),
     channel: string | undefined,
+    urgent?: () => boolean,
   ): Promise<Record<string, unknown> | undefined> {
     const bucket = this.limiter.bucket(method, channel);
     const maxAttempts = this.o.maxAttempts ?? 4;
     let body: Record<string, unknown> | undefined;
     for (let attempt = 1; ; ) {
-      await bucket.take();
+      await bucket.take(urgent);
       if (this.closed) throw new SlackCallError(method, 'publisher_closed', false);
       if (body === undefined) {
         body = typeof args === 'function' ? args() : args;
@@ -438,7 +539,7 @@ export class Publisher {
     const max = this.o.maxSlots ?? 5000;
     if (this.slots.size <= max) return;
     const idle = [...this.slots.values()]
-      .filter((s) => !s.busy && !s.desired && s.ts)
+      .filter((s) => !s.busy && !s.desired && s.ts && !this.owing.has(s))
       .sort((a, b) => a.touched - b.touched);
     for (const slot of idle.slice(0, this.slots.size - max)) this.slots.delete(slot.key);
   }

@@ -1,9 +1,16 @@
 /**
  * Token buckets for Slack's per-method rate limits. Slack documents its limits per method
- * and tier (docs.slack.dev/apis/web-api/rate-limits): chat.postMessage allows about one
- * message per second per channel with short bursts; chat.update is Tier 3 (about 50 a
- * minute); chat.postEphemeral and chat.getPermalink are Tier 4 (100+ a minute). A 429
- * carries Retry-After in seconds: the bucket is then paused for that long.
+ * and tier (docs.slack.dev/apis/web-api/rate-limits), "per API method per workspace per
+ * app": chat.postMessage allows about one message per second per channel with short bursts;
+ * chat.update is Tier 3 (50+ a minute); chat.postEphemeral and chat.getPermalink are Tier 4
+ * (100+ a minute). A 429 carries Retry-After in seconds: the bucket is then paused for that
+ * long.
+ *
+ * The buckets stay a little under those figures. A bucket of `burst` tokens refilled at
+ * `perSecond` can send burst + 60 × perSecond calls in one minute, so that sum is kept
+ * within the documented per-minute count; and a call that waited for its token may reach
+ * Slack a few milliseconds after the one behind it (event-loop and network jitter), which
+ * Slack counts as too early when we run at exactly its rate.
  */
 
 export interface Clock {
@@ -36,7 +43,7 @@ export class TokenBucket {
   private tokens: number;
   private last: number;
   private pausedUntil = 0;
-  private readonly waiters: (() => void)[] = [];
+  private readonly waiters: { go: () => void; urgent: (() => boolean) | undefined }[] = [];
   private timer: { cancel(): void } | undefined;
 
   constructor(
@@ -47,10 +54,13 @@ export class TokenBucket {
     this.last = clock.now();
   }
 
-  /** Waits for a token (FIFO). */
-  take(): Promise<void> {
+  /**
+   * Waits for a token: FIFO, except that takers whose `urgent()` says true when a token
+   * frees up go before the others.
+   */
+  take(urgent?: () => boolean): Promise<void> {
     return new Promise<void>((resolve) => {
-      this.waiters.push(resolve);
+      this.waiters.push({ go: resolve, urgent });
       this.pump();
     });
   }
@@ -89,7 +99,8 @@ export class TokenBucket {
     this.refill(now);
     while (this.waiters.length > 0 && this.tokens >= 1) {
       this.tokens -= 1;
-      this.waiters.shift()!();
+      const urgent = this.waiters.findIndex((w) => w.urgent?.());
+      this.waiters.splice(Math.max(0, urgent), 1)[0]!.go();
     }
     if (this.waiters.length > 0) this.reschedule();
   }
@@ -117,13 +128,14 @@ export interface RateLimits {
 }
 
 export const SLACK_RATE_LIMITS: RateLimits = {
-  // "1 message per second per channel, short bursts allowed" (chat.postMessage docs).
-  'chat.postMessage': { perSecond: 1, burst: 3, perChannel: true },
-  // Tier 3: 50+ per minute.
-  'chat.update': { perSecond: 50 / 60, burst: 5 },
-  // Tier 4: 100+ per minute.
-  'chat.postEphemeral': { perSecond: 100 / 60, burst: 10 },
-  'chat.getPermalink': { perSecond: 100 / 60, burst: 10 },
+  // "1 message per second per channel, short bursts allowed" (chat.postMessage docs), with
+  // 10% headroom for jitter.
+  'chat.postMessage': { perSecond: 0.9, burst: 3, perChannel: true },
+  // Tier 3, 50+ per minute: at most 4 + 44 = 48 in any minute.
+  'chat.update': { perSecond: 44 / 60, burst: 4 },
+  // Tier 4, 100+ per minute: at most 8 + 88 = 96 in any minute.
+  'chat.postEphemeral': { perSecond: 88 / 60, burst: 8 },
+  'chat.getPermalink': { perSecond: 88 / 60, burst: 8 },
 };
 
 const FALLBACK_RATE: BucketRate = { perSecond: 20 / 60, burst: 3 };

@@ -143,12 +143,15 @@ export class Renderer {
     const { publisher } = this.o;
 
     const parent = parentKey(runId);
+    // What will change without anyone acting: an active run, and its pending or running steps.
+    const active = row.status === 'queued' || row.status === 'running';
     // Saved on the first post, and again if the message was deleted and posted anew.
     const parentSpec = {
       key: parent,
       channel,
       payload: runParentMessage(run),
       force,
+      changing: active,
       onPosted: async ({ ts, channel: posted }: { ts: string; channel: string }) => {
         this.failureListeners.delete(runId);
         await this.o.runs.setThread(runId, posted, ts);
@@ -176,6 +179,7 @@ export class Renderer {
         channel,
         payload: stepCard(view, menus),
         force,
+        changing: active && (step.status === 'pending' || step.status === 'running'),
         threadOf: parent,
         threadTs,
         onPosted: async ({ ts }: { ts: string }) => {
