@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { inspectorUrlIn, retainedMemory } from './inspector.js';
 import type { MemorySample } from './memory.js';
 import { waitUntil } from './stats.js';
 
@@ -19,6 +20,8 @@ export interface ServerProcess {
   eventsUrl: string;
   /** RSS and heap now (heap 0 when the process serves no /metrics). */
   memory(): Promise<MemorySample | undefined>;
+  /** RSS and heap after a full GC (needs `inspect`). */
+  retained(): Promise<MemorySample>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -36,9 +39,12 @@ export async function startServer(o: {
   env: Record<string, string>;
   ready: string;
   timeoutMs?: number;
+  /** Open the inspector on 127.0.0.1, for retained(). */
+  inspect?: boolean;
 }): Promise<ServerProcess> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', o.entry], {
+  const flags = o.inspect ? ['--inspect=127.0.0.1:0'] : [];
+  const child: ChildProcess = spawn(process.execPath, [...flags, '--import', 'tsx', o.entry], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -50,7 +56,9 @@ export async function startServer(o: {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let inspectorUrl: string | undefined;
   const keep = (d: Buffer) => {
+    inspectorUrl ??= inspectorUrlIn(d.toString());
     // Keep the tail only: a long phase logs a lot.
     out = (out + d.toString()).slice(-20_000);
   };
@@ -81,6 +89,11 @@ export async function startServer(o: {
       } catch {
         return undefined;
       }
+    },
+    async retained() {
+      const url = inspectorUrl;
+      if (!url) throw new Error(`${o.entry} runs without its inspector`);
+      return retainedMemory(url);
     },
     output: () => out,
     async stop() {

@@ -3,7 +3,8 @@ import { loadConfig } from '../src/config.js';
 import type { ProviderSource } from '../src/engine/executor.js';
 import { silentLogger } from '../src/logging.js';
 import type { Provider } from '../src/providers/types.js';
-import { type MemoryFigures, MemorySampler } from './memory.js';
+import { burst, steady } from './engine-load.js';
+import { type MemoryFigures, type MemorySample, MemorySampler, type RetainedFigures } from './memory.js';
 import { BENCH_STEPS } from './workflows.js';
 
 /**
@@ -11,8 +12,8 @@ import { BENCH_STEPS } from './workflows.js';
  * bench/engine-child.ts '<json>'): the real core (createCore: database, migrations, workflow
  * sync, engine with pg-boss on PostgreSQL or the in-process queue on the embedded database,
  * circuit breakers) with a provider injected that answers after exactly `latencyMs`. After a
- * few warm-up runs, starts `runs` runs of `bench` at once, waits for them, and prints one
- * `RESULT <json>` line.
+ * few warm-up runs: `runs` runs of `bench` started at once (burst), then `runs` kept in
+ * flight for `steadySeconds` (engine-load.ts). Prints one `RESULT <json>` line.
  */
 
 export interface EngineChildInput {
@@ -21,22 +22,29 @@ export interface EngineChildInput {
   workflowsDir: string;
   runs: number;
   latencyMs: number;
+  /** How long `runs` are kept in flight. */
+  steadySeconds: number;
   timeoutMs: number;
 }
 
 export interface EngineChildResult {
   runs: number;
-  completed: number;
-  /** (run wall time − Σ provider latency) / steps, per run, ms. */
-  overheadPerStep: number[];
+  /** (run wall time − Σ provider latency) / steps, per completed run, ms: all started at once… */
+  burst: number[];
+  /** …and with `runs` kept in flight (runs started after the ramp). */
+  steady: number[];
+  /** Time for the burst to finish. */
   wallMs: number;
-  /** CPU time of the engine process (user + system) per step, ms. */
+  /** CPU time of the engine process (user + system) per step in the steady state, ms. */
   cpuMsPerStep: number;
   memory: MemoryFigures;
+  retained: RetainedFigures;
 }
 
 /** A warm process, as a running bot is: the first runs pay for JIT and Prisma's query plans. */
 const WARM_UP_RUNS = 5;
+/** After the steady state, runs still in flight get this long to finish (and count). */
+const STEADY_DRAIN_MS = 10_000;
 
 function sleepingProvider(latencyMs: number): ProviderSource {
   const provider: Provider = {
@@ -59,34 +67,11 @@ function sleepingProvider(latencyMs: number): ProviderSource {
   return { get: (id) => (id === 'openai' ? provider : undefined), configured: () => ['openai'] };
 }
 
-/** Starts `count` runs at once and waits (at most `timeoutMs`) until all completed; their ids. */
-async function runAll(core: Core, count: number, label: string, timeoutMs: number): Promise<string[]> {
-  const done = new Set<string>();
-  let allDone: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    allDone = resolve;
-  });
-  const onRun = (e: { runId: string; to: string }) => {
-    if (e.to !== 'completed') return;
-    done.add(e.runId);
-    if (done.size >= count) allDone();
-  };
-  core.engine.events.on('run.changed', onRun);
-  const started = await Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      core.engine.runs.startRun({
-        workflow: 'bench',
-        input: `${label} ${i}`,
-        startedBy: 'U0BENCH',
-        trigger: 'api',
-      }),
-    ),
-  );
-  const timer = setTimeout(allDone, timeoutMs);
-  await finished;
-  clearTimeout(timer);
-  core.engine.events.off('run.changed', onRun);
-  return started.map((r) => r.id);
+/** After a full GC (the process runs with --expose-gc). */
+function retainedNow(): MemorySample {
+  (globalThis as { gc?: () => void }).gc?.();
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rss, heapUsed };
 }
 
 async function main(input: EngineChildInput): Promise<EngineChildResult> {
@@ -104,41 +89,59 @@ async function main(input: EngineChildInput): Promise<EngineChildResult> {
     providers: sleepingProvider(input.latencyMs),
   });
   await core.engine.start();
-  await runAll(core, WARM_UP_RUNS, 'warm-up', input.timeoutMs);
+  await burst(core, WARM_UP_RUNS, 'warm-up', input.timeoutMs);
+  const idle = retainedNow();
   const sampler = new MemorySampler(() => process.memoryUsage());
   await sampler.baseline();
 
   const t0 = Date.now();
-  const cpu0 = process.cpuUsage();
-  const ids = await runAll(core, input.runs, 'bench', input.timeoutMs);
+  const burstIds = await burst(core, input.runs, 'burst', input.timeoutMs);
   const wallMs = Date.now() - t0;
+
+  let retained: RetainedFigures = { idle, busy: idle, activeRuns: 0 };
+  const cpu0 = process.cpuUsage();
+  const steadyIds = await steady(core, {
+    count: input.runs,
+    seconds: input.steadySeconds,
+    rampMs: input.latencyMs * BENCH_STEPS,
+    timeoutMs: STEADY_DRAIN_MS,
+    midway: (activeRuns) => {
+      retained = { idle, busy: retainedNow(), activeRuns };
+    },
+  });
   const cpu = process.cpuUsage(cpu0);
   const memory = sampler.stop();
+  const steadyOverhead = await overheads(core, steadyIds);
+  const result: EngineChildResult = {
+    runs: input.runs,
+    burst: await overheads(core, burstIds),
+    steady: steadyOverhead,
+    wallMs,
+    cpuMsPerStep: (cpu.user + cpu.system) / 1000 / Math.max(1, steadyOverhead.length * BENCH_STEPS),
+    memory,
+    retained,
+  };
+  await core.close();
+  return result;
+}
 
+/** (run wall time − Σ provider latency) / steps for each completed run, ms. */
+async function overheads(core: Core, ids: string[]): Promise<number[]> {
   const rows = await core.db.prisma.workflowRun.findMany({
     where: { id: { in: ids }, status: 'completed' },
     select: { createdAt: true, finishedAt: true, attempts: { select: { latencyMs: true } } },
   });
-  const overheadPerStep = rows.map((r) => {
+  return rows.map((r) => {
     const wall = r.finishedAt!.getTime() - r.createdAt.getTime();
     const provider = r.attempts.reduce((sum, a) => sum + a.latencyMs, 0);
     return (wall - provider) / BENCH_STEPS;
   });
-  await core.close();
-  return {
-    runs: input.runs,
-    completed: rows.length,
-    overheadPerStep,
-    wallMs,
-    cpuMsPerStep: (cpu.user + cpu.system) / 1000 / (input.runs * BENCH_STEPS),
-    memory,
-  };
 }
 
 main(JSON.parse(process.argv[2] ?? '{}') as EngineChildInput)
   .then((result) => {
-    process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
-    process.exit(0);
+    // Exit once the line is out: a pipe takes a long write asynchronously.
+    process.stdout.write(`RESULT ${JSON.stringify(result)}\n`, () => process.exit(0));
   })
   .catch((error: unknown) => {
     console.error(error instanceof Error ? (error.stack ?? error.message) : error);

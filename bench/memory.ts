@@ -14,6 +14,13 @@ export interface MemoryFigures {
   peakHeap: number;
 }
 
+/** What a process holds after a full GC: idle, and while `activeRuns` runs are in flight. */
+export interface RetainedFigures {
+  idle: MemorySample;
+  busy: MemorySample;
+  activeRuns: number;
+}
+
 export class MemorySampler {
   private base: MemorySample = { rss: 0, heapUsed: 0 };
   private peak: MemorySample = { rss: 0, heapUsed: 0 };

@@ -11,7 +11,8 @@ import { round, sleep, summarize, waitUntil } from './stats.js';
  * Bolt app that only acks, one after the other at each rate, in the same run. Slash
  * commands are `/workflow list` (the bot acks, reads the workflows, answers on response_url);
  * block actions pick a persona in the menu of a paused step's card (the bot acks, checks the
- * card's version, changes the step or refuses a stale card, redraws it, answers).
+ * card's version, changes the step or refuses a stale card, redraws it, answers). Both
+ * processes are warmed up first, and each measurement alternates between them in rounds.
  */
 
 export interface AckRow {
@@ -24,6 +25,8 @@ export interface AckRow {
 }
 
 const USER = 'U0BENCH';
+const KINDS = ['slash command', 'block action'] as const;
+const ROUNDS = 4;
 const CHANNEL = 'C0BENCHACK';
 
 /** Starts `bench-pause` and waits for its paused card to offer the persona menu. */
@@ -73,23 +76,39 @@ export async function ackPhase(o: {
           });
     return { body, headers: signedHeaders(body) };
   };
+  // Warm both processes up (JIT, connection pools) before anything is measured.
+  for (const server of [o.bare, o.bot]) {
+    for (const kind of KINDS)
+      await openLoop({ rate: 50, count: 50, url: server.eventsUrl, request: request(kind) });
+  }
+  await sleep(1000);
   const rows: AckRow[] = [];
   for (const rate of o.rates) {
-    for (const kind of ['slash command', 'block action'] as const) {
-      const count = Math.round(rate * o.seconds);
-      const measure = async (server: ServerProcess) => {
-        const result = await openLoop({ rate, count, url: server.eventsUrl, request: request(kind) });
-        await sleep(1000); // let the work after the acks finish before the next load
-        const s = summarize(result.latencies);
-        return { p50: s.p50, p99: s.p99, n: s.n, errors: result.errors };
+    for (const kind of KINDS) {
+      // Alternate the two servers over a few rounds, so both see the same moments of the run.
+      const count = Math.round((rate * o.seconds) / ROUNDS);
+      const latencies = { bot: [] as number[], bare: [] as number[] };
+      const errors = { bot: 0, bare: 0 };
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? (['bare', 'bot'] as const) : (['bot', 'bare'] as const);
+        for (const target of order) {
+          const server = target === 'bot' ? o.bot : o.bare;
+          const result = await openLoop({ rate, count, url: server.eventsUrl, request: request(kind) });
+          latencies[target].push(...result.latencies);
+          errors[target] += result.errors;
+          await sleep(500); // let the work after the acks finish before the next load
+        }
+      }
+      const stat = (target: 'bot' | 'bare') => {
+        const s = summarize(latencies[target]);
+        return { p50: s.p50, p99: s.p99, n: s.n, errors: errors[target] };
       };
-      const bare = await measure(o.bare);
-      const bot = await measure(o.bot);
-      const row: AckRow = { kind, rate, bot, bare, ratio: round(bot.p99 / bare.p99, 2) };
+      const bot = stat('bot');
+      const bare = stat('bare');
+      rows.push({ kind, rate, bot, bare, ratio: round(bot.p99 / bare.p99, 2) });
       o.log(
         `  ack ${kind} @ ${rate}/s: bot p50 ${bot.p50} p99 ${bot.p99} ms · bare p50 ${bare.p50} p99 ${bare.p99} ms`,
       );
-      rows.push(row);
     }
   }
   return rows;

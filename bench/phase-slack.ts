@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { ServerProcess } from './bot-process.js';
 import { firstShown, latest, shows } from './cards.js';
 import { openLoop } from './load.js';
-import { type MemoryFigures, MemorySampler } from './memory.js';
+import { type MemoryFigures, MemorySampler, type RetainedFigures } from './memory.js';
 import { signedHeaders, slashCommand } from './slack-requests.js';
 import type { SlackStandin, StandinCounts } from './slack-standin.js';
 import { round, summarize, waitUntil } from './stats.js';
@@ -31,7 +31,8 @@ export interface SlackResult {
   allFinalShown: boolean;
   /** From the last step's completion until every final state was shown (or the bound). */
   finalShownAfterMs: number | undefined;
-  memory: MemoryFigures & { rssPerRunKb: number; heapPerRunKb: number };
+  memory: MemoryFigures;
+  retained: RetainedFigures;
 }
 
 interface Row {
@@ -72,6 +73,7 @@ export async function slackPhase(o: {
       )
     ).rows;
   const before = o.standin.counts();
+  const idle = await o.bot.retained();
   const sampler = new MemorySampler(() => o.bot.memory(), 500);
   await sampler.baseline();
 
@@ -89,6 +91,23 @@ export async function slackPhase(o: {
     },
   });
   const t0 = Date.now();
+  // Retained memory while the runs are in flight: once all of them exist, after a full GC.
+  const count = async (where: string) =>
+    Number(
+      (
+        await db.query<{ n: string }>(
+          `SELECT count(*) AS n FROM "WorkflowRun" WHERE "startedBy" = $1 ${where}`,
+          [USER],
+        )
+      ).rows[0]?.n,
+    );
+  await waitUntil(async () => (await count('')) >= o.runs, 10_000, 100);
+  const busy = await o.bot.retained();
+  const retained: RetainedFigures = {
+    idle,
+    busy,
+    activeRuns: await count(`AND status IN ('queued', 'running')`),
+  };
   let rows: Row[] = [];
   const completed = () => new Set(rows.filter((r) => r.run_status === 'completed').map((r) => r.run)).size;
   await waitUntil(
@@ -145,7 +164,6 @@ export async function slackPhase(o: {
   const chatCalls = (calls['chat.postMessage'] ?? 0) + (calls['chat.update'] ?? 0);
   const card = summarize(result.cards);
   const parent = summarize(result.parents);
-  const kb = (bytes: number) => round(bytes / 1024 / Math.max(1, o.runs));
   const out: SlackResult = {
     runs: o.runs,
     channels: o.channels,
@@ -159,11 +177,8 @@ export async function slackPhase(o: {
     parentDelayMs: { p50: parent.p50, p99: parent.p99, max: parent.max, shown: parent.n },
     allFinalShown: allShown,
     finalShownAfterMs: allShown ? Math.max(0, result.lastShown - lastFinished) : undefined,
-    memory: {
-      ...memory,
-      rssPerRunKb: kb(memory.peakRss - memory.baselineRss),
-      heapPerRunKb: kb(memory.peakHeap - memory.baselineHeap),
-    },
+    memory,
+    retained,
   };
   o.log(
     `  slack: ${out.callsPerStep} chat calls/step, ${out.rateLimited} × 429, card delay p50 ${card.p50} p99 ${card.p99} ms, ` +

@@ -28,24 +28,38 @@ export interface Results {
 
 export interface MemoryRow {
   process: string;
+  /** Runs started in the phase (the peak method divides by these). */
   activeRuns: number;
-  rssPerRunKb: number;
-  heapPerRunKb: number;
   peakRssMb: number;
   peakHeapMb: number;
+  /** (peak − idle baseline) / active runs. */
+  rssPerRunKb: number;
+  heapPerRunKb: number;
+  /** After a full GC: (in flight − idle) / runs in flight at that moment. */
+  retained: { activeRuns: number; heapPerRunKb: number; rssPerRunKb: number };
 }
 
 const mb = (bytes: number) => round(bytes / 1024 ** 2);
 
-/** (peak − idle baseline) / active runs. */
-export function memoryOf(process: string, runs: number, m: EngineRow['memory']): MemoryRow {
+export function memoryOf(
+  process: string,
+  runs: number,
+  m: EngineRow['memory'],
+  r: EngineRow['retained'],
+): MemoryRow {
+  const active = Math.max(1, r.activeRuns);
   return {
     process,
     activeRuns: runs,
-    rssPerRunKb: round((m.peakRss - m.baselineRss) / 1024 / runs),
-    heapPerRunKb: round((m.peakHeap - m.baselineHeap) / 1024 / runs),
     peakRssMb: mb(m.peakRss),
     peakHeapMb: mb(m.peakHeap),
+    rssPerRunKb: round((m.peakRss - m.baselineRss) / 1024 / runs),
+    heapPerRunKb: round((m.peakHeap - m.baselineHeap) / 1024 / runs),
+    retained: {
+      activeRuns: r.activeRuns,
+      heapPerRunKb: round((r.busy.heapUsed - r.idle.heapUsed) / 1024 / active),
+      rssPerRunKb: round((r.busy.rss - r.idle.rss) / 1024 / active),
+    },
   };
 }
 
@@ -63,10 +77,10 @@ export function targets(r: Omit<Results, 'targets'>): Target[] {
   const pg50 = r.engine.find((e) => e.database === 'postgres' && e.runs === 50);
   if (pg50) {
     out.push({
-      name: 'engine overhead/step, 50 runs, PostgreSQL',
+      name: 'engine overhead/step, 50 runs in flight, PostgreSQL',
       target: '≤ 10 ms p50',
-      measured: `${pg50.overheadPerStepMs.p50} ms p50`,
-      met: pg50.overheadPerStepMs.p50 <= 10 && pg50.completed === pg50.runs,
+      measured: `${pg50.steadyMs.p50} ms p50 (${pg50.burstMs.p50} ms when all 50 start in the same instant)`,
+      met: pg50.steadyMs.p50 <= 10 && pg50.steadyMs.n > 0,
     });
   }
   if (r.slack) {
@@ -81,12 +95,20 @@ export function targets(r: Omit<Results, 'targets'>): Target[] {
   const mem = r.memory;
   if (mem.length > 0) {
     out.push({
-      name: 'memory per active run',
+      name: 'memory per active run, (peak − idle) / runs',
       target: '≤ 100 KB (heap and RSS)',
       measured: mem
         .map((m) => `${m.activeRuns} runs: heap ${m.heapPerRunKb} KB, RSS ${m.rssPerRunKb} KB`)
         .join('; '),
       met: mem.every((m) => m.heapPerRunKb <= 100 && m.rssPerRunKb <= 100),
+    });
+    out.push({
+      name: 'memory held per run in flight (after a full GC)',
+      target: '≤ 100 KB (heap)',
+      measured: mem
+        .map((m) => `${m.retained.activeRuns} runs: heap ${m.retained.heapPerRunKb} KB`)
+        .join('; '),
+      met: mem.every((m) => m.retained.heapPerRunKb <= 100),
     });
   }
   return out;
@@ -130,14 +152,27 @@ export function render(r: Results): string {
   if (r.engine.length > 0) {
     parts.push(
       table(
-        ['(b) engine overhead/step', 'runs', 'p50', 'p99', 'completed', 'wall'],
+        [
+          '(b) engine overhead/step',
+          'concurrent runs',
+          'in flight: p50',
+          'p99',
+          'runs measured',
+          'CPU/step',
+          'all started at once: p50',
+          'p99',
+          'done in',
+        ],
         r.engine.map((e) => [
           e.database,
           e.runs,
-          `${e.overheadPerStepMs.p50} ms`,
-          `${e.overheadPerStepMs.p99} ms`,
-          `${e.completed}/${e.runs}`,
-          `${round(e.wallMs / 1000)} s`,
+          `${e.steadyMs.p50} ms`,
+          `${e.steadyMs.p99} ms`,
+          e.steadyMs.n,
+          `${e.cpuMsPerStep} ms`,
+          `${e.burstMs.p50} ms`,
+          `${e.burstMs.p99} ms`,
+          `${round(e.wallMs / 1000)} s (${e.burstMs.n}/${e.runs})`,
         ]),
       ),
     );
@@ -189,7 +224,17 @@ export function render(r: Results): string {
   if (r.memory.length > 0) {
     parts.push(
       table(
-        ['(d) memory', 'active runs', 'peak RSS', 'peak heap', 'RSS/run', 'heap/run'],
+        [
+          '(d) memory',
+          'runs',
+          'peak RSS',
+          'peak heap',
+          '(peak−idle)/run RSS',
+          'heap',
+          'held per run in flight (after GC): runs',
+          'RSS',
+          'heap',
+        ],
         r.memory.map((v) => [
           v.process,
           v.activeRuns,
@@ -197,6 +242,9 @@ export function render(r: Results): string {
           `${v.peakHeapMb} MB`,
           `${v.rssPerRunKb} KB`,
           `${v.heapPerRunKb} KB`,
+          v.retained.activeRuns,
+          `${v.retained.rssPerRunKb} KB`,
+          `${v.retained.heapPerRunKb} KB`,
         ]),
       ),
     );

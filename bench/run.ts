@@ -36,9 +36,10 @@ export interface BenchOptions {
 const PROFILES = {
   full: {
     ackRates: [20, 100],
-    ackSeconds: 8,
+    ackSeconds: 10,
     engineSizes: [1, 50, 500],
-    engineTimeoutMs: 90_000,
+    engineTimeoutMs: 45_000,
+    steadySeconds: 6,
     slackRuns: 200,
     slackChannels: 50,
     completeTimeoutMs: 120_000,
@@ -50,6 +51,7 @@ const PROFILES = {
     ackSeconds: 1,
     engineSizes: [1, 5],
     engineTimeoutMs: 30_000,
+    steadySeconds: 2,
     slackRuns: 6,
     slackChannels: 3,
     completeTimeoutMs: 30_000,
@@ -83,6 +85,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
       sizes: wants('engine') ? profile.engineSizes : [],
       latencyMs: o.latencyMs,
       workflowsDir,
+      steadySeconds: profile.steadySeconds,
       timeoutMs: profile.engineTimeoutMs,
       log: o.log,
     });
@@ -100,6 +103,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     const bot = await startServer({
       entry: 'src/main.ts',
       ready: 'Switchboard is running',
+      inspect: true,
       env: {
         LOG_LEVEL: 'info',
         WORKFLOWS_DIR: workflowsDir,
@@ -161,8 +165,10 @@ export async function runBench(o: BenchOptions): Promise<Results> {
       engine,
       slack,
       memory: [
-        ...(slack ? [{ ...memoryOf('bot process, Slack phase', slack.runs, slack.memory) }] : []),
-        ...(biggest ? [memoryOf(`engine process, ${biggest.database}`, biggest.runs, biggest.memory)] : []),
+        ...(slack ? [memoryOf('bot process, Slack phase', slack.runs, slack.memory, slack.retained)] : []),
+        ...(biggest
+          ? [memoryOf(`engine process, ${biggest.database}`, biggest.runs, biggest.memory, biggest.retained)]
+          : []),
       ],
     };
     const results: Results = { ...partial, targets: targets(partial) };

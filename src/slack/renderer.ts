@@ -22,6 +22,13 @@ import { runParentMessage, stepCard } from './views/index.js';
 
 export const CLAIM_TTL_MS = 5 * 60_000;
 
+/**
+ * A run that changed again while it was being rendered is rendered once more after this
+ * pause, which folds a burst of events (a run moving step after step, clicks on a card)
+ * into one pass. Slack takes about one edit a second per message anyway.
+ */
+export const RERENDER_PAUSE_MS = 100;
+
 export const parentKey = (runId: string) => `run:${runId}`;
 export const cardKey = (stepId: string) => `step:${stepId}`;
 
@@ -123,6 +130,7 @@ export class Renderer {
         } catch (error) {
           this.o.logger.error({ runId, err: (error as Error).message }, 'rendering a run failed');
         }
+        if (state.dirty) await new Promise((resolve) => setTimeout(resolve, RERENDER_PAUSE_MS).unref());
       }
     } finally {
       this.states.delete(runId);
