@@ -1,15 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { inspectorUrlIn, retainedMemory } from './inspector.js';
+import { Inspector, inspectorUrlIn } from './inspector.js';
 import type { MemorySample } from './memory.js';
 import { waitUntil } from './stats.js';
 
 /**
  * A server under test in its own process — the real bot (`src/main.ts`, as `npm start`
- * runs it) or the bare Bolt app — so its RSS is its own. Memory is read from outside:
- * RSS from /proc/<pid>/status, heap from the bot's /metrics (prom-client's
- * nodejs_heap_size_used_bytes).
+ * runs it) or the bare Bolt app — so its RSS is its own. Memory is read through its
+ * inspector (inspector.ts) when started with `inspect`, else RSS from /proc/<pid>/status.
  */
 
 export const ROOT = new URL('../', import.meta.url).pathname;
@@ -18,7 +17,7 @@ export interface ServerProcess {
   pid: number;
   port: number;
   eventsUrl: string;
-  /** RSS and heap now (heap 0 when the process serves no /metrics). */
+  /** RSS and heap now (heap 0 without `inspect`). */
   memory(): Promise<MemorySample | undefined>;
   /** RSS and heap after a full GC (needs `inspect`). */
   retained(): Promise<MemorySample>;
@@ -77,26 +76,27 @@ export async function startServer(o: {
     throw new Error(`${o.entry} did not start:\n${out.slice(-3000)}`);
   }
   const pid = child.pid!;
+  const inspector = inspectorUrl ? await Inspector.connect(inspectorUrl) : undefined;
   return {
     pid,
     port,
     eventsUrl: `http://127.0.0.1:${port}/slack/events`,
     async memory() {
+      if (inspector) return inspector.memory();
       try {
         const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-        const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-        return { rss, heapUsed: await heapFromMetrics(port) };
+        return { rss: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024, heapUsed: 0 };
       } catch {
         return undefined;
       }
     },
     async retained() {
-      const url = inspectorUrl;
-      if (!url) throw new Error(`${o.entry} runs without its inspector`);
-      return retainedMemory(url);
+      if (!inspector) throw new Error(`${o.entry} runs without its inspector`);
+      return inspector.retained();
     },
     output: () => out,
     async stop() {
+      inspector?.close();
       if (exited) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
@@ -104,15 +104,4 @@ export async function startServer(o: {
       clearTimeout(timer);
     },
   };
-}
-
-async function heapFromMetrics(port: number): Promise<number> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
-    if (!response.ok) return 0;
-    const text = await response.text();
-    return Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
 }

@@ -1,40 +1,55 @@
 import type { MemorySample } from './memory.js';
 
 /**
- * Retained memory of another Node process: through its inspector (started with
- * --inspect=127.0.0.1:0), a full garbage collection, then process.memoryUsage(). What is
- * left after a full GC is what the process holds, without the garbage a peak sample also
- * counts.
+ * Memory of another Node process through its inspector (started with
+ * --inspect=127.0.0.1:0): process.memoryUsage() now, or after a full garbage collection —
+ * what the process holds, without the garbage a peak sample also counts. Reading it this
+ * way costs the process almost nothing (no /metrics scrape, which queries the database).
  */
-export async function retainedMemory(inspectorUrl: string): Promise<MemorySample> {
-  const socket = new WebSocket(inspectorUrl);
-  await new Promise<void>((resolve, reject) => {
-    socket.addEventListener('open', () => resolve(), { once: true });
-    socket.addEventListener('error', () => reject(new Error('inspector unreachable')), { once: true });
-  });
-  let id = 0;
-  const call = (method: string, params: Record<string, unknown> = {}) =>
-    new Promise<Record<string, unknown>>((resolve) => {
-      const mine = ++id;
+export class Inspector {
+  private id = 0;
+
+  private constructor(private readonly socket: WebSocket) {}
+
+  static async connect(url: string): Promise<Inspector> {
+    const socket = new WebSocket(url);
+    await new Promise<void>((resolve, reject) => {
+      socket.addEventListener('open', () => resolve(), { once: true });
+      socket.addEventListener('error', () => reject(new Error('inspector unreachable')), { once: true });
+    });
+    return new Inspector(socket);
+  }
+
+  private call(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+    return new Promise((resolve) => {
+      const mine = ++this.id;
       const onMessage = (event: MessageEvent) => {
         const message = JSON.parse(String(event.data)) as { id?: number; result?: Record<string, unknown> };
         if (message.id !== mine) return;
-        socket.removeEventListener('message', onMessage);
+        this.socket.removeEventListener('message', onMessage);
         resolve(message.result ?? {});
       };
-      socket.addEventListener('message', onMessage);
-      socket.send(JSON.stringify({ id: mine, method, params }));
+      this.socket.addEventListener('message', onMessage);
+      this.socket.send(JSON.stringify({ id: mine, method, params }));
     });
-  try {
-    await call('HeapProfiler.collectGarbage');
-    const result = await call('Runtime.evaluate', {
+  }
+
+  async memory(): Promise<MemorySample> {
+    const result = await this.call('Runtime.evaluate', {
       expression: 'JSON.stringify(process.memoryUsage())',
       returnByValue: true,
     });
     const usage = JSON.parse(String((result.result as { value: string }).value)) as MemorySample;
     return { rss: usage.rss, heapUsed: usage.heapUsed };
-  } finally {
-    socket.close();
+  }
+
+  async retained(): Promise<MemorySample> {
+    await this.call('HeapProfiler.collectGarbage');
+    return this.memory();
+  }
+
+  close(): void {
+    this.socket.close();
   }
 }
 

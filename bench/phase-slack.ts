@@ -74,7 +74,7 @@ export async function slackPhase(o: {
     ).rows;
   const before = o.standin.counts();
   const idle = await o.bot.retained();
-  const sampler = new MemorySampler(() => o.bot.memory(), 500);
+  const sampler = new MemorySampler(() => o.bot.memory(), 200);
   await sampler.baseline();
 
   await openLoop({

@@ -8,6 +8,7 @@ import { startOpenAIStandin } from './openai-standin.js';
 import { ackPhase } from './phase-ack.js';
 import { enginePhase } from './phase-engine.js';
 import { slackPhase } from './phase-slack.js';
+import { PROFILES, type Profile } from './profiles.js';
 import { memoryOf, type Results, render, targets } from './report.js';
 import { SIGNING_SECRET } from './slack-requests.js';
 import { startSlackStandin } from './slack-standin.js';
@@ -30,39 +31,14 @@ export interface BenchOptions {
   out: string;
   /** Phases to run (default all): engine, ack, slack. */
   phases?: ('engine' | 'ack' | 'slack')[] | undefined;
+  /** Changes to the full or quick profile (sizes, durations, bounds). */
+  profile?: Partial<Profile> | undefined;
   log: (line: string) => void;
 }
 
-const PROFILES = {
-  full: {
-    ackRates: [20, 100],
-    ackSeconds: 10,
-    engineSizes: [1, 50, 500],
-    engineTimeoutMs: 45_000,
-    steadySeconds: 6,
-    slackRuns: 200,
-    slackChannels: 50,
-    completeTimeoutMs: 120_000,
-    shownTimeoutMs: 150_000,
-    botConcurrency: 50,
-  },
-  quick: {
-    ackRates: [20, 100],
-    ackSeconds: 1,
-    engineSizes: [1, 5],
-    engineTimeoutMs: 30_000,
-    steadySeconds: 2,
-    slackRuns: 6,
-    slackChannels: 3,
-    completeTimeoutMs: 30_000,
-    shownTimeoutMs: 20_000,
-    botConcurrency: 8,
-  },
-};
-
 export async function runBench(o: BenchOptions): Promise<Results> {
   const started = Date.now();
-  const profile = o.quick ? PROFILES.quick : PROFILES.full;
+  const profile: Profile = { ...(o.quick ? PROFILES.quick : PROFILES.full), ...o.profile };
   const postgres = o.postgresUrl && (await postgresReachable(o.postgresUrl)) ? o.postgresUrl : undefined;
   if (o.postgresUrl && !postgres)
     o.log(`PostgreSQL not reachable at ${o.postgresUrl}: embedded database only`);

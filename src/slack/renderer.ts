@@ -121,6 +121,9 @@ export class Renderer {
 
   private async loop(runId: string, state: RunState): Promise<void> {
     try {
+      // Events come in runs (a step's attempt and its completion, one after the other):
+      // let the ones emitted in this turn land before the first pass.
+      await new Promise((resolve) => setImmediate(resolve));
       while (state.dirty && !this.stopped) {
         state.dirty = false;
         const force = state.force;

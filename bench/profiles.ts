@@ -1,0 +1,50 @@
+/**
+ * How big and how long each phase is. Every wait has a bound, so the full run stays well
+ * under 10 minutes on two cores and the quick one takes about a minute and a half.
+ */
+export interface Profile {
+  /** (a) requests per second, each held for `ackSeconds` per server and kind. */
+  ackRates: number[];
+  ackSeconds: number;
+  /** (b) concurrent runs per measurement, on each database. */
+  engineSizes: number[];
+  /** Bound for a burst of runs to finish. */
+  engineTimeoutMs: number;
+  /** How long N runs are kept in flight. */
+  steadySeconds: number;
+  /** (c, d) runs started through Slack, spread over this many channels. */
+  slackRuns: number;
+  slackChannels: number;
+  /** Bounds: for the runs to complete, then for every final state to show in Slack. */
+  completeTimeoutMs: number;
+  shownTimeoutMs: number;
+  /** The bot's WORKER_CONCURRENCY. */
+  botConcurrency: number;
+}
+
+export const PROFILES: { full: Profile; quick: Profile } = {
+  full: {
+    ackRates: [20, 100],
+    ackSeconds: 10,
+    engineSizes: [1, 50, 500],
+    engineTimeoutMs: 45_000,
+    steadySeconds: 6,
+    slackRuns: 200,
+    slackChannels: 50,
+    completeTimeoutMs: 120_000,
+    shownTimeoutMs: 150_000,
+    botConcurrency: 50,
+  },
+  quick: {
+    ackRates: [20, 100],
+    ackSeconds: 1,
+    engineSizes: [1, 5],
+    engineTimeoutMs: 30_000,
+    steadySeconds: 2,
+    slackRuns: 6,
+    slackChannels: 3,
+    completeTimeoutMs: 30_000,
+    shownTimeoutMs: 20_000,
+    botConcurrency: 8,
+  },
+};
