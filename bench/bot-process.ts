@@ -76,13 +76,20 @@ export async function startServer(o: {
     throw new Error(`${o.entry} did not start:\n${out.slice(-3000)}`);
   }
   const pid = child.pid!;
-  const inspector = inspectorUrl ? await Inspector.connect(inspectorUrl) : undefined;
+  // Connected on first use, so the ack phase runs with no debugger session attached.
+  let inspector: Promise<Inspector> | undefined;
+  const inspect = () => {
+    if (!inspectorUrl) return undefined;
+    inspector ??= Inspector.connect(inspectorUrl);
+    return inspector;
+  };
   return {
     pid,
     port,
     eventsUrl: `http://127.0.0.1:${port}/slack/events`,
     async memory() {
-      if (inspector) return inspector.memory();
+      const session = inspect();
+      if (session) return (await session).memory();
       try {
         const status = readFileSync(`/proc/${pid}/status`, 'utf8');
         return { rss: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024, heapUsed: 0 };
@@ -91,12 +98,13 @@ export async function startServer(o: {
       }
     },
     async retained() {
-      if (!inspector) throw new Error(`${o.entry} runs without its inspector`);
-      return inspector.retained();
+      const session = inspect();
+      if (!session) throw new Error(`${o.entry} runs without its inspector`);
+      return (await session).retained();
     },
     output: () => out,
     async stop() {
-      inspector?.close();
+      if (inspector) (await inspector).close();
       if (exited) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
