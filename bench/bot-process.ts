@@ -21,6 +21,8 @@ export interface ServerProcess {
   memory(): Promise<MemorySample | undefined>;
   /** RSS and heap after a full GC (needs `inspect`). */
   retained(): Promise<MemorySample>;
+  /** CPU time the process used so far (user + system), ms. */
+  cpuMs(): number;
   output(): string;
   stop(): Promise<void>;
 }
@@ -96,6 +98,11 @@ export async function startServer(o: {
       } catch {
         return undefined;
       }
+    },
+    cpuMs() {
+      // /proc/<pid>/stat fields 14 and 15 (utime, stime), in clock ticks (100 a second on Linux).
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
     },
     async retained() {
       const session = inspect();

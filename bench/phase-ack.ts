@@ -15,11 +15,13 @@ import { round, sleep, summarize, waitUntil } from './stats.js';
  * processes are warmed up first, and each measurement alternates between them in rounds.
  */
 
+type Side = { p50: number; p99: number; n: number; errors: number; cpuMsPerRequest: number };
+
 export interface AckRow {
   kind: 'slash command' | 'block action';
   rate: number;
-  bot: { p50: number; p99: number; n: number; errors: number };
-  bare: { p50: number; p99: number; n: number; errors: number };
+  bot: Side;
+  bare: Side;
   /** bot p99 / bare p99. */
   ratio: number;
 }
@@ -89,25 +91,30 @@ export async function ackPhase(o: {
       const count = Math.round((rate * o.seconds) / ROUNDS);
       const latencies = { bot: [] as number[], bare: [] as number[] };
       const errors = { bot: 0, bare: 0 };
+      const cpu = { bot: 0, bare: 0 };
       for (let round = 0; round < ROUNDS; round++) {
         const order = round % 2 === 0 ? (['bare', 'bot'] as const) : (['bot', 'bare'] as const);
         for (const target of order) {
           const server = target === 'bot' ? o.bot : o.bare;
+          const cpu0 = server.cpuMs();
           const result = await openLoop({ rate, count, url: server.eventsUrl, request: request(kind) });
           latencies[target].push(...result.latencies);
           errors[target] += result.errors;
           await sleep(500); // let the work after the acks finish before the next load
+          cpu[target] += server.cpuMs() - cpu0;
         }
       }
-      const stat = (target: 'bot' | 'bare') => {
+      const stat = (target: 'bot' | 'bare'): Side => {
         const s = summarize(latencies[target]);
-        return { p50: s.p50, p99: s.p99, n: s.n, errors: errors[target] };
+        const cpuMsPerRequest = round(cpu[target] / Math.max(1, count * ROUNDS), 2);
+        return { p50: s.p50, p99: s.p99, n: s.n, errors: errors[target], cpuMsPerRequest };
       };
       const bot = stat('bot');
       const bare = stat('bare');
       rows.push({ kind, rate, bot, bare, ratio: round(bot.p99 / bare.p99, 2) });
       o.log(
-        `  ack ${kind} @ ${rate}/s: bot p50 ${bot.p50} p99 ${bot.p99} ms · bare p50 ${bare.p50} p99 ${bare.p99} ms`,
+        `  ack ${kind} @ ${rate}/s: bot p50 ${bot.p50} p99 ${bot.p99} ms (CPU ${bot.cpuMsPerRequest} ms/request) · ` +
+          `bare p50 ${bare.p50} p99 ${bare.p99} ms (CPU ${bare.cpuMsPerRequest} ms/request)`,
       );
     }
   }

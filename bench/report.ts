@@ -135,7 +135,17 @@ export function render(r: Results): string {
   if (r.ack.length > 0) {
     parts.push(
       table(
-        ['(a) ack latency', 'rate', 'bot p50', 'bot p99', 'bare Bolt p50', 'bare Bolt p99', 'p99 ratio', 'n'],
+        [
+          '(a) ack latency',
+          'rate',
+          'bot p50',
+          'bot p99',
+          'bare Bolt p50',
+          'bare Bolt p99',
+          'p99 ratio',
+          'CPU/request bot, bare',
+          'n',
+        ],
         r.ack.map((a) => [
           a.kind,
           `${a.rate}/s`,
@@ -144,6 +154,7 @@ export function render(r: Results): string {
           `${a.bare.p50} ms`,
           `${a.bare.p99} ms`,
           `${a.ratio}×`,
+          `${a.bot.cpuMsPerRequest}, ${a.bare.cpuMsPerRequest} ms`,
           a.bot.errors ? `${a.bot.n} (${a.bot.errors} errors)` : a.bot.n,
         ]),
       ),
