@@ -20,7 +20,7 @@ import { writeWorkflowsDir } from './workflows.js';
  * the real bot against local stand-ins (Slack Web API with Slack's rate limits, an
  * OpenAI-compatible server with a fixed latency), driven with signed slash commands and
  * block actions. Every phase is bounded in count and time; only 127.0.0.1 is contacted.
- * Prints the table and writes the JSON (bench/results/latest.json).
+ * Prints the table and writes the JSON (bench/results/latest.json; quick.json with --quick).
  */
 
 export interface BenchOptions {
@@ -175,7 +175,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       flag(args, '--postgres') ??
       process.env.BENCH_DATABASE_URL ??
       'postgresql://postgres@127.0.0.1:5432/test',
-    out: resolve(ROOT, flag(args, '--out') ?? 'bench/results/latest.json'),
+    // A quick run never replaces the full run's figures that BENCHMARKS.md quotes.
+    out: resolve(
+      ROOT,
+      flag(args, '--out') ??
+        (args.includes('--quick') ? 'bench/results/quick.json' : 'bench/results/latest.json'),
+    ),
     phases: flag(args, '--phases')?.split(',') as BenchOptions['phases'],
     log: (line) => console.log(line),
   };
