@@ -10,6 +10,9 @@ export interface BenchDatabase {
   drop(): Promise<void>;
 }
 
+/** Databases created and not dropped yet (the CLI drops them if interrupted). */
+export const openBenchDatabases = new Set<BenchDatabase>();
+
 export async function postgresReachable(adminUrl: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
   try {
@@ -26,10 +29,15 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
   await adminQuery(adminUrl, `CREATE DATABASE "${name}"`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  return {
+  const db: BenchDatabase = {
     url: url.toString(),
-    drop: () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`),
+    async drop() {
+      await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      openBenchDatabases.delete(db);
+    },
   };
+  openBenchDatabases.add(db);
+  return db;
 }
 
 async function adminQuery(adminUrl: string, sql: string): Promise<void> {

@@ -2,7 +2,12 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, type ServerProcess, startServer } from './bot-process.js';
-import { type BenchDatabase, createBenchDatabase, postgresReachable } from './database.js';
+import {
+  type BenchDatabase,
+  createBenchDatabase,
+  openBenchDatabases,
+  postgresReachable,
+} from './database.js';
 import { describeMachine } from './machine.js';
 import { startOpenAIStandin } from './openai-standin.js';
 import { ackPhase } from './phase-ack.js';
@@ -184,6 +189,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     phases: flag(args, '--phases')?.split(',') as BenchOptions['phases'],
     log: (line) => console.log(line),
   };
+  // Interrupted: drop the bench databases (the child processes get the signal too).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void Promise.allSettled([...openBenchDatabases].map((db) => db.drop())).then(() => process.exit(130));
+    });
+  }
   runBench(options)
     .then((results) => {
       console.log(`\n${render(results)}\n\nJSON: ${options.out}`);
