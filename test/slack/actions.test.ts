@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACTIONS, ALERT_RETRY_WITH_PATTERN } from '../../src/slack/views/index.js';
 import { findByType, visibleText } from '../support/block-kit.js';
-import { truncateAll } from '../support/db.js';
 import { waitFor, waitForRun } from '../support/engine.js';
 import { anthropicBilling, type Harness, interceptLlms, startHarness } from '../support/slack-harness.js';
 import { actionIds } from '../support/slack-requests.js';
@@ -37,16 +36,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   gate = Promise.resolve();
-  await waitFor(
-    async () =>
-      (await h.core.db.prisma.workflowRun.count({ where: { status: { in: ['queued', 'running'] } } })) === 0,
-    5000,
-    'runs to settle',
-  );
-  await h.settle();
-  h.expectAllPayloadsValid();
-  await truncateAll(h.core.db);
-  await h.core.syncWorkflowFiles();
+  await h.reset();
 });
 
 afterAll(async () => {
@@ -230,6 +220,11 @@ describe('run controls and output', () => {
     // The pause lands while the step is still held by the provider; only then may it answer.
     await waitForRun(h.core.db, runId, ['paused']);
     release();
+    // The step in flight still finishes (here: Anthropic's billing error again), and the run stays paused.
+    const held = await waitFor(() =>
+      h.core.db.prisma.runStep.findFirst({ where: { runId, position: 1, status: { not: 'running' } } }),
+    );
+    expect(held.status).toBe('paused');
     await h.settle();
     expect((await h.core.db.prisma.workflowRun.findUniqueOrThrow({ where: { id: runId } })).status).toBe(
       'paused',

@@ -8,7 +8,6 @@ import { ACTIONS, CALLBACKS, DEFAULT_PERSONA_VALUE, RUN_MORE_EDIT } from '../../
 import { loadWorkflowDir } from '../../src/workflows/loader.js';
 import type { WorkflowDefinition } from '../../src/workflows/types.js';
 import { expectValidModal, findByType, visibleText } from '../support/block-kit.js';
-import { truncateAll } from '../support/db.js';
 import { waitFor, waitForRun } from '../support/engine.js';
 import { type Harness, interceptLlms, PERSONAS_YML, startHarness } from '../support/slack-harness.js';
 import type { StubView } from '../support/slack-requests.js';
@@ -48,18 +47,8 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await waitFor(
-    async () =>
-      (await h.core.db.prisma.workflowRun.count({ where: { status: { in: ['queued', 'running'] } } })) === 0,
-    5000,
-    'runs to finish',
-  );
-  await h.settle();
-  h.expectAllPayloadsValid();
   writeFileSync(reviewFile, REVIEW_YML);
-  await truncateAll(h.core.db);
-  await h.core.syncWorkflowFiles();
-  h.stub.reset();
+  await h.reset();
 });
 
 afterAll(async () => {

@@ -2,7 +2,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_INPUT_BYTES } from '../../src/engine/runs.js';
 import { parseCommand } from '../../src/slack/commands.js';
 import { visibleText } from '../support/block-kit.js';
-import { truncateAll } from '../support/db.js';
 import { waitFor, waitForRun } from '../support/engine.js';
 import {
   type Harness,
@@ -40,17 +39,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   gate = Promise.resolve();
-  await waitFor(
-    async () =>
-      (await h.core.db.prisma.workflowRun.count({ where: { status: { in: ['queued', 'running'] } } })) === 0,
-    5000,
-    'runs to finish',
-  );
-  await h.settle();
-  h.expectAllPayloadsValid();
-  await truncateAll(h.core.db);
-  await h.core.syncWorkflowFiles();
-  h.stub.reset();
+  await h.reset();
 });
 
 afterAll(async () => {

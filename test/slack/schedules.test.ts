@@ -4,7 +4,6 @@ import { syncFileSchedules } from '../../src/schedules/sync.js';
 import { parseScheduleCommand } from '../../src/slack/schedule-commands.js';
 import { manualClock, manualCron } from '../schedules/support.js';
 import { visibleText } from '../support/block-kit.js';
-import { truncateAll } from '../support/db.js';
 import { waitFor, waitForRun } from '../support/engine.js';
 import {
   anthropicBilling,
@@ -47,11 +46,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await h.settle();
-  h.expectAllPayloadsValid();
-  await truncateAll(h.core.db);
-  await h.core.syncWorkflowFiles();
-  h.stub.reset();
+  await h.reset();
 });
 
 afterAll(async () => {

@@ -10,7 +10,8 @@ import { createSlackApp, EVENTS_PATH, type SlackApp } from '../../src/slack/app.
 import type { RateLimits } from '../../src/slack/rate-limit.js';
 import { isSlackTs } from '../../src/slack/view-model.js';
 import { expectValidHome, expectValidMessage, expectValidModal } from './block-kit.js';
-import { createTestDatabase } from './db.js';
+import { createTestDatabase, truncateAll } from './db.js';
+import { waitFor } from './engine.js';
 import { type SlackApiStub, type StubMessage, startSlackApiStub } from './slack-api-stub.js';
 import {
   clickPayload,
@@ -220,6 +221,12 @@ export interface Harness {
   openHome(user: string): Promise<SignedResponse>;
   /** Waits until every render, alert and Slack call has finished. */
   settle(): Promise<void>;
+  /**
+   * Between tests of a suite that shares one harness: waits until no run is queued or running
+   * and no step is in a provider's hands (a paused run may still finish its step), lets Slack
+   * settle, checks every payload sent, then empties the database and reloads the workflow files.
+   */
+  reset(): Promise<void>;
   /** The run's parent message and its cards (thread replies that are step cards), as Slack shows them. */
   thread(runId: string): Promise<{ parent: StubMessage; cards: StubMessage[]; notes: StubMessage[] }>;
   /** Every message and modal the bot sent, checked against Block Kit's schema and Slack's rules. */
@@ -310,6 +317,22 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async settle() {
       await slack.flush(10_000);
+    },
+    async reset() {
+      const p = core.db.prisma;
+      await waitFor(
+        async () =>
+          (await p.workflowRun.count({ where: { status: { in: ['queued', 'running'] } } })) +
+            (await p.runStep.count({ where: { status: 'running' } })) ===
+          0,
+        5000,
+        'runs and steps to settle',
+      );
+      await this.settle();
+      this.expectAllPayloadsValid();
+      await truncateAll(core.db);
+      await core.syncWorkflowFiles();
+      stub.reset();
     },
     async thread(runId) {
       const run = await core.db.prisma.workflowRun.findUniqueOrThrow({
