@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { EngineError } from '../../src/engine/errors.js';
-import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
   fail,
@@ -13,17 +13,11 @@ import {
 } from '../support/engine.js';
 
 let db: TestDatabase;
+useTestDatabase((created) => {
+  db = created;
+});
 let engine: Engine | undefined;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
-beforeEach(async () => {
-  await truncateAll(db);
-});
 afterEach(async () => {
   await engine?.stop(0);
   engine = undefined;

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
-import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
   fail,
@@ -13,17 +13,13 @@ import {
 /** A replayed request, a double click, two people choosing at once → exactly one effect. */
 
 let db: TestDatabase;
+useTestDatabase((created) => {
+  db = created;
+});
 let engine: Engine;
 let openai: ScriptedProvider;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
 beforeEach(async () => {
-  await truncateAll(db);
   openai = new ScriptedProvider('openai', (r) => `ok:${r.model}`);
   await putWorkflow(db, { name: 'once', provider: 'openai', model: 'gpt-4o-mini', steps: [step('s', 'p')] });
   await putWorkflow(db, { name: 'other', provider: 'openai', model: 'gpt-4o-mini', steps: [step('s', 'p')] });

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/engine/clock.js';
 import type { Engine } from '../../src/engine/engine.js';
 import {
@@ -9,7 +9,7 @@ import {
   StepLease,
 } from '../../src/engine/lease.js';
 import { recoverOrphans } from '../../src/engine/recovery.js';
-import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
   putWorkflow,
@@ -20,17 +20,11 @@ import {
 } from '../support/engine.js';
 
 let db: TestDatabase;
+useTestDatabase((created) => {
+  db = created;
+});
 let engine: Engine | undefined;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
-beforeEach(async () => {
-  await truncateAll(db);
-});
 afterEach(async () => {
   await engine?.stop(0);
   engine = undefined;

@@ -3,7 +3,7 @@ import { systemClock } from '../../src/engine/clock.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
 import type { Provider } from '../../src/providers/types.js';
-import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
   putWorkflow,
@@ -21,21 +21,21 @@ import { type OpenAIStub, startOpenAIStub } from '../support/openai-stub.js';
  */
 
 let db: TestDatabase;
+useTestDatabase((created) => {
+  db = created;
+});
 let stub: OpenAIStub;
 let engine: Engine | undefined;
 let openai: Provider;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
   stub = await startOpenAIStub((request) => (request.model === 'gpt-4o' ? 'hang' : { text: 'answered' }));
   openai = createOpenAIProvider({ apiKey: 'sk-test-timeouts', baseUrl: stub.baseUrl, models: [] });
 });
 afterAll(async () => {
   await stub.close();
-  await db.close();
 });
 beforeEach(async () => {
-  await truncateAll(db);
   stub.requests.length = 0;
 });
 afterEach(async () => {

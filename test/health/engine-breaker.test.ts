@@ -1,8 +1,8 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { fallbackNote } from '../../src/engine/fallback-note.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
-import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
   fail,
@@ -22,18 +22,14 @@ const HAIKU = { provider: 'anthropic' as const, model: 'claude-haiku-4-5' };
 const settings = { failureThreshold: 2, window: 3, windowMs: 600_000, cooldownMs: 30_000 };
 
 let db: TestDatabase;
+useTestDatabase((created) => {
+  db = created;
+});
 const engines: Engine[] = [];
 let t = Date.now();
 const clock = { now: () => new Date(t) };
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
 beforeEach(async () => {
-  await truncateAll(db);
   t = Date.now();
 });
 afterEach(async () => {

@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { EngineEventBus } from '../../src/engine/events.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
-import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
   fail,
@@ -16,18 +16,12 @@ import {
 import { metricType, sampleValue } from './prometheus.js';
 
 let db: TestDatabase;
+useTestDatabase((created) => {
+  db = created;
+});
 let engine: Engine | undefined;
 let metrics: Metrics | undefined;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
-beforeEach(async () => {
-  await truncateAll(db);
-});
 afterEach(async () => {
   metrics?.close();
   metrics = undefined;

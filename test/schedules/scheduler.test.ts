@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
-import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { createTestEngine, fail, ScriptedProvider, waitFor, waitForRun } from '../support/engine.js';
 import { firingsOf, harness, manualClock, seedWorkflow } from './support.js';
 
@@ -10,16 +10,12 @@ import { firingsOf, harness, manualClock, seedWorkflow } from './support.js';
  */
 
 let db: TestDatabase;
+useTestDatabase((created) => {
+  db = created;
+});
 let engine: Engine;
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
 beforeEach(async () => {
-  await truncateAll(db);
   await seedWorkflow(db);
   engine = createTestEngine(db, [new ScriptedProvider('openai')]);
 });

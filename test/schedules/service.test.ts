@@ -1,21 +1,17 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ScheduleError } from '../../src/schedules/service.js';
-import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { createTestEngine, ScriptedProvider } from '../support/engine.js';
 import { firingsOf, harness, manualClock, seedWorkflow } from './support.js';
 
 /** What `/workflow schedule add|list|pause|resume|remove` call, on both databases. */
 
 let db: TestDatabase;
+useTestDatabase((created) => {
+  db = created;
+});
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
 beforeEach(async () => {
-  await truncateAll(db);
   await seedWorkflow(db, 'digest');
   await seedWorkflow(db, 'release-notes');
 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCore } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
@@ -10,21 +10,15 @@ import { startSchedules } from '../../src/schedules/index.js';
 import { syncFileSchedules } from '../../src/schedules/sync.js';
 import { syncWorkflows } from '../../src/workflows/sync.js';
 import type { ScheduleDefinition, WorkflowDefinition } from '../../src/workflows/types.js';
-import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { providerSource, ScriptedProvider, step, waitFor } from '../support/engine.js';
 import { manualClock, manualCron } from './support.js';
 
 /** Schedules declared in workflow files become Schedule rows on start. */
 
 let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
-beforeEach(async () => {
-  await truncateAll(db);
+useTestDatabase((created) => {
+  db = created;
 });
 
 const schedule = (over: Partial<ScheduleDefinition> = {}): ScheduleDefinition => ({

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/logging.js';
 import { Publisher } from '../../src/slack/publisher.js';
@@ -6,7 +6,7 @@ import { CLAIM_TTL_MS, Renderer } from '../../src/slack/renderer.js';
 import { RunViews } from '../../src/slack/run-views.js';
 import { isSlackTs } from '../../src/slack/view-model.js';
 import { expectValidMessage, visibleText } from '../support/block-kit.js';
-import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
   fail,
@@ -25,6 +25,9 @@ import { FakeSlack } from '../support/slack-fakes.js';
  */
 
 let db: TestDatabase;
+useTestDatabase((created) => {
+  db = created;
+});
 let engine: Engine;
 const FAST = {
   'chat.postMessage': { perSecond: 1000, burst: 100, perChannel: true },
@@ -66,14 +69,7 @@ function replica(owner: string, configured: ('openai' | 'anthropic')[] = ['opena
   };
 }
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db.close();
-});
 beforeEach(async () => {
-  await truncateAll(db);
   await putWorkflow(db, {
     name: 'two',
     provider: 'openai',

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 
@@ -47,4 +48,22 @@ export async function truncateAll(db: Database): Promise<void> {
   );
   if (rows.length === 0) return;
   await db.exec(`TRUNCATE ${rows.map((r) => `"${r.tablename}"`).join(', ')} RESTART IDENTITY CASCADE`);
+}
+
+/**
+ * One database for a whole test file, emptied before each test: the beforeAll, afterAll and
+ * beforeEach hooks every suite sharing a database needs. `onOpen` receives it once created.
+ */
+export function useTestDatabase(onOpen: (db: TestDatabase) => void): void {
+  let db: TestDatabase | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    onOpen(db);
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+  beforeEach(async () => {
+    if (db) await truncateAll(db);
+  });
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkflowAuthoring } from '../../src/workflows/authoring.js';
 import { loadWorkflowDir } from '../../src/workflows/loader.js';
 import {
@@ -8,18 +8,12 @@ import {
   syncWorkflows,
 } from '../../src/workflows/sync.js';
 import type { PersonaDefinition, StepDefinition, WorkflowDefinition } from '../../src/workflows/types.js';
-import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { fakeCatalogue } from './fixtures.js';
 
 let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  await db?.close();
-});
-beforeEach(async () => {
-  await truncateAll(db);
+useTestDatabase((created) => {
+  db = created;
 });
 
 const persona = (name: string, system = `You are ${name}.`): PersonaDefinition => ({
