@@ -45,6 +45,8 @@ export async function startServer(o: {
 }): Promise<ServerProcess> {
   const port = await freePort();
   const flags = o.inspect ? ['--inspect=127.0.0.1:0'] : [];
+  // BENCH_CPU_PROF=<dir>: each server writes a V8 CPU profile there when it stops (for `--phases ack`).
+  if (process.env.BENCH_CPU_PROF) flags.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`);
   const child: ChildProcess = spawn(process.execPath, [...flags, '--import', 'tsx', o.entry], {
     cwd: ROOT,
     env: {

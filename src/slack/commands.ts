@@ -4,7 +4,7 @@ import { EngineError } from '../engine/errors.js';
 import type { RunsService } from '../engine/runs.js';
 import { PROVIDER_IDS, PROVIDER_LABELS } from '../providers/catalogue.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
-import { listWorkflows } from '../workflows/sync.js';
+import { definitionsGeneration, listWorkflows } from '../workflows/sync.js';
 import type { AuthoringService } from './authoring.js';
 import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';
 import type { PersonaEditor } from './persona-editor.js';
@@ -157,8 +157,42 @@ export interface CommandContext {
   sendFile?: (file: { filename: string; content: string; title: string }) => Promise<'dm' | 'channel'>;
 }
 
+/**
+ * How long `/workflow list` answers from memory. This process's own edits show at once
+ * (definitionsGeneration); this is how late another replica's (or the CLI's) may show.
+ */
+export const LIST_FRESH_MS = 2_000;
+
 export class CommandService {
+  private list: { message: MessagePayload; generation: number; at: number } | undefined;
+
   constructor(private readonly o: CommandServiceOptions) {}
+
+  /**
+   * The answer to `command` when it needs no I/O (help, a usage error, an unknown word, a
+   * workflow list still fresh in memory), so the listener can give it in the ack itself:
+   * one HTTP exchange, and nothing left to do after it. Undefined when `handle` must run.
+   */
+  instant(command: Command): MessagePayload | undefined {
+    switch (command.kind) {
+      case 'help':
+        return helpMessage();
+      case 'usage':
+        return usageErrorMessage(command.subcommand, command.problem);
+      case 'unknown':
+        return unknownCommandMessage(command.word);
+      case 'list': {
+        const cached = this.list;
+        const fresh =
+          cached &&
+          cached.generation === definitionsGeneration(this.o.prisma) &&
+          Date.now() - cached.at < LIST_FRESH_MS;
+        return fresh ? cached.message : undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
 
   /** Runs a parsed command; returns the ephemeral answer, or undefined when the thread is the answer. */
   async handle(command: Command, ctx: CommandContext): Promise<MessagePayload | undefined> {
@@ -167,12 +201,7 @@ export class CommandService {
         case 'run':
           return await this.run(command.workflow, command.input, ctx);
         case 'list':
-          return workflowListMessage(
-            (await listWorkflows(this.o.prisma)).map((w) => ({
-              ...w,
-              origin: this.o.authoring.originView(w),
-            })),
-          );
+          return await this.workflowList();
         case 'status':
           return command.run ? await this.status(command.run) : await this.recent(ctx.channelId);
         case 'cancel':
@@ -198,6 +227,17 @@ export class CommandService {
       if (EngineError.isInstance(error)) return errorMessage(`${safeMrkdwn(error.message)}`);
       throw error;
     }
+  }
+
+  private async workflowList(): Promise<MessagePayload> {
+    const generation = definitionsGeneration(this.o.prisma);
+    const at = Date.now();
+    const message = workflowListMessage(
+      (await listWorkflows(this.o.prisma)).map((w) => ({ ...w, origin: this.o.authoring.originView(w) })),
+    );
+    // A write that ended while reading moved the generation on: this answer is not kept.
+    this.list = { message, generation, at };
+    return message;
   }
 
   private async run(

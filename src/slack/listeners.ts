@@ -37,6 +37,11 @@ export interface ListenerDeps {
 const OOPS = OOPS_MESSAGE;
 const UNREADABLE = UNREADABLE_MESSAGE;
 
+/** A slash command's answer given in its ack (the HTTP response): seen only by whoever typed it. */
+function inAck(message: MessagePayload) {
+  return { response_type: 'ephemeral' as const, text: message.text, blocks: message.blocks };
+}
+
 /** An ephemeral answer through the response_url; it never replaces the card that was clicked. */
 function ephemeral(message: MessagePayload) {
   return {
@@ -102,16 +107,23 @@ export function registerListeners(app: App, deps: ListenerDeps): InFlight {
   app.command(
     '/workflow',
     inFlight.wrap(async ({ ack, body, respond, client }: SlackCommandMiddlewareArgs & AllMiddlewareArgs) => {
-      await ack();
       const parsed = slashCommandSchema.safeParse(body);
       if (!parsed.success) {
         logger.warn({ issues: parsed.error.issues.length }, 'unreadable slash command');
-        await respond(ephemeral(UNREADABLE)).catch(() => {});
+        await ack(inAck(UNREADABLE));
         return;
       }
       const { user_id: userId, channel_id: channelId, text, trigger_id: triggerId } = parsed.data;
+      const command = parseCommand(text);
+      // Answers that need no I/O go in the ack itself; everything else is acked first.
+      const instant = commands.instant(command);
+      if (instant) {
+        await ack(inAck(instant));
+        return;
+      }
+      await ack();
       try {
-        const reply = await commands.handle(parseCommand(text), {
+        const reply = await commands.handle(command, {
           userId,
           channelId,
           triggerId,

@@ -3,7 +3,7 @@ import type { ModelCatalogue } from './catalogue-port.js';
 import { stepToFile, workflowToFile } from './export.js';
 import { definitionColumns, personaIds, recordVersion, replaceSteps, slackOrigin, stepRows } from './rows.js';
 import { formatPath, MAX_STEPS, type SchemaProblem, schemaProblems, workflowFileSchema } from './schema.js';
-import { currentOrigins, lockDefinitions, SLACK_SOURCE, type VersionOrigin } from './sync.js';
+import { currentOrigins, SLACK_SOURCE, type VersionOrigin, writeDefinitions } from './sync.js';
 import type { StepDefinition, WorkflowDefinition } from './types.js';
 import { validateWorkflow } from './validate.js';
 
@@ -114,48 +114,44 @@ export class WorkflowAuthoring {
 
   /** Writes the definition as the next version (source "slack:<actor>"), with its audit rows. */
   async save(request: SaveRequest): Promise<{ version: number }> {
-    return this.prisma.$transaction(
-      async (tx) => {
-        await lockDefinitions(tx);
-        const row = await tx.workflow.findUnique({ where: { id: request.workflowId } });
-        if (!row) throw new AuthoringError('not_found', 'That workflow no longer exists.');
-        if (!row.enabled) throw disabled(row.name);
-        if (row.version !== request.expectedVersion) throw stale(row.name, row.version);
-        const ids = await personaIds(tx, [request.definition]);
-        const { count } = await tx.workflow.updateMany({
-          where: { id: row.id, version: request.expectedVersion },
-          data: {
-            ...definitionColumns(request.definition, ids),
-            source: SLACK_SOURCE,
-            version: { increment: 1 },
-          },
-        });
-        if (count !== 1) throw stale(row.name, row.version + 1);
-        const version = request.expectedVersion + 1;
-        await replaceSteps(tx, row.id, stepRows(request.definition, ids));
-        await recordVersion(tx, {
-          workflowId: row.id,
-          version,
-          definition: request.definition,
-          source: slackOrigin(request.actor),
-          createdBy: request.actor,
-        });
-        const changes =
-          request.changes.length > 0 ? request.changes : [{ field: 'definition', from: null, to: null }];
-        await tx.auditEvent.createMany({
-          data: changes.map((c) => ({
-            workflow: row.name,
-            actor: request.actor,
-            action: request.action,
-            field: `v${version} ${c.field}`,
-            fromValue: cut(c.from),
-            toValue: cut(c.to),
-          })),
-        });
-        return { version };
-      },
-      { maxWait: 10_000, timeout: 30_000 },
-    );
+    return writeDefinitions(this.prisma, async (tx) => {
+      const row = await tx.workflow.findUnique({ where: { id: request.workflowId } });
+      if (!row) throw new AuthoringError('not_found', 'That workflow no longer exists.');
+      if (!row.enabled) throw disabled(row.name);
+      if (row.version !== request.expectedVersion) throw stale(row.name, row.version);
+      const ids = await personaIds(tx, [request.definition]);
+      const { count } = await tx.workflow.updateMany({
+        where: { id: row.id, version: request.expectedVersion },
+        data: {
+          ...definitionColumns(request.definition, ids),
+          source: SLACK_SOURCE,
+          version: { increment: 1 },
+        },
+      });
+      if (count !== 1) throw stale(row.name, row.version + 1);
+      const version = request.expectedVersion + 1;
+      await replaceSteps(tx, row.id, stepRows(request.definition, ids));
+      await recordVersion(tx, {
+        workflowId: row.id,
+        version,
+        definition: request.definition,
+        source: slackOrigin(request.actor),
+        createdBy: request.actor,
+      });
+      const changes =
+        request.changes.length > 0 ? request.changes : [{ field: 'definition', from: null, to: null }];
+      await tx.auditEvent.createMany({
+        data: changes.map((c) => ({
+          workflow: row.name,
+          actor: request.actor,
+          action: request.action,
+          field: `v${version} ${c.field}`,
+          fromValue: cut(c.from),
+          toValue: cut(c.to),
+        })),
+      });
+      return { version };
+    });
   }
 }
 

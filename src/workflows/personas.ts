@@ -3,7 +3,7 @@ import { AuthoringError } from './authoring.js';
 import { personaToFile } from './export.js';
 import { slackOrigin } from './rows.js';
 import { personasFileSchema, type SchemaProblem, schemaProblems } from './schema.js';
-import { lockDefinitions } from './sync.js';
+import { writeDefinitions } from './sync.js';
 import type { PersonaDefinition } from './types.js';
 
 /**
@@ -69,8 +69,7 @@ export class PersonaAuthoring {
 
   async add(input: PersonaDefinition, actor: string): Promise<PersonaRow> {
     const persona = validatePersona(input);
-    return this.prisma.$transaction(async (tx) => {
-      await lockDefinitions(tx);
+    return writeDefinitions(this.prisma, async (tx) => {
       const existing = await tx.persona.findUnique({ where: { name: persona.name } });
       if (existing) {
         throw new AuthoringError('invalid', `A persona named "${persona.name}" already exists.`, [
@@ -101,8 +100,7 @@ export class PersonaAuthoring {
     expectedUpdatedAt?: Date,
   ): Promise<PersonaRow> {
     const persona = validatePersona({ name, ...input });
-    return this.prisma.$transaction(async (tx) => {
-      await lockDefinitions(tx);
+    return writeDefinitions(this.prisma, async (tx) => {
       const row = await tx.persona.findUnique({ where: { name } });
       if (!row || row.disabled) throw new AuthoringError('not_found', `No persona named "${name}".`);
       if (expectedUpdatedAt && row.updatedAt.getTime() !== expectedUpdatedAt.getTime()) {

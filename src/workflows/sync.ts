@@ -67,15 +67,41 @@ export const FILE_ACTOR = 'file';
 // Two replicas starting together must not race on the unique names; Slack edits take it too.
 export const SYNC_LOCK_ID = 72707371;
 
-/** Serialises definition writes (file sync, Slack edits) across processes, for one transaction. */
-export async function lockDefinitions(tx: Tx): Promise<void> {
-  await tx.$queryRawUnsafe(`SELECT 1 AS locked FROM pg_advisory_xact_lock(${SYNC_LOCK_ID})`);
+const generations = new WeakMap<PrismaClient, number>();
+
+/**
+ * A definition write (file sync, Slack edit, persona edit): one transaction that first takes
+ * the definitions lock, so writes are serialised across processes. Once it ends, this
+ * process's readers that keep definitions in memory (the workflow list) see a new
+ * `definitionsGeneration`; other processes' writes reach them through their own expiry.
+ */
+export async function writeDefinitions<T>(
+  prisma: PrismaClient,
+  write: (tx: Tx) => Promise<T>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  try {
+    return await prisma.$transaction(
+      async (tx) => {
+        await tx.$queryRawUnsafe(`SELECT 1 AS locked FROM pg_advisory_xact_lock(${SYNC_LOCK_ID})`);
+        return write(tx);
+      },
+      { maxWait: 10_000, timeout: timeoutMs },
+    );
+  } finally {
+    generations.set(prisma, definitionsGeneration(prisma) + 1);
+  }
+}
+
+/** Moves on each definition write this process makes through `prisma`. */
+export function definitionsGeneration(prisma: PrismaClient): number {
+  return generations.get(prisma) ?? 0;
 }
 
 export async function syncWorkflows(prisma: PrismaClient, input: SyncInput): Promise<SyncSummary> {
-  return prisma.$transaction(
+  return writeDefinitions(
+    prisma,
     async (tx) => {
-      await lockDefinitions(tx);
       const personaFile = input.sources?.personas ?? join(input.sourceDir, 'personas.yml');
       const personas = await syncPersonas(tx, input.personas, fileOrigin(personaFile));
       const ids = await personaIds(tx, input.workflows);
@@ -99,7 +125,7 @@ export async function syncWorkflows(prisma: PrismaClient, input: SyncInput): Pro
       }
       return summary;
     },
-    { maxWait: 10_000, timeout: 60_000 },
+    60_000,
   );
 }
 

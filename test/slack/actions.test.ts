@@ -2,7 +2,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { ACTIONS, ALERT_RETRY_WITH_PATTERN } from '../../src/slack/views/index.js';
 import { findByType, visibleText } from '../support/block-kit.js';
 import { waitFor, waitForRun } from '../support/engine.js';
-import { anthropicBilling, type Harness, interceptLlms, startHarness } from '../support/slack-harness.js';
+import {
+  anthropicBilling,
+  type CommandResult,
+  type Harness,
+  interceptLlms,
+  startHarness,
+} from '../support/slack-harness.js';
 import { actionIds } from '../support/slack-requests.js';
 
 /**
@@ -56,11 +62,9 @@ async function rows() {
 }
 
 const draftCard = async () => (await h.thread(runId)).cards[1]!;
-const answer = async (responseId: string) =>
-  (await waitFor(() => h.stub.responsesTo(responseId)[0], 5000, 'an ephemeral answer')).body;
 
-async function expectRefused(responseId: string, words: string, before: Awaited<ReturnType<typeof rows>>) {
-  const body = await answer(responseId);
+async function expectRefused(click: CommandResult, words: string, before: Awaited<ReturnType<typeof rows>>) {
+  const body = await h.answer(click);
   expect(body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
   expect(visibleText(body)).toContain(words);
   await h.settle();
@@ -72,15 +76,15 @@ describe('refusals leave the database unchanged', () => {
     const before = await rows();
     const card = await draftCard();
     const invented = await h.click(card, ACTIONS.selectModel, { user: 'U0ALICE', option: 'openai/gpt-evil' });
-    await expectRefused(invented.responseId, 'openai/gpt-evil is not an available model', before);
+    await expectRefused(invented, 'openai/gpt-evil is not an available model', before);
     // Known model, but Google has no API key here: not offered, so not accepted either.
     const unconfigured = await h.click(card, ACTIONS.selectModel, {
       user: 'U0ALICE',
       option: 'google/gemini-2.5-flash',
     });
-    await expectRefused(unconfigured.responseId, 'is not an available model', before);
+    await expectRefused(unconfigured, 'is not an available model', before);
     const garbage = await h.click(card, ACTIONS.selectModel, { user: 'U0ALICE', option: 'no slash here' });
-    await expectRefused(garbage.responseId, 'not one this card offers', before);
+    await expectRefused(garbage, 'not one this card offers', before);
   });
 
   it('refuses a forged persona id', async () => {
@@ -89,7 +93,7 @@ describe('refusals leave the database unchanged', () => {
       user: 'U0ALICE',
       option: 'cl0000000000forgedpersona',
     });
-    await expectRefused(forged.responseId, 'That persona does not exist', before);
+    await expectRefused(forged, 'That persona does not exist', before);
   });
 
   it('refuses a click on a stale card and redraws it', async () => {
@@ -106,10 +110,10 @@ describe('refusals leave the database unchanged', () => {
       user: 'U0OWNER',
       option: 'anthropic/claude-sonnet-4-5',
     });
-    await expectRefused(late.responseId, 'This card was out of date', before);
+    await expectRefused(late, 'This card was out of date', before);
     // …and a replayed Retry from the old card does not run the step.
     const replay = await h.click(stale, ACTIONS.retry, { user: 'U0ALICE' });
-    await expectRefused(replay.responseId, 'This card was out of date', before);
+    await expectRefused(replay, 'This card was out of date', before);
     expect(h.stub.callsOf('chat.update').length).toBeGreaterThan(updatesBefore);
     expect(visibleText(await draftCard())).toContain('gpt-4o');
   });
@@ -118,22 +122,22 @@ describe('refusals leave the database unchanged', () => {
     const before = await rows();
     const card = await draftCard();
     const retry = await h.click(card, ACTIONS.retry, { user: 'U0MALLORY' });
-    await expectRefused(retry.responseId, "You can't change run", before);
+    await expectRefused(retry, "You can't change run", before);
     const model = await h.click(card, ACTIONS.selectModel, { user: 'U0MALLORY', option: 'openai/gpt-4o' });
-    await expectRefused(model.responseId, "You can't change run", before);
+    await expectRefused(model, "You can't change run", before);
     const { parent } = await h.thread(runId);
     const cancel = await h.click(parent, ACTIONS.runCancel, { user: 'U0MALLORY' });
-    await expectRefused(cancel.responseId, "You can't change run", before);
+    await expectRefused(cancel, "You can't change run", before);
     const alert = h.stub.messagesIn('C0ALERTS')[0]!;
     const oneClick = await h.click(alert, ALERT_RETRY_WITH_PATTERN, { user: 'U0MALLORY' });
-    await expectRefused(oneClick.responseId, "You can't change run", before);
+    await expectRefused(oneClick, "You can't change run", before);
   });
 
   it('refuses a button whose value does not match its card', async () => {
     const before = await rows();
     const other = (await h.thread(runId)).cards[0]!;
     const forged = await h.click(await draftCard(), ACTIONS.retry, { user: 'U0ALICE', value: other.ts });
-    await expectRefused(forged.responseId, 'not one this card offers', before);
+    await expectRefused(forged, 'not one this card offers', before);
   });
 });
 
@@ -183,7 +187,7 @@ describe('alerts', () => {
     // A second click on the old alert finds nothing to retry.
     const before = await rows();
     const again = await h.click(alert, ALERT_RETRY_WITH_PATTERN, { user: 'U0OWNER' });
-    await expectRefused(again.responseId, 'is completed now', before);
+    await expectRefused(again, 'is completed now', before);
   });
 
   it('says so on the alert when the run is cancelled instead of rescued', async () => {

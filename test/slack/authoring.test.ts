@@ -69,14 +69,6 @@ const editAudit = () =>
     orderBy: [{ createdAt: 'asc' }, { field: 'asc' }],
   });
 
-const answer = async (responseId: string) => {
-  const [reply] = await waitFor(
-    () => (h.stub.responsesTo(responseId).length > 0 ? h.stub.responsesTo(responseId) : undefined),
-    5000,
-    'an answer',
-  );
-  return reply!.body;
-};
 /** The `errors` of a `response_action: errors` ack (empty when there are none). */
 const errorsOf = (ack: { json: Record<string, unknown> | undefined }) =>
   (ack.json?.errors ?? {}) as Record<string, string>;
@@ -129,11 +121,11 @@ describe('the workflow editor', () => {
 
   it('refuses someone who is neither an owner nor an admin', async () => {
     const ack = await h.command('edit review', { user: 'U0MALLORY' });
-    const body = await answer(ack.responseId);
+    const body = await h.answer(ack);
     expect(visibleText(body)).toContain(":lock: You can't edit `review`. Only its owners (<@U0OWNER>)");
     expect(h.stub.callsOf('views.open')).toEqual([]);
     const unknown = await h.command('edit reveiw', { user: 'U0OWNER' });
-    expect(visibleText(await answer(unknown.responseId))).toContain('Did you mean `review`?');
+    expect(visibleText(await h.answer(unknown))).toContain('Did you mean `review`?');
   });
 
   it('opens from "Edit workflow" on a run’s message, for owners and admins only', async () => {
@@ -143,7 +135,7 @@ describe('the workflow editor', () => {
     await h.settle();
     const { parent } = await h.thread(run.id);
     const denied = await h.click(parent, ACTIONS.runMore, { user: 'U0ALICE', option: RUN_MORE_EDIT });
-    expect(visibleText(await answer(denied.responseId))).toContain("You can't edit `review`");
+    expect(visibleText(await h.answer(denied))).toContain("You can't edit `review`");
     await h.click(parent, ACTIONS.runMore, { user: 'U0ADMIN', option: RUN_MORE_EDIT });
     await h.settle();
     valid(await latest(CALLBACKS.editor));
@@ -402,14 +394,14 @@ describe('personas', () => {
       ['U0OWNER', 'persona.add', 'persona:reviewer'],
     ]);
     const list = await h.command('persona list', { user: 'U0ANYONE' });
-    const text = visibleText(await answer(list.responseId));
+    const text = visibleText(await h.answer(list));
     expect(text).toContain('`reviewer` — Careful reviews · edited in Slack by <@U0OWNER>');
     expect(text).toContain('`marketing` — Customer-facing voice · from personas.yml');
   });
 
   it('edits a persona; only owners of every workflow using it, or admins, may', async () => {
     const denied = await h.command('persona edit marketing', { user: 'U0MALLORY' });
-    expect(visibleText(await answer(denied.responseId))).toContain("You can't edit persona `marketing`");
+    expect(visibleText(await h.answer(denied))).toContain("You can't edit persona `marketing`");
     await h.command('persona edit marketing', { user: 'U0OWNER' });
     await h.settle();
     const modal = await latest(CALLBACKS.persona);
@@ -452,7 +444,7 @@ describe('/workflow export', () => {
 
   it('returns the YAML in the file format, which loads back to the same definition', async () => {
     const ack = await h.command('export review', { user: 'U0ANYONE' });
-    const body = await answer(ack.responseId);
+    const body = await h.answer(ack);
     const yaml = yamlOf(body);
     expect(yaml).toContain('# review v1, exported from Switchboard');
     expect(yaml).toContain('fallbacks:\n      - anthropic/claude-haiku-4-5');
@@ -470,7 +462,7 @@ describe('/workflow export', () => {
     await h.submitView(step, { user: 'U0OWNER', rootViewId: editor.id, inputs: { prompt: long } });
     await h.settle();
     const ack = await h.command('export review', { user: 'U0ALICE' });
-    expect(visibleText(await answer(ack.responseId))).toContain(
+    expect(visibleText(await h.answer(ack))).toContain(
       'is too long for a message, so I sent it as a file in a direct message',
     );
     expect(h.stub.callsOf('conversations.open')[0]!.body.users).toBe('U0ALICE');
@@ -497,7 +489,7 @@ describe('which wins: the file or an edit in Slack', () => {
     expect(row).toMatchObject({ version: 2, source: 'slack' });
     expect(row.steps.map((s) => s.name)).toContain('verdict-copy');
     const list = await h.command('list', { user: 'U0ANYONE' });
-    expect(visibleText(await answer(list.responseId))).toContain(
+    expect(visibleText(await h.answer(list))).toContain(
       '`review` — Review a change (4 steps) · v2 · edited in Slack by <@U0OWNER>',
     );
   });

@@ -1,3 +1,5 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_INPUT_BYTES } from '../../src/engine/runs.js';
 import { parseCommand } from '../../src/slack/commands.js';
@@ -46,12 +48,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-const answersTo = async (responseId: string) =>
-  waitFor(
-    () => (h.stub.responsesTo(responseId).length > 0 ? h.stub.responsesTo(responseId) : undefined),
-    5000,
-    'an answer',
-  );
 const tableCounts = async () => {
   const p = h.core.db.prisma;
   return {
@@ -156,10 +152,10 @@ describe('/workflow run', () => {
   it('answers an unknown workflow with an ephemeral error and the closest name', async () => {
     const ack = await h.command('run relase-notes v2');
     expect(ack.status).toBe(200);
-    const [answer] = await answersTo(ack.responseId);
-    expect(answer!.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
-    expect(visibleText(answer!.body)).toContain('No workflow named `relase-notes`');
-    expect(visibleText(answer!.body)).toContain('Did you mean `release-notes`?');
+    const answer = await h.answer(ack);
+    expect(answer).toMatchObject({ response_type: 'ephemeral', replace_original: false });
+    expect(visibleText(answer)).toContain('No workflow named `relase-notes`');
+    expect(visibleText(answer)).toContain('Did you mean `release-notes`?');
     expect(await tableCounts()).toEqual({ runs: 0, steps: 0, audit: 0, attempts: 0 });
     h.expectAllPayloadsValid();
   });
@@ -167,8 +163,8 @@ describe('/workflow run', () => {
   it('refuses an oversized input and creates nothing', async () => {
     const ack = await h.command(`run echo ${'x'.repeat(MAX_INPUT_BYTES + 10)}`);
     expect(ack.status).toBe(200);
-    const [answer] = await answersTo(ack.responseId);
-    expect(visibleText(answer!.body)).toContain('the limit is 100 KB');
+    const answer = await h.answer(ack);
+    expect(visibleText(answer)).toContain('the limit is 100 KB');
     expect(await tableCounts()).toEqual({ runs: 0, steps: 0, audit: 0, attempts: 0 });
     expect(h.stub.callsOf('chat.postMessage')).toEqual([]);
     h.expectAllPayloadsValid();
@@ -176,17 +172,17 @@ describe('/workflow run', () => {
 
   it('explains a missing workflow name', async () => {
     const ack = await h.command('run');
-    const [answer] = await answersTo(ack.responseId);
-    expect(visibleText(answer!.body)).toContain('Name the workflow to run.');
-    expect(visibleText(answer!.body)).toContain('/workflow run <name> [input]');
+    const answer = await h.answer(ack);
+    expect(visibleText(answer)).toContain('Name the workflow to run.');
+    expect(visibleText(answer)).toContain('/workflow run <name> [input]');
   });
 
   it('tells the user when it cannot post in their channel', async () => {
     h.stub.override('chat.postMessage', { kind: 'error', error: 'not_in_channel' });
     const ack = await h.command('run echo hi', { channel: 'C0PRIVATE' });
-    const [answer] = await answersTo(ack.responseId);
-    expect(visibleText(answer!.body)).toContain('could not post it here');
-    expect(visibleText(answer!.body)).toContain('/invite @Switchboard');
+    const answer = await h.answer(ack);
+    expect(visibleText(answer)).toContain('could not post it here');
+    expect(visibleText(answer)).toContain('/invite @Switchboard');
     h.expectAllPayloadsValid();
   });
 });
@@ -194,10 +190,31 @@ describe('/workflow run', () => {
 describe('/workflow list, status, cancel, help', () => {
   it('lists the workflows', async () => {
     const ack = await h.command('list');
-    const [answer] = await answersTo(ack.responseId);
-    const text = visibleText(answer!.body);
+    const answer = await h.answer(ack);
+    const text = visibleText(answer);
     expect(text).toContain('`echo`');
     expect(text).toContain('`release-notes` — Draft release notes from a changelog (3 steps)');
+    h.expectAllPayloadsValid();
+  });
+
+  it('answers a repeated list in the ack itself, and shows a change made here at once', async () => {
+    const first = await h.command('list');
+    expect(first.text).toBe('');
+    const again = await h.command('list');
+    // Nothing goes to the response_url: the answer is the HTTP response to the command.
+    expect(JSON.parse(again.text)).toMatchObject({ response_type: 'ephemeral' });
+    expect(visibleText(await h.answer(again))).toBe(visibleText(await h.answer(first)));
+    expect(h.stub.responsesTo(again.responseId)).toEqual([]);
+
+    const file = join(h.config.workflowsDir, 'triage.yml');
+    writeFileSync(file, ONE_STEP_YML.replace('name: echo', 'name: triage').replace('One OpenAI', 'Sort'));
+    try {
+      await h.core.syncWorkflowFiles();
+      const after = await h.command('list');
+      expect(visibleText(await h.answer(after))).toContain('`triage` — Sort step (1 step)');
+    } finally {
+      rmSync(file);
+    }
     h.expectAllPayloadsValid();
   });
 
@@ -207,16 +224,16 @@ describe('/workflow list, status, cancel, help', () => {
     await waitForRun(h.core.db, run.id, ['completed']);
     await h.settle();
     const ack = await h.command(`status ${run.number}`);
-    const [answer] = await answersTo(ack.responseId);
-    const text = visibleText(answer!.body);
+    const answer = await h.answer(ack);
+    const text = visibleText(answer);
     expect(text).toContain(`run #${run.number} — :white_check_mark: Completed · 1/1 steps`);
     expect(text).toContain('Open the run thread');
     const recent = await h.command('status');
-    const [list] = await answersTo(recent.responseId);
-    expect(visibleText(list!.body)).toContain(`*#${run.number}*`);
+    const list = await h.answer(recent);
+    expect(visibleText(list)).toContain(`*#${run.number}*`);
     const missing = await h.command('status 999');
-    const [none] = await answersTo(missing.responseId);
-    expect(visibleText(none!.body)).toContain('No run `999`');
+    const none = await h.answer(missing);
+    expect(visibleText(none)).toContain('No run `999`');
     h.expectAllPayloadsValid();
   });
 
@@ -228,15 +245,15 @@ describe('/workflow list, status, cancel, help', () => {
     await h.command('run release-notes notes');
     const run = await waitFor(() => h.core.db.prisma.workflowRun.findFirst({}));
     const denied = await h.command(`cancel ${run.number}`, { user: 'U0MALLORY' });
-    const [refusal] = await answersTo(denied.responseId);
-    expect(visibleText(refusal!.body)).toContain("You can't change run");
+    const refusal = await h.answer(denied);
+    expect(visibleText(refusal)).toContain("You can't change run");
     expect((await h.core.db.prisma.workflowRun.findUniqueOrThrow({ where: { id: run.id } })).status).not.toBe(
       'cancelled',
     );
 
     const ok = await h.command(`cancel #${run.number}`, { user: 'U0ALICE' });
-    const [done] = await answersTo(ok.responseId);
-    expect(visibleText(done!.body)).toContain(`Cancelled run #${run.number}`);
+    const done = await h.answer(ok);
+    expect(visibleText(done)).toContain(`Cancelled run #${run.number}`);
     release();
     await waitForRun(h.core.db, run.id, ['cancelled']);
     await h.settle();
@@ -245,15 +262,16 @@ describe('/workflow list, status, cancel, help', () => {
     h.expectAllPayloadsValid();
   });
 
-  it('helps, and suggests the closest command for a typo', async () => {
+  it('helps, and suggests the closest command for a typo, in the ack itself', async () => {
     const help = await h.command('');
-    expect(visibleText((await answersTo(help.responseId))[0]!.body)).toContain(
-      '/workflow run <name> [input]',
-    );
+    expect(visibleText(JSON.parse(help.text))).toContain('/workflow run <name> [input]');
     const typo = await h.command('stauts 4');
-    expect(visibleText((await answersTo(typo.responseId))[0]!.body)).toContain('Did you mean `status`?');
+    expect(visibleText(JSON.parse(typo.text))).toContain('Did you mean `status`?');
+    const usage = await h.command('cancel');
+    expect(JSON.parse(usage.text)).toMatchObject({ response_type: 'ephemeral' });
+    expect(h.stub.responses).toEqual([]);
     const health = await h.command('health');
-    const text = visibleText((await answersTo(health.responseId))[0]!.body);
+    const text = visibleText(await h.answer(health));
     expect(text).toContain('OpenAI');
     expect(text).toContain('Google Gemini* — not configured');
     h.expectAllPayloadsValid();

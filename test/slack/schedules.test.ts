@@ -53,20 +53,13 @@ afterAll(async () => {
   await h?.close();
 });
 
-const answer = async (responseId: string) => {
-  const [reply] = await waitFor(
-    () => (h.stub.responsesTo(responseId).length > 0 ? h.stub.responsesTo(responseId) : undefined),
-    5000,
-    'an answer',
-  );
-  expect(reply!.body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
-  return visibleText(reply!.body);
-};
 const say = async (text: string, user = 'U0OWNER', channel = 'C0RUNS') => {
   const ack = await h.command(text, { user, channel });
   expect(ack.status).toBe(200);
   expect(ack.text).toBe('');
-  return answer(ack.responseId);
+  const body = await h.answer(ack);
+  expect(body).toMatchObject({ response_type: 'ephemeral', replace_original: false });
+  return visibleText(body);
 };
 const schedules = () => h.core.db.prisma.schedule.findMany({ orderBy: { number: 'asc' } });
 const audit = () => h.core.db.prisma.auditEvent.findMany({ orderBy: { createdAt: 'asc' } });

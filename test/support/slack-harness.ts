@@ -219,6 +219,11 @@ export interface Harness {
   ): Promise<SignedResponse>;
   /** `user` opens the app's Home tab (an app_home_opened event). */
   openHome(user: string): Promise<SignedResponse>;
+  /**
+   * What the user who typed the command or clicked sees as the answer: the message in the ack
+   * itself when there is one, else the first ephemeral message sent to its response_url.
+   */
+  answer(result: CommandResult): Promise<Record<string, unknown>>;
   /** Waits until every render, alert and Slack call has finished. */
   settle(): Promise<void>;
   /**
@@ -244,6 +249,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   nock.disableNetConnect();
   nock.enableNetConnect('127.0.0.1');
   const stub = await startSlackApiStub();
+  /** Messages the bot gave in a slash command's ack. */
+  const ackBodies: Record<string, unknown>[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-slack-'));
   const files = options.workflows ?? { 'personas.yml': PERSONAS_YML, 'release-notes.yml': RELEASE_NOTES_YML };
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
@@ -281,6 +288,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     slack,
     config,
     eventsUrl,
+    async answer(result) {
+      if (result.text) return JSON.parse(result.text) as Record<string, unknown>;
+      const [reply] = await waitFor(
+        () =>
+          stub.responsesTo(result.responseId).length > 0 ? stub.responsesTo(result.responseId) : undefined,
+        5000,
+        'an answer',
+      );
+      return reply!.body;
+    },
     async command(text, o = {}) {
       const responseId = `cmd-${++counter}`;
       const body = slashCommandBody({
@@ -290,6 +307,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         responseUrl: stub.responseUrl(responseId),
       });
       const result = await postSigned(eventsUrl, body, SIGNING_SECRET, { signature: o.signature });
+      if (result.text) ackBodies.push(JSON.parse(result.text) as Record<string, unknown>);
       return { ...result, responseId };
     },
     async click(message, actionId, o) {
@@ -333,6 +351,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await truncateAll(core.db);
       await core.syncWorkflowFiles();
       stub.reset();
+      ackBodies.length = 0;
     },
     async thread(runId) {
       const run = await core.db.prisma.workflowRun.findUniqueOrThrow({
@@ -359,8 +378,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
           expectValidModal(call.body.view);
         if (call.method === 'views.publish') expectValidHome(call.body.view);
       }
-      for (const response of stub.responses)
-        expectValidMessage(response.body as { text?: unknown; blocks?: unknown });
+      for (const response of [...stub.responses.map((r) => r.body), ...ackBodies])
+        expectValidMessage(response as { text?: unknown; blocks?: unknown });
     },
     async close() {
       await slack.stopReceiving();
