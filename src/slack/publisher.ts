@@ -225,6 +225,15 @@ export class Publisher {
     return this.slots.has(key);
   }
 
+  /**
+   * True while a forced send of `key` waits for its turn (its rate limit): another forced put
+   * of the same state would only take its place.
+   */
+  forcedSendWaiting(key: string): boolean {
+    const slot = this.slots.get(key);
+    return Boolean(slot?.ts && slot.desired && slot.force);
+  }
+
   /** The ts of a message this publisher posted or was told about. */
   tsOf(key: string): string | undefined {
     return this.slots.get(key)?.ts;

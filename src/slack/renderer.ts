@@ -47,6 +47,8 @@ interface RunState {
   running: boolean;
   dirty: boolean;
   force: boolean;
+  /** Something changed since the last render (not only a forced redraw asked for). */
+  changed: boolean;
   done: Promise<void>;
 }
 
@@ -88,12 +90,14 @@ export class Renderer {
     if (state) {
       state.dirty = true;
       state.force ||= Boolean(options.force);
+      state.changed ||= !options.force;
       return;
     }
     const fresh: RunState = {
       running: true,
       dirty: true,
       force: Boolean(options.force),
+      changed: !options.force,
       done: Promise.resolve(),
     };
     this.states.set(runId, fresh);
@@ -127,7 +131,12 @@ export class Renderer {
       while (state.dirty && !this.stopped) {
         state.dirty = false;
         const force = state.force;
+        const changed = state.changed;
         state.force = false;
+        state.changed = false;
+        // Refused clicks ask for forced redraws of an unchanged run; while the last one still
+        // waits for Slack's rate limit, drawing it again would only take its place.
+        if (force && !changed && this.o.publisher.forcedSendWaiting(parentKey(runId))) continue;
         try {
           await this.render(runId, force);
         } catch (error) {

@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/logging.js';
 import { Publisher } from '../../src/slack/publisher.js';
+import type { RateLimits } from '../../src/slack/rate-limit.js';
 import { CLAIM_TTL_MS, Renderer } from '../../src/slack/renderer.js';
 import { RunViews } from '../../src/slack/run-views.js';
 import { isSlackTs } from '../../src/slack/view-model.js';
@@ -34,9 +35,13 @@ const FAST = {
   'chat.update': { perSecond: 1000, burst: 100 },
 };
 
-function replica(owner: string, configured: ('openai' | 'anthropic')[] = ['openai']) {
+function replica(
+  owner: string,
+  configured: ('openai' | 'anthropic')[] = ['openai'],
+  limits: RateLimits = FAST,
+) {
   const slack = new FakeSlack();
-  const publisher = new Publisher({ client: slack, logger: silentLogger, limits: FAST });
+  const publisher = new Publisher({ client: slack, logger: silentLogger, limits });
   const views = new RunViews(db.prisma, {
     catalogue: testCatalogue(configured),
     config: {
@@ -58,6 +63,7 @@ function replica(owner: string, configured: ('openai' | 'anthropic')[] = ['opena
     slack,
     publisher,
     renderer,
+    views,
     async settle() {
       await renderer.idle();
       await publisher.flush(5000);
@@ -188,6 +194,33 @@ describe('Renderer', () => {
     expect(posts).toHaveLength(3);
     a.close();
     b.close();
+  });
+
+  it('draws an unchanged run once for a storm of refused clicks while its reset waits for Slack', async () => {
+    // chat.update: one at once, the next in 1000 s — the storm outlasts the rate limit.
+    const run = await start('C1');
+    await waitForRun(db, run.id, ['completed']);
+    const r = replica('A', ['openai'], { ...FAST, 'chat.update': { perSecond: 0.001, burst: 1 } });
+    r.renderer.schedule(run.id);
+    await r.settle();
+    expect(r.slack.callsOf('chat.postMessage')).toHaveLength(3);
+    const updatesBefore = r.slack.callsOf('chat.update').length;
+    const load = vi.spyOn(r.views, 'load');
+    // A refused click asks for a forced redraw (the clicker's client must be reset).
+    for (let i = 0; i < 20; i++) {
+      r.renderer.schedule(run.id, { force: true });
+      await r.renderer.idle();
+    }
+    // The first redraw takes the one update there is; the second waits for the next one, and
+    // every later click finds it still waiting, so nothing is drawn again.
+    expect(load).toHaveBeenCalledTimes(2);
+    expect(r.slack.callsOf('chat.update').length - updatesBefore).toBeLessThanOrEqual(1);
+    // A real change is always drawn.
+    r.renderer.schedule(run.id);
+    await r.renderer.idle();
+    expect(load).toHaveBeenCalledTimes(3);
+    r.close();
+    expect(updatesBefore).toBe(0);
   });
 
   it('leaves a live claim of another process alone and takes over a stale one', async () => {
