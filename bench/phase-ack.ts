@@ -58,7 +58,8 @@ export async function ackPhase(o: {
   bare: ServerProcess;
   standin: SlackStandin;
   rates: number[];
-  seconds: number;
+  /** Per rate, kind and server. */
+  requests: number;
   log: (line: string) => void;
 }): Promise<AckRow[]> {
   const card = await pausedCard(o.bot, o.standin);
@@ -88,7 +89,7 @@ export async function ackPhase(o: {
   for (const rate of o.rates) {
     for (const kind of KINDS) {
       // Alternate the two servers over a few rounds, so both see the same moments of the run.
-      const count = Math.round((rate * o.seconds) / ROUNDS);
+      const count = Math.round(o.requests / ROUNDS);
       const latencies = { bot: [] as number[], bare: [] as number[] };
       const errors = { bot: 0, bare: 0 };
       const cpu = { bot: 0, bare: 0 };

@@ -106,7 +106,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
           bare,
           standin,
           rates: profile.ackRates,
-          seconds: profile.ackSeconds,
+          requests: profile.ackRequests,
           log: o.log,
         })
       : [];
@@ -138,7 +138,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
       settings: {
         providerLatencyMs: o.latencyMs,
         steps: 3,
-        ackSecondsPerRate: profile.ackSeconds,
+        ackRequestsPerRate: profile.ackRequests,
         botWorkerConcurrency: profile.botConcurrency,
         engineWorkerConcurrency: 'equal to the runs started',
       },

@@ -3,6 +3,7 @@ import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messag
 import type { ProviderConfig } from '../config.js';
 import {
   type ErrorContext,
+  errorContextFor,
   guarded,
   guardedStream,
   kindForStatus,
@@ -42,11 +43,7 @@ export function createAnthropicProvider(cfg: ProviderConfig): Provider {
     ...(request.system ? { system: request.system } : {}),
     messages: [{ role: 'user', content: request.prompt }],
   });
-  const context = (request: GenerateRequest): ErrorContext => ({
-    provider: 'anthropic',
-    model: request.model,
-    secrets: [cfg.apiKey],
-  });
+  const context = errorContextFor('anthropic', cfg.apiKey);
 
   return {
     id: 'anthropic',

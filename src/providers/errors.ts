@@ -129,6 +129,14 @@ export interface ErrorContext {
   secrets: readonly (string | undefined)[];
 }
 
+/** What a provider's errors say about each request: the provider, the request's model, the key to strip. */
+export function errorContextFor(
+  provider: ProviderId,
+  apiKey: string | undefined,
+): (request: Pick<GenerateRequest, 'model'>) => ErrorContext {
+  return (request) => ({ provider, model: request.model, secrets: [apiKey] });
+}
+
 export function providerError(
   ctx: ErrorContext,
   kind: ErrorKind,

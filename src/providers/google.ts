@@ -7,6 +7,7 @@ import {
 import type { ProviderConfig } from '../config.js';
 import {
   type ErrorContext,
+  errorContextFor,
   guarded,
   guardedStream,
   kindForStatus,
@@ -46,11 +47,7 @@ export function createGoogleProvider(cfg: ProviderConfig): Provider {
       abortSignal: signal,
     },
   });
-  const context = (request: GenerateRequest): ErrorContext => ({
-    provider: 'google',
-    model: request.model,
-    secrets: [cfg.apiKey],
-  });
+  const context = errorContextFor('google', cfg.apiKey);
 
   return {
     id: 'google',

@@ -3,6 +3,7 @@ import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/compl
 import type { ProviderConfig } from '../config.js';
 import {
   type ErrorContext,
+  errorContextFor,
   guarded,
   guardedStream,
   kindForStatus,
@@ -55,11 +56,7 @@ export function createOpenAIProvider(cfg: ProviderConfig): Provider {
     ],
     ...(request.maxOutputTokens === undefined ? {} : { [maxTokensField]: request.maxOutputTokens }),
   });
-  const context = (request: GenerateRequest): ErrorContext => ({
-    provider: 'openai',
-    model: request.model,
-    secrets: [cfg.apiKey],
-  });
+  const context = errorContextFor('openai', cfg.apiKey);
 
   return {
     id: 'openai',

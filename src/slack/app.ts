@@ -146,6 +146,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     clientOptions,
     // auth.test runs in start(), so a bad token fails at start and never on a request's ack path.
     deferInitialization: true,
+    // State lives in the database; Bolt's in-memory conversation store would only cost each request.
+    convoStore: false,
   });
 
   const client: SlackCaller =

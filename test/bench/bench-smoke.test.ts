@@ -29,7 +29,7 @@ describe('npm run bench -- --quick', () => {
       log: (line) => lines.push(line),
       profile: {
         ackRates: [20],
-        ackSeconds: 1,
+        ackRequests: 20,
         engineSizes: [2],
         steadySeconds: 1,
         slackRuns: 3,
