@@ -217,11 +217,9 @@ export class CommandService {
         case 'persona':
           return await this.persona(command, ctx);
         case 'help':
-          return helpMessage();
         case 'usage':
-          return usageErrorMessage(command.subcommand, command.problem);
         case 'unknown':
-          return unknownCommandMessage(command.word);
+          return this.instant(command);
       }
     } catch (error) {
       if (EngineError.isInstance(error)) return errorMessage(`${safeMrkdwn(error.message)}`);
