@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
+import type { AddScheduleRequest } from '../../src/schedules/service.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { createTestEngine, fail, ScriptedProvider, waitFor, waitForRun } from '../support/engine.js';
 import { firingsOf, harness, manualClock, seedWorkflow } from './support.js';
@@ -29,17 +30,20 @@ const runsOf = (scheduleId: string) =>
     orderBy: { number: 'asc' },
   });
 
+/** A schedule of the `digest` workflow, posting in C0DIGEST, added by U1. */
+const digest = (cron: string, more: Partial<AddScheduleRequest> = {}): AddScheduleRequest => ({
+  workflow: 'digest',
+  cron,
+  channelId: 'C0DIGEST',
+  createdBy: 'U1',
+  ...more,
+});
+
 describe('firing', () => {
   it('fires at its minute: the firing is recorded under the scheduled minute and starts one run', async () => {
     await engine.start();
     const h = harness(db, engine, manualClock('2026-05-04T08:58:30Z'));
-    const s = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '* * * * *',
-      input: 'the news',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-    });
+    const s = await h.service.addSchedule(digest('* * * * *', { input: 'the news' }));
     for (const at of ['2026-05-04T08:59:00.120Z', '2026-05-04T08:59:40Z', '2026-05-04T09:00:00.450Z']) {
       h.clock.set(at);
       await h.scheduler.tick();
@@ -65,12 +69,7 @@ describe('firing', () => {
     const clock = manualClock('2026-05-04T08:59:00Z');
     const a = harness(db, engine, clock);
     const b = harness(db, engine, clock);
-    const s = await a.service.addSchedule({
-      workflow: 'digest',
-      cron: '0 9 * * *',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-    });
+    const s = await a.service.addSchedule(digest('0 9 * * *'));
     clock.set('2026-05-04T09:00:00.010Z');
     await Promise.all([a.scheduler.tick(), b.scheduler.tick()]);
     await Promise.all([a.scheduler.tick(), b.scheduler.tick()]);
@@ -88,12 +87,7 @@ describe('firing', () => {
     const h = harness(db, engine, clock);
     await h.scheduler.tick();
     const elsewhere = harness(db, engine, clock);
-    const s = await elsewhere.service.addSchedule({
-      workflow: 'digest',
-      cron: '0 9 * * *',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-    });
+    const s = await elsewhere.service.addSchedule(digest('0 9 * * *'));
     clock.set('2026-05-04T09:00:00Z');
     await h.scheduler.tick();
     expect(await runsOf(s.id)).toHaveLength(1);
@@ -102,18 +96,8 @@ describe('firing', () => {
   it('does not fire schedules of a disabled workflow, nor paused ones', async () => {
     const clock = manualClock('2026-05-04T08:59:00Z');
     const h = harness(db, engine, clock);
-    const a = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '0 9 * * *',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-    });
-    const b = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '0 9 * * *',
-      channelId: 'C0OTHER',
-      createdBy: 'U1',
-    });
+    const a = await h.service.addSchedule(digest('0 9 * * *'));
+    const b = await h.service.addSchedule(digest('0 9 * * *', { channelId: 'C0OTHER' }));
     await h.service.pauseSchedule(String(b.number), 'U1');
     await db.prisma.workflow.update({ where: { name: 'digest' }, data: { enabled: false } });
     clock.set('2026-05-04T09:00:00Z');
@@ -131,12 +115,7 @@ describe('firing', () => {
         },
       },
     });
-    const s = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '0 9 * * *',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-    });
+    const s = await h.service.addSchedule(digest('0 9 * * *'));
     clock.set('2026-05-04T09:00:01Z');
     await h.scheduler.tick();
     expect(await firingsOf(db, s.id)).toEqual([
@@ -162,13 +141,7 @@ describe('daylight saving time', () => {
 
   it('a 02:30 Europe/Berlin schedule fires exactly once on the spring-forward day, at 03:00 CEST', async () => {
     const h = harness(db, engine, manualClock('2026-03-28T22:00:00Z'));
-    const s = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '30 2 * * *',
-      timezone: 'Europe/Berlin',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-    });
+    const s = await h.service.addSchedule(digest('30 2 * * *', { timezone: 'Europe/Berlin' }));
     // 00:30Z-02:00Z is 01:30 CET → 04:00 CEST: the jump and an hour either side.
     await tickEveryMinute(h, '2026-03-29T00:30:00Z', '2026-03-29T02:00:00Z');
     expect(await firingsOf(db, s.id)).toEqual([
@@ -180,13 +153,7 @@ describe('daylight saving time', () => {
 
   it('and exactly once on the fall-back day, when 02:30 comes round twice', async () => {
     const h = harness(db, engine, manualClock('2026-10-24T22:00:00Z'));
-    const s = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '30 2 * * *',
-      timezone: 'Europe/Berlin',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-    });
+    const s = await h.service.addSchedule(digest('30 2 * * *', { timezone: 'Europe/Berlin' }));
     await tickEveryMinute(h, '2026-10-25T00:00:00Z', '2026-10-25T02:00:00Z');
     expect(await firingsOf(db, s.id)).toEqual([
       { fireAt: '2026-10-25T00:30:00.000Z', outcome: 'started', hasRun: true },
@@ -197,13 +164,7 @@ describe('daylight saving time', () => {
 describe('firings missed while the bot was down', () => {
   async function downFor(policy: 'run_once' | 'skip') {
     const h = harness(db, engine, manualClock('2026-05-01T10:00:00Z'));
-    const s = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '0 9 * * *',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-      missed: policy,
-    });
+    const s = await h.service.addSchedule(digest('0 9 * * *', { missed: policy }));
     // Down from 1 May 10:00 until 5 May 12:00: 2, 3, 4 and 5 May 09:00 were missed.
     h.clock.set('2026-05-05T12:00:00Z');
     await h.scheduler.start();
@@ -248,12 +209,7 @@ describe('firings missed while the bot was down', () => {
 
   it('a short restart is not "missed": a firing up to five minutes late runs as usual, silently', async () => {
     const h = harness(db, engine, manualClock('2026-05-04T08:50:00Z'));
-    const s = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '0 9 * * *',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-    });
+    const s = await h.service.addSchedule(digest('0 9 * * *'));
     h.clock.set('2026-05-04T09:04:00Z');
     await h.scheduler.tick();
     expect(await firingsOf(db, s.id)).toEqual([
@@ -264,12 +220,7 @@ describe('firings missed while the bot was down', () => {
 
   it('when the bot is back in time for a firing, that one runs as usual and the earlier ones are reported', async () => {
     const h = harness(db, engine, manualClock('2026-05-04T06:30:00Z'));
-    const s = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '0 * * * *',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-    });
+    const s = await h.service.addSchedule(digest('0 * * * *'));
     h.clock.set('2026-05-04T09:00:10Z');
     await h.scheduler.tick();
     const [run] = await runsOf(s.id);
@@ -287,12 +238,7 @@ describe('firings missed while the bot was down', () => {
     const clock = manualClock('2026-05-01T10:00:00Z');
     const a = harness(db, engine, clock);
     const b = harness(db, engine, clock);
-    const s = await a.service.addSchedule({
-      workflow: 'digest',
-      cron: '0 9 * * *',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-    });
+    const s = await a.service.addSchedule(digest('0 9 * * *'));
     clock.set('2026-05-05T12:00:00Z');
     await Promise.all([a.scheduler.start(), b.scheduler.start()]);
     await Promise.all([a.scheduler.stop(), b.scheduler.stop()]);
@@ -306,12 +252,7 @@ describe('overlap', () => {
   // The engine is not started here, so a run stays queued: "still active".
   it('skip (the default): no new run while the previous one is active', async () => {
     const h = harness(db, engine, manualClock('2026-05-04T08:59:30Z'));
-    const s = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '* * * * *',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-    });
+    const s = await h.service.addSchedule(digest('* * * * *'));
     for (const at of ['2026-05-04T09:00:00Z', '2026-05-04T09:01:00Z']) {
       h.clock.set(at);
       await h.scheduler.tick();
@@ -330,13 +271,7 @@ describe('overlap', () => {
 
   it('queue: the firing waits for the previous run and starts at the first tick after it ends; one waits at most', async () => {
     const h = harness(db, engine, manualClock('2026-05-04T08:59:30Z'));
-    const s = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '* * * * *',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-      overlap: 'queue',
-    });
+    const s = await h.service.addSchedule(digest('* * * * *', { overlap: 'queue' }));
     for (const at of ['2026-05-04T09:00:00Z', '2026-05-04T09:01:00Z', '2026-05-04T09:02:00Z']) {
       h.clock.set(at);
       await h.scheduler.tick();
@@ -368,13 +303,7 @@ describe('pause timeout', () => {
     await engine.start();
     const clock = manualClock(Date.now());
     const h = harness(db, engine, clock);
-    const s = await h.service.addSchedule({
-      workflow: 'digest',
-      cron: '* * * * *',
-      channelId: 'C0DIGEST',
-      createdBy: 'U1',
-      pauseTimeoutMinutes,
-    });
+    const s = await h.service.addSchedule(digest('* * * * *', { pauseTimeoutMinutes }));
     clock.set(s.nextFireAt!);
     await h.scheduler.tick();
     // No more firings: only the timeout is under test.

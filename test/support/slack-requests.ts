@@ -97,18 +97,14 @@ export function actionIds(message: StubMessage): string[] {
   return [...elements(message.blocks)].map((e) => String(e.element.action_id));
 }
 
-/**
- * The block_actions payload Slack sends when `user` clicks the element `actionId` of
- * `message` (or chooses `option` in it). `blockId`/`value` override what the message holds,
- * to forge or replay a click.
- */
-export function clickPayload(
-  message: StubMessage,
+/** The `actions[0]` of a click on `found`; with `blockId` given, on an element the message lacks (a forgery). */
+function clickedAction(
+  found: ReturnType<typeof findElement>,
   actionId: string | RegExp,
-  options: { user: string; responseUrl: string; option?: string; value?: string; blockId?: string },
+  options: { option?: string; value?: string; blockId?: string },
+  where: string,
 ): Json {
-  const found = findElement(message, actionId);
-  if (!found && !options.blockId) throw new Error(`message ${message.ts} has no element ${String(actionId)}`);
+  if (!found && !options.blockId) throw new Error(`${where} has no element ${String(actionId)}`);
   const element = found?.element ?? { type: 'button', action_id: String(actionId) };
   const action: Json = {
     type: element.type,
@@ -124,14 +120,35 @@ export function clickPayload(
   } else {
     action.value = options.value ?? element.value;
   }
+  return action;
+}
+
+/** What every block_actions payload carries, whatever was clicked. */
+function blockActionsEnvelope(user: string): Json {
   return {
     type: 'block_actions',
-    user: { id: options.user, username: options.user.toLowerCase(), team_id: 'T0TEST' },
+    user: { id: user, username: user.toLowerCase(), team_id: 'T0TEST' },
     api_app_id: 'A0TEST',
     token: 'deprecated-verification-token',
-    container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
     trigger_id: triggerId(),
     team: { id: 'T0TEST', domain: 'test' },
+  };
+}
+
+/**
+ * The block_actions payload Slack sends when `user` clicks the element `actionId` of
+ * `message` (or chooses `option` in it). `blockId`/`value` override what the message holds,
+ * to forge or replay a click.
+ */
+export function clickPayload(
+  message: StubMessage,
+  actionId: string | RegExp,
+  options: { user: string; responseUrl: string; option?: string; value?: string; blockId?: string },
+): Json {
+  const action = clickedAction(findElement(message, actionId), actionId, options, `message ${message.ts}`);
+  return {
+    ...blockActionsEnvelope(options.user),
+    container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
     channel: { id: message.channel, name: 'runs' },
     message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks },
     response_url: options.responseUrl,
@@ -236,30 +253,10 @@ export function viewClickPayload(
     },
     actionId,
   );
-  if (!found && !options.blockId) throw new Error(`view ${view.id} has no element ${String(actionId)}`);
-  const element = found?.element ?? { type: 'button', action_id: String(actionId) };
-  const action: Json = {
-    type: element.type,
-    action_id: element.action_id,
-    block_id: options.blockId ?? found!.blockId,
-    action_ts: `${Date.now() / 1000}`,
-  };
-  if (element.type === 'static_select' || element.type === 'overflow') {
-    action.selected_option = {
-      text: { type: 'plain_text', text: options.option ?? '' },
-      value: options.option,
-    };
-  } else {
-    action.value = options.value ?? element.value;
-  }
+  const action = clickedAction(found, actionId, options, `view ${view.id}`);
   return {
-    type: 'block_actions',
-    user: { id: options.user, username: options.user.toLowerCase(), team_id: 'T0TEST' },
-    api_app_id: 'A0TEST',
-    token: 'deprecated-verification-token',
+    ...blockActionsEnvelope(options.user),
     container: { type: 'view', view_id: view.id },
-    trigger_id: triggerId(),
-    team: { id: 'T0TEST', domain: 'test' },
     view: {
       id: view.id,
       team_id: 'T0TEST',
