@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
 import { waitFor } from '../support/engine.js';
+import { killAllEngines, spawnEngine } from '../support/engine-process.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
 
 /**
@@ -13,12 +13,10 @@ import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-st
  * provider. A second process must finish the run without running a completed step again.
  */
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 let stub: OpenAIStub;
 let dir: string;
 let pg: TestDatabase | undefined;
 let hangStepTwo = true;
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sb-crash-'));
@@ -47,16 +45,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killAllEngines();
   await stub?.close();
   await pg?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The engine in its own process, on this test's database, workflows and OpenAI stand-in. */
 function startChild(args: string[]) {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
+  return spawnEngine(args, {
     WORKFLOWS_DIR: join(dir, 'workflows'),
     OPENAI_API_KEY: 'sk-test-crash',
     OPENAI_BASE_URL: stub.baseUrl,
@@ -64,34 +61,12 @@ function startChild(args: string[]) {
     RETRY_MAX_ATTEMPTS: '1',
     LOG_LEVEL: 'warn',
     ...(pg?.url ? { DATABASE_URL: pg.url } : { DATA_DIR: join(dir, 'data') }),
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/engine-child.ts', ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const line = (key: string) =>
-    waitFor(
-      () => out.split('\n').find((l) => l.includes(`"${key}"`)),
-      60_000,
-      `child to print ${key} (stderr: ${err.slice(-500)})`,
-    ).then((l) => JSON.parse(l) as Record<string, string>);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, line, exited };
 }
 
 it('a run whose process is killed mid-step completes after a restart, and no step completes twice', async () => {
   const first = startChild(['--start', 'crash']);
-  const { runId } = await first.line('runId');
+  const runId = String((await first.line('runId')).runId);
   await waitFor(
     () => stub.requests.some((r) => promptOf(r).startsWith('two')),
     30_000,
@@ -101,7 +76,7 @@ it('a run whose process is killed mid-step completes after a restart, and no ste
   await first.exited;
 
   hangStepTwo = false;
-  const second = startChild(['--until-done', runId as string]);
+  const second = startChild(['--until-done', runId]);
   const { status } = await second.line('status');
   expect(status).toBe('completed');
   await second.exited;

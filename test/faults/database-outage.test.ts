@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase, usingPostgres } from '../support
 import { createTestEngine, putWorkflow, step, waitFor } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { report, tally } from './figures.js';
+import { report, startRuns, tally, waitUntilSettled } from './figures.js';
 
 /**
  * PostgreSQL goes away in the middle of steps: a TCP proxy between the app and the
@@ -68,12 +68,7 @@ describe.skipIf(!usingPostgres)('PostgreSQL restarted during a step', () => {
       },
     );
     await engine.start();
-    const ids: string[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      ids.push(
-        (await engine.runs.startRun({ workflow: 'outage', input: '', startedBy: 'U1', trigger: 'api' })).id,
-      );
-    }
+    const ids = await startRuns(engine, 'outage', RUNS);
     // Cut while steps are waiting on the provider, after some have completed.
     await waitFor(
       async () =>
@@ -87,14 +82,7 @@ describe.skipIf(!usingPostgres)('PostgreSQL restarted during a step', () => {
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     proxy!.restore();
 
-    await waitFor(
-      async () =>
-        (await db.prisma.workflowRun.count({
-          where: { id: { in: ids }, status: { in: ['completed', 'paused'] } },
-        })) === RUNS,
-      40_000,
-      'every run to finish after the outage',
-    );
+    await waitUntilSettled(db, ids, 40_000, 'every run to finish after the outage');
     const figures = await tally(db, ids, [stub!.answered]);
     report(
       'PostgreSQL outage mid-step',

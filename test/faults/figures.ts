@@ -1,4 +1,6 @@
 import type { Database } from '../../src/db/database.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { waitFor } from '../support/engine.js';
 
 /**
  * What every fault scenario ends with: each run completed, or paused with a clear state (a
@@ -15,6 +17,32 @@ export interface Figures {
   duplicates: number;
   /** Runs neither completed nor paused with a clear state. */
   lost: number;
+}
+
+/** Starts `count` runs of `workflow` as the API would, one after another; returns their ids. */
+export async function startRuns(engine: Engine, workflow: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    ids.push((await engine.runs.startRun({ workflow, input: '', startedBy: 'U1', trigger: 'api' })).id);
+  }
+  return ids;
+}
+
+/** Waits, at most `timeoutMs`, until every run of `ids` is completed or paused. */
+export async function waitUntilSettled(
+  db: Database,
+  ids: readonly string[],
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  await waitFor(
+    async () =>
+      (await db.prisma.workflowRun.count({
+        where: { id: { in: [...ids] }, status: { in: ['completed', 'paused'] } },
+      })) === ids.length,
+    timeoutMs,
+    what,
+  );
 }
 
 export async function tally(

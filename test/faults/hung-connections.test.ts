@@ -5,7 +5,7 @@ import { createOpenAIProvider } from '../../src/providers/openai.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTestEngine, putWorkflow, step, waitFor } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
-import { report, tally } from './figures.js';
+import { report, startRuns, tally, waitUntilSettled } from './figures.js';
 
 /**
  * Hung connections: the provider accepts the request and never answers. The first call of
@@ -67,25 +67,8 @@ it('hung connections: calls time out and retry; runs complete or pause with a ti
     },
   );
   await engine.start();
-  const ids: string[] = [];
-  for (let i = 0; i < FLAKY; i++) {
-    ids.push(
-      (await engine.runs.startRun({ workflow: 'flaky', input: '', startedBy: 'U1', trigger: 'api' })).id,
-    );
-  }
-  for (let i = 0; i < DEAD; i++) {
-    ids.push(
-      (await engine.runs.startRun({ workflow: 'dead', input: '', startedBy: 'U1', trigger: 'api' })).id,
-    );
-  }
-  await waitFor(
-    async () =>
-      (await db.prisma.workflowRun.count({
-        where: { id: { in: ids }, status: { in: ['completed', 'paused'] } },
-      })) === ids.length,
-    40_000,
-    'every run to finish',
-  );
+  const ids = [...(await startRuns(engine, 'flaky', FLAKY)), ...(await startRuns(engine, 'dead', DEAD))];
+  await waitUntilSettled(db, ids, 40_000, 'every run to finish');
   const figures = await tally(db, ids, [stub.answered]);
   const timeouts = await db.prisma.stepAttempt.count({ where: { runId: { in: ids }, errorKind: 'timeout' } });
   report('hung connections', figures, t0, `timeouts ${timeouts}`);

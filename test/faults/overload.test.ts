@@ -7,9 +7,9 @@ import { createAnthropicProvider } from '../../src/providers/anthropic.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
 import { type AnthropicStub, anthropicPromptOf, startAnthropicStub } from '../support/anthropic-stub.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { createTestEngine, putWorkflow, step, waitFor } from '../support/engine.js';
+import { createTestEngine, putWorkflow, step } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
-import { report, tally } from './figures.js';
+import { report, startRuns, tally, waitUntilSettled } from './figures.js';
 
 /**
  * Anthropic answers 529 overloaded_error (through the real SDK) while OpenAI is fine. The
@@ -45,20 +45,8 @@ afterAll(async () => {
 });
 
 async function wave(count: number) {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    ids.push(
-      (await engine.runs.startRun({ workflow: 'overload', input: '', startedBy: 'U1', trigger: 'api' })).id,
-    );
-  }
-  await waitFor(
-    async () =>
-      (await db.prisma.workflowRun.count({
-        where: { id: { in: ids }, status: { in: ['completed', 'paused'] } },
-      })) === count,
-    30_000,
-    'the wave to finish',
-  );
+  const ids = await startRuns(engine, 'overload', count);
+  await waitUntilSettled(db, ids, 30_000, 'the wave to finish');
   return ids;
 }
 

@@ -4,9 +4,9 @@ import type { Engine } from '../../src/engine/engine.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { createTestEngine, putWorkflow, step, waitFor } from '../support/engine.js';
+import { createTestEngine, putWorkflow, step } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
-import { report, tally } from './figures.js';
+import { report, startRuns, tally, waitUntilSettled } from './figures.js';
 
 /**
  * A 429 storm: many runs at once, the provider answers its first 60 requests with 429 and
@@ -78,20 +78,8 @@ it('429 storm: every run completes, Retry-After is honoured, nothing is lost or 
     },
   );
   await engine.start();
-  const ids: string[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    ids.push(
-      (await engine.runs.startRun({ workflow: 'storm', input: '', startedBy: 'U1', trigger: 'api' })).id,
-    );
-  }
-  await waitFor(
-    async () =>
-      (await db.prisma.workflowRun.count({
-        where: { id: { in: ids }, status: { in: ['completed', 'paused'] } },
-      })) === RUNS,
-    40_000,
-    'every run to finish',
-  );
+  const ids = await startRuns(engine, 'storm', RUNS);
+  await waitUntilSettled(db, ids, 40_000, 'every run to finish');
 
   const figures = await tally(db, ids, [stub.answered]);
   const attempts = await db.prisma.stepAttempt.findMany({
