@@ -44,7 +44,6 @@ export interface RendererOptions {
 }
 
 interface RunState {
-  running: boolean;
   dirty: boolean;
   force: boolean;
   /** Something changed since the last render (not only a forced redraw asked for). */
@@ -94,7 +93,6 @@ export class Renderer {
       return;
     }
     const fresh: RunState = {
-      running: true,
       dirty: true,
       force: Boolean(options.force),
       changed: !options.force,

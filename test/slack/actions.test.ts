@@ -7,9 +7,10 @@ import {
   type CommandResult,
   type Harness,
   interceptLlms,
+  SIGNING_SECRET,
   startHarness,
 } from '../support/slack-harness.js';
-import { actionIds } from '../support/slack-requests.js';
+import { actionIds, clickPayload, interactionBody, postSigned } from '../support/slack-requests.js';
 
 /**
  * Clicks on cards, parent messages and alerts, as signed block_actions. Refusals must leave
@@ -85,6 +86,23 @@ describe('refusals leave the database unchanged', () => {
     await expectRefused(unconfigured, 'is not an available model', before);
     const garbage = await h.click(card, ACTIONS.selectModel, { user: 'U0ALICE', option: 'no slash here' });
     await expectRefused(garbage, 'not one this card offers', before);
+  });
+
+  it('answers a signed click it cannot read (no block_id) and changes nothing', async () => {
+    const before = await rows();
+    const payload = clickPayload(await draftCard(), ACTIONS.selectModel, {
+      user: 'U0ALICE',
+      option: 'openai/gpt-4o',
+      responseUrl: h.stub.responseUrl('unreadable-click'),
+    }) as { actions: Record<string, unknown>[] };
+    delete payload.actions[0]!.block_id;
+    const click = await postSigned(h.eventsUrl, interactionBody(payload), SIGNING_SECRET);
+    expect(click.status).toBe(200);
+    await expectRefused(
+      { ...click, responseId: 'unreadable-click' },
+      'Slack sent something I could not read, so nothing was changed.',
+      before,
+    );
   });
 
   it('refuses a forged persona id', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_INPUT_BYTES } from '../../src/engine/runs.js';
 import { parseCommand } from '../../src/slack/commands.js';
-import { visibleText } from '../support/block-kit.js';
+import { expectValidMessage, visibleText } from '../support/block-kit.js';
 import { waitFor, waitForRun } from '../support/engine.js';
 import {
   type Harness,
@@ -79,6 +79,29 @@ describe('request verification', () => {
     const replayed = await postSigned(h.eventsUrl, body, SIGNING_SECRET, { timestamp: old });
     expect(replayed.status).toBe(401);
     await new Promise((r) => setTimeout(r, 100));
+    await h.settle();
+    expect(await tableCounts()).toEqual(before);
+    expect(h.stub.calls).toEqual([]);
+    expect(h.stub.responses).toEqual([]);
+  });
+
+  it('answers a signed command it cannot read (no user) with a clear error in the ack, and does nothing', async () => {
+    const before = await tableCounts();
+    const body = new URLSearchParams(
+      slashCommandBody({
+        text: 'run echo hi',
+        user: 'U0ALICE',
+        channel: 'C0RUNS',
+        responseUrl: h.stub.responseUrl('y'),
+      }),
+    );
+    body.delete('user_id');
+    const ack = await postSigned(h.eventsUrl, body.toString(), SIGNING_SECRET);
+    expect(ack.status).toBe(200);
+    const answer = JSON.parse(ack.text) as Record<string, unknown>;
+    expect(answer).toMatchObject({ response_type: 'ephemeral' });
+    expectValidMessage(answer);
+    expect(visibleText(answer)).toContain('Slack sent something I could not read, so nothing was changed.');
     await h.settle();
     expect(await tableCounts()).toEqual(before);
     expect(h.stub.calls).toEqual([]);
