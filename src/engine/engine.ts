@@ -117,7 +117,10 @@ export class Engine {
     await this.queue.start((runId) => this.advance(runId), this.o.config.worker.concurrency);
     const sweepMs = this.o.sweepMs ?? Math.max(1000, Math.floor(this.o.config.worker.leaseMs / 2));
     this.sweepTimer = setInterval(() => {
-      recoverOrphans(this.store, this.queue, { takeAllRunning: false }).catch((error: unknown) =>
+      recoverOrphans(this.store, this.queue, {
+        takeAllRunning: false,
+        held: (lease) => this.executor.holds(lease),
+      }).catch((error: unknown) =>
         this.o.logger.warn({ err: (error as Error).message }, 'recovery sweep failed; will try again'),
       );
     }, sweepMs);

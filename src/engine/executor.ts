@@ -63,6 +63,8 @@ type Failure = { ok: false; error: ProviderError; calls: number; skipped: ModelR
  */
 export class Executor {
   private readonly inflight = new Map<string, AbortController>();
+  /** Lease tokens of the executions in this process, until each has let go of its step. */
+  private readonly leases = new Set<string>();
   private readonly redact: (text: string) => string;
   private readonly outcomes: OutcomeWriter;
   private stopping = false;
@@ -74,6 +76,15 @@ export class Executor {
 
   get activeSteps(): number {
     return this.inflight.size;
+  }
+
+  /**
+   * True while an execution in this process still works on the claim `lease` — e.g. holds
+   * an answer through a database outage that outlasted the lease. Recovery in this process
+   * leaves such a step alone; it is not an orphan.
+   */
+  holds(lease: string | null): boolean {
+    return lease !== null && this.leases.has(lease);
   }
 
   private now(): number {
@@ -189,6 +200,7 @@ export class Executor {
       skips: [],
     };
     this.inflight.set(step.id, controller);
+    this.leases.add(lease.token);
     const heartbeat = this.startHeartbeat(x, controller);
     try {
       const plan = await this.o.plan(run, step);
@@ -214,6 +226,7 @@ export class Executor {
     } finally {
       clearInterval(heartbeat);
       this.inflight.delete(step.id);
+      this.leases.delete(lease.token);
     }
   }
 

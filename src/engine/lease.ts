@@ -71,27 +71,51 @@ export class DatabaseUnavailable extends Error {
   }
 }
 
+/** How long an answer already in hand is kept while the database is away (see `persist`). */
+export const OUTCOME_HOLD_MS = 5 * 60_000;
+
+export interface PersistOptions {
+  /**
+   * Keep trying past the lease, until this moment. Only for a step's outcome (its answer or
+   * its pause): nothing more runs on the step meanwhile, and the write is guarded by the
+   * lease token, so it is refused if anyone took the step over — while no one has, the
+   * answer is still ours to save and throwing it away would only call the provider again.
+   */
+  holdUntil?: number;
+  /** Aborted with Interrupted('shutdown'): stop waiting (other reasons do not end a hold). */
+  signal?: AbortSignal;
+  onRetry?: (error: unknown, waitMs: number) => void;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<unknown>;
+}
+
 /**
- * Runs a database write, retrying it while the database is unreachable — but only while
- * the lease is still ours: an answer a provider already gave is worth a few seconds of
- * waiting for PostgreSQL to come back, and not worth writing after someone else may hold
- * the step. `write` must be idempotent (the executor's writes are guarded by the lease
- * token and by attempt ids).
+ * Runs a database write, retrying it while the database is unreachable: while the lease is
+ * still ours, or for an outcome until `holdUntil`. An answer a provider already gave is
+ * worth waiting for PostgreSQL to come back. `write` must be idempotent (the executor's
+ * writes are guarded by the lease token and by attempt ids).
  */
 export async function persist<T>(
   lease: StepLease,
   write: () => Promise<T>,
-  onRetry: (error: unknown, waitMs: number) => void = () => {},
-  now: () => number = Date.now,
+  o: PersistOptions = {},
 ): Promise<T> {
-  for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
+  const now = o.now ?? Date.now;
+  for (let wait = 100; ; wait = Math.min(wait * 2, 500)) {
     try {
       return await write();
     } catch (error) {
       if (!isTransientDbError(error)) throw error;
-      if (now() + wait >= lease.expiresAt) throw new DatabaseUnavailable(error);
-      onRetry(error, wait);
-      await delay(wait);
+      const until = Math.max(lease.expiresAt, o.holdUntil ?? 0);
+      if (now() + wait >= until || shuttingDown(o.signal)) throw new DatabaseUnavailable(error);
+      o.onRetry?.(error, wait);
+      await (o.sleep ?? delay)(wait);
     }
   }
+}
+
+function shuttingDown(signal: AbortSignal | undefined): boolean {
+  return (
+    signal?.aborted === true && signal.reason instanceof Interrupted && signal.reason.reason === 'shutdown'
+  );
 }

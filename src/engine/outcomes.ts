@@ -3,7 +3,7 @@ import type { Prisma } from '../db/generated/client.js';
 import type { Logger } from '../logging.js';
 import type { ErrorKind, GenerateResult, ProviderError } from '../providers/types.js';
 import type { ModelRef } from '../workflows/types.js';
-import { Interrupted, persist, type StepLease } from './lease.js';
+import { Interrupted, OUTCOME_HOLD_MS, type PersistOptions, persist, type StepLease } from './lease.js';
 import type { StepPlan } from './plan.js';
 import type { RunStore } from './store.js';
 
@@ -136,8 +136,7 @@ export class OutcomeWriter {
           return true;
         });
       },
-      (error, waitMs) => this.logDbRetry(x, error, waitMs),
-      () => this.now(),
+      this.holding(x),
     );
     if (!saved) {
       x.log.warn('step result discarded: the lease was lost before it could be saved');
@@ -179,8 +178,7 @@ export class OutcomeWriter {
           if (moved) await this.writeSkips(tx, x);
           return moved;
         }),
-      (error, waitMs) => this.logDbRetry(x, error, waitMs),
-      () => this.now(),
+      this.holding(x),
     );
     if (!paused) return;
     store.events.safeEmit('step.changed', {
@@ -260,8 +258,7 @@ export class OutcomeWriter {
             },
           });
         }),
-      (error, waitMs) => this.logDbRetry(x, error, waitMs),
-      () => this.now(),
+      { onRetry: (error, waitMs) => this.logDbRetry(x, error, waitMs), now: () => this.now() },
     );
     x.lease.renewed(sentAt);
     x.skips = [];
@@ -290,6 +287,20 @@ export class OutcomeWriter {
       finishedAt,
       ...(usage ?? {}),
     });
+  }
+
+  /**
+   * How an outcome is saved through an outage: past the lease, guarded by its token, until
+   * OUTCOME_HOLD_MS from now or shutdown. Until then this process's sweep leaves the step
+   * alone (Executor.holds), so no one here calls the provider for it again.
+   */
+  private holding(x: Execution): PersistOptions {
+    return {
+      holdUntil: this.now() + OUTCOME_HOLD_MS,
+      signal: x.signal,
+      onRetry: (error, waitMs) => this.logDbRetry(x, error, waitMs),
+      now: () => this.now(),
+    };
   }
 
   private logDbRetry(x: Execution, error: unknown, waitMs: number) {

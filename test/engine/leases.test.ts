@@ -89,6 +89,39 @@ describe('leases', () => {
     expect(await db.prisma.stepAttempt.count({ where: { runId: run.id } })).toBe(1);
   });
 
+  it('the sweep leaves alone a step this process still works on, though its stored lease lapsed', async () => {
+    // What a database outage longer than the lease leaves behind: the answer is in hand, the
+    // stored expiry has passed. Recovery here must not hand the step to a second call.
+    const release = gate();
+    const openai = new ScriptedProvider('openai', async () => {
+      await release.opened;
+      return 'answer kept';
+    });
+    await putWorkflow(db, { name: 'held', provider: 'openai', steps: [step('s', 'p')] });
+    engine = createTestEngine(db, [openai], { clockLike: systemClock, leaseMs: 60_000, sweepMs: 50 });
+    await engine.start();
+    const run = await engine.runs.startRun({ workflow: 'held', input: '', startedBy: 'U1', trigger: 'api' });
+    await waitFor(() => openai.calls.length === 1, 5000, 'the call');
+    const s = await db.prisma.runStep.findFirstOrThrow({ where: { runId: run.id } });
+    await db.prisma.runStep.update({
+      where: { id: s.id },
+      data: { leaseExpiresAt: new Date(Date.now() - 1000) },
+    });
+    expect(engine.executor.holds(s.leaseOwner)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300)); // six sweeps
+    expect(await db.prisma.runStep.findUniqueOrThrow({ where: { id: s.id } })).toMatchObject({
+      status: 'running',
+      leaseOwner: s.leaseOwner,
+    });
+    release.open();
+    await waitForRun(db, run.id, ['completed']);
+    expect(openai.calls).toHaveLength(1);
+    expect(await db.prisma.runStep.findUniqueOrThrow({ where: { id: s.id } })).toMatchObject({
+      output: 'answer kept',
+    });
+    expect(engine.executor.holds(s.leaseOwner)).toBe(false);
+  });
+
   it('recovery never touches a completed step, even when told every running step is orphaned', async () => {
     const openai = new ScriptedProvider('openai');
     await putWorkflow(db, { name: 'done', provider: 'openai', steps: [step('a', 'p'), step('b', 'q')] });
@@ -128,19 +161,90 @@ describe('saving through a database blip', () => {
     const lease = new StepLease('me', 400, t0);
     const waits: { at: number; wait: number }[] = [];
     await expect(
-      persist(
-        lease,
-        () => Promise.reject(connectionLost),
-        (_error, wait) => {
-          waits.push({ at: virtual, wait });
+      persist(lease, () => Promise.reject(connectionLost), {
+        onRetry: (_error, wait) => waits.push({ at: virtual, wait }),
+        now: () => virtual,
+        sleep: async (wait) => {
           virtual += wait;
         },
-        () => virtual,
-      ),
+      }),
     ).rejects.toBeInstanceOf(DatabaseUnavailable);
     expect(waits.length).toBeGreaterThan(0);
     for (const { at, wait } of waits) expect(at + wait).toBeLessThan(lease.expiresAt);
     expect(virtual).toBeLessThan(lease.expiresAt);
+  });
+
+  it('keeps an outcome past the lease until the database is back (its write is guarded by the token)', async () => {
+    const t0 = 1_000_000;
+    let virtual = t0;
+    const lease = new StepLease('me', 400, t0);
+    let calls = 0;
+    const saved = await persist(
+      lease,
+      async () => {
+        calls += 1;
+        if (virtual < t0 + 3000) throw connectionLost; // a 3 s outage, far past the 400 ms lease
+        return 'saved';
+      },
+      {
+        holdUntil: t0 + 60_000,
+        now: () => virtual,
+        sleep: async (wait) => {
+          virtual += wait;
+        },
+      },
+    );
+    expect(saved).toBe('saved');
+    expect(virtual).toBeGreaterThan(lease.expiresAt);
+    expect(calls).toBeGreaterThan(6);
+  });
+
+  it('stops holding an outcome at its bound, and at shutdown, as DatabaseUnavailable', async () => {
+    const t0 = 1_000_000;
+    let virtual = t0;
+    const lease = new StepLease('me', 400, t0);
+    const advance = {
+      now: () => virtual,
+      sleep: async (wait: number) => {
+        virtual += wait;
+      },
+    };
+    await expect(
+      persist(lease, () => Promise.reject(connectionLost), { holdUntil: t0 + 5000, ...advance }),
+    ).rejects.toBeInstanceOf(DatabaseUnavailable);
+    expect(virtual).toBeGreaterThan(t0 + 4000);
+    expect(virtual).toBeLessThan(t0 + 5000);
+
+    // Another reason to abort (the heartbeat's lost lease) does not end a hold; shutdown does.
+    const lost = new AbortController();
+    lost.abort(new Interrupted('lease_lost'));
+    virtual = t0;
+    let tries = 0;
+    await persist(
+      lease,
+      async () => {
+        tries += 1;
+        if (tries < 5) throw connectionLost;
+      },
+      { holdUntil: t0 + 5000, signal: lost.signal, ...advance },
+    );
+    expect(tries).toBe(5);
+
+    const shutdown = new AbortController();
+    shutdown.abort(new Interrupted('shutdown'));
+    virtual = t0;
+    tries = 0;
+    await expect(
+      persist(
+        lease,
+        () => {
+          tries += 1;
+          return Promise.reject(connectionLost);
+        },
+        { holdUntil: t0 + 5000, signal: shutdown.signal, ...advance },
+      ),
+    ).rejects.toBeInstanceOf(DatabaseUnavailable);
+    expect(tries).toBe(1);
   });
 
   it('does not retry what will fail again: constraint errors, validation errors, lost leases', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/database.js';
 import { systemClock } from '../../src/engine/clock.js';
 import type { Engine } from '../../src/engine/engine.js';
@@ -14,8 +14,9 @@ import { report, startRuns, tally, waitUntilSettled } from './figures.js';
  * PostgreSQL goes away in the middle of steps: a TCP proxy between the app and the
  * server drops every connection and refuses new ones for a few seconds (the machine's
  * PostgreSQL itself is never touched: other test files are using it). Provider answers that
- * arrive meanwhile wait for the database instead of being thrown away; the pools reconnect;
- * every run completes, nothing is lost and no step is answered twice.
+ * arrive meanwhile wait for the database instead of being thrown away — also when the
+ * outage outlasts the lease, since no one took the step over; the pools reconnect; every
+ * run completes, nothing is lost and no prompt is answered twice.
  */
 
 const RUNS = 8;
@@ -34,8 +35,11 @@ beforeAll(async () => {
   appDb = await openDatabase({ url: proxy.via(pg.url!), poolSize: 5 });
   stub = await startOpenAIStub((request) => ({ text: `ok ${promptOf(request)}`, delayMs: 400 }));
 });
-afterAll(async () => {
+afterEach(async () => {
   await engine?.stop(0).catch(() => {});
+  engine = undefined;
+});
+afterAll(async () => {
   await appDb?.close().catch(() => {});
   await proxy?.close();
   await stub?.close();
@@ -43,57 +47,68 @@ afterAll(async () => {
 });
 
 describe.skipIf(!usingPostgres)('PostgreSQL restarted during a step', () => {
-  it('every run completes after the database comes back; nothing lost, nothing answered twice', async () => {
-    const t0 = performance.now();
-    const db = pg!;
-    await putWorkflow(db, {
-      name: 'outage',
-      provider: 'openai',
-      model: 'gpt-4o-mini',
-      steps: [
-        step('one', 'one {{run.id}}'),
-        step('two', 'two {{run.id}}'),
-        step('three', 'three {{run.id}}'),
-      ],
-    });
-    engine = createTestEngine(
-      appDb!,
-      [createOpenAIProvider({ apiKey: 'sk-test-outage', baseUrl: stub!.baseUrl, models: [] })],
-      {
-        clockLike: systemClock,
-        leaseMs: 6000,
-        sweepMs: 500,
-        concurrency: RUNS,
-        queue: new PgBossQueue(proxy!.via(pg!.url!), { pollingIntervalSeconds: 0.5 }),
-      },
-    );
-    await engine.start();
-    const ids = await startRuns(engine, 'outage', RUNS);
-    // Cut while steps are waiting on the provider, after some have completed.
-    await waitFor(
-      async () =>
-        (await db.prisma.runStep.count({ where: { runId: { in: ids }, status: 'completed' } })) >= RUNS,
-      20_000,
-      'a first round of steps',
-    );
-    await waitFor(() => stub!.inflight.size >= RUNS / 2, 5000, 'calls in flight');
-    const inFlightAtCut = stub!.inflight.size;
-    proxy!.cut();
-    await new Promise((r) => setTimeout(r, OUTAGE_MS));
-    proxy!.restore();
+  it.each([
+    { leaseMs: 6000, scenario: 'PostgreSQL outage mid-step', when: 'shorter than the lease' },
+    { leaseMs: 2500, scenario: 'outage longer than lease', when: 'longer than the lease' },
+  ])(
+    'an outage $when: every run completes after the database comes back; nothing lost, nothing answered twice',
+    async ({ leaseMs, scenario }) => {
+      const t0 = performance.now();
+      const db = pg!;
+      stub!.answered.clear(); // this case's prompts only
+      const workflow = `outage-${leaseMs}`;
+      await putWorkflow(db, {
+        name: workflow,
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        steps: [
+          step('one', 'one {{run.id}}'),
+          step('two', 'two {{run.id}}'),
+          step('three', 'three {{run.id}}'),
+        ],
+      });
+      engine = createTestEngine(
+        appDb!,
+        [createOpenAIProvider({ apiKey: 'sk-test-outage', baseUrl: stub!.baseUrl, models: [] })],
+        {
+          clockLike: systemClock,
+          leaseMs,
+          sweepMs: 500,
+          concurrency: RUNS,
+          queue: new PgBossQueue(proxy!.via(pg!.url!), { pollingIntervalSeconds: 0.5 }),
+        },
+      );
+      await engine.start();
+      const ids = await startRuns(engine, workflow, RUNS);
+      // Cut while steps are waiting on the provider, after some have completed.
+      await waitFor(
+        async () =>
+          (await db.prisma.runStep.count({ where: { runId: { in: ids }, status: 'completed' } })) >= RUNS,
+        20_000,
+        'a first round of steps',
+      );
+      await waitFor(() => stub!.inflight.size >= RUNS / 2, 5000, 'calls in flight');
+      const inFlightAtCut = stub!.inflight.size;
+      const droppedBefore = proxy!.dropped;
+      proxy!.cut();
+      await new Promise((r) => setTimeout(r, OUTAGE_MS));
+      proxy!.restore();
+      const dropped = proxy!.dropped - droppedBefore;
 
-    await waitUntilSettled(db, ids, 40_000, 'every run to finish after the outage');
-    const figures = await tally(db, ids, [stub!.answered]);
-    report(
-      'PostgreSQL outage mid-step',
-      figures,
-      t0,
-      `${OUTAGE_MS / 1000} s outage, ${proxy!.dropped} connections dropped, ${inFlightAtCut} calls in flight`,
-    );
-    expect(proxy!.dropped).toBeGreaterThan(0);
-    expect(figures).toMatchObject({ runs: RUNS, completed: RUNS, duplicates: 0, lost: 0 });
-    expect(stub!.overlaps).toEqual([]);
-  }, 60_000);
+      await waitUntilSettled(db, ids, 40_000, 'every run to finish after the outage');
+      const figures = await tally(db, ids, [stub!.answered]);
+      report(
+        scenario,
+        figures,
+        t0,
+        `${OUTAGE_MS / 1000} s outage, ${leaseMs / 1000} s lease, ${dropped} connections dropped, ${inFlightAtCut} calls in flight`,
+      );
+      expect(dropped).toBeGreaterThan(0);
+      expect(figures).toMatchObject({ runs: RUNS, completed: RUNS, duplicates: 0, lost: 0 });
+      expect(stub!.overlaps).toEqual([]);
+    },
+    60_000,
+  );
 });
 
 describe.skipIf(usingPostgres)('PostgreSQL restarted during a step (embedded database)', () => {
