@@ -30,12 +30,30 @@ afterEach(async () => {
   engine = undefined;
 });
 
-function gate() {
-  let open: () => void = () => {};
-  const opened = new Promise<void>((r) => {
-    open = r;
+/**
+ * Starts a one-step run whose provider call waits until `answer()` is called; returns once
+ * the call is in flight, with the step as claimed.
+ */
+async function runAtItsCall(
+  workflow: string,
+  text: string,
+  options: Parameters<typeof createTestEngine>[2] = {},
+) {
+  let answer: () => void = () => {};
+  const answered = new Promise<void>((r) => {
+    answer = r;
   });
-  return { opened, open };
+  const openai = new ScriptedProvider('openai', async () => {
+    await answered;
+    return text;
+  });
+  await putWorkflow(db, { name: workflow, provider: 'openai', steps: [step('s', 'p')] });
+  engine = createTestEngine(db, [openai], options);
+  await engine.start();
+  const run = await engine.runs.startRun({ workflow, input: '', startedBy: 'U1', trigger: 'api' });
+  await waitFor(() => openai.calls.length === 1, 5000, 'the call');
+  const claimed = await db.prisma.runStep.findFirstOrThrow({ where: { runId: run.id } });
+  return { engine, run, step: claimed, openai, answer };
 }
 
 describe('leases', () => {
@@ -52,23 +70,13 @@ describe('leases', () => {
   });
 
   it('an execution that lost its step (another worker holds it now) cannot save its late answer', async () => {
-    const release = gate();
-    const openai = new ScriptedProvider('openai', async () => {
-      await release.opened;
-      return 'late answer';
-    });
-    await putWorkflow(db, { name: 'lost', provider: 'openai', steps: [step('s', 'p')] });
-    engine = createTestEngine(db, [openai]);
-    await engine.start();
-    const run = await engine.runs.startRun({ workflow: 'lost', input: '', startedBy: 'U1', trigger: 'api' });
-    await waitFor(() => openai.calls.length === 1, 5000, 'the call');
+    const { step: s, answer } = await runAtItsCall('lost', 'late answer');
     // What recovery plus another worker would leave behind after this lease lapsed.
-    const s = await db.prisma.runStep.findFirstOrThrow({ where: { runId: run.id } });
     await db.prisma.runStep.update({
       where: { id: s.id },
       data: { leaseOwner: 'other-worker~1', leaseExpiresAt: new Date(Date.now() + 60_000) },
     });
-    release.open();
+    answer();
     await new Promise((r) => setTimeout(r, 300));
     const after = await db.prisma.runStep.findUniqueOrThrow({ where: { id: s.id } });
     expect(after).toMatchObject({ status: 'running', leaseOwner: 'other-worker~1', output: null });
@@ -92,34 +100,30 @@ describe('leases', () => {
   it('the sweep leaves alone a step this process still works on, though its stored lease lapsed', async () => {
     // What a database outage longer than the lease leaves behind: the answer is in hand, the
     // stored expiry has passed. Recovery here must not hand the step to a second call.
-    const release = gate();
-    const openai = new ScriptedProvider('openai', async () => {
-      await release.opened;
-      return 'answer kept';
-    });
-    await putWorkflow(db, { name: 'held', provider: 'openai', steps: [step('s', 'p')] });
-    engine = createTestEngine(db, [openai], { clockLike: systemClock, leaseMs: 60_000, sweepMs: 50 });
-    await engine.start();
-    const run = await engine.runs.startRun({ workflow: 'held', input: '', startedBy: 'U1', trigger: 'api' });
-    await waitFor(() => openai.calls.length === 1, 5000, 'the call');
-    const s = await db.prisma.runStep.findFirstOrThrow({ where: { runId: run.id } });
+    const {
+      engine: held,
+      run,
+      step: s,
+      openai,
+      answer,
+    } = await runAtItsCall('held', 'answer kept', { clockLike: systemClock, leaseMs: 60_000, sweepMs: 50 });
     await db.prisma.runStep.update({
       where: { id: s.id },
       data: { leaseExpiresAt: new Date(Date.now() - 1000) },
     });
-    expect(engine.executor.holds(s.leaseOwner)).toBe(true);
+    expect(held.executor.holds(s.leaseOwner)).toBe(true);
     await new Promise((r) => setTimeout(r, 300)); // six sweeps
     expect(await db.prisma.runStep.findUniqueOrThrow({ where: { id: s.id } })).toMatchObject({
       status: 'running',
       leaseOwner: s.leaseOwner,
     });
-    release.open();
+    answer();
     await waitForRun(db, run.id, ['completed']);
     expect(openai.calls).toHaveLength(1);
     expect(await db.prisma.runStep.findUniqueOrThrow({ where: { id: s.id } })).toMatchObject({
       output: 'answer kept',
     });
-    expect(engine.executor.holds(s.leaseOwner)).toBe(false);
+    expect(held.executor.holds(s.leaseOwner)).toBe(false);
   });
 
   it('recovery never touches a completed step, even when told every running step is orphaned', async () => {
