@@ -7,6 +7,7 @@ import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js'
 import type { Renderer } from './renderer.js';
 import type { RunViews } from './run-views.js';
 import { safeMrkdwn } from './text.js';
+import { VersionFloor } from './version-floor.js';
 import {
   errorMessage,
   fullOutputModal,
@@ -24,7 +25,8 @@ import type { MessagePayload } from './views/model.js';
 /**
  * What the buttons and menus on cards, parent messages and alerts do. Every handler
  * parses the values with the strict parsers (anything malformed is refused), compares the
- * card's version (in its block_id) with the database, checks permission, then calls the
+ * card's version (in its block_id) with the database (or with a newer version already
+ * seen: VersionFloor), checks permission, then calls the
  * runs service — which validates the choice and writes a guarded update with an
  * AuditEvent. Refusals come back as an ephemeral message; the renderer redraws the card.
  */
@@ -81,6 +83,8 @@ export const REFUSED = {
 type StepRow = Awaited<ReturnType<RunsService['step']>>;
 
 export class ActionService {
+  private readonly floor = new VersionFloor();
+
   constructor(private readonly o: ActionServiceOptions) {}
 
   selectModel(input: ActionInput): Promise<ActionReply> {
@@ -182,8 +186,11 @@ export class ActionService {
   ): Promise<ActionReply> {
     const block = parseStepBlockId(input.blockId);
     if (!block) return errorMessage(REFUSED.malformed);
+    const known = this.floor.staleRun(block.stepId, block.version);
+    if (known) return this.refuse(known, REFUSED.stale);
     const step = await this.findStep(block.stepId);
     if (!step) return errorMessage(REFUSED.gone);
+    this.floor.note(step);
     if (step.version !== block.version) return this.refuse(step.runId, REFUSED.stale);
     const denied = await this.permission(step.runId, input);
     if (denied) return denied;
