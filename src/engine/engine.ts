@@ -120,8 +120,12 @@ export class Engine {
       recoverOrphans(this.store, this.queue, {
         takeAllRunning: false,
         held: (lease) => this.executor.holds(lease),
-      }).catch((error: unknown) =>
-        this.o.logger.warn({ err: (error as Error).message }, 'recovery sweep failed; will try again'),
+      }).then(
+        (summary) => {
+          if (summary.reclaimed > 0) this.o.logger.info(summary, 'took back steps whose lease had expired');
+        },
+        (error: unknown) =>
+          this.o.logger.warn({ err: (error as Error).message }, 'recovery sweep failed; will try again'),
       );
     }, sweepMs);
     this.sweepTimer.unref();

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
 import { systemClock } from '../../src/engine/clock.js';
 import type { Engine } from '../../src/engine/engine.js';
 import {
@@ -9,7 +10,7 @@ import {
   StepLease,
 } from '../../src/engine/lease.js';
 import { recoverOrphans } from '../../src/engine/recovery.js';
-import { type TestDatabase, useTestDatabase } from '../support/db.js';
+import { type TestDatabase, useTestDatabase, usingPostgres } from '../support/db.js';
 import {
   createTestEngine,
   putWorkflow,
@@ -18,6 +19,7 @@ import {
   waitFor,
   waitForRun,
 } from '../support/engine.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 let db: TestDatabase;
 useTestDatabase((created) => {
@@ -270,5 +272,65 @@ describe('saving through a database blip', () => {
     expect(isTransientDbError(Object.assign(new Error('pool timeout'), { code: 'P2024' }))).toBe(true);
     expect(isTransientDbError(Object.assign(new Error('write conflict'), { code: 'P2034' }))).toBe(true);
     expect(isTransientDbError(new Error('read ECONNRESET'))).toBe(true);
+  });
+
+  it('tells a raw statement that lost its connection (P2010) from one that is wrong, by the driver’s cause', () => {
+    // The shapes Prisma 7 with @prisma/adapter-pg gives (recorded through a cut connection).
+    const rawFailed = (cause: Record<string, unknown>) =>
+      Object.assign(new Error('Raw query failed.'), {
+        name: 'PrismaClientKnownRequestError',
+        code: 'P2010',
+        meta: { driverAdapterError: { name: 'DriverAdapterError', cause } },
+      });
+    expect(isTransientDbError(rawFailed({ kind: 'ConnectionClosed' }))).toBe(true);
+    expect(isTransientDbError(rawFailed({ kind: 'DatabaseNotReachable' }))).toBe(true);
+    expect(isTransientDbError(rawFailed({ kind: 'postgres', originalCode: '57P01', code: '57P01' }))).toBe(
+      true,
+    );
+    expect(isTransientDbError(rawFailed({ kind: 'postgres', originalCode: '08006', code: '08006' }))).toBe(
+      true,
+    );
+    expect(isTransientDbError(rawFailed({ kind: 'postgres', originalCode: '40P01', code: '40P01' }))).toBe(
+      true,
+    );
+    expect(isTransientDbError(rawFailed({ kind: 'ColumnNotFound', originalCode: '42703' }))).toBe(false);
+    expect(isTransientDbError(rawFailed({ kind: 'postgres', originalCode: '22012', code: '22012' }))).toBe(
+      false,
+    );
+    expect(isTransientDbError(rawFailed({ kind: 'UniqueConstraintViolation', originalCode: '23505' }))).toBe(
+      false,
+    );
+    const adapterError = Object.assign(new Error('closed'), {
+      name: 'DriverAdapterError',
+      cause: { kind: 'ConnectionClosed' },
+    });
+    expect(isTransientDbError(adapterError)).toBe(true);
+  });
+});
+
+describe.skipIf(!usingPostgres)('raw statements through a dropped connection (PostgreSQL)', () => {
+  it('are retried until the server is back, however the driver reports the loss', async () => {
+    const proxy = await startTcpProxy(db.url!);
+    const viaProxy = await openDatabase({ url: proxy.via(db.url!), poolSize: 4 });
+    try {
+      // Warm the pool, so the cut finds idle connections as well as new ones.
+      await Promise.all([1, 2, 3, 4].map(() => viaProxy.prisma.$queryRawUnsafe('SELECT 1')));
+      proxy.cut();
+      const lease = new StepLease('me', 30_000, Date.now());
+      const failures: unknown[] = [];
+      const writes = [1, 2, 3, 4, 5, 6].map((n) =>
+        persist(lease, () => viaProxy.prisma.$queryRawUnsafe<{ n: number }[]>('SELECT $1::int AS n', n), {
+          onRetry: (error) => failures.push(error),
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      proxy.restore();
+      const results = await Promise.all(writes);
+      expect(results.map((rows) => rows[0]!.n)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(failures.length).toBeGreaterThan(0);
+    } finally {
+      await viaProxy.close();
+      await proxy.close();
+    }
   });
 });
