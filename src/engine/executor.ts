@@ -5,7 +5,7 @@ import { renderTemplate } from '../workflows/templates.js';
 import type { ModelRef } from '../workflows/types.js';
 import { callProvider } from './call.js';
 import type { EngineEventBus } from './events.js';
-import { DatabaseUnavailable, Interrupted, StepLease } from './lease.js';
+import { DatabaseUnavailable, Interrupted, isTransientDbError, persist, StepLease } from './lease.js';
 import { type Execution, OutcomeWriter, type Success } from './outcomes.js';
 import type { StepPlan } from './plan.js';
 import { backoffDelay } from './retry.js';
@@ -102,6 +102,7 @@ export class Executor {
   async advance(runId: string): Promise<void> {
     const { store } = this.o;
     let known: { run: RunRow; steps: RunStepRow[] } | undefined;
+    let lostClaims = 0;
     while (!this.stopping) {
       const fresh = known === undefined;
       let run: RunRow;
@@ -133,12 +134,30 @@ export class Executor {
       if (next.status !== 'pending') return; // running elsewhere, or cancelled/skipped
       const now = store.clock.now();
       const lease = new StepLease(this.o.owner, this.o.leaseMs, now.getTime());
-      const claimed = await store.claimStep(next, {
-        lease: lease.token,
-        leaseExpiresAt: new Date(lease.expiresAt),
-        startedAt: now,
-        unchangedSince: fresh ? undefined : next.version,
-      });
+      let claimed: boolean;
+      try {
+        claimed = await store.claimStep(next, {
+          lease: lease.token,
+          leaseExpiresAt: new Date(lease.expiresAt),
+          startedAt: now,
+          unchangedSince: fresh ? undefined : next.version,
+        });
+      } catch (error) {
+        if (!isTransientDbError(error) || ++lostClaims > 3) throw error;
+        // The connection went while claiming: the claim may have committed with its answer
+        // lost, leaving the step `running` under a lease no execution holds. Hand it back as
+        // soon as the database answers (guarded by this claim's token), then read again,
+        // rather than leave the step to wait out its lease.
+        await persist(lease, () =>
+          store.moveStep(next, 'pending', {
+            actor: 'engine',
+            from: ['running'],
+            where: { leaseOwner: lease.token },
+            data: { leaseOwner: null, leaseExpiresAt: null },
+          }),
+        );
+        continue;
+      }
       if (!claimed) {
         if (fresh) return; // another worker took it
         continue; // something changed since our read: read again

@@ -128,6 +128,43 @@ describe('leases', () => {
     expect(held.executor.holds(s.leaseOwner)).toBe(false);
   });
 
+  it('a claim whose answer the connection lost is handed back at once, not left to its lease', async () => {
+    const openai = new ScriptedProvider('openai');
+    await putWorkflow(db, {
+      name: 'lost-claim',
+      provider: 'openai',
+      steps: [step('a', 'p'), step('b', 'q')],
+    });
+    // A one-minute lease and sweep: only the hand-back can finish this run within the wait.
+    engine = createTestEngine(db, [openai], { clockLike: systemClock, leaseMs: 60_000, sweepMs: 60_000 });
+    const store = engine.store;
+    const claim = store.claimStep.bind(store);
+    let dropped = 0;
+    store.claimStep = async (...args) => {
+      const claimed = await claim(...args);
+      if (dropped++ === 0) throw new Error('Connection terminated unexpectedly');
+      return claimed; // the first claim committed, and its answer was lost on the way back
+    };
+    await engine.start();
+    const run = await engine.runs.startRun({
+      workflow: 'lost-claim',
+      input: '',
+      startedBy: 'U1',
+      trigger: 'api',
+    });
+    await waitForRun(db, run.id, ['completed']);
+    expect(openai.calls).toHaveLength(2);
+    const steps = await db.prisma.runStep.findMany({
+      where: { runId: run.id },
+      orderBy: { position: 'asc' },
+    });
+    expect(steps.map((s) => [s.status, s.leaseOwner])).toEqual([
+      ['completed', null],
+      ['completed', null],
+    ]);
+    expect(await db.prisma.stepAttempt.count({ where: { runId: run.id } })).toBe(2);
+  });
+
   it('recovery never touches a completed step, even when told every running step is orphaned', async () => {
     const openai = new ScriptedProvider('openai');
     await putWorkflow(db, { name: 'done', provider: 'openai', steps: [step('a', 'p'), step('b', 'q')] });
