@@ -15,6 +15,7 @@ import {
   createTestEngine,
   putWorkflow,
   ScriptedProvider,
+  startApiRun,
   step,
   waitFor,
   waitForRun,
@@ -52,7 +53,7 @@ async function runAtItsCall(
   await putWorkflow(db, { name: workflow, provider: 'openai', steps: [step('s', 'p')] });
   engine = createTestEngine(db, [openai], options);
   await engine.start();
-  const run = await engine.runs.startRun({ workflow, input: '', startedBy: 'U1', trigger: 'api' });
+  const run = await startApiRun(engine, workflow);
   await waitFor(() => openai.calls.length === 1, 5000, 'the call');
   const claimed = await db.prisma.runStep.findFirstOrThrow({ where: { runId: run.id } });
   return { engine, run, step: claimed, openai, answer };
@@ -93,7 +94,7 @@ describe('leases', () => {
     await putWorkflow(db, { name: 'slow', provider: 'openai', steps: [step('s', 'p')] });
     engine = createTestEngine(db, [openai], { clockLike: systemClock, leaseMs: 900, sweepMs: 100 });
     await engine.start();
-    const run = await engine.runs.startRun({ workflow: 'slow', input: '', startedBy: 'U1', trigger: 'api' });
+    const run = await startApiRun(engine, 'slow');
     await waitForRun(db, run.id, ['completed']);
     expect(openai.calls).toHaveLength(1);
     expect(await db.prisma.stepAttempt.count({ where: { runId: run.id } })).toBe(1);
@@ -146,12 +147,7 @@ describe('leases', () => {
       return claimed; // the first claim committed, and its answer was lost on the way back
     };
     await engine.start();
-    const run = await engine.runs.startRun({
-      workflow: 'lost-claim',
-      input: '',
-      startedBy: 'U1',
-      trigger: 'api',
-    });
+    const run = await startApiRun(engine, 'lost-claim');
     await waitForRun(db, run.id, ['completed']);
     expect(openai.calls).toHaveLength(2);
     const steps = await db.prisma.runStep.findMany({
@@ -170,7 +166,7 @@ describe('leases', () => {
     await putWorkflow(db, { name: 'done', provider: 'openai', steps: [step('a', 'p'), step('b', 'q')] });
     engine = createTestEngine(db, [openai]);
     await engine.start();
-    const run = await engine.runs.startRun({ workflow: 'done', input: '', startedBy: 'U1', trigger: 'api' });
+    const run = await startApiRun(engine, 'done');
     await waitForRun(db, run.id, ['completed']);
     const result = await recoverOrphans(engine.store, engine.queue, { takeAllRunning: true });
     expect(result.reclaimed).toBe(0);

@@ -1,6 +1,6 @@
 import type { Database } from '../../src/db/database.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { waitFor } from '../support/engine.js';
+import { startApiRun, waitFor } from '../support/engine.js';
 
 /**
  * What every fault scenario ends with: each run completed, or paused with a clear state (a
@@ -23,7 +23,7 @@ export interface Figures {
 export async function startRuns(engine: Engine, workflow: string, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    ids.push((await engine.runs.startRun({ workflow, input: '', startedBy: 'U1', trigger: 'api' })).id);
+    ids.push((await startApiRun(engine, workflow)).id);
   }
   return ids;
 }

@@ -177,6 +177,11 @@ export async function waitFor<T>(
   }
 }
 
+/** Starts a run of `workflow` as the API would (user U1, no idempotency key). */
+export function startApiRun(engine: Engine, workflow: string, input = '') {
+  return engine.runs.startRun({ workflow, input, startedBy: 'U1', trigger: 'api' });
+}
+
 export async function waitForRun(db: Database, runId: string, statuses: string[], timeoutMs = 10_000) {
   return waitFor(
     async () => {
