@@ -62,9 +62,8 @@ type Failure = { ok: false; error: ProviderError; calls: number; skipped: ModelR
  * the side-effecting loop.
  */
 export class Executor {
-  private readonly inflight = new Map<string, AbortController>();
-  /** Lease tokens of the executions in this process, until each has let go of its step. */
-  private readonly leases = new Set<string>();
+  /** The executions in this process by step, with their claim's lease token, until each lets go. */
+  private readonly inflight = new Map<string, { controller: AbortController; lease: string }>();
   private readonly redact: (text: string) => string;
   private readonly outcomes: OutcomeWriter;
   private stopping = false;
@@ -84,7 +83,9 @@ export class Executor {
    * leaves such a step alone; it is not an orphan.
    */
   holds(lease: string | null): boolean {
-    return lease !== null && this.leases.has(lease);
+    if (lease === null) return false;
+    for (const execution of this.inflight.values()) if (execution.lease === lease) return true;
+    return false;
   }
 
   private now(): number {
@@ -190,13 +191,13 @@ export class Executor {
     while (this.inflight.size > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    for (const controller of this.inflight.values()) controller.abort(new Interrupted('shutdown'));
+    for (const { controller } of this.inflight.values()) controller.abort(new Interrupted('shutdown'));
     while (this.inflight.size > 0) await new Promise((r) => setTimeout(r, 20));
   }
 
   /** Aborts a step running in this process (used by cancel). */
   abortStep(stepId: string): void {
-    this.inflight.get(stepId)?.abort(new Interrupted('cancelled'));
+    this.inflight.get(stepId)?.controller.abort(new Interrupted('cancelled'));
   }
 
   /** Runs one claimed step; returns its output when it completed and was saved. */
@@ -218,8 +219,8 @@ export class Executor {
       number: step.attempts,
       skips: [],
     };
-    this.inflight.set(step.id, controller);
-    this.leases.add(lease.token);
+    const execution = { controller, lease: lease.token };
+    this.inflight.set(step.id, execution);
     const heartbeat = this.startHeartbeat(x, controller);
     try {
       const plan = await this.o.plan(run, step);
@@ -244,8 +245,8 @@ export class Executor {
       return undefined;
     } finally {
       clearInterval(heartbeat);
-      this.inflight.delete(step.id);
-      this.leases.delete(lease.token);
+      // A later execution of the step may have taken the entry since this one handed it back.
+      if (this.inflight.get(step.id) === execution) this.inflight.delete(step.id);
     }
   }
 
