@@ -6,6 +6,7 @@ import {
   fail,
   putWorkflow,
   ScriptedProvider,
+  startApiRun,
   step,
   waitForRun,
 } from '../support/engine.js';
@@ -114,12 +115,7 @@ describe('fallbackNote over a real run’s StepAttempt rows', () => {
     const engine = createTestEngine(db, [anthropic, openai]);
     await engine.start();
     try {
-      const run = await engine.runs.startRun({
-        workflow: 'note',
-        input: '',
-        startedBy: 'U1',
-        trigger: 'api',
-      });
+      const run = await startApiRun(engine, 'note');
       await waitForRun(db, run.id, ['completed']);
       const s = await db.prisma.runStep.findFirstOrThrow({ where: { runId: run.id } });
       const rows = await db.prisma.stepAttempt.findMany({ where: { runStepId: s.id } });

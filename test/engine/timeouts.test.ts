@@ -8,6 +8,7 @@ import {
   createTestEngine,
   putWorkflow,
   ScriptedProvider,
+  startApiRun,
   step,
   waitFor,
   waitForRun,
@@ -50,7 +51,7 @@ async function run(name: string, providers: Provider[], stepTimeoutMs: number) {
     retry: { maxAttempts: 2, baseMs: 10, maxMs: 10 },
   });
   await engine.start();
-  return engine.runs.startRun({ workflow: name, input: '', startedBy: 'U1', trigger: 'api' });
+  return startApiRun(engine, name);
 }
 
 describe('a hung connection', () => {
@@ -106,7 +107,7 @@ describe('a hung connection', () => {
       retry: { maxAttempts: 1, baseMs: 10, maxMs: 10 },
     });
     await engine.start();
-    const r = await engine.runs.startRun({ workflow: 'deaf', input: '', startedBy: 'U1', trigger: 'api' });
+    const r = await startApiRun(engine, 'deaf');
     // The provider never answers: only the backstop timer can pause the run in time.
     await waitForRun(db, r.id, ['paused']);
     const s = await db.prisma.runStep.findFirstOrThrow({ where: { runId: r.id } });

@@ -8,6 +8,7 @@ import {
   fail,
   putWorkflow,
   ScriptedProvider,
+  startApiRun,
   step,
   waitForRun,
 } from '../support/engine.js';
@@ -48,7 +49,7 @@ async function engineWith(providers: ScriptedProvider[], health: HealthMonitor) 
 }
 
 async function runOnce(e: Engine, workflow = 'guarded') {
-  const run = await e.runs.startRun({ workflow, input: '', startedBy: 'U1', trigger: 'api' });
+  const run = await startApiRun(e, workflow);
   const done = await waitForRun(db, run.id, ['completed', 'paused']);
   const s = await db.prisma.runStep.findFirstOrThrow({ where: { runId: run.id } });
   const attempts = await db.prisma.stepAttempt.findMany({ where: { runStepId: s.id } });
