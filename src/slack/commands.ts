@@ -233,7 +233,7 @@ export class CommandService {
     const message = workflowListMessage(
       (await listWorkflows(this.o.prisma)).map((w) => ({ ...w, origin: this.o.authoring.originView(w) })),
     );
-    // A write that ended while reading moved the generation on: this answer is not kept.
+    // A write that ended while reading moved the generation on: instant() will not serve this answer.
     this.list = { message, generation, at };
     return message;
   }
