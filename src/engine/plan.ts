@@ -49,7 +49,7 @@ const ref = (provider: string | null | undefined, model: string | null | undefin
     : undefined;
 
 /**
- * Pure: applies DESIGN.md's precedence (run-step override > step > workflow > global for
+ * Pure: applies the precedence of docs/architecture.md (run-step override > step > workflow > global for
  * provider/model; override > step > workflow > none for persona) to one run step.
  * `personas` must hold the override persona when the step has one (it may be newer than
  * the run's snapshot).

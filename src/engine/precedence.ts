@@ -3,7 +3,7 @@ import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import type { ModelRef } from '../workflows/types.js';
 
 /**
- * Precedence, exactly as DESIGN.md states it:
+ * Precedence, exactly as docs/architecture.md ("Precedence") states it:
  *   provider/model: run-step override > step definition > workflow default > global default
  *   persona:        run-step override > step definition > workflow persona > none
  * Pure: no I/O, no config reads; the caller passes every level.

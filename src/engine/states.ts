@@ -1,5 +1,5 @@
 /**
- * The state machines of DESIGN.md as tables. `transitionRun` / `transitionStep` in
+ * The state machines of docs/architecture.md ("States") as tables. `transitionRun` / `transitionStep` in
  * store.ts are the only writers of status, and they refuse anything not listed here.
  */
 

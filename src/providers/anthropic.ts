@@ -137,7 +137,7 @@ const KIND_BY_TYPE: Record<string, ErrorKind> = {
   overloaded_error: 'overloaded',
 };
 
-/** Maps anything @anthropic-ai/sdk throws to a ProviderError (PROVIDER-ERRORS.md, Anthropic rows). */
+/** Maps anything @anthropic-ai/sdk throws to a ProviderError (docs/providers.md, "Error kinds", Anthropic rows). */
 export function mapAnthropicError(error: unknown, ctx: ErrorContext): ProviderError {
   if (!(error instanceof APIError)) return unexpectedError(ctx, error);
   if (error instanceof APIConnectionTimeoutError) {

@@ -156,7 +156,7 @@ function parseBody(message: string): GoogleErrorBody {
 
 const detail = (body: GoogleErrorBody, type: string) => body.details?.find((d) => d['@type']?.endsWith(type));
 
-/** Maps anything @google/genai throws to a ProviderError (PROVIDER-ERRORS.md, Gemini rows). */
+/** Maps anything @google/genai throws to a ProviderError (docs/providers.md, "Error kinds", Gemini rows). */
 export function mapGoogleError(error: unknown, ctx: ErrorContext): ProviderError {
   if (!(error instanceof ApiError)) return unexpectedError(ctx, error);
   const body = parseBody(error.message);

@@ -127,7 +127,7 @@ const QUOTA_CODES =
 // OpenAI: code context_length_exceeded; compatible servers (vLLM) only say it in words.
 const CONTEXT_MESSAGE = /maximum context length|context length exceeded|context window|too many tokens/i;
 
-/** Maps anything the openai SDK throws to a ProviderError (PROVIDER-ERRORS.md, OpenAI rows). */
+/** Maps anything the openai SDK throws to a ProviderError (docs/providers.md, "Error kinds", OpenAI rows). */
 export function mapOpenAIError(error: unknown, ctx: ErrorContext): ProviderError {
   if (!(error instanceof APIError)) return unexpectedError(ctx, error);
   if (error instanceof APIConnectionTimeoutError) {

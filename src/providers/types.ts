@@ -2,7 +2,7 @@ import type { ProviderId } from '../config.js';
 
 export type { ProviderId };
 
-/** The normalised failure kinds of DESIGN.md. */
+/** The normalised failure kinds (docs/providers.md, "Error kinds"). */
 export const ERROR_KINDS = [
   'rate_limit',
   'quota',

@@ -74,7 +74,7 @@ export interface ScheduleView {
   lastFiredAt: Date | null;
   /** Null while paused or disabled. */
   nextFireAt: Date | null;
-  /** nextFireAt on the schedule's own clock, e.g. "Mon, 2 Mar 2026, 09:00 CET". */
+  /** nextFireAt on the schedule's own clock, e.g. "Mon, 2 Mar 2026, 09:00 UTC+1". */
   nextFireLocal: string | null;
 }
 

@@ -144,24 +144,28 @@ function readsAs(
   return p.year === year && p.month === month && p.day === day && p.hour === hour && p.minute === minute;
 }
 
-const displayFormatters = new Map<string, Intl.DateTimeFormat>();
+const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** "Mon, 30 Mar 2026, 09:00 CEST" — for notices and lists. */
+/** "UTC", "UTC+2", "UTC-5", "UTC+5:30": the zone's offset at that instant. */
+export function formatOffset(offset: number): string {
+  if (offset === 0) return 'UTC';
+  const minutes = Math.round(Math.abs(offset) / MINUTE_MS);
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return `UTC${offset < 0 ? '-' : '+'}${hours}${rest ? `:${String(rest).padStart(2, '0')}` : ''}`;
+}
+
+/**
+ * "Mon, 30 Mar 2026, 09:00 UTC+2" — for notices and lists. Built from the wall-clock parts
+ * and the offset, not from Intl's zone names: those ("CEST", "GMT-5", "EST") differ with
+ * the locale and with the ICU data a Node build ships, and an offset says the same to
+ * everyone. The IANA name is shown beside it wherever the zone matters.
+ */
 export function formatLocal(date: Date, timezone: string): string {
-  let formatter = displayFormatters.get(timezone);
-  if (!formatter) {
-    formatter = new Intl.DateTimeFormat('en-GB', {
-      timeZone: timezone,
-      weekday: 'short',
-      day: 'numeric',
-      month: 'short',
-      year: 'numeric',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-      timeZoneName: 'short',
-    });
-    displayFormatters.set(timezone, formatter);
-  }
-  return formatter.format(date);
+  const ms = date.getTime();
+  const p = localParts(ms, timezone);
+  const weekday = WEEKDAYS[new Date(Date.UTC(p.year, p.month - 1, p.day)).getUTCDay()];
+  const time = `${String(p.hour).padStart(2, '0')}:${String(p.minute).padStart(2, '0')}`;
+  return `${weekday}, ${p.day} ${MONTHS[p.month - 1]} ${p.year}, ${time} ${formatOffset(offsetMs(ms, timezone))}`;
 }

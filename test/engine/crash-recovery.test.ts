@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
+import { CHILD_LINE_BOUND_MS, killAllChildren, spawnChild, TEST_BOUND_MS } from '../support/children.js';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
 import { waitFor } from '../support/engine.js';
-import { killAllEngines, spawnEngine } from '../support/engine-process.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
 
 /**
@@ -45,7 +45,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  killAllEngines();
+  killAllChildren();
   await stub?.close();
   await pg?.close();
   rmSync(dir, { recursive: true, force: true });
@@ -53,7 +53,7 @@ afterAll(async () => {
 
 /** The engine in its own process, on this test's database, workflows and OpenAI stand-in. */
 function startChild(args: string[]) {
-  return spawnEngine(args, {
+  return spawnChild('engine-child', args, {
     WORKFLOWS_DIR: join(dir, 'workflows'),
     OPENAI_API_KEY: 'sk-test-crash',
     OPENAI_BASE_URL: stub.baseUrl,
@@ -64,41 +64,45 @@ function startChild(args: string[]) {
   });
 }
 
-it('a run whose process is killed mid-step completes after a restart, and no step completes twice', async () => {
-  const first = startChild(['--start', 'crash']);
-  const runId = String((await first.line('runId')).runId);
-  await waitFor(
-    () => stub.requests.some((r) => promptOf(r).startsWith('two')),
-    30_000,
-    'step two to call its provider',
-  );
-  first.child.kill('SIGKILL');
-  await first.exited;
+it(
+  'a run whose process is killed mid-step completes after a restart, and no step completes twice',
+  async () => {
+    const first = startChild(['--start', 'crash']);
+    const runId = String((await first.line('runId')).runId);
+    await waitFor(
+      () => stub.requests.some((r) => promptOf(r).startsWith('two')),
+      CHILD_LINE_BOUND_MS,
+      'step two to call its provider',
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
 
-  hangStepTwo = false;
-  const second = startChild(['--until-done', runId]);
-  const { status } = await second.line('status');
-  expect(status).toBe('completed');
-  await second.exited;
+    hangStepTwo = false;
+    const second = startChild(['--until-done', runId]);
+    const { status } = await second.line('status');
+    expect(status).toBe('completed');
+    await second.exited;
 
-  const db = pg ?? (await openDatabase({ dataDir: join(dir, 'data') }));
-  try {
-    const steps = await db.prisma.runStep.findMany({ where: { runId }, orderBy: { position: 'asc' } });
-    expect(steps.map((s) => [s.name, s.status, s.output])).toEqual([
-      ['one', 'completed', 'done(one)'],
-      ['two', 'completed', 'done(two)'],
-      ['three', 'completed', 'done(three)'],
-    ]);
-    const successes = await db.prisma.stepAttempt.groupBy({
-      by: ['runStepId'],
-      where: { runId, outcome: 'success' },
-      _count: true,
-    });
-    expect(successes.map((s) => s._count)).toEqual([1, 1, 1]);
-  } finally {
-    if (!pg) await db.close();
-  }
-  // Step one's provider was called once: the restart did not run it again.
-  expect(stub.requests.filter((r) => promptOf(r).startsWith('one'))).toHaveLength(1);
-  expect(stub.requests.filter((r) => promptOf(r).startsWith('two'))).toHaveLength(2);
-}, 120_000);
+    const db = pg ?? (await openDatabase({ dataDir: join(dir, 'data') }));
+    try {
+      const steps = await db.prisma.runStep.findMany({ where: { runId }, orderBy: { position: 'asc' } });
+      expect(steps.map((s) => [s.name, s.status, s.output])).toEqual([
+        ['one', 'completed', 'done(one)'],
+        ['two', 'completed', 'done(two)'],
+        ['three', 'completed', 'done(three)'],
+      ]);
+      const successes = await db.prisma.stepAttempt.groupBy({
+        by: ['runStepId'],
+        where: { runId, outcome: 'success' },
+        _count: true,
+      });
+      expect(successes.map((s) => s._count)).toEqual([1, 1, 1]);
+    } finally {
+      if (!pg) await db.close();
+    }
+    // Step one's provider was called once: the restart did not run it again.
+    expect(stub.requests.filter((r) => promptOf(r).startsWith('one'))).toHaveLength(1);
+    expect(stub.requests.filter((r) => promptOf(r).startsWith('two'))).toHaveLength(2);
+  },
+  TEST_BOUND_MS,
+);

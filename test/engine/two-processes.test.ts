@@ -5,9 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Core, createCore } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/logging.js';
+import {
+  CHILD_LINE_BOUND_MS,
+  killAllChildren,
+  spawnChild,
+  TEST_BOUND_MS,
+  type TestChild,
+} from '../support/children.js';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
 import { waitFor } from '../support/engine.js';
-import { type EngineProcess, killAllEngines, spawnEngine } from '../support/engine-process.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
 
 /**
@@ -51,7 +57,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  killAllEngines();
+  killAllChildren();
   await core?.close();
   await stub?.close();
   await pg?.close();
@@ -69,50 +75,54 @@ const env = (name: string): Record<string, string> => ({
 });
 
 describe.skipIf(!usingPostgres)('two processes on one PostgreSQL', () => {
-  it('never execute the same step at once, complete every run, and run each step exactly once', async () => {
-    const a: EngineProcess = spawnEngine(['--until-runs', String(RUNS)], env('a'));
-    const b: EngineProcess = spawnEngine(['--until-runs', String(RUNS)], env('b'));
-    await Promise.all([a.line('ready'), b.line('ready')]);
+  it(
+    'never execute the same step at once, complete every run, and run each step exactly once',
+    async () => {
+      const a: TestChild = spawnChild('engine-child', ['--until-runs', String(RUNS)], env('a'));
+      const b: TestChild = spawnChild('engine-child', ['--until-runs', String(RUNS)], env('b'));
+      await Promise.all([a.line('ready'), b.line('ready')]);
 
-    // Runs are started from a third, non-working process, as the Slack app would.
-    core = await createCore(loadConfig(env('starter')), { logger: silentLogger });
-    const ids: string[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const run = await core.engine.runs.startRun({
-        workflow: 'busy',
-        input: `n${i}`,
-        startedBy: 'U1',
-        trigger: 'api',
-        idempotencyKey: `two-processes-${i}`,
+      // Runs are started from a third, non-working process, as the Slack app would.
+      core = await createCore(loadConfig(env('starter')), { logger: silentLogger });
+      const ids: string[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        const run = await core.engine.runs.startRun({
+          workflow: 'busy',
+          input: `n${i}`,
+          startedBy: 'U1',
+          trigger: 'api',
+          idempotencyKey: `two-processes-${i}`,
+        });
+        ids.push(run.id);
+      }
+      const [doneA, doneB] = await Promise.all([a.line('idle'), b.line('idle')]);
+      await Promise.all([a.exited, b.exited]);
+
+      const runs = await pg!.prisma.workflowRun.findMany({ where: { id: { in: ids } } });
+      expect(runs.map((r) => r.status)).toEqual(Array(RUNS).fill('completed'));
+      expect(stub.overlaps).toEqual([]);
+      // Both processes did real work.
+      expect(Number(doneA.answered)).toBeGreaterThan(0);
+      expect(Number(doneB.answered)).toBeGreaterThan(0);
+      expect(Number(doneA.answered) + Number(doneB.answered)).toBe(RUNS * 3);
+
+      const steps = await pg!.prisma.runStep.findMany({ where: { runId: { in: ids } } });
+      expect(steps).toHaveLength(RUNS * 3);
+      expect(steps.every((s) => s.status === 'completed' && s.leaseOwner === null)).toBe(true);
+      const successes = await pg!.prisma.stepAttempt.groupBy({
+        by: ['runStepId'],
+        where: { runId: { in: ids }, outcome: 'success' },
+        _count: true,
       });
-      ids.push(run.id);
-    }
-    const [doneA, doneB] = await Promise.all([a.line('idle', 90_000), b.line('idle', 90_000)]);
-    await Promise.all([a.exited, b.exited]);
-
-    const runs = await pg!.prisma.workflowRun.findMany({ where: { id: { in: ids } } });
-    expect(runs.map((r) => r.status)).toEqual(Array(RUNS).fill('completed'));
-    expect(stub.overlaps).toEqual([]);
-    // Both processes did real work.
-    expect(Number(doneA.answered)).toBeGreaterThan(0);
-    expect(Number(doneB.answered)).toBeGreaterThan(0);
-    expect(Number(doneA.answered) + Number(doneB.answered)).toBe(RUNS * 3);
-
-    const steps = await pg!.prisma.runStep.findMany({ where: { runId: { in: ids } } });
-    expect(steps).toHaveLength(RUNS * 3);
-    expect(steps.every((s) => s.status === 'completed' && s.leaseOwner === null)).toBe(true);
-    const successes = await pg!.prisma.stepAttempt.groupBy({
-      by: ['runStepId'],
-      where: { runId: { in: ids }, outcome: 'success' },
-      _count: true,
-    });
-    expect(successes).toHaveLength(RUNS * 3);
-    expect(successes.every((s) => s._count === 1)).toBe(true);
-    // A completed step was never called again (by the other process or by recovery).
-    expect(stub.requests).toHaveLength(RUNS * 3);
-    expect([...stub.answered.values()].every((n) => n === 1)).toBe(true);
-    await waitFor(() => stub.inflight.size === 0, 2000, 'no request in flight');
-  }, 120_000);
+      expect(successes).toHaveLength(RUNS * 3);
+      expect(successes.every((s) => s._count === 1)).toBe(true);
+      // A completed step was never called again (by the other process or by recovery).
+      expect(stub.requests).toHaveLength(RUNS * 3);
+      expect([...stub.answered.values()].every((n) => n === 1)).toBe(true);
+      await waitFor(() => stub.inflight.size === 0, CHILD_LINE_BOUND_MS, 'no request in flight');
+    },
+    TEST_BOUND_MS,
+  );
 });
 
 describe.skipIf(usingPostgres)('two processes on the embedded database', () => {

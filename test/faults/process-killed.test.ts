@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/database.js';
+import { CHILD_LINE_BOUND_MS, killAllChildren, spawnChild, TEST_BOUND_MS } from '../support/children.js';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
 import { waitFor } from '../support/engine.js';
-import { killAllEngines, spawnEngine } from '../support/engine-process.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
 import { report, tally } from './figures.js';
 
@@ -50,7 +50,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  killAllEngines();
+  killAllChildren();
   await stub?.close();
   await pg?.close();
   rmSync(dir, { recursive: true, force: true });
@@ -66,44 +66,51 @@ const env = (name: string): Record<string, string> => ({
   ...(pg?.url ? { DATABASE_URL: pg.url } : { DATA_DIR: join(dir, 'data') }),
 });
 
-it('a process killed mid-step: its steps are finished by another, none twice, none lost', async () => {
-  const t0 = performance.now();
-  const a = spawnEngine(['--start-runs', `kill:${RUNS}`], env('a'));
-  const b = usingPostgres ? spawnEngine(['--until-runs', String(RUNS)], env('b')) : undefined;
-  const { runIds } = (await a.line('runIds')) as { runIds: string[] };
+it(
+  'a process killed mid-step: its steps are finished by another, none twice, none lost',
+  async () => {
+    const t0 = performance.now();
+    const a = spawnChild('engine-child', ['--start-runs', `kill:${RUNS}`], env('a'));
+    const b = usingPostgres
+      ? spawnChild('engine-child', ['--until-runs', String(RUNS)], env('b'))
+      : undefined;
+    const { runIds } = (await a.line('runIds')) as { runIds: string[] };
 
-  // Let a third of the work finish, then stall A's calls and kill it while they hang.
-  const answered = () => [...stub.answered.values()].reduce((x, y) => x + y, 0);
-  await waitFor(() => answered() >= RUNS, 30_000, 'a first third of the steps');
-  hangA = true;
-  // Kill A only while every call it has out is one the provider is holding. (A call answered
-  // a moment before the kill but not yet saved would be made again by the survivor: provider
-  // calls are at-least-once across a crash; stored results are exactly-once.)
-  const onlyHanging = () =>
-    stub.hangingFrom('/a/') >= 2 && stub.inflightFrom('/a/') === stub.hangingFrom('/a/');
-  await waitFor(onlyHanging, 15_000, 'process A to have only held calls in flight');
-  await new Promise((r) => setTimeout(r, 300)); // answers A already had are saved
-  await waitFor(onlyHanging, 15_000, 'process A to have only held calls in flight');
-  const killedWithInFlight = stub.hangingFrom('/a/');
-  a.child.kill('SIGKILL');
-  await a.exited;
+    // Let a third of the work finish, then stall A's calls and kill it while they hang.
+    const answered = () => [...stub.answered.values()].reduce((x, y) => x + y, 0);
+    await waitFor(() => answered() >= RUNS, CHILD_LINE_BOUND_MS, 'a first third of the steps');
+    hangA = true;
+    // Kill A only while every call it has out is one the provider is holding, and every
+    // answer it was given is saved (A says so per step). A call answered but not yet saved
+    // would be made again by the survivor: provider calls are at-least-once across a crash;
+    // stored results are exactly-once.
+    const onlyHangingAndAllSaved = () =>
+      stub.hangingFrom('/a/') >= 2 &&
+      stub.inflightFrom('/a/') === stub.hangingFrom('/a/') &&
+      a.lines.filter((l) => 'saved' in l).length >= stub.answeredFrom('/a/');
+    await waitFor(onlyHangingAndAllSaved, CHILD_LINE_BOUND_MS, 'process A to hold only unanswered calls');
+    const killedWithInFlight = stub.hangingFrom('/a/');
+    a.child.kill('SIGKILL');
+    await a.exited;
 
-  const finisher = b ?? spawnEngine(['--until-runs', String(RUNS)], env('b'));
-  await finisher.line('idle', 60_000);
-  await finisher.exited;
+    const finisher = b ?? spawnChild('engine-child', ['--until-runs', String(RUNS)], env('b'));
+    await finisher.line('idle');
+    await finisher.exited;
 
-  const db: Database = pg ?? (await openDatabase({ dataDir: join(dir, 'data') }));
-  try {
-    const figures = await tally(db, runIds, [stub.answered]);
-    report(
-      `process killed mid-step (${usingPostgres ? '2 replicas' : 'restart'})`,
-      figures,
-      t0,
-      `killed with ${killedWithInFlight} calls in flight`,
-    );
-    expect(figures).toMatchObject({ runs: RUNS, steps: RUNS * 3, completed: RUNS, duplicates: 0, lost: 0 });
-  } finally {
-    if (!pg) await db.close();
-  }
-  expect(stub.overlaps).toEqual([]);
-}, 120_000);
+    const db: Database = pg ?? (await openDatabase({ dataDir: join(dir, 'data') }));
+    try {
+      const figures = await tally(db, runIds, [stub.answered]);
+      report(
+        `process killed mid-step (${usingPostgres ? '2 replicas' : 'restart'})`,
+        figures,
+        t0,
+        `killed with ${killedWithInFlight} calls in flight`,
+      );
+      expect(figures).toMatchObject({ runs: RUNS, steps: RUNS * 3, completed: RUNS, duplicates: 0, lost: 0 });
+    } finally {
+      if (!pg) await db.close();
+    }
+    expect(stub.overlaps).toEqual([]);
+  },
+  TEST_BOUND_MS,
+);

@@ -8,6 +8,8 @@
  *
  * Prints one JSON line per firing this process handled or lost ({fireAt, claimed, …}).
  */
+// First: this process runs on the suite's calendar, as the test that started it does.
+import '../support/test-date.mjs';
 import { parseArgs } from 'node:util';
 import { createCore } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';

@@ -148,7 +148,7 @@ describe('daylight saving time', () => {
       { fireAt: '2026-03-29T01:00:00.000Z', outcome: 'started', hasRun: true },
     ]);
     expect(await runsOf(s.id)).toHaveLength(1);
-    expect((await h.service.getSchedule(s.id)).nextFireLocal).toBe('Mon, 30 Mar 2026, 02:30 CEST');
+    expect((await h.service.getSchedule(s.id)).nextFireLocal).toBe('Mon, 30 Mar 2026, 02:30 UTC+2');
   });
 
   it('and exactly once on the fall-back day, when 02:30 comes round twice', async () => {

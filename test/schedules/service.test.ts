@@ -55,7 +55,7 @@ describe('addSchedule', () => {
       missedPolicy: 'run_once',
       paused: false,
       createdBy: 'U1',
-      nextFireLocal: 'Tue, 5 May 2026, 09:00 CEST',
+      nextFireLocal: 'Tue, 5 May 2026, 09:00 UTC+2',
     });
     expect(view.nextFireAt?.toISOString()).toBe('2026-05-05T07:00:00.000Z');
     const audit = await db.prisma.auditEvent.findFirst({ where: { action: 'schedule.add' } });

@@ -183,7 +183,7 @@ describe('startSchedules', () => {
       expect(listed).toMatchObject({
         workflow: 'digest',
         source: 'file',
-        nextFireLocal: 'Mon, 4 May 2026, 09:00 CEST',
+        nextFireLocal: 'Mon, 4 May 2026, 09:00 UTC+2',
       });
 
       clock.set('2026-05-04T07:00:00.020Z');

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CHILD_LINE_BOUND_MS, killAllChildren, spawnChild, TEST_BOUND_MS } from '../support/children.js';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
 import { waitFor } from '../support/engine.js';
 
@@ -13,11 +13,9 @@ import { waitFor } from '../support/engine.js';
  * (scheduler-child.ts). Needs PostgreSQL: the embedded database belongs to one process.
  */
 
-const ROOT = new URL('../../', import.meta.url).pathname;
 const MINUTES = 6;
 let pg: TestDatabase | undefined;
 let dir: string;
-const children: ChildProcess[] = [];
 
 interface Line {
   pid: number;
@@ -51,50 +49,17 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killAllChildren();
   await pg?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 function startChild(realEpoch: number, virtualEpoch: number) {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'test/schedules/scheduler-child.ts',
-      '--real-epoch',
-      String(realEpoch),
-      '--virtual-epoch',
-      String(virtualEpoch),
-    ],
-    {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        DATABASE_URL: pg!.url!,
-        WORKFLOWS_DIR: dir,
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+  return spawnChild(
+    'scheduler-child',
+    ['--real-epoch', String(realEpoch), '--virtual-epoch', String(virtualEpoch)],
+    { DATABASE_URL: pg!.url!, WORKFLOWS_DIR: dir, LOG_LEVEL: 'warn' },
   );
-  children.push(child);
-  const lines: Line[] = [];
-  let buffer = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const parts = buffer.split('\n');
-    buffer = parts.pop() ?? '';
-    for (const part of parts) if (part.trim()) lines.push(JSON.parse(part) as Line);
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, exited, stderr: () => stderr };
 }
 
 it.skipIf(!usingPostgres)(
@@ -104,11 +69,7 @@ it.skipIf(!usingPostgres)(
     const virtualEpoch = Date.parse('2030-01-07T00:00:00Z');
     const a = startChild(realEpoch, virtualEpoch);
     const b = startChild(realEpoch, virtualEpoch);
-    await waitFor(
-      () => a.lines.some((l) => l.ready) && b.lines.some((l) => l.ready),
-      20_000,
-      `both processes to start\n${a.stderr()}\n${b.stderr()}`,
-    );
+    await Promise.all([a.line('ready'), b.line('ready')]);
     const prisma = pg!.prisma;
     const bothReady = await waitFor(async () => {
       const latest = await prisma.scheduleFiring.findFirst({ orderBy: { fireAt: 'desc' } });
@@ -120,7 +81,7 @@ it.skipIf(!usingPostgres)(
         const contested = await prisma.scheduleFiring.count({ where: { fireAt: { gt: bothReady } } });
         return contested >= MINUTES;
       },
-      20_000,
+      CHILD_LINE_BOUND_MS,
       `${MINUTES} firings`,
     );
     a.child.kill('SIGTERM');
@@ -147,7 +108,7 @@ it.skipIf(!usingPostgres)(
     for (let i = 1; i < minutes.length; i++) expect(minutes[i]! - minutes[i - 1]!).toBe(60_000);
 
     // Both processes went for the same minutes; exactly one of them won each.
-    const events = [...a.lines, ...b.lines].filter((l) => l.fireAt !== undefined);
+    const events = ([...a.lines, ...b.lines] as unknown as Line[]).filter((l) => l.fireAt !== undefined);
     const byMinute = new Map<string, Line[]>();
     for (const e of events) byMinute.set(e.fireAt!, [...(byMinute.get(e.fireAt!) ?? []), e]);
     for (const f of firings) {
@@ -160,5 +121,5 @@ it.skipIf(!usingPostgres)(
     expect(raced.length).toBeGreaterThan(0);
     expect([...a.lines, ...b.lines].filter((l) => l.notice)).toEqual([]);
   },
-  60_000,
+  TEST_BOUND_MS,
 );

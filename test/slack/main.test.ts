@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { visibleText } from '../support/block-kit.js';
+import { CHILD_LINE_BOUND_MS, TEST_BOUND_MS } from '../support/children.js';
+import { TEST_DATE_IMPORT, testChildEnv } from '../support/clock.js';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
 import { waitFor } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
@@ -54,9 +56,16 @@ async function freePort(): Promise<number> {
 }
 
 function start(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // As the Dockerfile starts it, plus the suite's calendar (so its signed requests are fresh).
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', TEST_DATE_IMPORT, 'src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      NODE_ENV: 'production',
+      ...testChildEnv(),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -71,7 +80,7 @@ function start(env: Record<string, string>) {
   return { child, output, exited };
 }
 
-describe('npm start', () => {
+describe('npm start', { timeout: TEST_BOUND_MS }, () => {
   it('refuses to start without Slack tokens and says which to set', async () => {
     const { output, exited } = start({
       WORKFLOWS_DIR: join(dir, 'workflows'),
@@ -104,7 +113,7 @@ describe('npm start', () => {
     });
     await waitFor(
       () => bot.output.out.includes('Switchboard is running'),
-      60_000,
+      CHILD_LINE_BOUND_MS,
       `the bot to start (${bot.output.err})`,
     );
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -122,7 +131,7 @@ describe('npm start', () => {
     );
     expect(ack.status).toBe(200);
     // The provider holds its answer for 1.5 s: stop the bot while the step runs.
-    await waitFor(() => openai.requests.length > 0, 20_000, 'the provider call');
+    await waitFor(() => openai.requests.length > 0, CHILD_LINE_BOUND_MS, 'the provider call');
     bot.child.kill('SIGTERM');
     expect(await bot.exited).toBe(0);
 

@@ -27,7 +27,7 @@ const manifest = parse(readFileSync(new URL('../../manifest.yml', import.meta.ur
   };
 };
 const schema = JSON.parse(
-  readFileSync(new URL('../../../shared/slack/manifest.schema.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/slack/manifest.schema.json', import.meta.url), 'utf8'),
 );
 
 describe('manifest.yml', () => {

@@ -4,6 +4,7 @@ import { syncFileSchedules } from '../../src/schedules/sync.js';
 import { parseScheduleCommand } from '../../src/slack/schedule-commands.js';
 import { manualClock, manualCron } from '../schedules/support.js';
 import { visibleText } from '../support/block-kit.js';
+import { TEST_NOW, testNow } from '../support/clock.js';
 import { waitFor, waitForRun } from '../support/engine.js';
 import {
   anthropicBilling,
@@ -31,9 +32,12 @@ schedules:
 `;
 
 let h: Harness;
+/** The clock of the schedule commands: the suite's instant, set by hand where a test needs a day. */
+const clock = manualClock(TEST_NOW);
 
 beforeAll(async () => {
   h = await startHarness({
+    scheduleClock: clock,
     workflows: {
       'personas.yml': PERSONAS_YML,
       'release-notes.yml': RELEASE_NOTES_YML,
@@ -46,6 +50,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
+  clock.set(TEST_NOW);
   await h.reset();
 });
 
@@ -72,7 +77,7 @@ describe('/workflow schedule add', () => {
     expect(text).toContain(
       'Added schedule `#1`: *release-notes* `0 9 * * 1-5` (Europe/Berlin), runs posted in <#C0RUNS>.',
     );
-    expect(text).toMatch(/Next run: \w{3}, \d{1,2} \w{3} \d{4}, 09:00 CE[S]?T\./);
+    expect(text).toMatch(/Next run: \w{3}, \d{1,2} \w{3} \d{4}, 09:00 UTC\+[12]\./);
     const [row] = await schedules();
     expect(row).toMatchObject({
       cron: '0 9 * * 1-5',
@@ -134,14 +139,20 @@ describe('/workflow schedule add', () => {
 
 describe('/workflow schedule list, pause, resume, remove', () => {
   it('lists schedules with their next fire time on their own clock', async () => {
+    // Monday 7 December 2026, 10:00 in New York (16:00 in Berlin): both next run on Tuesday.
+    clock.set('2026-12-07T15:00:00Z');
     await say('schedule add release-notes "0 9 * * 1-5" America/New_York');
-    await syncFileSchedules(h.core.db.prisma, { defaultTimezone: 'UTC', now: new Date() });
+    await syncFileSchedules(h.core.db.prisma, { defaultTimezone: 'UTC', now: clock.now() });
     const text = await say('schedule list', 'U0ANYONE');
-    expect(text).toContain('`#1` *release-notes* `0 9 * * 1-5` America/New_York → <#C0RUNS> · next ');
-    // The zone's short name depends on the ICU data Node ships with.
-    expect(text).toMatch(/next Mon, \d{1,2} \w{3} \d{4}, 09:00 (E[SD]T|GMT-[45]) · by/);
-    expect(text).toContain('by <@U0OWNER>');
-    expect(text).toContain('*digest* `0 9 * * 1-5` Europe/Berlin → <#C0DIGEST>');
+    expect(text).toContain(
+      '`#1` *release-notes* `0 9 * * 1-5` America/New_York → <#C0RUNS> · next Tue, 8 Dec 2026, 09:00 UTC-5 · by <@U0OWNER>',
+    );
+    expect(text).toContain(
+      '*digest* `0 9 * * 1-5` Europe/Berlin → <#C0DIGEST> · next Tue, 8 Dec 2026, 09:00 UTC+1 · from digest.yml',
+    );
+    // On Friday evening in New York, the next weekday run is Monday's.
+    clock.set('2026-12-11T23:30:00Z');
+    expect(await say('schedule list', 'U0ANYONE')).toContain('next Mon, 14 Dec 2026, 09:00 UTC-5');
     expect(text).toContain('from digest.yml');
     expect(await say('schedule list digest')).not.toContain('release-notes');
   });
@@ -176,7 +187,7 @@ describe('/workflow schedule list, pause, resume, remove', () => {
   });
 
   it('keeps a file schedule to its file: it can be paused here but not removed', async () => {
-    await syncFileSchedules(h.core.db.prisma, { defaultTimezone: 'UTC', now: new Date() });
+    await syncFileSchedules(h.core.db.prisma, { defaultTimezone: 'UTC', now: clock.now() });
     const [digest] = await schedules();
     expect(await say(`schedule remove ${digest!.number}`)).toContain('is declared in');
     expect(await say(`schedule pause ${digest!.number}`)).toContain('Paused schedule');
@@ -191,9 +202,9 @@ describe('the scheduler wired to Slack (as main.ts does)', () => {
     // The bot was down for three days: the 09:00 firings were missed.
     await h.core.db.prisma.schedule.update({
       where: { id: schedule.id },
-      data: { nextFireAt: new Date(Date.now() - 3 * 86_400_000) },
+      data: { nextFireAt: new Date(testNow().getTime() - 3 * 86_400_000) },
     });
-    const clock = manualClock(Date.now());
+    const clock = manualClock(testNow());
     const cron = manualCron();
     const started = await startSchedules(h.core, {
       clock,

@@ -4,7 +4,7 @@ import addFormatsModule from 'ajv-formats';
 
 /**
  * Checks Block Kit payloads the way Slack would: the reference schema
- * (../shared/slack/block-kit.schema.json, draft 2020-12) plus the payload-level rules the
+ * (test/fixtures/slack/block-kit.schema.json, draft 2020-12) plus the payload-level rules the
  * schema documents but cannot enforce (docs.slack.dev/reference/block-kit/blocks,
  * docs.slack.dev/reference/methods/chat.postMessage):
  *   - a message has a non-empty `text` fallback and at most 50 blocks; a view 100;
@@ -24,7 +24,7 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 type Json = Record<string, unknown>;
 
 const schema = JSON.parse(
-  readFileSync(new URL('../../../shared/slack/block-kit.schema.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../fixtures/slack/block-kit.schema.json', import.meta.url), 'utf8'),
 ) as Json & { $id: string; $defs: Record<string, Json> };
 
 /**

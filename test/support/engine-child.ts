@@ -6,8 +6,11 @@
  *   --until-done <id>    exit once that run is completed, paused or cancelled (prints its status)
  *   --until-runs <n>     exit once at least n runs exist and none is queued or running
  *                        (prints {"idle": true, "answered": <steps this process completed>})
- * Every process prints {"ready": true} once its engine is working the queue.
+ * Every process prints {"ready": true} once its engine is working the queue, and
+ * {"saved": <step id>} each time it has stored a step's answer.
  */
+// First: this process runs on the suite's calendar, as the test that started it does.
+import './test-date.mjs';
 import { parseArgs } from 'node:util';
 import { createCore } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -28,6 +31,9 @@ const core = await createCore(config, {
 let answered = 0;
 core.engine.events.on('attempt.recorded', (a) => {
   if (a.outcome === 'success') answered += 1;
+});
+core.engine.events.on('step.changed', (e) => {
+  if (e.to === 'completed') process.stdout.write(`${JSON.stringify({ saved: e.stepId })}\n`);
 });
 await core.engine.start();
 process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid })}\n`);

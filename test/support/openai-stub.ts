@@ -26,6 +26,8 @@ export interface OpenAIStub {
   overlaps: string[];
   /** Prompts answered with a 200, with how many times each was. */
   answered: Map<string, number>;
+  /** How many 200 answers went to requests whose path starts with `prefix`. */
+  answeredFrom(prefix: string): number;
   /** Requests in flight whose path starts with `prefix` (e.g. "/a/" for one process). */
   inflightFrom(prefix: string): number;
   /** Of those, the ones being held without an answer ('hang'). */
@@ -44,6 +46,7 @@ export async function startOpenAIStub(
   const requests: ChatRequest[] = [];
   const hanging = new Set<ServerResponse>();
   const live = new Set<{ path: string; hung: boolean }>();
+  const answeredPaths: string[] = [];
   const stub: OpenAIStub = {
     baseUrl: '',
     requests,
@@ -53,6 +56,7 @@ export async function startOpenAIStub(
     answered: new Map(),
     inflightFrom: (prefix) => [...live].filter((r) => r.path.startsWith(prefix)).length,
     hangingFrom: (prefix) => [...live].filter((r) => r.hung && r.path.startsWith(prefix)).length,
+    answeredFrom: (prefix) => answeredPaths.filter((path) => path.startsWith(prefix)).length,
     close: async () => {},
   };
   const server: Server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
@@ -95,6 +99,7 @@ export async function startOpenAIStub(
       return;
     }
     stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
+    answeredPaths.push(req.url);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
       JSON.stringify({

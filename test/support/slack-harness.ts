@@ -6,6 +6,7 @@ import { type Core, createCore } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { silentLogger } from '../../src/logging.js';
+import { createScheduleService } from '../../src/schedules/index.js';
 import { createSlackApp, EVENTS_PATH, type SlackApp } from '../../src/slack/app.js';
 import type { RateLimits } from '../../src/slack/rate-limit.js';
 import { isSlackTs } from '../../src/slack/view-model.js';
@@ -186,6 +187,8 @@ export interface HarnessOptions {
   workflows?: Record<string, string>;
   env?: Record<string, string>;
   rateLimits?: RateLimits;
+  /** The clock of the schedule commands (next fire times); the suite's calendar when unset. */
+  scheduleClock?: { now(): Date };
 }
 
 export interface Harness {
@@ -277,6 +280,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config,
     rateLimits: options.rateLimits ?? FAST_LIMITS,
     alertParentWaitMs: 5000,
+    schedules: options.scheduleClock ? createScheduleService(core, options.scheduleClock) : undefined,
   });
   const { port } = await slack.start({ port: 0, host: '127.0.0.1' });
   await core.engine.start();

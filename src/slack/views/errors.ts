@@ -4,7 +4,7 @@ import type { ProviderMenu } from './model.js';
 
 /**
  * Provider failures in plain words: a one-line headline for the card and the alert, and
- * what it means / what to do. Facts per kind: ../shared/PROVIDER-ERRORS.md. No secret is
+ * what it means / what to do. Facts per kind: docs/providers.md. No secret is
  * ever shown; for auth we name the variable to fix, never its value.
  */
 

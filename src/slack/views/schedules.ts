@@ -17,7 +17,7 @@ export interface ScheduleFacts {
   paused: boolean;
   /** Slack user id, or "file:<path>". */
   createdBy: string;
-  /** The next fire time on the schedule's own clock, e.g. "Mon, 2 Mar 2026, 09:00 CET". */
+  /** The next fire time on the schedule's own clock, e.g. "Mon, 2 Mar 2026, 09:00 UTC+1". */
   nextFireLocal: string | null;
 }
 

@@ -24,7 +24,7 @@ export const RUN_STATUS: Record<RunStatus, { emoji: string; label: string }> = {
 
 export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'cancelled', 'failed']);
 
-/** The card's menus exist only in these states (DESIGN.md, States). */
+/** The card's menus exist only in these states (docs/architecture.md, "States"). */
 export function isStepEditable(status: StepStatus): boolean {
   return status === 'pending' || status === 'paused';
 }

@@ -21,7 +21,7 @@ export { describeError, errorAdvice, providerLabel } from './errors.js';
 
 /**
  * One step of a run, as a threaded card. The provider/model and persona menus exist only
- * while the step is pending or paused (DESIGN.md, States): Block Kit has no disabled flag,
+ * while the step is pending or paused (docs/architecture.md, "States"): Block Kit has no disabled flag,
  * so otherwise the same facts are read-only context text.
  */
 export function stepCard(step: StepView, menus: MenuOptions): MessagePayload {

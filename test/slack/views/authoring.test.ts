@@ -260,7 +260,7 @@ describe('schedule messages and the Home tab', () => {
     input: HOSTILE,
     paused: false,
     createdBy: 'U0OWNER',
-    nextFireLocal: 'Mon, 2 Mar 2026, 09:00 CET',
+    nextFireLocal: 'Mon, 2 Mar 2026, 09:00 UTC+1',
   };
 
   it('lists and confirms schedules with their next fire time, inertly', () => {
@@ -271,7 +271,7 @@ describe('schedule messages and the Home tab', () => {
     expectValidMessage(list);
     const text = visibleText(list);
     expect(text).toContain(
-      '`#3` *release-notes* `0 9 * * 1-5` Europe/Berlin → <#C0DIGEST> · next Mon, 2 Mar 2026, 09:00 CET',
+      '`#3` *release-notes* `0 9 * * 1-5` Europe/Berlin → <#C0DIGEST> · next Mon, 2 Mar 2026, 09:00 UTC+1',
     );
     expect(text).toContain('`#4`');
     expect(text).toContain(':double_vertical_bar: paused');

@@ -1,0 +1,1 @@
+export declare const DEFAULT_TEST_NOW: string;

@@ -1,0 +1,47 @@
+/**
+ * The suite's calendar. A test process never runs on today's date: on import, `Date` (and
+ * `Date.now()`, `new Date()`) is moved to the instant in SWITCHBOARD_TEST_NOW, or to
+ * DEFAULT_TEST_NOW, and runs at real speed from there. Timers, leases, rate limits and the
+ * timestamps of signed Slack requests keep working as usual; only the calendar is fixed, so
+ * a schedule's "next Monday" is the same on every day the suite runs.
+ *
+ * Loaded by vitest before every test file (vitest.config.ts, setupFiles) and by the child
+ * processes tests start (`--import`), which get the parent's current instant through
+ * SWITCHBOARD_TEST_NOW (see testChildEnv in test/support/clock.ts), so both agree on the time.
+ *
+ * Plain JavaScript so that a child can load it without a TypeScript loader.
+ */
+
+/** Wednesday 18 November 2026, 09:30 in New York, 14:30 UTC: an ordinary working morning. */
+export const DEFAULT_TEST_NOW = '2026-11-18T14:30:00.000Z';
+
+const MARK = Symbol.for('switchboard.testDate');
+
+function install() {
+  const RealDate = globalThis.Date;
+  if (RealDate[MARK] !== undefined) return RealDate[MARK];
+  const wanted = process.env.SWITCHBOARD_TEST_NOW ?? DEFAULT_TEST_NOW;
+  const start = RealDate.parse(wanted);
+  if (Number.isNaN(start)) {
+    throw new Error(
+      `SWITCHBOARD_TEST_NOW must be an ISO instant such as ${DEFAULT_TEST_NOW}, not "${wanted}"`,
+    );
+  }
+  const offset = start - RealDate.now();
+  const now = () => RealDate.now() + offset;
+  // A proxy, not a subclass: Date.prototype stays the same object, so `instanceof Date`
+  // holds for every date, including those Node itself creates (fs.Stats, for one).
+  globalThis.Date = new Proxy(RealDate, {
+    construct: (target, args, newTarget) =>
+      Reflect.construct(target, args.length ? args : [now()], newTarget),
+    apply: () => new RealDate(now()).toString(),
+    get: (target, key, receiver) => {
+      if (key === 'now') return now;
+      if (key === MARK) return offset;
+      return Reflect.get(target, key, receiver);
+    },
+  });
+  return offset;
+}
+
+install();
