@@ -35,6 +35,16 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Extra modules and environment for the servers' processes. The test suite runs the bench
+ * on its fixed calendar and passes that calendar on, so the signed requests it sends are
+ * fresh to the servers.
+ */
+export interface ServerLaunch {
+  imports: string[];
+  env: () => Record<string, string>;
+}
+
 export async function startServer(o: {
   entry: string;
   env: Record<string, string>;
@@ -42,17 +52,20 @@ export async function startServer(o: {
   timeoutMs?: number;
   /** Open the inspector on 127.0.0.1, for retained(). */
   inspect?: boolean;
+  launch?: ServerLaunch | undefined;
 }): Promise<ServerProcess> {
   const port = await freePort();
   const flags = o.inspect ? ['--inspect=127.0.0.1:0'] : [];
   // BENCH_CPU_PROF=<dir>: each server writes a V8 CPU profile there when it stops (for `--phases ack`).
   if (process.env.BENCH_CPU_PROF) flags.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`);
-  const child: ChildProcess = spawn(process.execPath, [...flags, '--import', 'tsx', o.entry], {
+  for (const module of o.launch?.imports ?? []) flags.push('--import', module);
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...flags, o.entry], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       NODE_ENV: 'production',
+      ...o.launch?.env(),
       ...o.env,
       PORT: String(port),
     },

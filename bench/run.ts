@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, type ServerProcess, startServer } from './bot-process.js';
+import { ROOT, type ServerLaunch, type ServerProcess, startServer } from './bot-process.js';
 import {
   type BenchDatabase,
   createBenchDatabase,
@@ -38,6 +38,8 @@ export interface BenchOptions {
   phases?: ('engine' | 'ack' | 'slack')[] | undefined;
   /** Changes to the full or quick profile (sizes, durations, bounds). */
   profile?: Partial<Profile> | undefined;
+  /** Extra modules and environment for the bot's and bare Bolt's processes (the test suite's calendar). */
+  launch?: ServerLaunch | undefined;
   log: (line: string) => void;
 }
 
@@ -79,12 +81,14 @@ export async function runBench(o: BenchOptions): Promise<Results> {
       entry: 'bench/bare-bolt.ts',
       env: { SLACK_SIGNING_SECRET: SIGNING_SECRET },
       ready: 'bare Bolt is running',
+      launch: o.launch,
     });
     servers.push(bare);
     const bot = await startServer({
       entry: 'src/main.ts',
       ready: 'Switchboard is running',
       inspect: true,
+      launch: o.launch,
       env: {
         LOG_LEVEL: 'info',
         WORKFLOWS_DIR: workflowsDir,
