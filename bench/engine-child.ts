@@ -1,8 +1,8 @@
-import { type Core, createCore } from '../src/app.js';
+import { type Core, createCore } from '../src/bootstrap.js';
 import { loadConfig } from '../src/config.js';
 import type { ProviderSource } from '../src/engine/executor.js';
 import { silentLogger } from '../src/logging.js';
-import type { Provider } from '../src/providers/types.js';
+import type { Provider } from '../src/providers/provider.js';
 import { burst, steady } from './engine-load.js';
 import { type MemoryFigures, type MemorySample, MemorySampler, type RetainedFigures } from './memory.js';
 import { BENCH_STEPS } from './workflows.js';

@@ -1,4 +1,4 @@
-import type { Core } from '../src/app.js';
+import type { Core } from '../src/bootstrap.js';
 
 /**
  * How the engine child loads the engine: a burst (N runs started in the same instant) and a

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { normalizeTimezone, timezoneProblem } from './schedules/timezone.js';
+import { normalizeTimezone, timezoneProblem } from './core/timezone.js';
 
 /**
  * Configuration, read once from the environment at start and validated here.

@@ -1,11 +1,11 @@
-import { createCore, loggerFor } from './app.js';
+import { createCore, loggerFor } from './bootstrap.js';
 import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
-import { rankAlternatives, shortHealth } from './health/index.js';
+import { rankAlternatives, shortHealth } from './health/describe.js';
 import { createOpsRoutes, type OpsServer, startOpsServer } from './ops/http.js';
 import { createMetrics } from './ops/metrics.js';
 import { cachedSlackAuthCheck } from './ops/slack-auth.js';
-import { type Schedules, startSchedules } from './schedules/index.js';
-import { createSlackApp, slackConfigProblem } from './slack/app.js';
+import { type Schedules, startSchedules } from './schedules/start.js';
+import { createSlackApp, slackConfigProblem } from './slack/slack-app.js';
 
 /**
  * `npm start`: the bot. Wiring only — every part is built elsewhere and joined here.

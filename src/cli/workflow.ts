@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { createCore } from '../app.js';
+import { createCore } from '../bootstrap.js';
 import { ConfigError, loadConfig, loadDotEnv } from '../config.js';
-import { EngineError } from '../engine/errors.js';
+import { EngineError } from '../engine/engine-error.js';
 import { createLogger } from '../logging.js';
 import { buildCatalogue } from '../providers/catalogue.js';
 import { loadWorkflowDir } from '../workflows/loader.js';

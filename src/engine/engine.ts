@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { EngineEventBus } from '../core/events.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logging.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
-import { type Clock, systemClock } from './clock.js';
-import { EngineEventBus } from './events.js';
 import { Executor, type HealthGate, type ProviderSource } from './executor.js';
 import { PgBossQueue } from './pgboss-queue.js';
 import { planStep } from './plan.js';

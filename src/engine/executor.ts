@@ -1,10 +1,10 @@
 import type { ProviderId } from '../config.js';
+import type { EngineEventBus } from '../core/events.js';
 import type { Logger } from '../logging.js';
-import { type Provider, ProviderError } from '../providers/types.js';
+import { type Provider, ProviderError } from '../providers/provider.js';
+import type { ModelRef } from '../workflows/definition.js';
 import { renderTemplate } from '../workflows/templates.js';
-import type { ModelRef } from '../workflows/types.js';
 import { callProvider } from './call.js';
-import type { EngineEventBus } from './events.js';
 import { DatabaseUnavailable, Interrupted, isTransientDbError, persist, StepLease } from './lease.js';
 import { type Execution, OutcomeWriter, type Success } from './outcomes.js';
 import type { StepPlan } from './plan.js';

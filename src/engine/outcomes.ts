@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Prisma } from '../db/generated/client.js';
 import type { Logger } from '../logging.js';
-import type { ErrorKind, GenerateResult, ProviderError } from '../providers/types.js';
-import type { ModelRef } from '../workflows/types.js';
+import type { ErrorKind, GenerateResult, ProviderError } from '../providers/provider.js';
+import type { ModelRef } from '../workflows/definition.js';
 import { Interrupted, OUTCOME_HOLD_MS, type PersistOptions, persist, type StepLease } from './lease.js';
 import type { StepPlan } from './plan.js';
 import type { RunStore } from './store.js';

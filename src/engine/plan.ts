@@ -1,6 +1,6 @@
 import type { ProviderId } from '../config.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
-import type { ModelRef, RetryPolicy } from '../workflows/types.js';
+import type { ModelRef, RetryPolicy } from '../workflows/definition.js';
 import { resolveModel, resolvePersona } from './precedence.js';
 import {
   candidateChain,

@@ -1,6 +1,6 @@
 import type { ProviderId } from '../config.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
-import type { ModelRef } from '../workflows/types.js';
+import type { ModelRef } from '../workflows/definition.js';
 
 /**
  * Precedence, exactly as docs/architecture.md ("Precedence") states it:

@@ -1,6 +1,6 @@
-import type { ErrorKind } from '../providers/types.js';
-import { RETRYABLE_KINDS } from '../providers/types.js';
-import type { ModelRef, RetryPolicy } from '../workflows/types.js';
+import type { ErrorKind } from '../providers/provider.js';
+import { RETRYABLE_KINDS } from '../providers/provider.js';
+import type { ModelRef, RetryPolicy } from '../workflows/definition.js';
 
 /** A retry policy with every field decided. */
 export interface ResolvedRetryPolicy {

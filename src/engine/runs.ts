@@ -1,11 +1,11 @@
 import type { ProviderId } from '../config.js';
+import { EDITABLE_STEP, type RunStatus, type StepStatus } from '../core/states.js';
 import { Prisma, type WorkflowRun } from '../db/generated/client.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
-import { listWorkflows, loadWorkflowFromDb } from '../workflows/sync.js';
-import { EngineError, notFound, stale } from './errors.js';
+import { listWorkflows, loadWorkflowFromDb } from '../workflows/import-files.js';
+import { EngineError, notFound, stale } from './engine-error.js';
 import type { WorkQueue } from './queue.js';
 import type { RunSnapshot } from './snapshot.js';
-import { EDITABLE_STEP, type RunStatus, type StepStatus } from './states.js';
 import type { RunStore } from './store.js';
 
 /** Inputs above this are refused: a prompt that large is a paste accident, not a workflow input. */

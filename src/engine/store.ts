@@ -1,8 +1,8 @@
+import type { Clock } from '../core/clock.js';
+import type { EngineEventBus } from '../core/events.js';
+import { type RunStatus, runSourcesFor, type StepStatus, stepSourcesFor } from '../core/states.js';
 import type { Prisma, PrismaClient } from '../db/generated/client.js';
 import { Batcher } from './batch.js';
-import type { Clock } from './clock.js';
-import type { EngineEventBus } from './events.js';
-import { type RunStatus, runSourcesFor, type StepStatus, stepSourcesFor } from './states.js';
 
 type Tx = Prisma.TransactionClient | PrismaClient;
 

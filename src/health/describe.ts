@@ -1,5 +1,5 @@
-import { kindWords } from '../engine/fallback-note.js';
-import type { ModelRef } from '../workflows/types.js';
+import { kindWords } from '../slack/views/fallback-note.js';
+import type { ModelRef } from '../workflows/definition.js';
 import type { HealthRow } from './stats.js';
 
 /**

@@ -1,9 +1,9 @@
+import type { EngineEventBus } from '../core/events.js';
 import type { PrismaClient } from '../db/generated/client.js';
-import type { EngineEventBus } from '../engine/events.js';
 import type { HealthGate } from '../engine/executor.js';
-import { kindWords } from '../engine/fallback-note.js';
 import type { Logger } from '../logging.js';
-import type { ModelRef } from '../workflows/types.js';
+import { kindWords } from '../slack/views/fallback-note.js';
+import type { ModelRef } from '../workflows/definition.js';
 import { type BreakerSettings, CircuitBreaker, type CircuitSnapshot } from './breaker.js';
 import { type HealthRow, type HealthWindow, providerHealth } from './stats.js';
 

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { EngineEventBus } from '../core/events.js';
 import type { PrismaClient } from '../db/database.js';
-import type { EngineEventBus } from '../engine/events.js';
 import type { WorkQueue } from '../engine/queue.js';
 import type { Logger } from '../logging.js';
 import { withTimeout } from './timeout.js';

@@ -11,7 +11,7 @@ import {
   providerError,
   SDK_DEFAULT_TIMEOUT_MS,
   unexpectedError,
-} from './errors.js';
+} from './error-mapping.js';
 import type {
   ErrorKind,
   GenerateRequest,
@@ -20,7 +20,7 @@ import type {
   ProviderError,
   StreamChunk,
   Usage,
-} from './types.js';
+} from './provider.js';
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const LABEL = 'Anthropic';

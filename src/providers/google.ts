@@ -14,7 +14,7 @@ import {
   parseProtoDuration,
   providerError,
   unexpectedError,
-} from './errors.js';
+} from './error-mapping.js';
 import type {
   ErrorKind,
   GenerateRequest,
@@ -23,7 +23,7 @@ import type {
   ProviderError,
   StreamChunk,
   Usage,
-} from './types.js';
+} from './provider.js';
 
 const DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 const LABEL = 'Google Gemini';

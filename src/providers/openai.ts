@@ -11,7 +11,7 @@ import {
   providerError,
   SDK_DEFAULT_TIMEOUT_MS,
   unexpectedError,
-} from './errors.js';
+} from './error-mapping.js';
 import type {
   GenerateRequest,
   GenerateResult,
@@ -19,7 +19,7 @@ import type {
   ProviderError,
   StreamChunk,
   Usage,
-} from './types.js';
+} from './provider.js';
 
 /** Local OpenAI-compatible servers (Ollama, vLLM) ignore the key, but the SDK insists on one. */
 export const LOCAL_SERVER_API_KEY = 'not-needed';

@@ -3,7 +3,7 @@ import { createAnthropicProvider } from './anthropic.js';
 import { isConfigured, PROVIDER_ENV_VARS, PROVIDER_IDS, PROVIDER_LABELS } from './catalogue.js';
 import { createGoogleProvider } from './google.js';
 import { createOpenAIProvider } from './openai.js';
-import { type Provider, ProviderError } from './types.js';
+import { type Provider, ProviderError } from './provider.js';
 
 /** Adding a provider: one new adapter file and one line here. */
 const FACTORIES: Record<ProviderId, (cfg: ProviderConfig) => Provider> = {

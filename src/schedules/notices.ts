@@ -1,4 +1,4 @@
-import { formatLocal } from './timezone.js';
+import { formatLocal } from '../core/timezone.js';
 
 /**
  * What the channel is told about a schedule, as mrkdwn text (pure functions). Workflow

@@ -1,10 +1,10 @@
 import cron from 'node-cron';
+import { CronSchedule } from '../core/cron.js';
 import type { PrismaClient } from '../db/database.js';
 import type { Schedule } from '../db/generated/client.js';
 import type { RunsService } from '../engine/runs.js';
 import type { RunStore } from '../engine/store.js';
 import type { Logger } from '../logging.js';
-import { CronSchedule } from './cron.js';
 import { type FiringOutcome, missedNotice, startFailedNotice } from './notices.js';
 import { failTimedOutRuns, type PauseTimeoutEvent } from './pause-timeout.js';
 

@@ -1,9 +1,9 @@
+import { CronSchedule, cronProblem } from '../core/cron.js';
 import { nearest } from '../core/suggest.js';
+import { formatLocal, normalizeTimezone, timezoneProblem } from '../core/timezone.js';
 import type { PrismaClient } from '../db/database.js';
 import type { Schedule } from '../db/generated/client.js';
-import { CronSchedule, cronProblem } from './cron.js';
-import { FILE_SOURCE, SLACK_SOURCE } from './sync.js';
-import { formatLocal, normalizeTimezone, timezoneProblem } from './timezone.js';
+import { FILE_SOURCE, SLACK_SOURCE } from './file-schedules.js';
 
 /**
  * What people do to schedules from Slack: `/workflow schedule add|list|pause|resume|remove`.

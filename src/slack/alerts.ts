@@ -1,10 +1,10 @@
 import type { ProviderId } from '../config.js';
+import type { EngineEventBus } from '../core/events.js';
 import type { PrismaClient } from '../db/database.js';
-import type { EngineEventBus } from '../engine/events.js';
 import { readSnapshot } from '../engine/snapshot.js';
 import type { Logger } from '../logging.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
-import type { ModelRef } from '../workflows/types.js';
+import type { ModelRef } from '../workflows/definition.js';
 import type { Publisher } from './publisher.js';
 import { parentKey } from './renderer.js';
 import type { LoadedRun, RunViews } from './run-views.js';

@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../db/database.js';
-import { EngineError } from '../engine/errors.js';
+import { EngineError } from '../engine/engine-error.js';
 import type { RunsService } from '../engine/runs.js';
 import { PROVIDER_IDS, PROVIDER_LABELS } from '../providers/catalogue.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
-import { definitionsGeneration, listWorkflows } from '../workflows/sync.js';
-import type { AuthoringService } from './authoring.js';
+import { definitionsGeneration, listWorkflows } from '../workflows/import-files.js';
 import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';
 import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher, SlackCallError } from './publisher.js';
@@ -31,6 +30,7 @@ import {
   workflowListMessage,
 } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
+import type { AuthoringService } from './workflow-editor.js';
 
 /**
  * `/workflow run <name> [input…] | list | status [run] | cancel <run> | health | schedule …

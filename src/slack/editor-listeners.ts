@@ -5,8 +5,7 @@ import type {
   SlackActionMiddlewareArgs,
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
-import { blockActionsSchema } from './actions.js';
-import { type AuthoringService, type EditorResult, viewSubmissionSchema } from './authoring.js';
+import { blockActionsSchema } from './card-actions.js';
 import type { InFlight, ListenerDeps } from './listeners.js';
 import {
   ACTIONS,
@@ -23,6 +22,7 @@ import {
   UNREADABLE_MESSAGE as UNREADABLE,
 } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
+import { type AuthoringService, type EditorResult, viewSubmissionSchema } from './workflow-editor.js';
 
 /** A modal that only says something (a refusal where no ephemeral message can go). */
 function noticeModal(message: MessagePayload): ModalView {

@@ -8,15 +8,20 @@ import type {
   webApi,
 } from '@slack/bolt';
 import type { Logger } from '../logging.js';
-import { type ActionInput, type ActionReply, type ActionService, blockActionsSchema } from './actions.js';
-import type { AuthoringService } from './authoring.js';
+import {
+  type ActionInput,
+  type ActionReply,
+  type ActionService,
+  blockActionsSchema,
+} from './card-actions.js';
 import { type CommandService, parseCommand, slashCommandSchema } from './commands.js';
 import { type Answer, registerEditors } from './editor-listeners.js';
-import type { HomeTab } from './home.js';
+import type { HomeTab } from './home-tab.js';
 import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher } from './publisher.js';
 import { ACTIONS, ALERT_RETRY_WITH_PATTERN, OOPS_MESSAGE, UNREADABLE_MESSAGE } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
+import type { AuthoringService } from './workflow-editor.js';
 
 /**
  * Bolt listeners, kept thin: ack first (Slack wants it within 3 s, and nothing here waits

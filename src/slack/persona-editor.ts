@@ -1,7 +1,6 @@
 import type { PrismaClient } from '../db/database.js';
-import { AuthoringError } from '../workflows/authoring.js';
-import { PersonaAuthoring } from '../workflows/personas.js';
-import type { SubmitResult, ViewSubmission } from './authoring.js';
+import { AuthoringError } from '../workflows/definition-edits.js';
+import { PersonaAuthoring } from '../workflows/persona-defs.js';
 import { mayEditPersona, type PermissionPolicy } from './permissions.js';
 import { inlineCode, mrkdwnToPlain } from './text.js';
 import {
@@ -14,6 +13,7 @@ import {
   personaSavedModal,
 } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
+import type { SubmitResult, ViewSubmission } from './workflow-editor.js';
 
 /**
  * `/workflow persona list|add|edit <name>` and the persona editor's Save. Checks who may act

@@ -1,5 +1,5 @@
+import type { EngineEventBus } from '../core/events.js';
 import type { PrismaClient } from '../db/database.js';
-import type { EngineEventBus } from '../engine/events.js';
 import type { RunsService } from '../engine/runs.js';
 import type { Logger } from '../logging.js';
 import type { Publisher, SlackCallError } from './publisher.js';

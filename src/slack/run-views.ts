@@ -1,5 +1,4 @@
 import type { PrismaClient } from '../db/database.js';
-import { fallbackNote } from '../engine/fallback-note.js';
 import type { StepPlan } from '../engine/plan.js';
 import { type PersonaSnapshot, readSnapshot } from '../engine/snapshot.js';
 import {
@@ -11,6 +10,7 @@ import {
   tryPlan,
   type ViewContext,
 } from './view-model.js';
+import { fallbackNote } from './views/fallback-note.js';
 import type { MenuOptions, RunView, StepView } from './views/model.js';
 
 /** One run as the Slack views see it, read fresh from the database (the source of truth). */

@@ -4,7 +4,7 @@ import {
   ScheduleError,
   type ScheduleService,
   type ScheduleView,
-} from '../schedules/index.js';
+} from '../schedules/start.js';
 import { mayManageSchedule, type PermissionPolicy } from './permissions.js';
 import { inlineCode, safeMrkdwn } from './text.js';
 import { errorMessage, usageErrorMessage } from './views/index.js';

@@ -4,7 +4,7 @@ import { type PlanContext, planStep, type StepPlan } from '../engine/plan.js';
 import { type PersonaSnapshot, type RunSnapshot, readSnapshot } from '../engine/snapshot.js';
 import { PROVIDER_LABELS } from '../providers/catalogue.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
-import type { ModelRef } from '../workflows/types.js';
+import type { ModelRef } from '../workflows/definition.js';
 import type { MenuOptions, PersonaSource, RunView, StepView } from './views/model.js';
 
 /**

@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { type Document, isMap, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { ModelCatalogue } from './catalogue-port.js';
-import { WorkflowFileError, WorkflowValidationError } from './errors.js';
+import type { PersonaDefinition, WorkflowDefinition } from './definition.js';
+import { WorkflowFileError, WorkflowValidationError } from './definition-error.js';
 import {
   formatPath,
   personasFileSchema,
@@ -11,7 +12,6 @@ import {
   schemaProblems,
   workflowFileSchema,
 } from './schema.js';
-import type { PersonaDefinition, WorkflowDefinition } from './types.js';
 import { validateWorkflow } from './validate.js';
 
 /**

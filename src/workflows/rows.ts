@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Prisma, type WorkflowStep } from '../db/generated/client.js';
-import type { WorkflowDefinition } from './types.js';
+import type { WorkflowDefinition } from './definition.js';
 
 /**
  * A definition as database rows: the Workflow columns, its WorkflowStep rows and a

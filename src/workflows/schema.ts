@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { ProviderId } from '../config.js';
+import { cronProblem } from '../core/cron.js';
 import { nearest } from '../core/suggest.js';
-import { cronProblem } from '../schedules/cron.js';
-import { normalizeTimezone, timezoneProblem } from '../schedules/timezone.js';
+import { normalizeTimezone, timezoneProblem } from '../core/timezone.js';
 import type {
   ModelRef,
   PersonaDefinition,
@@ -10,7 +10,7 @@ import type {
   ScheduleDefinition,
   StepDefinition,
   WorkflowDefinition,
-} from './types.js';
+} from './definition.js';
 
 /**
  * The workflow file format (fixed: other tools write it) and personas.yml, as zod schemas.

@@ -1,8 +1,8 @@
 import type { ProviderId } from '../config.js';
 import type { ModelCatalogue } from './catalogue-port.js';
+import type { ModelRef, StepDefinition, WorkflowDefinition } from './definition.js';
 import type { SchemaProblem } from './schema.js';
 import { checkTemplate } from './templates.js';
-import type { ModelRef, StepDefinition, WorkflowDefinition } from './types.js';
 
 /**
  * Checks a schema-valid workflow against what exists outside its file: personas, the

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
-import { EngineError } from '../../src/engine/errors.js';
+import { EngineError } from '../../src/engine/engine-error.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AttemptFacts, fallbackNote } from '../../src/engine/fallback-note.js';
+import { type AttemptFacts, fallbackNote } from '../../src/slack/views/fallback-note.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import {
   createTestEngine,

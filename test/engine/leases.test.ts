@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
 import { openDatabase } from '../../src/db/database.js';
-import { systemClock } from '../../src/engine/clock.js';
 import type { Engine } from '../../src/engine/engine.js';
 import {
   DatabaseUnavailable,

@@ -9,7 +9,7 @@ import {
   STEP_TRANSITIONS,
   TERMINAL_RUN,
   TERMINAL_STEP,
-} from '../../src/engine/states.js';
+} from '../../src/core/states.js';
 
 describe('run state machine', () => {
   it('follows queued → running ⇄ paused → completed | cancelled', () => {

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/engine/clock.js';
+import { systemClock } from '../../src/core/clock.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
-import type { Provider } from '../../src/providers/types.js';
+import type { Provider } from '../../src/providers/provider.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,

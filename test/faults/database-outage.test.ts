@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/core/clock.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
-import { systemClock } from '../../src/engine/clock.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { PgBossQueue } from '../../src/engine/pgboss-queue.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { systemClock } from '../../src/engine/clock.js';
+import { systemClock } from '../../src/core/clock.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { systemClock } from '../../src/engine/clock.js';
+import { systemClock } from '../../src/core/clock.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { fallbackNote } from '../../src/engine/fallback-note.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
 import { createAnthropicProvider } from '../../src/providers/anthropic.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
+import { fallbackNote } from '../../src/slack/views/fallback-note.js';
 import { type AnthropicStub, anthropicPromptOf, startAnthropicStub } from '../support/anthropic-stub.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTestEngine, putWorkflow, step } from '../support/engine.js';

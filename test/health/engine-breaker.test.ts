@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
-import { fallbackNote } from '../../src/engine/fallback-note.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
+import { fallbackNote } from '../../src/slack/views/fallback-note.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,

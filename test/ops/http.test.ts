@@ -1,7 +1,7 @@
 import { App, type CustomRoute, HTTPReceiver } from '@slack/bolt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { EngineEventBus } from '../../src/engine/events.js';
+import { EngineEventBus } from '../../src/core/events.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { createLogger } from '../../src/logging.js';
 import {

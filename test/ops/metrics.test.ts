@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { EngineEventBus } from '../../src/core/events.js';
 import type { Engine } from '../../src/engine/engine.js';
-import { EngineEventBus } from '../../src/engine/events.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';

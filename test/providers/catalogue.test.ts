@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.js';
 import { buildCatalogue, PROVIDER_LABELS } from '../../src/providers/catalogue.js';
+import { type Provider, ProviderError } from '../../src/providers/provider.js';
 import {
   createProviderRegistry,
   createProviders,
   ProviderNotConfiguredError,
 } from '../../src/providers/registry.js';
-import { type Provider, ProviderError } from '../../src/providers/types.js';
 
 const config = (env: Record<string, string> = {}): Config => loadConfig(env);
 

@@ -6,7 +6,7 @@ import {
   redactSecrets,
   sanitiseMessage,
   transportFailure,
-} from '../../src/providers/errors.js';
+} from '../../src/providers/error-mapping.js';
 
 const ctx = { provider: 'openai' as const, model: 'gpt-4o-mini', secrets: ['plain-configured-secret'] };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
-import type { ErrorKind } from '../../src/providers/types.js';
+import type { ErrorKind } from '../../src/providers/provider.js';
 import { describeProviderContract } from './contract.js';
 import { collect, intercept, providerErrorFrom, sse, useNock } from './support.js';
 

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CronError, CronSchedule, cronProblem } from '../../src/schedules/cron.js';
-import {
-  formatLocal,
-  normalizeTimezone,
-  resolveLocal,
-  timezoneProblem,
-} from '../../src/schedules/timezone.js';
+import { CronError, CronSchedule, cronProblem } from '../../src/core/cron.js';
+import { formatLocal, normalizeTimezone, resolveLocal, timezoneProblem } from '../../src/core/timezone.js';
 
 /** Fire times in [from, to] as ISO strings. */
 function firesBetween(cron: string, timezone: string, from: string, to: string): string[] {

@@ -11,11 +11,11 @@
 // First: this process runs on the suite's calendar, as the test that started it does.
 import '../support/test-date.mjs';
 import { parseArgs } from 'node:util';
-import { createCore } from '../../src/app.js';
+import { createCore } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { createLogger } from '../../src/logging.js';
-import { startSchedules } from '../../src/schedules/index.js';
+import { startSchedules } from '../../src/schedules/start.js';
 import { providerSource, ScriptedProvider } from '../support/engine.js';
 
 const { values } = parseArgs({

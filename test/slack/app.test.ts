@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { createSlackApp, SlackConfigError, slackConfigProblem } from '../../src/slack/app.js';
+import { createSlackApp, SlackConfigError, slackConfigProblem } from '../../src/slack/slack-app.js';
 import { expectValidHome, visibleText } from '../support/block-kit.js';
 import { waitFor } from '../support/engine.js';
 import { type Harness, SIGNING_SECRET, startHarness } from '../support/slack-harness.js';

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSchedules } from '../../src/schedules/index.js';
-import { syncFileSchedules } from '../../src/schedules/sync.js';
+import { syncFileSchedules } from '../../src/schedules/file-schedules.js';
+import { startSchedules } from '../../src/schedules/start.js';
 import { parseScheduleCommand } from '../../src/slack/schedule-commands.js';
 import { manualClock, manualCron } from '../schedules/support.js';
 import { visibleText } from '../support/block-kit.js';

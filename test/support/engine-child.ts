@@ -12,7 +12,7 @@
 // First: this process runs on the suite's calendar, as the test that started it does.
 import './test-date.mjs';
 import { parseArgs } from 'node:util';
-import { createCore } from '../../src/app.js';
+import { createCore } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logging.js';
 

@@ -1,7 +1,7 @@
 import type { ProviderId } from '../../src/config.js';
+import type { Clock } from '../../src/core/clock.js';
 import type { Database } from '../../src/db/database.js';
 import type { Prisma } from '../../src/db/generated/client.js';
-import type { Clock } from '../../src/engine/clock.js';
 import { Engine } from '../../src/engine/engine.js';
 import type { HealthGate, ProviderSource } from '../../src/engine/executor.js';
 import { InProcessQueue, type WorkQueue } from '../../src/engine/queue.js';
@@ -12,9 +12,9 @@ import {
   type Provider,
   ProviderError,
   type ProviderErrorInit,
-} from '../../src/providers/types.js';
+} from '../../src/providers/provider.js';
 import type { ModelCatalogue } from '../../src/workflows/catalogue-port.js';
-import type { StepDefinition, WorkflowDefinition } from '../../src/workflows/types.js';
+import type { StepDefinition, WorkflowDefinition } from '../../src/workflows/definition.js';
 
 /** A small catalogue: every provider known, `configured` ones offered. */
 export function testCatalogue(configured: ProviderId[] = ['openai', 'anthropic', 'google']): ModelCatalogue {

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { duplicateStep, moveStep, removeStep } from '../../src/workflows/authoring.js';
-import { exportWorkflowYaml } from '../../src/workflows/export.js';
+import type { WorkflowDefinition } from '../../src/workflows/definition.js';
+import { duplicateStep, moveStep, removeStep } from '../../src/workflows/definition-edits.js';
 import { loadWorkflowDir } from '../../src/workflows/loader.js';
-import type { WorkflowDefinition } from '../../src/workflows/types.js';
+import { exportWorkflowYaml } from '../../src/workflows/yaml-export.js';
 import { fakeCatalogue } from './fixtures.js';
 
 /** Export: a definition back into the workflow file format, which loads back identically. */

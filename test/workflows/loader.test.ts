@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WorkflowFileError, WorkflowValidationError } from '../../src/workflows/errors.js';
+import { WorkflowFileError, WorkflowValidationError } from '../../src/workflows/definition-error.js';
 import { loadWorkflowDir, loadWorkflowDirOrThrow } from '../../src/workflows/loader.js';
 import { fakeCatalogue, PERSONAS_YML, workflowDir, workflowYml } from './fixtures.js';
 

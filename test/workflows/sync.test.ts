@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { WorkflowAuthoring } from '../../src/workflows/authoring.js';
-import { loadWorkflowDir } from '../../src/workflows/loader.js';
+import type {
+  PersonaDefinition,
+  StepDefinition,
+  WorkflowDefinition,
+} from '../../src/workflows/definition.js';
+import { WorkflowAuthoring } from '../../src/workflows/definition-edits.js';
 import {
   listWorkflows,
   loadWorkflowFromDb,
   type SyncInput,
   syncWorkflows,
-} from '../../src/workflows/sync.js';
-import type { PersonaDefinition, StepDefinition, WorkflowDefinition } from '../../src/workflows/types.js';
+} from '../../src/workflows/import-files.js';
+import { loadWorkflowDir } from '../../src/workflows/loader.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { fakeCatalogue } from './fixtures.js';
 

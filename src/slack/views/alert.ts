@@ -1,7 +1,7 @@
 import { escapeMrkdwn, excerpt, mrkdwn, safeMrkdwn } from '../text.js';
-import { alertBlockId, alertRetryWithActionId, type ModelChoice, retryWithValue } from './actions.js';
+import { alertBlockId, alertRetryWithActionId, type ModelChoice, retryWithValue } from './action-ids.js';
 import { actions, type Block, type Button, button, context, LIMITS, section } from './blocks.js';
-import { describeError, errorAdvice, providerLabel } from './errors.js';
+import { describeError, errorAdvice, providerLabel } from './error-words.js';
 import type { MessagePayload, ProviderMenu, RunView, StepView } from './model.js';
 import { starterMrkdwn } from './status.js';
 

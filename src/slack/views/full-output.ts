@@ -1,5 +1,5 @@
 import { excerpt, formatCount, safeCutIndex, safeMrkdwn } from '../text.js';
-import { CALLBACKS } from './actions.js';
+import { CALLBACKS } from './action-ids.js';
 import { type Block, context, LIMITS, type ModalView, plain, section } from './blocks.js';
 import type { StepView } from './model.js';
 

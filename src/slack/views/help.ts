@@ -1,7 +1,7 @@
+import { suggest } from '../../core/suggest.js';
 import { inlineCode, safeMrkdwn, truncate } from '../text.js';
 import { type Block, context, LIMITS, section } from './blocks.js';
 import type { MessagePayload } from './model.js';
-import { suggest } from './suggest.js';
 
 /** Ephemeral replies to `/workflow help` and to commands that could not be understood. */
 

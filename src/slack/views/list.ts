@@ -1,8 +1,8 @@
 import { excerpt, inlineCode, mrkdwn, quoteLine, safeMrkdwn, truncate } from '../text.js';
 import { threadLink } from './alert.js';
-import { type OriginView, originMrkdwn } from './authoring.js';
 import { type Block, context, LIMITS, section } from './blocks.js';
-import { describeError, providerLabel } from './errors.js';
+import { type OriginView, originMrkdwn } from './editor.js';
+import { describeError, providerLabel } from './error-words.js';
 import type { MessagePayload, ProviderMenu, RunView, StepView } from './model.js';
 import { RUN_STATUS, STEP_STATUS, slackDate, starterMrkdwn } from './status.js';
 

@@ -1,5 +1,5 @@
 import { excerpt, mrkdwn, quoteLine } from '../text.js';
-import { ACTIONS, RUN_MORE_EDIT, runBlockId } from './actions.js';
+import { ACTIONS, RUN_MORE_EDIT, runBlockId } from './action-ids.js';
 import {
   actions,
   type Block,

@@ -1,5 +1,5 @@
 import { excerpt, fitMrkdwn, formatCount, formatDuration, mrkdwn, safeMrkdwn } from '../text.js';
-import { ACTIONS, DEFAULT_PERSONA_VALUE, isId, modelValue, stepBlockId } from './actions.js';
+import { ACTIONS, DEFAULT_PERSONA_VALUE, isId, modelValue, stepBlockId } from './action-ids.js';
 import {
   actions,
   type Block,
@@ -13,11 +13,11 @@ import {
   type StaticSelect,
   section,
 } from './blocks.js';
-import { describeError, errorAdvice, providerLabel } from './errors.js';
+import { describeError, errorAdvice, providerLabel } from './error-words.js';
 import type { MenuOptions, MessagePayload, PersonaMenu, ProviderMenu, StepView } from './model.js';
 import { isStepEditable, STEP_STATUS } from './status.js';
 
-export { describeError, errorAdvice, providerLabel } from './errors.js';
+export { describeError, errorAdvice, providerLabel } from './error-words.js';
 
 /**
  * One step of a run, as a threaded card. The provider/model and persona menus exist only

@@ -15,7 +15,7 @@ import {
   retryWithValue,
   runBlockId,
   stepBlockId,
-} from '../../../src/slack/views/actions.js';
+} from '../../../src/slack/views/action-ids.js';
 
 const STEP = 'cstep0000000000000000001';
 

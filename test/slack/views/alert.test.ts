@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ALERT_RETRY_WITH_PATTERN, parseRetryWithValue } from '../../../src/slack/views/actions.js';
+import { ALERT_RETRY_WITH_PATTERN, parseRetryWithValue } from '../../../src/slack/views/action-ids.js';
 import { failureAlert, recoveredAlert, threadLink } from '../../../src/slack/views/alert.js';
 import { expectValidMessage, findByType, visibleText } from '../../support/block-kit.js';
 import { aCompletedStep, aPausedStep, aRun, CONTROL_SEQUENCE } from './factories.js';

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { blockErrors } from '../../../src/slack/authoring.js';
 import {
   type EditorInput,
   exportFitsMessage,
@@ -17,6 +16,7 @@ import {
   stepEditorModal,
   workflowEditorModal,
 } from '../../../src/slack/views/index.js';
+import { blockErrors } from '../../../src/slack/workflow-editor.js';
 import { MAX_STEPS } from '../../../src/workflows/schema.js';
 import {
   expectValidHome,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CALLBACKS } from '../../../src/slack/views/actions.js';
+import { CALLBACKS } from '../../../src/slack/views/action-ids.js';
 import { chunkMrkdwn, fullOutputModal } from '../../../src/slack/views/full-output.js';
 import { expectValidModal, visibleText } from '../../support/block-kit.js';
 import { aCompletedStep, BARE_BROADCAST, CONTROL_SEQUENCE, HOSTILE } from './factories.js';

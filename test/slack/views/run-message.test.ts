@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ACTIONS, parseRunBlockId } from '../../../src/slack/views/actions.js';
+import { ACTIONS, parseRunBlockId } from '../../../src/slack/views/action-ids.js';
 import type { RunStatus } from '../../../src/slack/views/model.js';
 import { runParentMessage } from '../../../src/slack/views/run-message.js';
 import { expectValidMessage, findByType, visibleText } from '../../support/block-kit.js';

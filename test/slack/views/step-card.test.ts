@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ACTIONS, DEFAULT_PERSONA_VALUE, parseStepBlockId } from '../../../src/slack/views/actions.js';
+import { ACTIONS, DEFAULT_PERSONA_VALUE, parseStepBlockId } from '../../../src/slack/views/action-ids.js';
 import type { StaticSelect } from '../../../src/slack/views/blocks.js';
 import type { StepStatus } from '../../../src/slack/views/model.js';
 import { describeError, stepCard } from '../../../src/slack/views/step-card.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { editDistance, suggest } from '../../../src/slack/views/suggest.js';
+import { editDistance, suggest } from '../../../src/core/suggest.js';
 
 const WORKFLOWS = ['release-notes', 'release-checklist', 'incident-summary', 'weekly-digest', 'pr-review'];
 

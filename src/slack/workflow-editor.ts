@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { PrismaClient } from '../db/database.js';
 import { resolveModel } from '../engine/precedence.js';
+import type { ModelCatalogue } from '../workflows/catalogue-port.js';
+import type { StepDefinition, WorkflowDefinition } from '../workflows/definition.js';
 import {
   AuthoringError,
   canAddStep,
@@ -14,11 +16,9 @@ import {
   stepChanges,
   WorkflowAuthoring,
   withStepFile,
-} from '../workflows/authoring.js';
-import type { ModelCatalogue } from '../workflows/catalogue-port.js';
-import { exportWorkflowYaml, stepToFile, workflowToFile } from '../workflows/export.js';
+} from '../workflows/definition-edits.js';
 import { formatPath, MAX_STEPS, type SchemaProblem } from '../workflows/schema.js';
-import type { StepDefinition, WorkflowDefinition } from '../workflows/types.js';
+import { exportWorkflowYaml, stepToFile, workflowToFile } from '../workflows/yaml-export.js';
 import { mayEditWorkflow, type PermissionPolicy } from './permissions.js';
 import { inlineCode, mrkdwnToPlain, safeMrkdwn } from './text.js';
 import { menuOptions, type ViewContext } from './view-model.js';

@@ -1,7 +1,7 @@
-import type { Core } from '../app.js';
+import type { Core } from '../bootstrap.js';
+import { syncFileSchedules } from './file-schedules.js';
 import { type CronFactory, type FiringEvent, type PauseTimeoutEvent, Scheduler } from './scheduler.js';
 import { ScheduleService } from './service.js';
-import { syncFileSchedules } from './sync.js';
 
 /**
  * Scheduled runs, for main.ts: sync the workflow files' schedules into the database, handle
@@ -9,7 +9,8 @@ import { syncFileSchedules } from './sync.js';
  * call this: each firing starts at most one run however many do (see scheduler.ts).
  */
 
-export { CronSchedule, cronProblem } from './cron.js';
+export { CronSchedule, cronProblem } from '../core/cron.js';
+export { formatLocal, isValidTimezone, normalizeTimezone } from '../core/timezone.js';
 export type { CronFactory, FiringEvent, PauseTimeoutEvent } from './scheduler.js';
 export { Scheduler } from './scheduler.js';
 export {
@@ -19,7 +20,6 @@ export {
   ScheduleService,
   type ScheduleView,
 } from './service.js';
-export { formatLocal, isValidTimezone, normalizeTimezone } from './timezone.js';
 
 type SchedulesCore = Pick<Core, 'config' | 'db' | 'engine' | 'logger'>;
 

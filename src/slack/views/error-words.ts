@@ -1,5 +1,5 @@
-import type { ErrorKind } from '../../providers/types.js';
-import { ERROR_KINDS } from '../../providers/types.js';
+import type { ErrorKind } from '../../providers/provider.js';
+import { ERROR_KINDS } from '../../providers/provider.js';
 import type { ProviderMenu } from './model.js';
 
 /**

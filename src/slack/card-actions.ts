@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../db/database.js';
-import { EngineError } from '../engine/errors.js';
+import { EngineError } from '../engine/engine-error.js';
 import type { RunsService } from '../engine/runs.js';
 import type { Logger } from '../logging.js';
 import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';

@@ -1,11 +1,11 @@
 import type { PrismaClient } from '../db/database.js';
 import type { ModelCatalogue } from './catalogue-port.js';
-import { stepToFile, workflowToFile } from './export.js';
+import type { StepDefinition, WorkflowDefinition } from './definition.js';
+import { currentOrigins, SLACK_SOURCE, type VersionOrigin, writeDefinitions } from './import-files.js';
 import { definitionColumns, personaIds, recordVersion, replaceSteps, slackOrigin, stepRows } from './rows.js';
 import { formatPath, MAX_STEPS, type SchemaProblem, schemaProblems, workflowFileSchema } from './schema.js';
-import { currentOrigins, SLACK_SOURCE, type VersionOrigin, writeDefinitions } from './sync.js';
-import type { StepDefinition, WorkflowDefinition } from './types.js';
 import { validateWorkflow } from './validate.js';
+import { stepToFile, workflowToFile } from './yaml-export.js';
 
 /**
  * Editing a workflow's definition from outside its file (Slack). An edit is a whole new

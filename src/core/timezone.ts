@@ -1,4 +1,4 @@
-import { nearest } from '../core/suggest.js';
+import { nearest } from './suggest.js';
 
 /**
  * IANA time zones through Intl, the only time-zone database Node ships: validation with a

@@ -7,9 +7,9 @@ import {
   type ModelChoice,
   retryWithValue,
   stepBlockId,
-} from './actions.js';
+} from './action-ids.js';
 import { actions, type Block, type Button, button, context, LIMITS, plain, section } from './blocks.js';
-import { describeError, errorAdvice, providerLabel } from './errors.js';
+import { describeError, errorAdvice, providerLabel } from './error-words.js';
 import { packLines } from './list.js';
 import type { MenuOptions, RunView, StepView } from './model.js';
 import { type ScheduleFacts, scheduleLine } from './schedules.js';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { PrismaClient } from '../db/database.js';
 import type { Workflow, WorkflowStep } from '../db/generated/client.js';
+import type { PersonaDefinition, WorkflowDefinition } from './definition.js';
 import {
   canonical,
   contentHash,
@@ -15,7 +16,6 @@ import {
   type Tx,
   toJson,
 } from './rows.js';
-import type { PersonaDefinition, WorkflowDefinition } from './types.js';
 
 /**
  * Makes the database match the workflow files, in one transaction: personas and workflows

@@ -1,7 +1,7 @@
+import { CronSchedule } from '../core/cron.js';
 import type { PrismaClient } from '../db/database.js';
 import type { Schedule } from '../db/generated/client.js';
-import type { ScheduleDefinition, WorkflowDefinition } from '../workflows/types.js';
-import { CronSchedule } from './cron.js';
+import type { ScheduleDefinition, WorkflowDefinition } from '../workflows/definition.js';
 
 /**
  * Makes Schedule rows match the `schedules:` of the workflow definitions in the database

@@ -1,17 +1,16 @@
 import type { Server } from 'node:http';
 import type { AddressInfo, ListenOptions } from 'node:net';
 import { App, type CustomRoute, HTTPReceiver, type Receiver, SocketModeReceiver, webApi } from '@slack/bolt';
-import type { Core } from '../app.js';
+import type { Core } from '../bootstrap.js';
 import type { Config } from '../config.js';
-import { TERMINAL_RUN } from '../engine/states.js';
-import { type HealthRow, providerHealth } from '../health/index.js';
-import { ScheduleService } from '../schedules/index.js';
-import { ActionService } from './actions.js';
+import { TERMINAL_RUN } from '../core/states.js';
+import { type HealthRow, providerHealth } from '../health/stats.js';
+import { ScheduleService } from '../schedules/start.js';
 import { type AlertsOptions, FailureAlerts } from './alerts.js';
-import { AuthoringService } from './authoring.js';
 import { boltLogger } from './bolt-logger.js';
+import { ActionService } from './card-actions.js';
 import { CommandService } from './commands.js';
-import { HomeTab } from './home.js';
+import { HomeTab } from './home-tab.js';
 import { registerListeners } from './listeners.js';
 import { PersonaEditor } from './persona-editor.js';
 import { Publisher, type PublisherOptions, type SlackCaller } from './publisher.js';
@@ -21,6 +20,7 @@ import { RunViews } from './run-views.js';
 import { ScheduleCommands } from './schedule-commands.js';
 import type { ViewContext } from './view-model.js';
 import { section } from './views/blocks.js';
+import { AuthoringService } from './workflow-editor.js';
 
 /**
  * The Slack app: Bolt (HTTP on PORT at POST /slack/events, or Socket Mode when

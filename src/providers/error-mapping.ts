@@ -6,7 +6,7 @@ import {
   ProviderError,
   type ProviderId,
   type StreamChunk,
-} from './types.js';
+} from './provider.js';
 
 /**
  * What every adapter shares when turning a failure into a ProviderError:

@@ -1,15 +1,16 @@
 import type { types } from '@slack/bolt';
 import type { ProviderId } from '../config.js';
+import type { EngineEventBus } from '../core/events.js';
 import type { PrismaClient } from '../db/database.js';
-import type { EngineEventBus } from '../engine/events.js';
-import { describeHealth, type HealthRow, healthStatus } from '../health/index.js';
+import { describeHealth, healthStatus } from '../health/describe.js';
+import type { HealthRow } from '../health/stats.js';
 import type { Logger } from '../logging.js';
 import { PROVIDER_LABELS } from '../providers/catalogue.js';
-import type { ScheduleService } from '../schedules/index.js';
+import type { ScheduleService } from '../schedules/start.js';
 import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import type { RunViews } from './run-views.js';
 import { alternativesFor, runView } from './view-model.js';
-import { type AttentionItem, type HealthLine, homeView } from './views/home.js';
+import { type AttentionItem, type HealthLine, homeView } from './views/home-view.js';
 import type { MenuOptions } from './views/model.js';
 
 /**

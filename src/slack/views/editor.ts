@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
 import { excerpt, mrkdwn, safeMrkdwn } from '../text.js';
-import { ACTIONS, CALLBACKS, DEFAULT_PERSONA_VALUE, isId, modelValue } from './actions.js';
+import { ACTIONS, CALLBACKS, DEFAULT_PERSONA_VALUE, isId, modelValue } from './action-ids.js';
 import {
   actions,
   type Block,

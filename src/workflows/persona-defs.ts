@@ -1,10 +1,10 @@
 import type { PrismaClient } from '../db/database.js';
-import { AuthoringError } from './authoring.js';
-import { personaToFile } from './export.js';
+import type { PersonaDefinition } from './definition.js';
+import { AuthoringError } from './definition-edits.js';
+import { writeDefinitions } from './import-files.js';
 import { slackOrigin } from './rows.js';
 import { personasFileSchema, type SchemaProblem, schemaProblems } from './schema.js';
-import { writeDefinitions } from './sync.js';
-import type { PersonaDefinition } from './types.js';
+import { personaToFile } from './yaml-export.js';
 
 /**
  * Personas made or edited outside personas.yml (Slack). Checked by the personas.yml rules;

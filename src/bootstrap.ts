@@ -1,19 +1,19 @@
 import type { Config } from './config.js';
 import { secretValues } from './config.js';
+import type { Clock } from './core/clock.js';
 import { type Database, openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
-import type { Clock } from './engine/clock.js';
 import { Engine } from './engine/engine.js';
 import type { HealthGate, ProviderSource } from './engine/executor.js';
 import type { WorkQueue } from './engine/queue.js';
 import { HealthMonitor } from './health/monitor.js';
 import { createLogger, type Logger } from './logging.js';
 import { buildCatalogue } from './providers/catalogue.js';
-import { redactSecrets } from './providers/errors.js';
+import { redactSecrets } from './providers/error-mapping.js';
 import { createProviders, type ProviderRegistry } from './providers/registry.js';
 import type { ModelCatalogue } from './workflows/catalogue-port.js';
+import { type SyncSummary, syncWorkflows } from './workflows/import-files.js';
 import { loadWorkflowDirOrThrow } from './workflows/loader.js';
-import { type SyncSummary, syncWorkflows } from './workflows/sync.js';
 
 /**
  * The core services every entry point needs (bot, CLI, benchmarks), joined in one place:
