@@ -70,7 +70,7 @@ export class Executor {
 
   constructor(private readonly o: ExecutorOptions) {
     this.redact = o.redact ?? ((text) => text);
-    this.outcomes = new OutcomeWriter({ store: o.store, redact: this.redact, now: () => this.now() });
+    this.outcomes = new OutcomeWriter({ store: o.store, redact: this.redact });
   }
 
   get activeSteps(): number {
@@ -149,13 +149,16 @@ export class Executor {
         // lost, leaving the step `running` under a lease no execution holds. Hand it back as
         // soon as the database answers (guarded by this claim's token), then read again,
         // rather than leave the step to wait out its lease.
-        await persist(lease, () =>
-          store.moveStep(next, 'pending', {
-            actor: 'engine',
-            from: ['running'],
-            where: { leaseOwner: lease.token },
-            data: { leaseOwner: null, leaseExpiresAt: null },
-          }),
+        await persist(
+          lease,
+          () =>
+            store.moveStep(next, 'pending', {
+              actor: 'engine',
+              from: ['running'],
+              where: { leaseOwner: lease.token },
+              data: { leaseOwner: null, leaseExpiresAt: null },
+            }),
+          { clock: store.clock },
         );
         continue;
       }

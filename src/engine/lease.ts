@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
+import { type Clock, nowMs, systemClock } from '../core/clock.js';
 
 /** Why an execution was interrupted: it stops, and the step is handed back or cancelled. */
 export type StopReason = 'shutdown' | 'cancelled' | 'lease_lost';
@@ -121,8 +121,7 @@ export interface PersistOptions {
   /** Aborted with Interrupted('shutdown'): stop waiting (other reasons do not end a hold). */
   signal?: AbortSignal;
   onRetry?: (error: unknown, waitMs: number) => void;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<unknown>;
+  clock?: Pick<Clock, 'now' | 'sleep'>;
 }
 
 /**
@@ -136,16 +135,16 @@ export async function persist<T>(
   write: () => Promise<T>,
   o: PersistOptions = {},
 ): Promise<T> {
-  const now = o.now ?? Date.now;
+  const clock = o.clock ?? systemClock;
   for (let wait = 100; ; wait = Math.min(wait * 2, 500)) {
     try {
       return await write();
     } catch (error) {
       if (!isTransientDbError(error)) throw error;
       const until = Math.max(lease.expiresAt, o.holdUntil ?? 0);
-      if (now() + wait >= until || shuttingDown(o.signal)) throw new DatabaseUnavailable(error);
+      if (nowMs(clock) + wait >= until || shuttingDown(o.signal)) throw new DatabaseUnavailable(error);
       o.onRetry?.(error, wait);
-      await (o.sleep ?? delay)(wait);
+      await clock.sleep(wait);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { nowMs } from '../core/clock.js';
 import type { Prisma } from '../db/generated/client.js';
 import type { Logger } from '../logging.js';
 import type { ErrorKind, GenerateResult, ProviderError } from '../providers/provider.js';
@@ -47,12 +48,11 @@ export class OutcomeWriter {
     private readonly o: {
       store: RunStore;
       redact: (text: string) => string;
-      now: () => number;
     },
   ) {}
 
   private now(): number {
-    return this.o.now();
+    return nowMs(this.o.store.clock);
   }
 
   /**
@@ -258,7 +258,7 @@ export class OutcomeWriter {
             },
           });
         }),
-      { onRetry: (error, waitMs) => this.logDbRetry(x, error, waitMs), now: () => this.now() },
+      { onRetry: (error, waitMs) => this.logDbRetry(x, error, waitMs), clock: this.o.store.clock },
     );
     x.lease.renewed(sentAt);
     x.skips = [];
@@ -299,7 +299,7 @@ export class OutcomeWriter {
       holdUntil: this.now() + OUTCOME_HOLD_MS,
       signal: x.signal,
       onRetry: (error, waitMs) => this.logDbRetry(x, error, waitMs),
-      now: () => this.now(),
+      clock: this.o.store.clock,
     };
   }
 

@@ -1,3 +1,4 @@
+import { type Clock, nowMs, systemClock } from '../core/clock.js';
 /**
  * A circuit breaker per provider/model: closed → open after `failureThreshold` counted
  * failures among the last `window` calls (none older than `windowMs`); open → half-open
@@ -82,7 +83,7 @@ export class CircuitBreaker {
 
   constructor(
     readonly settings: BreakerSettings,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Pick<Clock, 'now'> = systemClock,
   ) {}
 
   static key(ref: { provider: string; model: string }): string {
@@ -93,7 +94,7 @@ export class CircuitBreaker {
   allow(key: string): boolean {
     const circuit = this.circuits.get(key);
     if (!circuit || circuit.openedAt === undefined) return true;
-    const now = this.now();
+    const now = nowMs(this.clock);
     if (now < circuit.openedAt + this.settings.cooldownMs) return false;
     if (circuit.probeAt !== undefined && now < circuit.probeAt + this.settings.cooldownMs) return false;
     circuit.probeAt = now;
@@ -110,7 +111,7 @@ export class CircuitBreaker {
     }
     if (outcome.at < circuit.since) return;
     if (outcome.id !== undefined && circuit.recent.some((r) => r.id === outcome.id)) return;
-    const now = this.now();
+    const now = nowMs(this.clock);
     if (circuit.openedAt !== undefined) {
       if (verdict === 'success') {
         this.close(circuit, outcome.at);
@@ -137,7 +138,7 @@ export class CircuitBreaker {
 
   snapshot(key: string): CircuitSnapshot {
     const circuit = this.circuits.get(key);
-    const now = this.now();
+    const now = nowMs(this.clock);
     if (!circuit) {
       return { state: 'closed', failures: 0, calls: 0, mainFailureKind: null, openedAt: null, probeAt: null };
     }

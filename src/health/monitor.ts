@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../core/clock.js';
 import type { EngineEventBus } from '../core/events.js';
 import type { PrismaClient } from '../db/generated/client.js';
 import type { HealthGate } from '../engine/executor.js';
@@ -11,7 +12,7 @@ export interface HealthMonitorOptions {
   prisma: PrismaClient;
   settings: BreakerSettings;
   /** Injected for tests; defaults to the system clock. */
-  clock?: { now(): Date };
+  clock?: Pick<Clock, 'now'>;
   /** How often to fold in other replicas' calls from StepAttempt (0: only at start). */
   syncMs?: number;
   logger?: Logger;
@@ -29,8 +30,9 @@ export class HealthMonitor implements HealthGate {
   private readonly now: () => Date;
 
   constructor(private readonly o: HealthMonitorOptions) {
-    this.now = () => (o.clock ?? { now: () => new Date() }).now();
-    this.breaker = new CircuitBreaker(o.settings, () => this.now().getTime());
+    const clock = o.clock ?? systemClock;
+    this.now = () => clock.now();
+    this.breaker = new CircuitBreaker(o.settings, clock);
   }
 
   allow(ref: ModelRef): boolean {

@@ -1,3 +1,4 @@
+import { type Clock, nowMs, systemClock } from '../core/clock.js';
 /**
  * Readiness asks "is our Slack token still good?" with auth.test. Probes come every few
  * seconds from every replica, so the answer is cached: a success for `okTtlMs` (30 s), a
@@ -7,11 +8,12 @@
  */
 export function cachedSlackAuthCheck(
   authTest: () => Promise<{ ok?: boolean }>,
-  options: { okTtlMs?: number; failTtlMs?: number; now?: () => number } = {},
+  options: { okTtlMs?: number; failTtlMs?: number; clock?: Pick<Clock, 'now'> } = {},
 ): () => Promise<boolean> {
   const okTtl = options.okTtlMs ?? 30_000;
   const failTtl = options.failTtlMs ?? 5_000;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? systemClock;
+  const now = () => nowMs(clock);
   let cached: { ok: boolean; until: number } | undefined;
   let inflight: Promise<boolean> | undefined;
 

@@ -1,4 +1,5 @@
 import cron from 'node-cron';
+import { type Clock, systemClock } from '../core/clock.js';
 import { CronSchedule } from '../core/cron.js';
 import type { PrismaClient } from '../db/database.js';
 import type { Schedule } from '../db/generated/client.js';
@@ -53,7 +54,7 @@ export interface SchedulerOptions {
   runs: Pick<RunsService, 'startRun'>;
   store: Pick<RunStore, 'moveRun' | 'moveStep' | 'steps'>;
   logger: Logger;
-  clock?: { now(): Date };
+  clock?: Pick<Clock, 'now'>;
   cron?: CronFactory;
   /** What the cron factory is asked to tick on (default every minute). */
   tickExpression?: string;
@@ -77,13 +78,13 @@ const MINUTE_MS = 60_000;
 type DueSchedule = Schedule & { workflow: { name: string } };
 
 export class Scheduler {
-  private readonly clock: { now(): Date };
+  private readonly clock: Pick<Clock, 'now'>;
   private readonly graceMs: number;
   private task: CronTask | undefined;
   private ticking: Promise<void> | undefined;
 
   constructor(private readonly o: SchedulerOptions) {
-    this.clock = o.clock ?? { now: () => new Date() };
+    this.clock = o.clock ?? systemClock;
     this.graceMs = o.graceMs ?? 5 * MINUTE_MS;
   }
 

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../core/clock.js';
 import { CronSchedule, cronProblem } from '../core/cron.js';
 import { nearest } from '../core/suggest.js';
 import { formatLocal, normalizeTimezone, timezoneProblem } from '../core/timezone.js';
@@ -87,16 +88,16 @@ export interface ScheduleServiceOptions {
   prisma: PrismaClient;
   /** SCHEDULE_TIMEZONE. */
   defaultTimezone: string;
-  clock?: { now(): Date };
+  clock?: Pick<Clock, 'now'>;
 }
 
 type Row = Schedule & { workflow: { name: string } };
 
 export class ScheduleService {
-  private readonly clock: { now(): Date };
+  private readonly clock: Pick<Clock, 'now'>;
 
   constructor(private readonly o: ScheduleServiceOptions) {
-    this.clock = o.clock ?? { now: () => new Date() };
+    this.clock = o.clock ?? systemClock;
   }
 
   async addSchedule(request: AddScheduleRequest): Promise<ScheduleView> {

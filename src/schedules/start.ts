@@ -1,4 +1,5 @@
 import type { Core } from '../bootstrap.js';
+import { type Clock, systemClock } from '../core/clock.js';
 import { syncFileSchedules } from './file-schedules.js';
 import { type CronFactory, type FiringEvent, type PauseTimeoutEvent, Scheduler } from './scheduler.js';
 import { ScheduleService } from './service.js';
@@ -30,7 +31,7 @@ export interface StartSchedulesOptions {
   onPauseTimeout?: (event: PauseTimeoutEvent) => void | Promise<void>;
   onFiring?: (event: FiringEvent) => void;
   /** Tests: a clock and a cron factory that drive time. */
-  clock?: { now(): Date };
+  clock?: Pick<Clock, 'now'>;
   cron?: CronFactory;
   tickExpression?: string;
   graceMs?: number;
@@ -42,7 +43,7 @@ export interface Schedules {
   stop(): Promise<void>;
 }
 
-export function createScheduleService(core: SchedulesCore, clock?: { now(): Date }): ScheduleService {
+export function createScheduleService(core: SchedulesCore, clock?: Pick<Clock, 'now'>): ScheduleService {
   return new ScheduleService({
     prisma: core.db.prisma,
     defaultTimezone: core.config.schedules.timezone,
@@ -54,7 +55,7 @@ export async function startSchedules(
   core: SchedulesCore,
   options: StartSchedulesOptions = {},
 ): Promise<Schedules> {
-  const now = options.clock?.now() ?? new Date();
+  const now = (options.clock ?? systemClock).now();
   const summary = await syncFileSchedules(core.db.prisma, {
     defaultTimezone: core.config.schedules.timezone,
     now,

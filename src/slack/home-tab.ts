@@ -1,5 +1,6 @@
 import type { types } from '@slack/bolt';
 import type { ProviderId } from '../config.js';
+import { type Clock, nowMs, systemClock } from '../core/clock.js';
 import type { EngineEventBus } from '../core/events.js';
 import type { PrismaClient } from '../db/database.js';
 import { describeHealth, healthStatus } from '../health/describe.js';
@@ -30,7 +31,7 @@ export interface HomeTabOptions {
   publish: (userId: string, view: types.HomeView) => Promise<unknown>;
   logger: Logger;
   /** Clock for the "opened lately" window. */
-  now?: () => number;
+  clock?: Pick<Clock, 'now'>;
 }
 
 const MAX_ATTENTION = 10;
@@ -50,7 +51,7 @@ export class HomeTab {
   constructor(private readonly o: HomeTabOptions) {}
 
   private now(): number {
-    return this.o.now?.() ?? Date.now();
+    return nowMs(this.o.clock ?? systemClock);
   }
 
   /** The Home view for a user, with `notice` (safe mrkdwn) on top. */

@@ -1,5 +1,6 @@
+import { nowMs, systemClock } from '../core/clock.js';
 import type { Logger } from '../logging.js';
-import { type Clock, RateLimiter, type RateLimits, realClock, SLACK_RATE_LIMITS } from './rate-limit.js';
+import { type BucketClock, RateLimiter, type RateLimits, SLACK_RATE_LIMITS } from './rate-limit.js';
 import type { MessagePayload } from './views/model.js';
 
 /**
@@ -68,7 +69,7 @@ export interface PublisherOptions {
   client: SlackCaller;
   logger: Logger;
   limits?: RateLimits;
-  clock?: Clock;
+  clock?: BucketClock;
   /** Attempts per call for transient failures (default 4). */
   maxAttempts?: number;
   /** First backoff after a transient failure, doubled each time (default 500 ms). */
@@ -158,7 +159,7 @@ interface Slot {
 export class Publisher {
   private readonly slots = new Map<string, Slot>();
   private readonly limiter: RateLimiter;
-  private readonly clock: Clock;
+  private readonly clock: BucketClock;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly drainWaiters = new Set<() => void>();
   private readonly counters: PublisherStats = {
@@ -178,7 +179,7 @@ export class Publisher {
   private readonly editBudget: number;
 
   constructor(private readonly o: PublisherOptions) {
-    this.clock = o.clock ?? realClock;
+    this.clock = o.clock ?? systemClock;
     const limits = o.limits ?? SLACK_RATE_LIMITS;
     this.limiter = new RateLimiter(limits, this.clock);
     const update = limits['chat.update'] ?? { perSecond: 50 / 60, burst: 5 };
@@ -214,7 +215,7 @@ export class Publisher {
     slot.desired = spec.payload;
     slot.desiredChanging = Boolean(spec.changing);
     slot.force ||= Boolean(spec.force);
-    slot.touched = this.clock.now();
+    slot.touched = nowMs(this.clock);
     this.drive(slot);
     // A message held back whose state has settled may go now.
     if (!slot.desiredChanging) this.admit();
@@ -356,7 +357,7 @@ export class Publisher {
       onFailed: spec.onFailed,
       posted,
       resolvePosted,
-      touched: this.clock.now(),
+      touched: nowMs(this.clock),
     };
   }
 

@@ -1,3 +1,5 @@
+import { type Clock, nowMs, systemClock } from '../core/clock.js';
+
 /**
  * Token buckets for Slack's per-method rate limits. Slack documents its limits per method
  * and tier (docs.slack.dev/apis/web-api/rate-limits), "per API method per workspace per
@@ -13,20 +15,8 @@
  * Slack counts as too early when we run at exactly its rate.
  */
 
-export interface Clock {
-  now(): number;
-  /** Resolves after `ms`; cancellable so a stopped publisher leaves no timers behind. */
-  setTimeout(fn: () => void, ms: number): { cancel(): void };
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout(fn, ms) {
-    const timer = setTimeout(fn, ms);
-    timer.unref?.();
-    return { cancel: () => clearTimeout(timer) };
-  },
-};
+/** What the buckets need of a clock. */
+export type BucketClock = Pick<Clock, 'now' | 'setTimeout'>;
 
 export interface BucketRate {
   /** Tokens added per second. */
@@ -48,10 +38,10 @@ export class TokenBucket {
 
   constructor(
     private readonly rate: BucketRate,
-    private readonly clock: Clock = realClock,
+    private readonly clock: BucketClock = systemClock,
   ) {
     this.tokens = rate.burst;
-    this.last = clock.now();
+    this.last = nowMs(clock);
   }
 
   /**
@@ -67,7 +57,7 @@ export class TokenBucket {
 
   /** Stops handing out tokens for `ms` (a 429's Retry-After). */
   pause(ms: number): void {
-    this.pausedUntil = Math.max(this.pausedUntil, this.clock.now() + ms);
+    this.pausedUntil = Math.max(this.pausedUntil, nowMs(this.clock) + ms);
     // Retry-After says when one call may go again: allow exactly one then, the rest at the normal rate.
     this.tokens = 1;
     this.reschedule();
@@ -78,7 +68,7 @@ export class TokenBucket {
   }
 
   get isPaused(): boolean {
-    return this.clock.now() < this.pausedUntil;
+    return nowMs(this.clock) < this.pausedUntil;
   }
 
   /** Releases timers (shutdown); pending takers stay pending. */
@@ -94,7 +84,7 @@ export class TokenBucket {
   }
 
   private pump() {
-    const now = this.clock.now();
+    const now = nowMs(this.clock);
     if (now < this.pausedUntil) return this.reschedule();
     this.refill(now);
     while (this.waiters.length > 0 && this.tokens >= 1) {
@@ -109,7 +99,7 @@ export class TokenBucket {
     this.timer?.cancel();
     this.timer = undefined;
     if (this.waiters.length === 0) return;
-    const now = this.clock.now();
+    const now = nowMs(this.clock);
     const untilUnpaused = Math.max(0, this.pausedUntil - now);
     const untilToken = this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.rate.perSecond) * 1000);
     this.timer = this.clock.setTimeout(
@@ -146,7 +136,7 @@ export class RateLimiter {
 
   constructor(
     private readonly limits: RateLimits = SLACK_RATE_LIMITS,
-    private readonly clock: Clock = realClock,
+    private readonly clock: BucketClock = systemClock,
   ) {}
 
   bucket(method: string, channel?: string): TokenBucket {

@@ -1,3 +1,4 @@
+import { type Clock, nowMs, systemClock } from '../core/clock.js';
 import type { EngineEventBus } from '../core/events.js';
 import type { PrismaClient } from '../db/database.js';
 import type { RunsService } from '../engine/runs.js';
@@ -40,7 +41,7 @@ export interface RendererOptions {
   logger: Logger;
   /** This process's identity (the engine's lease owner), written into claims. */
   owner: string;
-  now?: () => number;
+  clock?: Pick<Clock, 'now'>;
 }
 
 interface RunState {
@@ -219,7 +220,7 @@ export class Renderer {
    * another process holds a live one.
    */
   private async claim(kind: 'run' | 'step', id: string, current: string | null): Promise<string | undefined> {
-    const now = (this.o.now ?? Date.now)();
+    const now = nowMs(this.o.clock ?? systemClock);
     if (current) {
       const at = Number(current.split(':').at(-1));
       if (!current.startsWith('claim:') || (Number.isFinite(at) && now - at < CLAIM_TTL_MS)) return undefined;

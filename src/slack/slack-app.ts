@@ -14,7 +14,7 @@ import { HomeTab } from './home-tab.js';
 import { registerListeners } from './listeners.js';
 import { PersonaEditor } from './persona-editor.js';
 import { Publisher, type PublisherOptions, type SlackCaller } from './publisher.js';
-import type { Clock, RateLimits } from './rate-limit.js';
+import type { BucketClock, RateLimits } from './rate-limit.js';
 import { Renderer } from './renderer.js';
 import { RunViews } from './run-views.js';
 import { ScheduleCommands } from './schedule-commands.js';
@@ -41,7 +41,7 @@ export interface SlackAppOptions {
   client?: SlackCaller;
   /** Per-method buckets (default: Slack's documented limits). */
   rateLimits?: RateLimits;
-  clock?: Clock;
+  clock?: BucketClock;
   /** Health words per provider shown in the model menu ("degraded"). */
   providerHealth?: ViewContext['providerHealth'];
   /** How long a failure alert waits for the run's parent message (default 15 s). */

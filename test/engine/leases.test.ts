@@ -202,9 +202,11 @@ describe('saving through a database blip', () => {
     await expect(
       persist(lease, () => Promise.reject(connectionLost), {
         onRetry: (_error, wait) => waits.push({ at: virtual, wait }),
-        now: () => virtual,
-        sleep: async (wait) => {
-          virtual += wait;
+        clock: {
+          now: () => new Date(virtual),
+          sleep: async (wait) => {
+            virtual += wait;
+          },
         },
       }),
     ).rejects.toBeInstanceOf(DatabaseUnavailable);
@@ -227,9 +229,11 @@ describe('saving through a database blip', () => {
       },
       {
         holdUntil: t0 + 60_000,
-        now: () => virtual,
-        sleep: async (wait) => {
-          virtual += wait;
+        clock: {
+          now: () => new Date(virtual),
+          sleep: async (wait) => {
+            virtual += wait;
+          },
         },
       },
     );
@@ -243,9 +247,11 @@ describe('saving through a database blip', () => {
     let virtual = t0;
     const lease = new StepLease('me', 400, t0);
     const advance = {
-      now: () => virtual,
-      sleep: async (wait: number) => {
-        virtual += wait;
+      clock: {
+        now: () => new Date(virtual),
+        sleep: async (wait: number) => {
+          virtual += wait;
+        },
       },
     };
     await expect(

@@ -6,7 +6,7 @@ const KEY = 'anthropic/claude-haiku-4-5';
 
 function setup() {
   let now = 1_000_000;
-  const breaker = new CircuitBreaker(settings, () => now);
+  const breaker = new CircuitBreaker(settings, { now: () => new Date(now) });
   let id = 0;
   const call = (outcome: CallOutcome['outcome'], errorKind: string | null = null, at = now) => {
     id += 1;

@@ -225,7 +225,7 @@ describe('cachedSlackAuthCheck', () => {
         if (!ok) throw new Error('invalid_auth');
         return { ok: true };
       },
-      { now: () => now },
+      { clock: { now: () => new Date(now) } },
     );
     expect(await check()).toBe(true);
     now = 29_999;

@@ -1,5 +1,6 @@
 import type { ProviderId } from '../../src/config.js';
 import type { Clock } from '../../src/core/clock.js';
+import { systemClock } from '../../src/core/clock.js';
 import type { Database } from '../../src/db/database.js';
 import type { Prisma } from '../../src/db/generated/client.js';
 import { Engine } from '../../src/engine/engine.js';
@@ -82,6 +83,7 @@ export function instantClock() {
     sleep: async (ms: number) => {
       sleeps.push(ms);
     },
+    setTimeout: systemClock.setTimeout,
   };
 }
 
@@ -207,5 +209,6 @@ export function virtualClock(start = Date.now()) {
       sleeps.push(ms);
       t += ms;
     },
+    setTimeout: (_fn: () => void, _ms: number) => ({ cancel() {} }),
   };
 }

@@ -1,14 +1,14 @@
 import type { SlackCaller } from '../../src/slack/publisher.js';
-import type { Clock } from '../../src/slack/rate-limit.js';
+import type { BucketClock } from '../../src/slack/rate-limit.js';
 
 /** A clock that only moves when told to; timers fire in time order as it moves. */
-export class FakeClock implements Clock {
+export class FakeClock implements BucketClock {
   private t = 0;
   private timers: { at: number; fn: () => void; seq: number }[] = [];
   private seq = 0;
 
-  now(): number {
-    return this.t;
+  now(): Date {
+    return new Date(this.t);
   }
 
   setTimeout(fn: () => void, ms: number) {
@@ -62,7 +62,7 @@ export class FakeSlack implements SlackCaller {
   hold = false;
   private ts = 0;
 
-  constructor(private readonly clock: { now(): number } = { now: Date.now }) {}
+  constructor(private readonly clock: { now(): Date } = { now: () => new Date() }) {}
 
   /** The next calls of `method` get these answers, in order. */
   answer(method: string, ...answers: Answer[]): void {
@@ -81,7 +81,7 @@ export class FakeSlack implements SlackCaller {
   }
 
   async apiCall(method: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    this.calls.push({ method, args, at: this.clock.now() });
+    this.calls.push({ method, args, at: this.clock.now().getTime() });
     if (this.hold) await new Promise<void>((resolve) => this.held.push(resolve));
     const next = this.queued.get(method)?.shift();
     if (next instanceof Error) throw next;
