@@ -1,8 +1,9 @@
 import { type Core, createCore } from '../src/bootstrap.js';
 import { loadConfig } from '../src/config.js';
-import type { ProviderSource } from '../src/engine/executor.js';
+import type { Providers } from '../src/core/ports.js';
+import type { Provider } from '../src/core/provider-spec.js';
 import { silentLogger } from '../src/logging.js';
-import type { Provider } from '../src/providers/provider.js';
+import { providersOf } from '../src/providers/registry.js';
 import { burst, steady } from './engine-load.js';
 import { type MemoryFigures, type MemorySample, MemorySampler, type RetainedFigures } from './memory.js';
 import { BENCH_STEPS } from './workflows.js';
@@ -46,7 +47,7 @@ const WARM_UP_RUNS = 5;
 /** After the steady state, runs still in flight get this long to finish (and count). */
 const STEADY_DRAIN_MS = 10_000;
 
-function sleepingProvider(latencyMs: number): ProviderSource {
+function sleepingProvider(latencyMs: number): Providers {
   const provider: Provider = {
     id: 'openai',
     label: 'OpenAI',
@@ -64,7 +65,7 @@ function sleepingProvider(latencyMs: number): ProviderSource {
       throw new Error('the engine does not stream');
     },
   };
-  return { get: (id) => (id === 'openai' ? provider : undefined), configured: () => ['openai'] };
+  return providersOf([provider]);
 }
 
 /** After a full GC (the process runs with --expose-gc). */

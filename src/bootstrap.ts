@@ -1,17 +1,16 @@
 import type { Config } from './config.js';
 import { secretValues } from './config.js';
 import type { Clock } from './core/clock.js';
+import type { HealthGate, ModelCatalogue, Providers } from './core/ports.js';
 import { type Database, openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
 import { Engine } from './engine/engine.js';
-import type { HealthGate, ProviderSource } from './engine/executor.js';
 import type { WorkQueue } from './engine/queue.js';
 import { HealthMonitor } from './health/monitor.js';
 import { createLogger, type Logger } from './logging.js';
 import { buildCatalogue } from './providers/catalogue.js';
 import { redactSecrets } from './providers/error-mapping.js';
-import { createProviders, type ProviderRegistry } from './providers/registry.js';
-import type { ModelCatalogue } from './workflows/catalogue-port.js';
+import { createProviders } from './providers/registry.js';
 import { type SyncSummary, syncWorkflows } from './workflows/import-files.js';
 import { loadWorkflowDirOrThrow } from './workflows/loader.js';
 
@@ -24,7 +23,7 @@ export interface Core {
   logger: Logger;
   db: Database;
   catalogue: ModelCatalogue;
-  providers: ProviderSource;
+  providers: Providers;
   engine: Engine;
   /** Provider health and circuit breakers (undefined when CoreOptions.health replaced it). */
   health: HealthMonitor | undefined;
@@ -40,7 +39,7 @@ export interface CoreOptions {
   /** Replaces the circuit breakers (tests); `false` runs without any. */
   health?: HealthGate | false;
   /** Replace the real providers (tests, benchmarks). */
-  providers?: ProviderSource;
+  providers?: Providers;
   db?: Database;
 }
 
@@ -60,7 +59,7 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
     const catalogue = buildCatalogue(config);
-    const providers = options.providers ?? providerSource(createProviders(config));
+    const providers = options.providers ?? createProviders(config);
     const syncWorkflowFiles = async () => {
       const loaded = await loadWorkflowDirOrThrow(config.workflowsDir, catalogue);
       return syncWorkflows(db.prisma, {
@@ -115,12 +114,4 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
     await db.close().catch(() => {});
     throw error;
   }
-}
-
-/** The engine asks for a provider and skips to the next candidate when there is none. */
-function providerSource(registry: ProviderRegistry): ProviderSource {
-  return {
-    get: (id) => (registry.has(id) ? registry.get(id) : undefined),
-    configured: () => registry.configured(),
-  };
 }

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import type { ProviderId, ProviderSettings } from './core/provider-spec.js';
 import { normalizeTimezone, timezoneProblem } from './core/timezone.js';
+import { type BuiltInProviderId, PROVIDER_IDS, PROVIDER_TABLE } from './providers/table.js';
 
 /**
  * Configuration, read once from the environment at start and validated here.
@@ -59,7 +61,20 @@ const bool = (fallback: boolean, hint: string) =>
     })
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const providerName = z.enum(['openai', 'anthropic', 'google']);
+const providerName = z.enum(PROVIDER_IDS, { message: `must be one of ${PROVIDER_IDS.join(', ')}` });
+
+/** Each provider's key, base URL and model list variables, from the provider table. */
+const providerVariables = Object.fromEntries(
+  PROVIDER_IDS.flatMap((id) => {
+    const entry = PROVIDER_TABLE[id];
+    return [
+      [entry.keyVariable, optionalString],
+      ...entry.keyAliases.map((alias) => [alias, optionalString]),
+      [entry.baseUrlVariable, url(entry.baseUrlExample)],
+      [entry.modelsVariable, list],
+    ];
+  }),
+) as Record<string, typeof optionalString | ReturnType<typeof url> | typeof list>;
 
 const envSchema = z.object({
   NODE_ENV: optionalString,
@@ -75,16 +90,7 @@ const envSchema = z.object({
   DATA_DIR: optionalString.transform((v) => v ?? './data'),
   WORKFLOWS_DIR: optionalString.transform((v) => v ?? './workflows'),
 
-  OPENAI_API_KEY: optionalString,
-  OPENAI_BASE_URL: url('https://api.openai.com/v1'),
-  OPENAI_MODELS: list,
-  ANTHROPIC_API_KEY: optionalString,
-  ANTHROPIC_BASE_URL: url('https://api.anthropic.com'),
-  ANTHROPIC_MODELS: list,
-  GEMINI_API_KEY: optionalString,
-  GOOGLE_API_KEY: optionalString,
-  GEMINI_BASE_URL: url('https://generativelanguage.googleapis.com'),
-  GEMINI_MODELS: list,
+  ...providerVariables,
   DEFAULT_PROVIDER: optionalString.pipe(providerName.optional()).or(z.undefined()),
   DEFAULT_MODEL: optionalString,
 
@@ -137,21 +143,12 @@ const envSchema = z.object({
   ),
 });
 
-export type ProviderId = z.infer<typeof providerName>;
-
-export interface ProviderConfig {
-  apiKey: string | undefined;
-  baseUrl: string | undefined;
-  /** Overrides the built-in model catalogue when not empty. */
-  models: string[];
-}
-
 export interface Config {
   env: 'production' | 'development' | 'test';
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   database: { url: string | undefined; dataDir: string };
   workflowsDir: string;
-  providers: Record<ProviderId, ProviderConfig>;
+  providers: Record<BuiltInProviderId, ProviderSettings>;
   defaults: { provider: ProviderId | undefined; model: string | undefined };
   retry: { maxAttempts: number; baseMs: number; maxMs: number };
   /** 0..1: how much of each backoff is randomised (RETRY_JITTER). */
@@ -193,7 +190,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.DEFAULT_MODEL && !e.DEFAULT_PROVIDER) {
     problems.push({
       variable: 'DEFAULT_PROVIDER',
-      message: 'must be set when DEFAULT_MODEL is (openai, anthropic or google)',
+      message: `must be set when DEFAULT_MODEL is (${PROVIDER_IDS.join(', ')})`,
     });
   }
   if (e.BREAKER_FAILURE_THRESHOLD > e.BREAKER_WINDOW) {
@@ -209,15 +206,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     database: { url: e.DATABASE_URL, dataDir: e.DATA_DIR },
     workflowsDir: e.WORKFLOWS_DIR,
-    providers: {
-      openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, models: e.OPENAI_MODELS },
-      anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL, models: e.ANTHROPIC_MODELS },
-      google: {
-        apiKey: e.GEMINI_API_KEY ?? e.GOOGLE_API_KEY,
-        baseUrl: e.GEMINI_BASE_URL,
-        models: e.GEMINI_MODELS,
-      },
-    },
+    providers: Object.fromEntries(
+      PROVIDER_IDS.map((id) => [id, providerSettings(id, e as unknown as Record<string, unknown>)]),
+    ) as Record<BuiltInProviderId, ProviderSettings>,
     defaults: { provider: e.DEFAULT_PROVIDER, model: e.DEFAULT_MODEL },
     retry: { maxAttempts: e.RETRY_MAX_ATTEMPTS, baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS },
     retryJitter: e.RETRY_JITTER,
@@ -245,16 +236,40 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   };
 }
 
+function providerSettings(id: BuiltInProviderId, e: Record<string, unknown>): ProviderSettings {
+  const entry = PROVIDER_TABLE[id];
+  const key = [entry.keyVariable, ...entry.keyAliases]
+    .map((name) => e[name] as string | undefined)
+    .find(Boolean);
+  return {
+    id,
+    label: entry.label,
+    apiKey: key,
+    baseUrl: e[entry.baseUrlVariable] as string | undefined,
+    models: (e[entry.modelsVariable] as string[] | undefined) ?? [],
+  };
+}
+
 /** Every secret value in the config, so logs and messages can be scrubbed of them. */
 export function secretValues(config: Config): string[] {
   return [
-    config.providers.openai.apiKey,
-    config.providers.anthropic.apiKey,
-    config.providers.google.apiKey,
+    ...PROVIDER_IDS.map((id) => config.providers[id].apiKey),
     config.slack.botToken,
     config.slack.signingSecret,
     config.slack.appToken,
+    ...databasePasswords(config.database.url),
   ].filter((s): s is string => typeof s === 'string' && s.length >= 6);
+}
+
+/** The password in a postgresql:// URL, as written and decoded (a log may show either). */
+function databasePasswords(url: string | undefined): string[] {
+  if (!url) return [];
+  try {
+    const written = new URL(url).password;
+    return written ? [...new Set([written, decodeURIComponent(written)])] : [];
+  } catch {
+    return [];
+  }
 }
 
 /** Entry points call this first: a `.env` file in the working folder fills unset variables. */

@@ -1,5 +1,5 @@
-import type { GenerateRequest, GenerateResult, Provider } from '../providers/provider.js';
-import { ProviderError } from '../providers/provider.js';
+import type { GenerateRequest, GenerateResult, Provider } from '../core/provider-spec.js';
+import { ProviderError } from '../core/provider-spec.js';
 
 /** Our own guard around a provider call, in case an adapter ignores its signal. */
 export const HARD_TIMEOUT_GRACE_MS = 2_000;

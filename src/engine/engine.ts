@@ -3,10 +3,10 @@ import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { EngineEventBus } from '../core/events.js';
+import type { HealthGate, ModelCatalogue, Providers } from '../core/ports.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logging.js';
-import type { ModelCatalogue } from '../workflows/catalogue-port.js';
-import { Executor, type HealthGate, type ProviderSource } from './executor.js';
+import { Executor } from './executor.js';
 import { PgBossQueue } from './pgboss-queue.js';
 import { planStep } from './plan.js';
 import { InProcessQueue, type WorkQueue } from './queue.js';
@@ -19,7 +19,7 @@ export interface EngineOptions {
   db: Database;
   config: Pick<Config, 'defaults' | 'retry' | 'stepTimeoutMs' | 'worker'> &
     Partial<Pick<Config, 'retryJitter' | 'stepDeadlineMs'>>;
-  providers: ProviderSource;
+  providers: Providers;
   catalogue: ModelCatalogue;
   logger: Logger;
   clock?: Clock;

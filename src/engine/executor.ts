@@ -1,7 +1,6 @@
-import type { ProviderId } from '../config.js';
-import type { EngineEventBus } from '../core/events.js';
+import type { HealthGate, Providers } from '../core/ports.js';
+import { ProviderError } from '../core/provider-spec.js';
 import type { Logger } from '../logging.js';
-import { type Provider, ProviderError } from '../providers/provider.js';
 import type { ModelRef } from '../workflows/definition.js';
 import { renderTemplate } from '../workflows/templates.js';
 import { callProvider } from './call.js';
@@ -14,33 +13,9 @@ import type { RunStore } from './store.js';
 type RunStepRow = Awaited<ReturnType<RunStore['steps']>>[number];
 type RunRow = NonNullable<Awaited<ReturnType<RunStore['run']>>>;
 
-/** Where the engine gets providers from; only configured ones are returned. */
-export interface ProviderSource {
-  get(id: ProviderId): Provider | undefined;
-  configured(): ProviderId[];
-}
-
-/** Optional health oracle (circuit breakers); the engine asks it before each call. */
-export interface HealthGate {
-  /**
-   * False while the provider/model's breaker is open: skip straight to the next candidate.
-   * May hand out the single half-open probe, so ask only right before calling.
-   */
-  allow(ref: ModelRef): boolean;
-  /** True while the circuit is open (no side effects: never hands out the probe). */
-  isOpen?(ref: ModelRef): boolean;
-  /** Why `allow` said no, in a few words for the card ("5 of last 6 failed: rate limited"). */
-  reason?(ref: ModelRef): string | undefined;
-  /** Called once by the Engine with its event bus (the gate learns from 'attempt.recorded'). */
-  listen?(events: EngineEventBus): void;
-  /** Called by Engine.start / Engine.stop. */
-  start?(): Promise<void>;
-  stop?(): void;
-}
-
 export interface ExecutorOptions {
   store: RunStore;
-  providers: ProviderSource;
+  providers: Providers;
   plan: (run: { snapshot: unknown }, step: RunStepRow) => Promise<StepPlan>;
   logger: Logger;
   /** This process's identity; each claim's lease token starts with it. */
@@ -368,7 +343,7 @@ export class Executor {
       }
       const provider = this.o.providers.get(ref.provider);
       if (!provider) {
-        lastError ??= notConfigured(ref);
+        lastError ??= this.o.providers.notConfigured(ref);
         continue;
       }
       for (let tries = 1; tries <= retry.maxAttempts; tries++) {
@@ -421,7 +396,7 @@ export class Executor {
     }
     return {
       ok: false,
-      error: lastError ?? notConfigured(candidates[0] ?? plan.candidates[0]!),
+      error: lastError ?? this.o.providers.notConfigured(candidates[0] ?? plan.candidates[0]!),
       calls,
       skipped,
     };
@@ -431,15 +406,6 @@ export class Executor {
     const after = candidates.slice(candidates.indexOf(ref) + 1);
     return after.some((c) => this.o.providers.get(c.provider) !== undefined);
   }
-}
-
-function notConfigured(ref: ModelRef): ProviderError {
-  return new ProviderError({
-    kind: 'auth',
-    provider: ref.provider,
-    model: ref.model,
-    message: `${ref.provider} is not configured: set its API key`,
-  });
 }
 
 function toProviderError(error: unknown, ref: ModelRef, redact: (text: string) => string): ProviderError {

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { nowMs } from '../core/clock.js';
+import type { ErrorKind } from '../core/error-kinds.js';
+import { CIRCUIT_OPEN } from '../core/error-kinds.js';
+import type { GenerateResult, ProviderError } from '../core/provider-spec.js';
 import type { Prisma } from '../db/generated/client.js';
 import type { Logger } from '../logging.js';
-import type { ErrorKind, GenerateResult, ProviderError } from '../providers/provider.js';
 import type { ModelRef } from '../workflows/definition.js';
 import { Interrupted, OUTCOME_HOLD_MS, type PersistOptions, persist, type StepLease } from './lease.js';
 import type { StepPlan } from './plan.js';
@@ -201,7 +203,7 @@ export class OutcomeWriter {
       provider: ref.provider,
       model: ref.model,
       outcome: 'skipped',
-      errorKind: 'circuit_open',
+      errorKind: CIRCUIT_OPEN,
       errorMessage: this.storedMessage(why),
       latencyMs: 0,
       startedAt: at,

@@ -1,5 +1,5 @@
-import type { ProviderId } from '../config.js';
-import type { ModelCatalogue } from '../workflows/catalogue-port.js';
+import type { ModelCatalogue } from '../core/ports.js';
+import type { ProviderId } from '../core/provider-spec.js';
 import type { ModelRef, RetryPolicy } from '../workflows/definition.js';
 import { resolveModel, resolvePersona } from './precedence.js';
 import {

@@ -1,5 +1,4 @@
-import type { ErrorKind } from '../providers/provider.js';
-import { RETRYABLE_KINDS } from '../providers/provider.js';
+import { type ErrorKind, RETRYABLE_KINDS } from '../core/error-kinds.js';
 import type { ModelRef, RetryPolicy } from '../workflows/definition.js';
 
 /** A retry policy with every field decided. */

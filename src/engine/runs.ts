@@ -1,7 +1,7 @@
-import type { ProviderId } from '../config.js';
+import type { ModelCatalogue } from '../core/ports.js';
+import type { ProviderId } from '../core/provider-spec.js';
 import { EDITABLE_STEP, type RunStatus, type StepStatus } from '../core/states.js';
 import { Prisma, type WorkflowRun } from '../db/generated/client.js';
-import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import { listWorkflows, loadWorkflowFromDb } from '../workflows/import-files.js';
 import { EngineError, notFound, stale } from './engine-error.js';
 import type { WorkQueue } from './queue.js';

@@ -1,4 +1,4 @@
-import { kindWords } from '../slack/views/fallback-note.js';
+import { kindWords } from '../core/error-kinds.js';
 import type { ModelRef } from '../workflows/definition.js';
 import type { HealthRow } from './stats.js';
 

@@ -1,9 +1,9 @@
 import { type Clock, systemClock } from '../core/clock.js';
+import { kindWords } from '../core/error-kinds.js';
 import type { EngineEventBus } from '../core/events.js';
+import type { HealthGate } from '../core/ports.js';
 import type { PrismaClient } from '../db/generated/client.js';
-import type { HealthGate } from '../engine/executor.js';
 import type { Logger } from '../logging.js';
-import { kindWords } from '../slack/views/fallback-note.js';
 import type { ModelRef } from '../workflows/definition.js';
 import { type BreakerSettings, CircuitBreaker, type CircuitSnapshot } from './breaker.js';
 import { type HealthRow, type HealthWindow, providerHealth } from './stats.js';

@@ -1,6 +1,15 @@
 import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError } from '@anthropic-ai/sdk';
 import type { MessageCreateParamsBase } from '@anthropic-ai/sdk/resources/messages';
-import type { ProviderConfig } from '../config.js';
+import type { ErrorKind } from '../core/error-kinds.js';
+import type {
+  GenerateRequest,
+  GenerateResult,
+  Provider,
+  ProviderError,
+  ProviderSettings,
+  StreamChunk,
+  Usage,
+} from '../core/provider-spec.js';
 import {
   type ErrorContext,
   errorContextFor,
@@ -12,22 +21,12 @@ import {
   SDK_DEFAULT_TIMEOUT_MS,
   unexpectedError,
 } from './error-mapping.js';
-import type {
-  ErrorKind,
-  GenerateRequest,
-  GenerateResult,
-  Provider,
-  ProviderError,
-  StreamChunk,
-  Usage,
-} from './provider.js';
 
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
-const LABEL = 'Anthropic';
 /** The Messages API requires max_tokens; this is enough for a workflow step's answer. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
 
-export function createAnthropicProvider(cfg: ProviderConfig): Provider {
+export function createAnthropicProvider(cfg: ProviderSettings): Provider {
   const client = new Anthropic({
     // Passing apiKey also stops the SDK reading ANTHROPIC_AUTH_TOKEN from the environment.
     apiKey: cfg.apiKey ?? null,
@@ -43,11 +42,11 @@ export function createAnthropicProvider(cfg: ProviderConfig): Provider {
     ...(request.system ? { system: request.system } : {}),
     messages: [{ role: 'user', content: request.prompt }],
   });
-  const context = errorContextFor('anthropic', cfg.apiKey);
+  const context = errorContextFor(cfg);
 
   return {
-    id: 'anthropic',
-    label: LABEL,
+    id: cfg.id,
+    label: cfg.label,
 
     generate(request) {
       const ctx = context(request);
@@ -117,7 +116,9 @@ const STOP_REASONS: Record<string, string> = {
 function finish(ctx: ErrorContext, text: string, reason: string | null, tokens: Usage): GenerateResult {
   // stop_reason "refusal": Claude's safety classifiers stopped the answer (a 200, not an error).
   if (reason === 'refusal') {
-    throw providerError(ctx, 'content_filter', `${LABEL} declined to answer (refusal)`, { code: 'refusal' });
+    throw providerError(ctx, 'content_filter', `${ctx.label} declined to answer (refusal)`, {
+      code: 'refusal',
+    });
   }
   const finishReason = reason ? (STOP_REASONS[reason] ?? reason) : 'unknown';
   return { text, usage: tokens, finishReason, provider: 'anthropic', model: ctx.model };
@@ -141,17 +142,17 @@ const KIND_BY_TYPE: Record<string, ErrorKind> = {
 export function mapAnthropicError(error: unknown, ctx: ErrorContext): ProviderError {
   if (!(error instanceof APIError)) return unexpectedError(ctx, error);
   if (error instanceof APIConnectionTimeoutError) {
-    return providerError(ctx, 'timeout', `${LABEL} did not answer in time`, { code: 'timeout' });
+    return providerError(ctx, 'timeout', `${ctx.label} did not answer in time`, { code: 'timeout' });
   }
   if (error instanceof APIConnectionError) {
     const mapped = unexpectedError(ctx, error.cause);
-    return mapped.kind === 'unknown' ? providerError(ctx, 'network', `Could not reach ${LABEL}`) : mapped;
+    return mapped.kind === 'unknown' ? providerError(ctx, 'network', `Could not reach ${ctx.label}`) : mapped;
   }
   // Unlike openai, `error.error` is the whole body: { type: "error", error: { type, message, details } }.
   const status = error.status;
   const type = error.type ?? undefined;
   const errorCode = error.errorCode ?? undefined;
-  const message = error.apiMessage ?? `HTTP ${status ?? '?'} from ${LABEL}`;
+  const message = error.apiMessage ?? `HTTP ${status ?? '?'} from ${ctx.label}`;
   const extra = { status, code: errorCode ?? type, retryAfterMs: parseRetryAfter(error.headers) };
   return providerError(ctx, anthropicKind(status, type, errorCode, message), message, extra);
 }

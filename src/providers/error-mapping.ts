@@ -1,12 +1,12 @@
-import { PROVIDER_LABELS } from './catalogue.js';
+import type { ErrorKind } from '../core/error-kinds.js';
 import {
-  type ErrorKind,
   type GenerateRequest,
   type GenerateResult,
   ProviderError,
   type ProviderId,
+  type ProviderSettings,
   type StreamChunk,
-} from './provider.js';
+} from '../core/provider-spec.js';
 
 /**
  * What every adapter shares when turning a failure into a ProviderError:
@@ -124,6 +124,8 @@ export function transportFailure(
 
 export interface ErrorContext {
   provider: ProviderId;
+  /** The provider's name in messages ("OpenAI"). */
+  label: string;
   model: string;
   /** Secrets to strip from anything we quote (the configured API key). */
   secrets: readonly (string | undefined)[];
@@ -131,10 +133,14 @@ export interface ErrorContext {
 
 /** What a provider's errors say about each request: the provider, the request's model, the key to strip. */
 export function errorContextFor(
-  provider: ProviderId,
-  apiKey: string | undefined,
+  settings: Pick<ProviderSettings, 'id' | 'label' | 'apiKey'>,
 ): (request: Pick<GenerateRequest, 'model'>) => ErrorContext {
-  return (request) => ({ provider, model: request.model, secrets: [apiKey] });
+  return (request) => ({
+    provider: settings.id,
+    label: settings.label,
+    model: request.model,
+    secrets: [settings.apiKey],
+  });
 }
 
 export function providerError(
@@ -149,7 +155,7 @@ export function providerError(
     kind,
     provider: ctx.provider,
     model: ctx.model,
-    message: sanitiseMessage(message, ctx.secrets) || `${PROVIDER_LABELS[ctx.provider]} request failed`,
+    message: sanitiseMessage(message, ctx.secrets) || `${ctx.label} request failed`,
     status: extra.status,
     code: extra.code === undefined ? undefined : sanitiseMessage(extra.code, ctx.secrets),
     retryAfterMs: extra.retryAfterMs,
@@ -160,7 +166,7 @@ export function providerError(
 export function unexpectedError(ctx: ErrorContext, error: unknown): ProviderError {
   if (ProviderError.isInstance(error)) return error;
   const transport = transportFailure(error);
-  const label = PROVIDER_LABELS[ctx.provider];
+  const { label } = ctx;
   if (transport?.kind === 'network') {
     return providerError(
       ctx,
@@ -230,7 +236,7 @@ export function guardCall(ctx: ErrorContext, request: GenerateRequest): CallGuar
         )
       : undefined;
   const signal = request.signal ? AbortSignal.any([request.signal, timer.signal]) : timer.signal;
-  const label = PROVIDER_LABELS[ctx.provider];
+  const { label } = ctx;
   return {
     signal,
     sdkTimeoutMs: handle === undefined ? SDK_DEFAULT_TIMEOUT_MS : timeoutMs! + SDK_TIMEOUT_MARGIN_MS,

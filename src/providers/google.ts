@@ -4,7 +4,16 @@ import {
   type GenerateContentResponse,
   GoogleGenAI,
 } from '@google/genai';
-import type { ProviderConfig } from '../config.js';
+import type { ErrorKind } from '../core/error-kinds.js';
+import type {
+  GenerateRequest,
+  GenerateResult,
+  Provider,
+  ProviderError,
+  ProviderSettings,
+  StreamChunk,
+  Usage,
+} from '../core/provider-spec.js';
 import {
   type ErrorContext,
   errorContextFor,
@@ -15,20 +24,10 @@ import {
   providerError,
   unexpectedError,
 } from './error-mapping.js';
-import type {
-  ErrorKind,
-  GenerateRequest,
-  GenerateResult,
-  Provider,
-  ProviderError,
-  StreamChunk,
-  Usage,
-} from './provider.js';
 
 const DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
-const LABEL = 'Google Gemini';
 
-export function createGoogleProvider(cfg: ProviderConfig): Provider {
+export function createGoogleProvider(cfg: ProviderSettings): Provider {
   const ai = new GoogleGenAI({
     apiKey: cfg.apiKey,
     // Explicit, so GOOGLE_GENAI_USE_VERTEXAI / GOOGLE_GEMINI_BASE_URL in the environment change nothing.
@@ -47,11 +46,11 @@ export function createGoogleProvider(cfg: ProviderConfig): Provider {
       abortSignal: signal,
     },
   });
-  const context = errorContextFor('google', cfg.apiKey);
+  const context = errorContextFor(cfg);
 
   return {
-    id: 'google',
-    label: LABEL,
+    id: cfg.id,
+    label: cfg.label,
 
     generate(request) {
       const ctx = context(request);
@@ -117,7 +116,7 @@ function throwIfBlocked(ctx: ErrorContext, response: GenerateContentResponse): v
   // promptFeedback.blockReason: the prompt itself was blocked and there are no candidates.
   const blockReason = response.promptFeedback?.blockReason;
   if (blockReason) {
-    throw providerError(ctx, 'content_filter', `${LABEL} blocked the prompt (${blockReason})`, {
+    throw providerError(ctx, 'content_filter', `${ctx.label} blocked the prompt (${blockReason})`, {
       code: blockReason,
     });
   }
@@ -125,7 +124,9 @@ function throwIfBlocked(ctx: ErrorContext, response: GenerateContentResponse): v
 
 function finish(ctx: ErrorContext, text: string, reason: string | undefined, tokens: Usage): GenerateResult {
   if (reason && BLOCKING_FINISH_REASONS.has(reason)) {
-    throw providerError(ctx, 'content_filter', `${LABEL} withheld the answer (${reason})`, { code: reason });
+    throw providerError(ctx, 'content_filter', `${ctx.label} withheld the answer (${reason})`, {
+      code: reason,
+    });
   }
   const finishReason =
     reason === 'STOP' ? 'stop' : reason === 'MAX_TOKENS' ? 'length' : (reason?.toLowerCase() ?? 'unknown');
@@ -163,7 +164,7 @@ export function mapGoogleError(error: unknown, ctx: ErrorContext): ProviderError
   const status = error.status;
   const reason = detail(body, 'google.rpc.ErrorInfo')?.reason;
   const retryAfterMs = parseProtoDuration(detail(body, 'google.rpc.RetryInfo')?.retryDelay);
-  const message = body.message ?? `HTTP ${status} from ${LABEL}`;
+  const message = body.message ?? `HTTP ${status} from ${ctx.label}`;
   const extra = { status, code: reason ?? body.status, retryAfterMs };
   return providerError(ctx, googleKind(status, body, reason, retryAfterMs), message, extra);
 }

@@ -1,6 +1,14 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import type { ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
-import type { ProviderConfig } from '../config.js';
+import type {
+  GenerateRequest,
+  GenerateResult,
+  Provider,
+  ProviderError,
+  ProviderSettings,
+  StreamChunk,
+  Usage,
+} from '../core/provider-spec.js';
 import {
   type ErrorContext,
   errorContextFor,
@@ -12,25 +20,16 @@ import {
   SDK_DEFAULT_TIMEOUT_MS,
   unexpectedError,
 } from './error-mapping.js';
-import type {
-  GenerateRequest,
-  GenerateResult,
-  Provider,
-  ProviderError,
-  StreamChunk,
-  Usage,
-} from './provider.js';
 
 /** Local OpenAI-compatible servers (Ollama, vLLM) ignore the key, but the SDK insists on one. */
 export const LOCAL_SERVER_API_KEY = 'not-needed';
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
-const LABEL = 'OpenAI';
 
 /**
  * OpenAI over the Chat Completions API, not Responses: Chat Completions is what
  * OpenAI-compatible servers (Ollama, vLLM, gateways) implement.
  */
-export function createOpenAIProvider(cfg: ProviderConfig): Provider {
+export function createOpenAIProvider(cfg: ProviderSettings): Provider {
   const client = new OpenAI({
     apiKey: cfg.apiKey ?? LOCAL_SERVER_API_KEY,
     // Explicit values, so credentials and base URL come from Config only: the SDK would
@@ -56,11 +55,11 @@ export function createOpenAIProvider(cfg: ProviderConfig): Provider {
     ],
     ...(request.maxOutputTokens === undefined ? {} : { [maxTokensField]: request.maxOutputTokens }),
   });
-  const context = errorContextFor('openai', cfg.apiKey);
+  const context = errorContextFor(cfg);
 
   return {
-    id: 'openai',
-    label: LABEL,
+    id: cfg.id,
+    label: cfg.label,
 
     generate(request) {
       const ctx = context(request);
@@ -114,7 +113,7 @@ function finish(
 ): GenerateResult {
   // A 200 with finish_reason "content_filter" means OpenAI withheld (part of) the answer.
   if (reason === 'content_filter') {
-    throw providerError(ctx, 'content_filter', `${LABEL} withheld the answer (content filter)`, {
+    throw providerError(ctx, 'content_filter', `${ctx.label} withheld the answer (content filter)`, {
       code: 'content_filter',
     });
   }
@@ -131,11 +130,11 @@ const CONTEXT_MESSAGE = /maximum context length|context length exceeded|context 
 export function mapOpenAIError(error: unknown, ctx: ErrorContext): ProviderError {
   if (!(error instanceof APIError)) return unexpectedError(ctx, error);
   if (error instanceof APIConnectionTimeoutError) {
-    return providerError(ctx, 'timeout', `${LABEL} did not answer in time`, { code: 'timeout' });
+    return providerError(ctx, 'timeout', `${ctx.label} did not answer in time`, { code: 'timeout' });
   }
   if (error instanceof APIConnectionError) {
     const mapped = unexpectedError(ctx, error.cause);
-    return mapped.kind === 'unknown' ? providerError(ctx, 'network', `Could not reach ${LABEL}`) : mapped;
+    return mapped.kind === 'unknown' ? providerError(ctx, 'network', `Could not reach ${ctx.label}`) : mapped;
   }
   // `error.error` is the body's `error` object: { message, type, code, param }.
   const body = (error.error ?? {}) as { message?: unknown; type?: unknown; code?: unknown };
@@ -143,7 +142,7 @@ export function mapOpenAIError(error: unknown, ctx: ErrorContext): ProviderError
     typeof body.code === 'string' ? body.code : typeof body.type === 'string' ? body.type : undefined;
   const type = typeof body.type === 'string' ? body.type : undefined;
   const message =
-    typeof body.message === 'string' ? body.message : `HTTP ${error.status ?? '?'} from ${LABEL}`;
+    typeof body.message === 'string' ? body.message : `HTTP ${error.status ?? '?'} from ${ctx.label}`;
   const status = error.status;
   const extra = { status, code, retryAfterMs: parseRetryAfter(error.headers) };
 

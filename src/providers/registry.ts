@@ -1,65 +1,69 @@
-import type { Config, ProviderConfig, ProviderId } from '../config.js';
-import { createAnthropicProvider } from './anthropic.js';
-import { isConfigured, PROVIDER_ENV_VARS, PROVIDER_IDS, PROVIDER_LABELS } from './catalogue.js';
-import { createGoogleProvider } from './google.js';
-import { createOpenAIProvider } from './openai.js';
-import { type Provider, ProviderError } from './provider.js';
-
-/** Adding a provider: one new adapter file and one line here. */
-const FACTORIES: Record<ProviderId, (cfg: ProviderConfig) => Provider> = {
-  openai: createOpenAIProvider,
-  anthropic: createAnthropicProvider,
-  google: createGoogleProvider,
-};
+import type { Providers } from '../core/ports.js';
+import type { ProviderSettings } from '../core/provider-spec.js';
+import { type ModelRef, type Provider, ProviderError, type ProviderId } from '../core/provider-spec.js';
+import {
+  type BuiltInProviderId,
+  isConfigured,
+  PROVIDER_IDS,
+  PROVIDER_TABLE,
+  providerEntry,
+  providerLabel,
+} from './table.js';
 
 /**
- * Asking for a provider that has no credentials. It is a ProviderError of kind "auth"
+ * A call to a provider that has no credentials. It is a ProviderError of kind "auth"
  * (code "not_configured") so the engine treats it like any other failed call: fall back or
  * pause, and show the message, which says which variable to set.
  */
 export class ProviderNotConfiguredError extends ProviderError {
   override name = 'ProviderNotConfiguredError';
+  /** What to set, e.g. "GEMINI_API_KEY". */
   readonly envVar: string;
 
-  constructor(provider: ProviderId) {
+  constructor(ref: { provider: ProviderId; model?: string | undefined }) {
+    const envVar = enableHint(ref.provider);
     super({
       kind: 'auth',
-      provider,
+      provider: ref.provider,
+      model: ref.model,
       code: 'not_configured',
-      message: `${PROVIDER_LABELS[provider]} is not configured: set ${PROVIDER_ENV_VARS[provider]} and restart Switchboard.`,
+      message: `${providerLabel(ref.provider)} is not configured: set ${envVar} and restart Switchboard.`,
     });
-    this.envVar = PROVIDER_ENV_VARS[provider];
+    this.envVar = envVar;
   }
 }
 
-export interface ProviderRegistry {
-  /** The provider's adapter; throws ProviderNotConfiguredError when it has no credentials. */
-  get(id: ProviderId): Provider;
-  has(id: ProviderId): boolean;
-  /** Configured providers, in menu order. */
-  configured(): ProviderId[];
+function enableHint(id: ProviderId): string {
+  const entry = providerEntry(id);
+  if (!entry) return 'its API key';
+  return entry.keyOptionalWithBaseUrl
+    ? `${entry.keyVariable} (or ${entry.baseUrlVariable} for a local OpenAI-compatible server)`
+    : entry.keyVariable;
 }
 
-/** A registry over given adapters: what tests and the engine's fakes use. */
-export function createProviderRegistry(providers: Iterable<Provider>): ProviderRegistry {
+/** The engine's Providers port over the given adapters (the bot's, or a test's fakes). */
+export function providersOf(adapters: Iterable<Provider>): Providers {
   const byId = new Map<ProviderId, Provider>();
-  for (const provider of providers) byId.set(provider.id, provider);
+  for (const provider of adapters) byId.set(provider.id, provider);
+  const order = (id: ProviderId) => {
+    const at = PROVIDER_IDS.indexOf(id as BuiltInProviderId);
+    return at === -1 ? PROVIDER_IDS.length : at;
+  };
+  const configured = [...byId.keys()].sort((a, b) => order(a) - order(b));
   return {
-    get(id) {
-      const provider = byId.get(id);
-      if (!provider) throw new ProviderNotConfiguredError(id);
-      return provider;
-    },
-    has: (id) => byId.has(id),
-    configured: () => PROVIDER_IDS.filter((id) => byId.has(id)),
+    get: (id) => byId.get(id),
+    configured: () => [...configured],
+    notConfigured: (ref: ModelRef) => new ProviderNotConfiguredError(ref),
   };
 }
 
-/** Real adapters for every provider the configuration has credentials for. */
-export function createProviders(config: Config): ProviderRegistry {
-  return createProviderRegistry(
+/** Real adapters for every provider of the table that the configuration has credentials for. */
+export function createProviders(config: {
+  providers: Record<BuiltInProviderId, ProviderSettings>;
+}): Providers {
+  return providersOf(
     PROVIDER_IDS.filter((id) => isConfigured(id, config.providers[id])).map((id) =>
-      FACTORIES[id](config.providers[id]),
+      PROVIDER_TABLE[id].create(config.providers[id]),
     ),
   );
 }

@@ -1,9 +1,9 @@
-import type { ProviderId } from '../config.js';
 import type { EngineEventBus } from '../core/events.js';
+import type { ModelCatalogue } from '../core/ports.js';
+import type { ProviderId } from '../core/provider-spec.js';
 import type { PrismaClient } from '../db/database.js';
 import { readSnapshot } from '../engine/snapshot.js';
 import type { Logger } from '../logging.js';
-import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import type { ModelRef } from '../workflows/definition.js';
 import type { Publisher } from './publisher.js';
 import { parentKey } from './renderer.js';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import type { ModelCatalogue } from '../core/ports.js';
 import type { PrismaClient } from '../db/database.js';
 import { EngineError } from '../engine/engine-error.js';
 import type { RunsService } from '../engine/runs.js';
-import { PROVIDER_IDS, PROVIDER_LABELS } from '../providers/catalogue.js';
-import type { ModelCatalogue } from '../workflows/catalogue-port.js';
+import { PROVIDER_IDS, providerLabel } from '../providers/table.js';
 import { definitionsGeneration, listWorkflows } from '../workflows/import-files.js';
 import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';
 import type { PersonaEditor } from './persona-editor.js';
@@ -389,7 +389,7 @@ export class CommandService {
     const configured = new Set(this.o.catalogue.providers);
     const providers = await Promise.all(
       PROVIDER_IDS.map(async (id) => {
-        if (!configured.has(id)) return { id, label: PROVIDER_LABELS[id], configured: false };
+        if (!configured.has(id)) return { id, label: providerLabel(id), configured: false };
         const last = await this.o.prisma.stepAttempt.findFirst({
           where: { provider: id },
           orderBy: { finishedAt: 'desc' },
@@ -398,12 +398,12 @@ export class CommandService {
         const failed = last?.outcome === 'error';
         return {
           id,
-          label: PROVIDER_LABELS[id],
+          label: providerLabel(id),
           configured: true,
           models: this.o.catalogue.models(id).length,
           status: failed ? 'last call failed' : last ? 'ok' : 'not used yet',
           detail: failed
-            ? `${describeError(last.errorKind ?? 'unknown', PROVIDER_LABELS[id], id)} (${last.model})`
+            ? `${describeError(last.errorKind ?? 'unknown', providerLabel(id), id)} (${last.model})`
             : null,
         };
       }),

@@ -1,14 +1,14 @@
 import type { types } from '@slack/bolt';
-import type { ProviderId } from '../config.js';
 import { type Clock, nowMs, systemClock } from '../core/clock.js';
 import type { EngineEventBus } from '../core/events.js';
+import type { ModelCatalogue } from '../core/ports.js';
+import type { ProviderId } from '../core/provider-spec.js';
 import type { PrismaClient } from '../db/database.js';
 import { describeHealth, healthStatus } from '../health/describe.js';
 import type { HealthRow } from '../health/stats.js';
 import type { Logger } from '../logging.js';
-import { PROVIDER_LABELS } from '../providers/catalogue.js';
+import { providerLabel } from '../providers/table.js';
 import type { ScheduleService } from '../schedules/start.js';
-import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import type { RunViews } from './run-views.js';
 import { alternativesFor, runView } from './view-model.js';
 import { type AttentionItem, type HealthLine, homeView } from './views/home-view.js';
@@ -188,7 +188,7 @@ export class HomeTab {
         rows.find((r) => r.provider === provider && r.model === null) ??
         rows.find((r) => r.provider === provider);
       const status = healthStatus(row);
-      const label = PROVIDER_LABELS[provider] ?? provider;
+      const label = providerLabel(provider);
       lines.push({
         ok: status === 'healthy' || status === 'unknown',
         text: row ? `${label}: ${describeHealth(row)}` : `${label}: ${provider} — no recent calls`,

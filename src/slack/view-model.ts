@@ -1,9 +1,10 @@
-import type { Config, ProviderId } from '../config.js';
+import type { Config } from '../config.js';
+import type { ModelCatalogue } from '../core/ports.js';
+import type { ProviderId } from '../core/provider-spec.js';
 import type { RunStep, WorkflowRun } from '../db/generated/client.js';
 import { type PlanContext, planStep, type StepPlan } from '../engine/plan.js';
 import { type PersonaSnapshot, type RunSnapshot, readSnapshot } from '../engine/snapshot.js';
-import { PROVIDER_LABELS } from '../providers/catalogue.js';
-import type { ModelCatalogue } from '../workflows/catalogue-port.js';
+import { providerLabel } from '../providers/table.js';
 import type { ModelRef } from '../workflows/definition.js';
 import type { MenuOptions, PersonaSource, RunView, StepView } from './views/model.js';
 
@@ -142,7 +143,7 @@ export function menuOptions(
   return {
     providers: ctx.catalogue.providers.map((id) => ({
       id,
-      label: PROVIDER_LABELS[id] ?? id,
+      label: providerLabel(id),
       models: [...ctx.catalogue.models(id)],
       health: ctx.providerHealth?.(id) ?? null,
     })),

@@ -1,9 +1,9 @@
 import { isAbsolute, relative } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.js';
+import type { ModelCatalogue } from '../core/ports.js';
 import type { PrismaClient } from '../db/database.js';
 import { resolveModel } from '../engine/precedence.js';
-import type { ModelCatalogue } from '../workflows/catalogue-port.js';
 import type { StepDefinition, WorkflowDefinition } from '../workflows/definition.js';
 import {
   AuthoringError,

@@ -1,5 +1,5 @@
+import type { ModelCatalogue } from '../core/ports.js';
 import type { PrismaClient } from '../db/database.js';
-import type { ModelCatalogue } from './catalogue-port.js';
 import type { StepDefinition, WorkflowDefinition } from './definition.js';
 import { currentOrigins, SLACK_SOURCE, type VersionOrigin, writeDefinitions } from './import-files.js';
 import { definitionColumns, personaIds, recordVersion, replaceSteps, slackOrigin, stepRows } from './rows.js';

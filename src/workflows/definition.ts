@@ -1,10 +1,6 @@
-import type { ProviderId } from '../config.js';
+import type { ModelRef, ProviderId } from '../core/provider-spec.js';
 
-/** A provider and model, as written "provider/model" in workflow files. */
-export interface ModelRef {
-  provider: ProviderId;
-  model: string;
-}
+export type { ModelRef };
 
 /** Retry policy; unset fields fall back to the workflow's, then the global default. */
 export interface RetryPolicy {

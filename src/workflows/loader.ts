@@ -2,7 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Document, isMap, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import type { ModelCatalogue } from './catalogue-port.js';
+import type { ModelCatalogue } from '../core/ports.js';
 import type { PersonaDefinition, WorkflowDefinition } from './definition.js';
 import { WorkflowFileError, WorkflowValidationError } from './definition-error.js';
 import {

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import type { ProviderId } from '../config.js';
 import { cronProblem } from '../core/cron.js';
+import type { ProviderId } from '../core/provider-spec.js';
 import { nearest } from '../core/suggest.js';
 import { normalizeTimezone, timezoneProblem } from '../core/timezone.js';
+import { PROVIDER_IDS } from '../providers/table.js';
 import type {
   ModelRef,
   PersonaDefinition,
@@ -18,8 +19,6 @@ import type {
  * errors, so a typo never silently drops a setting. Checks that need the model catalogue,
  * the persona list or other steps live in validate.ts.
  */
-
-export const PROVIDERS = ['openai', 'anthropic', 'google'] as const satisfies readonly ProviderId[];
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 const STEP_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -57,8 +56,8 @@ const slug = z
   .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be text') })
   .regex(SLUG, 'must be a slug: 1-64 lowercase letters, digits and dashes, e.g. release-notes');
 
-const provider = z.enum(PROVIDERS, {
-  error: (i) => `unknown provider ${JSON.stringify(i.input)} (known: ${PROVIDERS.join(', ')})`,
+const provider = z.enum(PROVIDER_IDS, {
+  error: (i) => `unknown provider ${JSON.stringify(i.input)} (known: ${PROVIDER_IDS.join(', ')})`,
 });
 
 const model = z
@@ -80,10 +79,10 @@ const fallback = z
       });
       return z.NEVER;
     }
-    if (!(PROVIDERS as readonly string[]).includes(p)) {
+    if (!(PROVIDER_IDS as readonly string[]).includes(p)) {
       ctx.addIssue({
         code: 'custom',
-        message: `unknown provider "${p}" in "${value}" (known: ${PROVIDERS.join(', ')})`,
+        message: `unknown provider "${p}" in "${value}" (known: ${PROVIDER_IDS.join(', ')})`,
       });
       return z.NEVER;
     }

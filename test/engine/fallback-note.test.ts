@@ -65,7 +65,7 @@ describe('fallbackNote', () => {
         attempt('openai/gpt-4o', 'error', 'auth'),
         attempt('google/gemini-2.5-pro', 'error', 'timeout'),
       ]),
-    ).toBe('openai/gpt-4o: key rejected (auth) → google/gemini-2.5-pro: timed out (timeout)');
+    ).toBe('openai/gpt-4o: API key rejected (auth) → google/gemini-2.5-pro: timed out (timeout)');
   });
 
   it('with `since`, describes only the latest execution (after a Retry)', () => {

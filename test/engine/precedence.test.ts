@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProviderId } from '../../src/config.js';
+import type { ProviderId } from '../../src/core/provider-spec.js';
 import {
   type ModelLevels,
   NoProviderError,

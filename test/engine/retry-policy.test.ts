@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
+import type { ErrorKind } from '../../src/core/error-kinds.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { backoffDelay, resolveRetryPolicy } from '../../src/engine/retry.js';
-import type { ErrorKind } from '../../src/providers/provider.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,

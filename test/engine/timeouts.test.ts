@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
+import type { Provider } from '../../src/core/provider-spec.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
-import type { Provider } from '../../src/providers/provider.js';
+import { settingsFor } from '../../src/providers/table.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
@@ -31,7 +32,7 @@ let openai: Provider;
 
 beforeAll(async () => {
   stub = await startOpenAIStub((request) => (request.model === 'gpt-4o' ? 'hang' : { text: 'answered' }));
-  openai = createOpenAIProvider({ apiKey: 'sk-test-timeouts', baseUrl: stub.baseUrl, models: [] });
+  openai = createOpenAIProvider(settingsFor('openai', { apiKey: 'sk-test-timeouts', baseUrl: stub.baseUrl }));
 });
 afterAll(async () => {
   await stub.close();

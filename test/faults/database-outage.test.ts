@@ -4,6 +4,7 @@ import { type Database, openDatabase } from '../../src/db/database.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { PgBossQueue } from '../../src/engine/pgboss-queue.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
+import { settingsFor } from '../../src/providers/table.js';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
 import { createTestEngine, putWorkflow, step, waitFor } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
@@ -69,7 +70,7 @@ describe.skipIf(!usingPostgres)('PostgreSQL restarted during a step', () => {
       });
       engine = createTestEngine(
         appDb!,
-        [createOpenAIProvider({ apiKey: 'sk-test-outage', baseUrl: stub!.baseUrl, models: [] })],
+        [createOpenAIProvider(settingsFor('openai', { apiKey: 'sk-test-outage', baseUrl: stub!.baseUrl }))],
         {
           clockLike: systemClock,
           leaseMs,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
+import { settingsFor } from '../../src/providers/table.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTestEngine, putWorkflow, step, waitFor } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
@@ -58,7 +59,7 @@ it('hung connections: calls time out and retry; runs complete or pause with a ti
   });
   engine = createTestEngine(
     db,
-    [createOpenAIProvider({ apiKey: 'sk-test-hang', baseUrl: stub.baseUrl, models: [] })],
+    [createOpenAIProvider(settingsFor('openai', { apiKey: 'sk-test-hang', baseUrl: stub.baseUrl }))],
     {
       clockLike: systemClock,
       stepTimeoutMs: TIMEOUT_MS,

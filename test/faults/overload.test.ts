@@ -4,6 +4,7 @@ import type { Engine } from '../../src/engine/engine.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
 import { createAnthropicProvider } from '../../src/providers/anthropic.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
+import { settingsFor } from '../../src/providers/table.js';
 import { fallbackNote } from '../../src/slack/views/fallback-note.js';
 import { type AnthropicStub, anthropicPromptOf, startAnthropicStub } from '../support/anthropic-stub.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
@@ -70,8 +71,10 @@ it('529 overloads: fall back to OpenAI, stop calling Anthropic once its circuit 
   engine = createTestEngine(
     db,
     [
-      createAnthropicProvider({ apiKey: 'sk-ant-test-overload', baseUrl: anthropic.baseUrl, models: [] }),
-      createOpenAIProvider({ apiKey: 'sk-test-overload', baseUrl: openai.baseUrl, models: [] }),
+      createAnthropicProvider(
+        settingsFor('anthropic', { apiKey: 'sk-ant-test-overload', baseUrl: anthropic.baseUrl }),
+      ),
+      createOpenAIProvider(settingsFor('openai', { apiKey: 'sk-test-overload', baseUrl: openai.baseUrl })),
     ],
     { clockLike: systemClock, health, random: Math.random, retry: { maxAttempts: 2, baseMs: 20, maxMs: 50 } },
   );

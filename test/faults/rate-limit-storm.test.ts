@@ -3,6 +3,7 @@ import { systemClock } from '../../src/core/clock.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
+import { settingsFor } from '../../src/providers/table.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTestEngine, putWorkflow, step } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
@@ -66,7 +67,7 @@ it('429 storm: every run completes, Retry-After is honoured, nothing is lost or 
   });
   engine = createTestEngine(
     db,
-    [createOpenAIProvider({ apiKey: 'sk-test-storm', baseUrl: stub.baseUrl, models: [] })],
+    [createOpenAIProvider(settingsFor('openai', { apiKey: 'sk-test-storm', baseUrl: stub.baseUrl }))],
     {
       clockLike: systemClock,
       health,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { ErrorKind } from '../../src/core/error-kinds.js';
 import { createAnthropicProvider } from '../../src/providers/anthropic.js';
-import type { ErrorKind } from '../../src/providers/provider.js';
+import { settingsFor } from '../../src/providers/table.js';
 import { describeProviderContract } from './contract.js';
 import { collect, intercept, providerErrorFrom, sse, useNock } from './support.js';
 
@@ -8,7 +9,7 @@ const ORIGIN = 'http://anthropic.test';
 const PATH = /^\/v1\/messages$/;
 const KEY = 'sk-ant-api03-SWITCHBOARDtest0000KEY';
 const MODEL = 'claude-haiku-4-5';
-const provider = () => createAnthropicProvider({ apiKey: KEY, baseUrl: ORIGIN, models: [] });
+const provider = () => createAnthropicProvider(settingsFor('anthropic', { apiKey: KEY, baseUrl: ORIGIN }));
 
 const usage = (input: number, output: number) => ({
   input_tokens: input,
@@ -49,7 +50,7 @@ describeProviderContract({
   generatePath: PATH,
   model: MODEL,
   apiKey: KEY,
-  create: (baseUrl, apiKey) => createAnthropicProvider({ apiKey, baseUrl, models: [] }),
+  create: (baseUrl, apiKey) => createAnthropicProvider(settingsFor('anthropic', { apiKey, baseUrl })),
   okBody: message('Hello'),
   firstStreamFrames: sse([start, delta('Hel')]),
   keyEchoReply: (apiKey) => ({

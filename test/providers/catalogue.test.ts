@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type Config, loadConfig } from '../../src/config.js';
-import { buildCatalogue, PROVIDER_LABELS } from '../../src/providers/catalogue.js';
-import { type Provider, ProviderError } from '../../src/providers/provider.js';
-import {
-  createProviderRegistry,
-  createProviders,
-  ProviderNotConfiguredError,
-} from '../../src/providers/registry.js';
+import { type Provider, ProviderError } from '../../src/core/provider-spec.js';
+import { buildCatalogue } from '../../src/providers/catalogue.js';
+import { createProviders, ProviderNotConfiguredError, providersOf } from '../../src/providers/registry.js';
+import { PROVIDER_TABLE } from '../../src/providers/table.js';
 
 const config = (env: Record<string, string> = {}): Config => loadConfig(env);
 
@@ -79,7 +76,13 @@ describe('model catalogue', () => {
   });
 
   it('has a human label for every provider', () => {
-    expect(PROVIDER_LABELS).toEqual({ openai: 'OpenAI', anthropic: 'Anthropic', google: 'Google Gemini' });
+    expect(
+      Object.fromEntries(Object.entries(PROVIDER_TABLE).map(([id, entry]) => [id, entry.label])),
+    ).toEqual({
+      openai: 'OpenAI',
+      anthropic: 'Anthropic',
+      google: 'Google Gemini',
+    });
   });
 });
 
@@ -90,17 +93,13 @@ describe('provider registry', () => {
     );
     expect(registry.configured()).toEqual(['openai', 'anthropic']);
     expect(registry.get('anthropic')).toMatchObject({ id: 'anthropic', label: 'Anthropic' });
-    expect(registry.has('google')).toBe(false);
+    expect(registry.get('google')).toBeUndefined();
   });
 
   it('names the provider and the variable to set when asked for an unconfigured one', () => {
     const registry = createProviders(config({ OPENAI_API_KEY: 'sk-x' }));
-    let caught: unknown;
-    try {
-      registry.get('google');
-    } catch (error) {
-      caught = error;
-    }
+    expect(registry.get('google')).toBeUndefined();
+    const caught = registry.notConfigured({ provider: 'google', model: 'gemini-2.5-flash' });
     expect(caught).toBeInstanceOf(ProviderNotConfiguredError);
     expect(caught).toBeInstanceOf(ProviderError);
     expect(caught).toMatchObject({
@@ -127,11 +126,12 @@ describe('provider registry', () => {
       }),
       stream: async function* () {},
     };
-    const registry = createProviderRegistry([fake]);
+    const registry = providersOf([fake]);
     expect(registry.configured()).toEqual(['anthropic']);
-    await expect(registry.get('anthropic').generate({ model: 'm', prompt: 'hi' })).resolves.toMatchObject({
+    await expect(registry.get('anthropic')!.generate({ model: 'm', prompt: 'hi' })).resolves.toMatchObject({
       text: 'echo hi',
     });
-    expect(() => registry.get('openai')).toThrow(/OPENAI_API_KEY/);
+    expect(registry.get('openai')).toBeUndefined();
+    expect(registry.notConfigured({ provider: 'openai', model: 'gpt-4o' }).message).toMatch(/OPENAI_API_KEY/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Provider } from '../../src/providers/provider.js';
+import type { Provider } from '../../src/core/provider-spec.js';
 import {
   intercept,
   interceptNetworkError,

@@ -8,7 +8,12 @@ import {
   transportFailure,
 } from '../../src/providers/error-mapping.js';
 
-const ctx = { provider: 'openai' as const, model: 'gpt-4o-mini', secrets: ['plain-configured-secret'] };
+const ctx = {
+  provider: 'openai' as const,
+  label: 'OpenAI',
+  model: 'gpt-4o-mini',
+  secrets: ['plain-configured-secret'],
+};
 
 describe('Retry-After parsing', () => {
   const now = Date.parse('2026-01-01T12:00:00Z');

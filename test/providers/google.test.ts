@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { ErrorKind } from '../../src/core/error-kinds.js';
 import { createGoogleProvider } from '../../src/providers/google.js';
-import type { ErrorKind } from '../../src/providers/provider.js';
+import { settingsFor } from '../../src/providers/table.js';
 import { describeProviderContract } from './contract.js';
 import { collect, intercept, providerErrorFrom, sse, useNock } from './support.js';
 
@@ -9,7 +10,7 @@ const MODEL = 'gemini-2.5-flash';
 const PATH = /\/models\/gemini-2\.5-flash:generateContent$/;
 const STREAM_PATH = /\/models\/gemini-2\.5-flash:streamGenerateContent\?alt=sse$/;
 const KEY = 'AIzaSyD-SWITCHBOARDtest0000KEY0000000';
-const provider = () => createGoogleProvider({ apiKey: KEY, baseUrl: ORIGIN, models: [] });
+const provider = () => createGoogleProvider(settingsFor('google', { apiKey: KEY, baseUrl: ORIGIN }));
 
 const usageMetadata = (prompt: number, candidates: number, thoughts?: number) => ({
   promptTokenCount: prompt,
@@ -51,7 +52,7 @@ describeProviderContract({
   generatePath: PATH,
   model: MODEL,
   apiKey: KEY,
-  create: (baseUrl, apiKey) => createGoogleProvider({ apiKey, baseUrl, models: [] }),
+  create: (baseUrl, apiKey) => createGoogleProvider(settingsFor('google', { apiKey, baseUrl })),
   okBody: response([{ text: 'Hello' }], 'STOP'),
   firstStreamFrames: sse([response([{ text: 'Hel' }])]),
   keyEchoReply: (apiKey) => ({

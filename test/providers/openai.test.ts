@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import type { ErrorKind } from '../../src/core/error-kinds.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
-import type { ErrorKind } from '../../src/providers/provider.js';
+import { settingsFor } from '../../src/providers/table.js';
 import { describeProviderContract } from './contract.js';
 import { collect, intercept, providerErrorFrom, sse, useNock } from './support.js';
 
 const ORIGIN = 'http://openai.test';
 const PATH = /^\/v1\/chat\/completions$/;
 const KEY = 'sk-proj-SWITCHBOARDtest0000KEY';
-const provider = () => createOpenAIProvider({ apiKey: KEY, baseUrl: `${ORIGIN}/v1`, models: [] });
+const provider = () => createOpenAIProvider(settingsFor('openai', { apiKey: KEY, baseUrl: `${ORIGIN}/v1` }));
 
 const completion = (content: string, finish_reason = 'stop') => ({
   id: 'chatcmpl-1',
@@ -39,11 +40,9 @@ describeProviderContract({
   model: 'gpt-4o-mini',
   apiKey: KEY,
   create: (baseUrl, apiKey) =>
-    createOpenAIProvider({
-      apiKey,
-      baseUrl: baseUrl === ORIGIN ? `${ORIGIN}/v1` : `${baseUrl}/v1`,
-      models: [],
-    }),
+    createOpenAIProvider(
+      settingsFor('openai', { apiKey, baseUrl: baseUrl === ORIGIN ? `${ORIGIN}/v1` : `${baseUrl}/v1` }),
+    ),
   okBody: completion('Hello'),
   firstStreamFrames: sse([chunk({ role: 'assistant', content: 'Hel' })]),
   keyEchoReply: (apiKey) => ({
@@ -87,7 +86,7 @@ describe('OpenAI adapter', () => {
       status: 200,
       body: completion('ok', 'length'),
     });
-    const official = createOpenAIProvider({ apiKey: KEY, baseUrl: undefined, models: [] });
+    const official = createOpenAIProvider(settingsFor('openai', { apiKey: KEY, baseUrl: undefined }));
     const result = await official.generate({ model: 'o4-mini', prompt: 'Hi', maxOutputTokens: 50 });
     expect(result.finishReason).toBe('length');
     expect(requests[0]!.body.messages).toEqual([{ role: 'user', content: 'Hi' }]);
@@ -129,11 +128,7 @@ describe('OpenAI adapter', () => {
   });
 
   it('works against a local OpenAI-compatible server without a key, using max_tokens', async () => {
-    const local = createOpenAIProvider({
-      apiKey: undefined,
-      baseUrl: 'http://localhost:11434/v1',
-      models: [],
-    });
+    const local = createOpenAIProvider(settingsFor('openai', { baseUrl: 'http://localhost:11434/v1' }));
     const requests = intercept('http://localhost:11434', PATH, { status: 200, body: completion('hi') });
     await local.generate({ model: 'llama3.1', prompt: 'Hi', maxOutputTokens: 20 });
     expect(requests[0]!.headers.get('authorization')).toBe('Bearer not-needed');

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
-import { ProviderError } from '../../src/providers/provider.js';
+import { ProviderError } from '../../src/core/provider-spec.js';
 
 /**
  * Test plumbing shared by the provider suites: nock on, internet off, a request recorder

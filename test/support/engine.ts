@@ -1,20 +1,20 @@
-import type { ProviderId } from '../../src/config.js';
 import type { Clock } from '../../src/core/clock.js';
 import { systemClock } from '../../src/core/clock.js';
-import type { Database } from '../../src/db/database.js';
-import type { Prisma } from '../../src/db/generated/client.js';
-import { Engine } from '../../src/engine/engine.js';
-import type { HealthGate, ProviderSource } from '../../src/engine/executor.js';
-import { InProcessQueue, type WorkQueue } from '../../src/engine/queue.js';
-import { type Logger, silentLogger } from '../../src/logging.js';
+import type { HealthGate, ModelCatalogue, Providers } from '../../src/core/ports.js';
+import type { ProviderId } from '../../src/core/provider-spec.js';
 import {
   type GenerateRequest,
   type GenerateResult,
   type Provider,
   ProviderError,
   type ProviderErrorInit,
-} from '../../src/providers/provider.js';
-import type { ModelCatalogue } from '../../src/workflows/catalogue-port.js';
+} from '../../src/core/provider-spec.js';
+import type { Database } from '../../src/db/database.js';
+import type { Prisma } from '../../src/db/generated/client.js';
+import { Engine } from '../../src/engine/engine.js';
+import { InProcessQueue, type WorkQueue } from '../../src/engine/queue.js';
+import { type Logger, silentLogger } from '../../src/logging.js';
+import { providersOf } from '../../src/providers/registry.js';
 import type { StepDefinition, WorkflowDefinition } from '../../src/workflows/definition.js';
 
 /** A small catalogue: every provider known, `configured` ones offered. */
@@ -26,11 +26,11 @@ export function testCatalogue(configured: ProviderId[] = ['openai', 'anthropic',
   };
   return {
     providers: configured,
-    models: (p) => (configured.includes(p) ? known[p] : []),
-    knownModels: (p) => known[p],
-    defaultModel: (p) => known[p][0] as string,
-    has: (p, m) => known[p].includes(m),
-    inferProvider: (m) => (Object.keys(known) as ProviderId[]).find((p) => known[p].includes(m)),
+    models: (p) => (configured.includes(p) ? (known[p] ?? []) : []),
+    knownModels: (p) => known[p] ?? [],
+    defaultModel: (p) => known[p]?.[0] ?? '',
+    has: (p, m) => known[p]?.includes(m) ?? false,
+    inferProvider: (m) => Object.keys(known).find((p) => known[p]?.includes(m)),
   };
 }
 
@@ -69,9 +69,9 @@ export class ScriptedProvider implements Provider {
 export const fail = (init: Omit<ProviderErrorInit, 'message'> & { message?: string }) =>
   new ProviderError({ message: init.message ?? init.kind, ...init });
 
-export function providerSource(...providers: Provider[]): ProviderSource {
-  const map = new Map(providers.map((p) => [p.id, p]));
-  return { get: (id) => map.get(id), configured: () => [...map.keys()] };
+/** The engine's Providers port over fakes, as the bot builds it over real adapters. */
+export function providerSource(...providers: Provider[]): Providers {
+  return providersOf(providers);
 }
 
 /** A clock whose sleeps return at once and are remembered. */

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ProviderId } from '../../src/config.js';
-import type { ModelCatalogue } from '../../src/workflows/catalogue-port.js';
+import type { ModelCatalogue } from '../../src/core/ports.js';
+import type { ProviderId } from '../../src/core/provider-spec.js';
 
 /** The catalogue's published model lists (first = default). */
 export const KNOWN_MODELS: Record<ProviderId, string[]> = {
@@ -13,14 +13,14 @@ export const KNOWN_MODELS: Record<ProviderId, string[]> = {
 
 /** A catalogue over KNOWN_MODELS where only `configured` providers have credentials. */
 export function fakeCatalogue(configured: ProviderId[] = ['openai', 'anthropic', 'google']): ModelCatalogue {
-  const all = Object.keys(KNOWN_MODELS) as ProviderId[];
+  const all = Object.keys(KNOWN_MODELS);
   return {
     providers: configured,
-    models: (p) => (configured.includes(p) ? KNOWN_MODELS[p] : []),
-    knownModels: (p) => KNOWN_MODELS[p],
-    defaultModel: (p) => KNOWN_MODELS[p][0]!,
-    has: (p, m) => KNOWN_MODELS[p].includes(m),
-    inferProvider: (m) => all.find((p) => KNOWN_MODELS[p].includes(m)),
+    models: (p) => (configured.includes(p) ? (KNOWN_MODELS[p] ?? []) : []),
+    knownModels: (p) => KNOWN_MODELS[p] ?? [],
+    defaultModel: (p) => KNOWN_MODELS[p]?.[0] ?? '',
+    has: (p, m) => KNOWN_MODELS[p]?.includes(m) ?? false,
+    inferProvider: (m) => all.find((p) => KNOWN_MODELS[p]?.includes(m)),
   };
 }
 

@@ -1,3 +1,5 @@
+import { CIRCUIT_OPEN, kindWords } from '../../core/error-kinds.js';
+
 /**
  * The line a step card shows under its answer when the chain moved on: which provider
  * answered and why the ones before it did not, computed from the step's StepAttempt rows.
@@ -17,26 +19,6 @@ export interface AttemptFacts {
   outcome: 'success' | 'error' | 'skipped';
   errorKind: string | null;
   startedAt?: Date | undefined;
-}
-
-/** Few words per failure kind, as a person would say it. */
-export const KIND_WORDS: Readonly<Record<string, string>> = {
-  rate_limit: 'rate limited',
-  quota: 'billing',
-  auth: 'key rejected',
-  overloaded: 'overloaded',
-  server: 'server error',
-  timeout: 'timed out',
-  network: 'unreachable',
-  invalid_request: 'request refused',
-  context_length: 'prompt too long',
-  content_filter: 'content filtered',
-  unknown: 'failed',
-  circuit_open: 'skipped (circuit open)',
-};
-
-export function kindWords(kind: string | null | undefined): string {
-  return (kind && KIND_WORDS[kind]) || 'failed';
 }
 
 /**
@@ -65,7 +47,7 @@ export function fallbackNote(
     while (i < rows.length && `${rows[i]!.provider}/${rows[i]!.model}` === ref) {
       const row = rows[i]!;
       if (row.outcome === 'success') answered = true;
-      else failures.push(row.outcome === 'skipped' ? 'circuit_open' : (row.errorKind ?? 'unknown'));
+      else failures.push(row.outcome === 'skipped' ? CIRCUIT_OPEN : (row.errorKind ?? 'unknown'));
       i += 1;
     }
     if (failures.length > 0) parts.push(`${ref}: ${describeFailures(failures)}`);
@@ -80,7 +62,7 @@ function describeFailures(kinds: string[]): string {
   for (const kind of kinds) counts.set(kind, (counts.get(kind) ?? 0) + 1);
   return [...counts]
     .map(([kind, n]) => {
-      const words = kind === 'circuit_open' ? kindWords(kind) : `${kindWords(kind)} (${kind})`;
+      const words = kind === CIRCUIT_OPEN ? kindWords(kind) : `${kindWords(kind)} (${kind})`;
       return n > 1 ? `${words} ×${n}` : words;
     })
     .join(', ');

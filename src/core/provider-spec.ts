@@ -1,31 +1,32 @@
-import type { ProviderId } from '../config.js';
+import { type ErrorKind, RETRYABLE_KINDS } from './error-kinds.js';
 
-export type { ProviderId };
+/**
+ * A configured provider's id ("openai", "anthropic", "google"): a plain string, checked
+ * against the provider table where it comes in (configuration, workflow files, clicks).
+ */
+export type ProviderId = string;
 
-/** The normalised failure kinds (docs/providers.md, "Error kinds"). */
-export const ERROR_KINDS = [
-  'rate_limit',
-  'quota',
-  'auth',
-  'overloaded',
-  'server',
-  'timeout',
-  'network',
-  'invalid_request',
-  'context_length',
-  'content_filter',
-  'unknown',
-] as const;
-export type ErrorKind = (typeof ERROR_KINDS)[number];
+/** What an adapter is built from: the provider's identity and the admin's settings for it. */
+export interface ProviderSettings {
+  id: ProviderId;
+  label: string;
+  apiKey: string | undefined;
+  baseUrl: string | undefined;
+  /** The admin's model list (OPENAI_MODELS…); empty means the built-in list. */
+  models: string[];
+}
 
-/** Kinds that can succeed when the same call is made again later. */
-export const RETRYABLE_KINDS: ReadonlySet<ErrorKind> = new Set([
-  'rate_limit',
-  'overloaded',
-  'server',
-  'timeout',
-  'network',
-]);
+/** A provider and model, as written "provider/model" in workflow files and menus. */
+export interface ModelRef {
+  provider: ProviderId;
+  model: string;
+}
+
+/**
+ * What a provider is, for every part that calls or reports on one: the small interface an
+ * adapter implements (generate, stream) and the one error type it throws. The adapters
+ * live in src/providers; this file has no dependency on them.
+ */
 
 export interface ProviderErrorInit {
   kind: ErrorKind;
@@ -97,7 +98,7 @@ export interface GenerateResult {
 
 export type StreamChunk = { type: 'text'; text: string } | { type: 'done'; result: GenerateResult };
 
-/** One small interface per provider: adding a provider is one file and one registry line. */
+/** One small interface per provider: adding a provider is one adapter file and one line of the provider table. */
 export interface Provider {
   readonly id: ProviderId;
   /** Human name for messages: "OpenAI", "Anthropic", "Google Gemini". */
