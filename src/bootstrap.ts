@@ -1,9 +1,12 @@
 import type { Config } from './config.js';
 import { secretValues } from './config.js';
-import type { Clock } from './core/clock.js';
+import { type Clock, systemClock } from './core/clock.js';
+import { EngineEventBus } from './core/events.js';
 import type { HealthGate, ModelCatalogue, Providers } from './core/ports.js';
 import { type Database, openDatabase } from './db/database.js';
 import { migrate } from './db/migrate.js';
+import { openStores, type Stores } from './db/stores.js';
+import type { SyncSummary } from './db/workflow-store.js';
 import { Engine } from './engine/engine.js';
 import type { WorkQueue } from './engine/queue.js';
 import { HealthMonitor } from './health/monitor.js';
@@ -11,7 +14,6 @@ import { createLogger, type Logger } from './logging.js';
 import { buildCatalogue } from './providers/catalogue.js';
 import { redactSecrets } from './providers/error-mapping.js';
 import { createProviders } from './providers/registry.js';
-import { type SyncSummary, syncWorkflows } from './workflows/import-files.js';
 import { loadWorkflowDirOrThrow } from './workflows/loader.js';
 
 /**
@@ -22,6 +24,8 @@ export interface Core {
   config: Config;
   logger: Logger;
   db: Database;
+  /** The data layer (src/db): every query goes through these. */
+  stores: Stores;
   catalogue: ModelCatalogue;
   providers: Providers;
   engine: Engine;
@@ -60,9 +64,11 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
     const catalogue = buildCatalogue(config);
     const providers = options.providers ?? createProviders(config);
+    const clock = options.clock ?? systemClock;
+    const stores = openStores(db, new EngineEventBus(), clock);
     const syncWorkflowFiles = async () => {
       const loaded = await loadWorkflowDirOrThrow(config.workflowsDir, catalogue);
-      return syncWorkflows(db.prisma, {
+      return stores.workflows.sync({
         workflows: loaded.workflows,
         personas: loaded.personas,
         sourceDir: config.workflowsDir,
@@ -82,16 +88,17 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
     );
     const health =
       options.health === undefined
-        ? new HealthMonitor({ prisma: db.prisma, settings: config.breaker, clock: options.clock, logger })
+        ? new HealthMonitor({ calls: stores.runs, settings: config.breaker, clock, logger })
         : options.health || undefined;
     const secrets = secretValues(config);
     const engine = new Engine({
       db,
+      stores,
       config,
       providers,
       catalogue,
       logger,
-      clock: options.clock,
+      clock,
       queue: options.queue,
       health,
       redact: (text) => redactSecrets(text, secrets),
@@ -100,6 +107,7 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
       config,
       logger,
       db,
+      stores,
       catalogue,
       providers,
       engine,

@@ -1,6 +1,6 @@
 import { createCore, loggerFor } from './bootstrap.js';
 import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.js';
-import { rankAlternatives, shortHealth } from './health/describe.js';
+import { rankAlternatives } from './health/describe.js';
 import { createOpsRoutes, type OpsServer, startOpsServer } from './ops/http.js';
 import { createMetrics } from './ops/metrics.js';
 import { cachedSlackAuthCheck } from './ops/slack-auth.js';
@@ -22,7 +22,6 @@ import { createSlackApp, slackConfigProblem } from './slack/slack-app.js';
 /** Inside docker's default 30 s stop_grace_period, with room for the last Slack updates. */
 const ENGINE_GRACE_MS = 15_000;
 const FLUSH_MS = 5_000;
-const HEALTH_REFRESH_MS = 15_000;
 
 async function main(): Promise<void> {
   loadDotEnv();
@@ -49,7 +48,12 @@ async function main(): Promise<void> {
 
   const core = await createCore(config, { logger });
   const metrics = config.ops.metricsEnabled
-    ? createMetrics({ events: core.engine.events, queue: core.engine.queue, prisma: core.db.prisma, logger })
+    ? createMetrics({
+        events: core.engine.events,
+        queue: core.engine.queue,
+        reads: core.stores.reads,
+        logger,
+      })
     : undefined;
   // The readiness check needs the Slack client, and the routes go into the Slack app: late-bound.
   let authTest: () => Promise<{ ok?: boolean }> = async () => ({ ok: false });
@@ -59,25 +63,10 @@ async function main(): Promise<void> {
     metrics,
     logger,
   });
-  // A few words per provider beside its group in the cards' model menu ("degraded: rate limited"),
-  // from the health monitor's figures, refreshed in the background so a render never waits.
-  const healthWords = new Map<string, string | null>();
-  const refreshHealth = async () => {
-    for (const row of (await core.health?.table({ groupBy: 'provider' })) ?? []) {
-      healthWords.set(row.provider, shortHealth(row));
-    }
-  };
-  const healthTimer = setInterval(() => {
-    refreshHealth().catch((error: unknown) =>
-      logger.warn({ err: (error as Error).message }, 'provider health for the menus unavailable'),
-    );
-  }, HEALTH_REFRESH_MS);
-  healthTimer.unref();
   const slack = createSlackApp({
     core,
     config,
     routes,
-    providerHealth: (provider) => healthWords.get(provider) ?? null,
     // "Retry with …" on a failure alert: healthy providers first, open circuits last.
     rankAlternatives: async (choices) =>
       core.health ? rankAlternatives(choices, await core.health.table()).map((r) => r.ref) : choices,
@@ -101,7 +90,6 @@ async function main(): Promise<void> {
       // The failure alert is edited by the step's move to failed; the run's thread is told too.
       onPauseTimeout: (event) => slack.alerts.pauseTimedOut(event),
     });
-    await refreshHealth().catch(() => {});
   } catch (error) {
     logger.fatal({ err: (error as Error).message }, startupAdvice(error));
     await core.close().catch(() => {});
@@ -140,7 +128,6 @@ async function main(): Promise<void> {
       await core.engine.stop(ENGINE_GRACE_MS);
       const flushed = await slack.flush(FLUSH_MS);
       if (!flushed) logger.warn('some Slack updates were not sent before shutdown');
-      clearInterval(healthTimer);
       slack.close();
       metrics?.close();
       await core.db.close();

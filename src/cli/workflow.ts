@@ -81,12 +81,12 @@ async function runInTerminal(
     destination: process.stderr,
   });
   const core = await createCore(config, { logger });
-  const { engine, db } = core;
+  const { engine, stores } = core;
   try {
     const finished = new Promise<string>((resolve) => {
       engine.events.on('step.changed', ({ stepId, to }) => {
         if (to !== 'completed' && to !== 'paused') return;
-        void db.prisma.runStep.findUnique({ where: { id: stepId } }).then((s) => {
+        void stores.reads.step(stepId).then((s) => {
           if (!s) return;
           const head = `── step ${s.position + 1} · ${s.name}`;
           if (s.status === 'completed') {

@@ -65,3 +65,7 @@ export function canMoveRun(from: RunStatus, to: RunStatus): boolean {
 export function canMoveStep(from: StepStatus, to: StepStatus): boolean {
   return STEP_TRANSITIONS[from].includes(to);
 }
+
+/** What started a run. */
+export const RUN_TRIGGERS = ['slash', 'schedule', 'button', 'cli', 'api'] as const;
+export type Trigger = (typeof RUN_TRIGGERS)[number];

@@ -5,6 +5,9 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { EngineEventBus } from '../core/events.js';
 import type { HealthGate, ModelCatalogue, Providers } from '../core/ports.js';
 import type { Database } from '../db/database.js';
+import type { RunStore } from '../db/run-store.js';
+import { openStores, type Stores } from '../db/stores.js';
+import type { WorkflowStore } from '../db/workflow-store.js';
 import type { Logger } from '../logging.js';
 import { Executor } from './executor.js';
 import { PgBossQueue } from './pgboss-queue.js';
@@ -13,10 +16,11 @@ import { InProcessQueue, type WorkQueue } from './queue.js';
 import { recoverOrphans } from './recovery.js';
 import { RunsService } from './runs.js';
 import { type PersonaSnapshot, readSnapshot } from './snapshot.js';
-import { RunStore } from './store.js';
 
 export interface EngineOptions {
   db: Database;
+  /** The data layer on `db`; opened here when not given. */
+  stores?: Stores;
   config: Pick<Config, 'defaults' | 'retry' | 'stepTimeoutMs' | 'worker'> &
     Partial<Pick<Config, 'retryJitter' | 'stepDeadlineMs'>>;
   providers: Providers;
@@ -37,8 +41,10 @@ export interface EngineOptions {
 
 /** Wires store, queue, executor, runs service and recovery together. */
 export class Engine {
-  readonly events = new EngineEventBus();
+  readonly events: EngineEventBus;
+  readonly stores: Stores;
   readonly store: RunStore;
+  readonly workflows: WorkflowStore;
   readonly queue: WorkQueue;
   readonly executor: Executor;
   readonly runs: RunsService;
@@ -49,7 +55,10 @@ export class Engine {
   constructor(private readonly o: EngineOptions) {
     const clock = o.clock ?? systemClock;
     this.owner = o.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    this.store = new RunStore(o.db.prisma, this.events, clock);
+    this.stores = o.stores ?? openStores(o.db, new EngineEventBus(), clock);
+    this.events = this.stores.runs.events;
+    this.store = this.stores.runs;
+    this.workflows = this.stores.workflows;
     this.queue = o.queue ?? defaultQueue(o.db);
     this.events.onListenerError = (error, event) =>
       o.logger.error(
@@ -80,7 +89,7 @@ export class Engine {
         let personas: Record<string, PersonaSnapshot> = snapshot.personas;
         // A persona picked from the card after the run started is read as it is now.
         if (step.overridePersonaId && !personas[step.overridePersonaId]) {
-          const row = await o.db.prisma.persona.findUnique({ where: { id: step.overridePersonaId } });
+          const row = await this.workflows.personaById(step.overridePersonaId, { includeDisabled: true });
           if (row) personas = { ...personas, [row.id]: { id: row.id, name: row.name, system: row.system } };
         }
         return planStep(snapshot, step, planContext, personas);
@@ -89,6 +98,7 @@ export class Engine {
     o.health?.listen?.(this.events);
     this.runs = new RunsService({
       store: this.store,
+      workflows: this.workflows,
       queue: this.queue,
       catalogue: o.catalogue,
       configuredProviders: () => o.providers.configured(),

@@ -1,17 +1,15 @@
 import type { HealthGate, Providers } from '../core/ports.js';
 import { ProviderError } from '../core/provider-spec.js';
+import type { ModelRef } from '../core/workflow-definition.js';
+import type { RunRow, RunStepRow, RunStore } from '../db/run-store.js';
+import { isTransientDbError } from '../db/transient-errors.js';
 import type { Logger } from '../logging.js';
-import type { ModelRef } from '../workflows/definition.js';
 import { renderTemplate } from '../workflows/templates.js';
 import { callProvider } from './call.js';
-import { DatabaseUnavailable, Interrupted, isTransientDbError, persist, StepLease } from './lease.js';
+import { DatabaseUnavailable, Interrupted, persist, StepLease } from './lease.js';
 import { type Execution, OutcomeWriter, type Success } from './outcomes.js';
 import type { StepPlan } from './plan.js';
 import { backoffDelay } from './retry.js';
-import type { RunStore } from './store.js';
-
-type RunStepRow = Awaited<ReturnType<RunStore['steps']>>[number];
-type RunRow = NonNullable<Awaited<ReturnType<RunStore['run']>>>;
 
 export interface ExecutorOptions {
   store: RunStore;
@@ -286,17 +284,11 @@ export class Executor {
       void (async () => {
         const sentAt = this.now();
         try {
-          const { count } = await store.prisma.runStep.updateMany({
-            where: { id: x.step.id, status: 'running', leaseOwner: x.lease.token },
-            data: { leaseExpiresAt: new Date(sentAt + x.lease.leaseMs) },
-          });
-          if (count === 0) return controller.abort(new Interrupted('lease_lost'));
+          if (!(await store.renewLease(x.step.id, x.lease.token, new Date(sentAt + x.lease.leaseMs))))
+            return controller.abort(new Interrupted('lease_lost'));
           x.lease.renewed(sentAt);
-          const run = await store.prisma.workflowRun.findUnique({
-            where: { id: x.run.id },
-            select: { status: true },
-          });
-          if (run?.status === 'cancelled') controller.abort(new Interrupted('cancelled'));
+          const status = await store.runStatus(x.run.id);
+          if (status === 'cancelled') controller.abort(new Interrupted('cancelled'));
         } catch {
           if (this.now() + every >= x.lease.expiresAt) {
             x.log.warn('database unreachable for most of the lease: abandoning the step for recovery');

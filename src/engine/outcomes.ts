@@ -3,15 +3,11 @@ import { nowMs } from '../core/clock.js';
 import type { ErrorKind } from '../core/error-kinds.js';
 import { CIRCUIT_OPEN } from '../core/error-kinds.js';
 import type { GenerateResult, ProviderError } from '../core/provider-spec.js';
-import type { Prisma } from '../db/generated/client.js';
+import type { ModelRef } from '../core/workflow-definition.js';
+import type { FailedCall, RunStepRow, RunStore, SkippedCall, StepCompletion } from '../db/run-store.js';
 import type { Logger } from '../logging.js';
-import type { ModelRef } from '../workflows/definition.js';
 import { Interrupted, OUTCOME_HOLD_MS, type PersistOptions, persist, type StepLease } from './lease.js';
 import type { StepPlan } from './plan.js';
-import type { RunStore } from './store.js';
-
-type RunStepRow = Awaited<ReturnType<RunStore['steps']>>[number];
-type Tx = Prisma.TransactionClient;
 
 const STORED_MESSAGE_CHARS = 500;
 
@@ -26,7 +22,7 @@ export interface Execution {
   /** Last StepAttempt number used (rows are numbered per step across executions). */
   number: number;
   /** Breaker skips, written with the next row so they are kept only if a real call followed. */
-  skips: Prisma.StepAttemptCreateManyInput[];
+  skips: SkippedCall[];
 }
 
 /** A provider call that answered, not yet saved. */
@@ -63,80 +59,31 @@ export class OutcomeWriter {
    */
   async complete(x: Execution, plan: StepPlan, success: Success): Promise<boolean> {
     const { store } = this.o;
-    const attemptId = randomUUID();
     const usage = success.result.usage;
-    const finishedAt = store.clock.now();
-    let retry = false;
+    const done: StepCompletion = {
+      lease: x.lease.token,
+      output: success.result.text,
+      provider: success.ref.provider,
+      model: success.ref.model,
+      persona: plan.persona?.name ?? null,
+      finishReason: success.result.finishReason,
+      latencyMs: success.latencyMs,
+      attempts: success.number,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      finishedAt: store.clock.now(),
+      attemptId: randomUUID(),
+      startedAt: success.startedAt,
+    };
+    // A retry after an ambiguous commit (connection lost while committing) finds it done.
+    // The first try cannot have committed before, so it skips that lookup.
+    let maybeDone = false;
     const saved = await persist(
       x.lease,
-      async () => {
-        // A retry after an ambiguous commit (connection lost while committing) finds it
-        // done. The first try cannot have committed before, so it skips the lookup.
-        if (
-          retry &&
-          (await store.prisma.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } }))
-        )
-          return true;
-        retry = true;
-        if (x.skips.length === 0) {
-          return store.completeStep(x.step, {
-            lease: x.lease.token,
-            output: success.result.text,
-            provider: success.ref.provider,
-            model: success.ref.model,
-            persona: plan.persona?.name ?? null,
-            finishReason: success.result.finishReason,
-            latencyMs: success.latencyMs,
-            attempts: success.number,
-            inputTokens: usage.inputTokens,
-            outputTokens: usage.outputTokens,
-            finishedAt,
-            attemptId,
-            startedAt: success.startedAt,
-          });
-        }
-        // Breaker skips are kept only beside a real call: write them in the same transaction.
-        return store.prisma.$transaction(async (tx) => {
-          const moved = await store.moveStep(x.step, 'completed', {
-            actor: 'engine',
-            from: ['running'],
-            where: { leaseOwner: x.lease.token },
-            tx,
-            data: {
-              output: success.result.text,
-              answeredProvider: success.ref.provider,
-              answeredModel: success.ref.model,
-              personaUsed: plan.persona?.name ?? null,
-              finishReason: success.result.finishReason,
-              latencyMs: success.latencyMs,
-              attempts: success.number,
-              inputTokens: { increment: usage.inputTokens },
-              outputTokens: { increment: usage.outputTokens },
-              leaseOwner: null,
-              leaseExpiresAt: null,
-              finishedAt,
-            },
-          });
-          if (!moved) return false;
-          await this.writeSkips(tx, x);
-          await tx.stepAttempt.create({
-            data: {
-              id: attemptId,
-              runStepId: x.step.id,
-              runId: x.run.id,
-              number: success.number,
-              provider: success.ref.provider,
-              model: success.ref.model,
-              outcome: 'success',
-              latencyMs: success.latencyMs,
-              inputTokens: usage.inputTokens,
-              outputTokens: usage.outputTokens,
-              startedAt: success.startedAt,
-              finishedAt,
-            },
-          });
-          return true;
-        });
+      () => {
+        const attempt = store.completeStep(x.step, done, { skips: x.skips, maybeDone });
+        maybeDone = true;
+        return attempt;
       },
       this.holding(x),
     );
@@ -144,13 +91,6 @@ export class OutcomeWriter {
       x.log.warn('step result discarded: the lease was lost before it could be saved');
       return false;
     }
-    this.emitAttempt(x, attemptId, success.ref, 'success', null, success.latencyMs, finishedAt, usage);
-    store.events.safeEmit('step.changed', {
-      runId: x.run.id,
-      stepId: x.step.id,
-      to: 'completed',
-      actor: 'engine',
-    });
     return true;
   }
 
@@ -160,35 +100,22 @@ export class OutcomeWriter {
     const paused = await persist(
       x.lease,
       () =>
-        store.prisma.$transaction(async (tx) => {
-          const moved = await store.moveStep(x.step, 'paused', {
-            actor: 'engine',
-            from: ['running'],
-            where: { leaseOwner: x.lease.token },
-            tx,
-            data: {
-              lastErrorKind: last.kind,
-              lastErrorMessage: this.storedMessage(last.message),
-              lastErrorStatus: last.status ?? null,
-              lastErrorProvider: last.provider,
-              lastErrorModel: last.model ?? null,
-              attempts: x.number,
-              leaseOwner: null,
-              leaseExpiresAt: null,
-            },
-          });
-          if (moved) await this.writeSkips(tx, x);
-          return moved;
-        }),
+        store.pauseStep(
+          x.step,
+          x.lease.token,
+          {
+            lastErrorKind: last.kind,
+            lastErrorMessage: this.storedMessage(last.message),
+            lastErrorStatus: last.status ?? null,
+            lastErrorProvider: last.provider,
+            lastErrorModel: last.model ?? null,
+            attempts: x.number,
+          },
+          x.skips,
+        ),
       this.holding(x),
     );
     if (!paused) return;
-    store.events.safeEmit('step.changed', {
-      runId: x.run.id,
-      stepId: x.step.id,
-      to: 'paused',
-      actor: 'engine',
-    });
     await store.moveRun(x.run.id, 'paused', { actor: 'engine', from: ['running'] });
   }
 
@@ -211,10 +138,6 @@ export class OutcomeWriter {
     });
   }
 
-  private async writeSkips(tx: Tx, x: Execution) {
-    if (x.skips.length > 0) await tx.stepAttempt.createMany({ data: x.skips, skipDuplicates: true });
-  }
-
   /** One failed call: its row and the step's counters, only while the lease is ours. */
   async recordFailure(
     x: Execution,
@@ -225,70 +148,36 @@ export class OutcomeWriter {
     failure: ProviderError,
   ) {
     const { store } = this.o;
-    const attemptId = randomUUID();
-    const finishedAt = store.clock.now();
+    const call: FailedCall = {
+      attemptId: randomUUID(),
+      number,
+      provider: ref.provider,
+      model: ref.model,
+      errorKind: failure.kind,
+      httpStatus: failure.status ?? null,
+      errorMessage: this.storedMessage(failure.message),
+      latencyMs,
+      startedAt,
+      finishedAt: store.clock.now(),
+    };
     const sentAt = this.now();
-    let retry = false;
+    let maybeDone = false;
     await persist(
       x.lease,
-      () =>
-        store.prisma.$transaction(async (tx) => {
-          if (retry && (await tx.stepAttempt.findUnique({ where: { id: attemptId }, select: { id: true } })))
-            return;
-          retry = true;
-          const { count } = await tx.runStep.updateMany({
-            where: { id: x.step.id, status: 'running', leaseOwner: x.lease.token },
-            data: { attempts: number, leaseExpiresAt: new Date(sentAt + x.lease.leaseMs) },
-          });
-          if (count === 0) throw new Interrupted('lease_lost');
-          await this.writeSkips(tx, x);
-          await tx.stepAttempt.create({
-            data: {
-              id: attemptId,
-              runStepId: x.step.id,
-              runId: x.run.id,
-              number,
-              provider: ref.provider,
-              model: ref.model,
-              outcome: 'error',
-              errorKind: failure.kind,
-              httpStatus: failure.status ?? null,
-              errorMessage: this.storedMessage(failure.message),
-              latencyMs,
-              startedAt,
-              finishedAt,
-            },
-          });
-        }),
-      { onRetry: (error, waitMs) => this.logDbRetry(x, error, waitMs), clock: this.o.store.clock },
+      async () => {
+        const result = await store.recordFailure(
+          x.step,
+          { token: x.lease.token, expiresAt: new Date(sentAt + x.lease.leaseMs) },
+          call,
+          { skips: x.skips, maybeDone },
+        );
+        maybeDone = true;
+        if (result === 'lost') throw new Interrupted('lease_lost');
+      },
+      { onRetry: (error, waitMs) => this.logDbRetry(x, error, waitMs), clock: store.clock },
     );
     x.lease.renewed(sentAt);
     x.skips = [];
-    this.emitAttempt(x, attemptId, ref, 'error', failure.kind, latencyMs, finishedAt);
-  }
-
-  private emitAttempt(
-    x: Execution,
-    attemptId: string,
-    ref: ModelRef,
-    outcome: 'success' | 'error',
-    errorKind: ErrorKind | null,
-    latencyMs: number,
-    finishedAt: Date,
-    usage?: { inputTokens: number; outputTokens: number },
-  ) {
-    this.o.store.events.safeEmit('attempt.recorded', {
-      runId: x.run.id,
-      stepId: x.step.id,
-      attemptId,
-      provider: ref.provider,
-      model: ref.model,
-      outcome,
-      errorKind,
-      latencyMs,
-      finishedAt,
-      ...(usage ?? {}),
-    });
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
-import type { ModelRef, RetryPolicy } from '../workflows/definition.js';
+import type { ModelRef, RetryPolicy } from '../core/workflow-definition.js';
 import { resolveModel, resolvePersona } from './precedence.js';
 import {
   candidateChain,

@@ -1,6 +1,6 @@
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
-import type { ModelRef } from '../workflows/definition.js';
+import type { ModelRef } from '../core/workflow-definition.js';
 
 /**
  * Precedence, exactly as docs/architecture.md ("Precedence") states it:

@@ -1,5 +1,5 @@
+import type { RunStore } from '../db/run-store.js';
 import type { WorkQueue } from './queue.js';
-import type { RunStore } from './store.js';
 
 /**
  * Nothing is lost when a process dies: a step whose lease expired (its process stopped
@@ -14,14 +14,7 @@ export async function recoverOrphans(
   queue: WorkQueue,
   options: { takeAllRunning: boolean; held?: (lease: string | null) => boolean },
 ): Promise<{ reclaimed: number; requeued: number }> {
-  const now = store.clock.now();
-  const orphans = await store.prisma.runStep.findMany({
-    where: {
-      status: 'running',
-      ...(options.takeAllRunning ? {} : { OR: [{ leaseExpiresAt: { lt: now } }, { leaseExpiresAt: null }] }),
-    },
-    include: { run: { select: { status: true } } },
-  });
+  const orphans = await store.orphanedSteps({ takeAllRunning: options.takeAllRunning });
   let reclaimed = 0;
   for (const step of orphans) {
     if (options.held?.(step.leaseOwner)) continue;
@@ -34,11 +27,7 @@ export async function recoverOrphans(
       reclaimed += 1;
     }
   }
-  const idle = await store.prisma.workflowRun.findMany({
-    where: { status: { in: ['queued', 'running'] }, steps: { none: { status: 'running' } } },
-    select: { id: true },
-    orderBy: { createdAt: 'asc' },
-  });
-  for (const run of idle) await queue.enqueue(run.id);
+  const idle = await store.idleRunIds();
+  for (const runId of idle) await queue.enqueue(runId);
   return { reclaimed, requeued: idle.length };
 }

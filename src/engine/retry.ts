@@ -1,5 +1,5 @@
 import { type ErrorKind, RETRYABLE_KINDS } from '../core/error-kinds.js';
-import type { ModelRef, RetryPolicy } from '../workflows/definition.js';
+import type { ModelRef, RetryPolicy } from '../core/workflow-definition.js';
 
 /** A retry policy with every field decided. */
 export interface ResolvedRetryPolicy {

@@ -1,17 +1,14 @@
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
-import { EDITABLE_STEP, type RunStatus, type StepStatus } from '../core/states.js';
-import { Prisma, type WorkflowRun } from '../db/generated/client.js';
-import { listWorkflows, loadWorkflowFromDb } from '../workflows/import-files.js';
+import { EDITABLE_STEP, type RunStatus, type StepStatus, type Trigger } from '../core/states.js';
+import type { RunRow, RunStore, StepChanges } from '../db/run-store.js';
+import type { WorkflowStore } from '../db/workflow-store.js';
 import { EngineError, notFound, stale } from './engine-error.js';
 import type { WorkQueue } from './queue.js';
 import type { RunSnapshot } from './snapshot.js';
-import type { RunStore } from './store.js';
 
 /** Inputs above this are refused: a prompt that large is a paste accident, not a workflow input. */
 export const MAX_INPUT_BYTES = 100_000;
-
-export type Trigger = 'slash' | 'schedule' | 'button' | 'cli' | 'api';
 
 export interface StartRunRequest {
   workflow: string;
@@ -29,10 +26,11 @@ export interface StartRunRequest {
 }
 
 /** What startRun returns: the run, and whether this call created it or found it. */
-export type StartedRun = WorkflowRun & { replayed: boolean };
+export type StartedRun = RunRow & { replayed: boolean };
 
 export interface RunsServiceOptions {
   store: RunStore;
+  workflows: WorkflowStore;
   queue: WorkQueue;
   catalogue: ModelCatalogue;
   /** Providers that have credentials; only these can be chosen from a card. */
@@ -49,10 +47,6 @@ export interface RunsServiceOptions {
 export class RunsService {
   constructor(private readonly o: RunsServiceOptions) {}
 
-  private get prisma() {
-    return this.o.store.prisma;
-  }
-
   async startRun(request: StartRunRequest): Promise<StartedRun> {
     const key = request.idempotencyKey?.trim() || undefined;
     if (key) {
@@ -66,7 +60,7 @@ export class RunsService {
         `Input is ${Math.ceil(size / 1024)} KB; the limit is ${MAX_INPUT_BYTES / 1000} KB. Shorten it or link to the text instead.`,
       );
     }
-    const stored = await loadWorkflowFromDb(this.prisma, request.workflow, { includeDisabled: true });
+    const stored = await this.o.workflows.load(request.workflow, { includeDisabled: true });
     if (stored && !stored.workflow.enabled) {
       throw new EngineError(
         'disabled',
@@ -74,7 +68,7 @@ export class RunsService {
       );
     }
     if (!stored) {
-      const names = (await listWorkflows(this.prisma)).map((w) => w.name);
+      const names = await this.o.workflows.names();
       throw notFound(`No workflow named \`${request.workflow}\`.`, names);
     }
     const { workflow, definition, personas: byName } = stored;
@@ -85,26 +79,40 @@ export class RunsService {
       workflowPersonaId: definition.persona ? (byName.get(definition.persona)?.id ?? null) : null,
       personas: Object.fromEntries([...byName.values()].map((p) => [p.id, p])),
     };
-    let run: WorkflowRun;
-    try {
-      run = await this.createRun(request, key, workflow, snapshot, definition, byName);
-    } catch (error) {
+    const run = await this.o.store.createRun({
+      requestKey: key ?? null,
+      workflowId: workflow.id,
+      workflowName: workflow.name,
+      snapshot,
+      input: request.input,
+      trigger: request.trigger,
+      startedBy: request.startedBy,
+      channelId: request.channelId ?? null,
+      threadTs: request.threadTs ?? null,
+      steps: definition.steps.map((step) => ({
+        name: step.name,
+        prompt: step.prompt,
+        provider: step.provider ?? null,
+        model: step.model ?? null,
+        personaId: step.persona ? (byName.get(step.persona)?.id ?? null) : null,
+        fallbacks: step.fallbacks,
+        retry: step.retry ?? null,
+        timeoutSeconds: step.timeoutSeconds ?? null,
+      })),
+    });
+    if (run === 'duplicate') {
       // Two deliveries of one request raced past the lookup: the unique key let one win.
-      const existing =
-        key && error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002'
-          ? await this.replayOf(key, request.workflow)
-          : undefined;
+      const existing = key ? await this.replayOf(key, request.workflow) : undefined;
       if (existing) return existing;
-      throw error;
+      throw new EngineError('invalid_choice', 'That request was already used.');
     }
-    this.o.store.events.safeEmit('run.changed', { runId: run.id, to: 'queued', actor: request.startedBy });
     await this.o.queue.enqueue(run.id);
     return { ...run, replayed: false };
   }
 
   /** The run an earlier request with this key created, if any. */
   private async replayOf(key: string, workflow: string): Promise<StartedRun | undefined> {
-    const run = await this.prisma.workflowRun.findUnique({ where: { requestKey: key } });
+    const run = await this.o.store.runByRequestKey(key);
     if (!run) return undefined;
     if (run.workflowName !== workflow) {
       throw new EngineError(
@@ -115,64 +123,24 @@ export class RunsService {
     return { ...run, replayed: true };
   }
 
-  private createRun(
-    request: StartRunRequest,
-    key: string | undefined,
-    workflow: { id: string; name: string },
-    snapshot: RunSnapshot,
-    definition: RunSnapshot['definition'],
-    byName: Map<string, { id: string }>,
-  ) {
-    return this.prisma.workflowRun.create({
-      data: {
-        requestKey: key ?? null,
-        workflowId: workflow.id,
-        workflowName: workflow.name,
-        snapshot: snapshot as unknown as Prisma.InputJsonValue,
-        input: request.input,
-        trigger: request.trigger,
-        startedBy: request.startedBy,
-        channelId: request.channelId ?? null,
-        threadTs: request.threadTs ?? null,
-        steps: {
-          create: definition.steps.map((step, position) => ({
-            position,
-            name: step.name,
-            prompt: step.prompt,
-            provider: step.provider ?? null,
-            model: step.model ?? null,
-            personaId: step.persona ? (byName.get(step.persona)?.id ?? null) : null,
-            fallbacks: step.fallbacks as unknown as Prisma.InputJsonValue,
-            retry: (step.retry ?? undefined) as Prisma.InputJsonValue | undefined,
-            timeoutSeconds: step.timeoutSeconds ?? null,
-          })),
-        },
-        audit: { create: { actor: request.startedBy, action: 'run.start', toValue: request.trigger } },
-      },
-    });
-  }
-
   /** A run by id or by its number ("42" or "#42"). */
   async findRun(ref: string) {
     const trimmed = ref.trim().replace(/^#/, '');
     const run = /^\d+$/.test(trimmed)
-      ? await this.prisma.workflowRun.findUnique({ where: { number: Number(trimmed) } })
-      : await this.prisma.workflowRun.findUnique({ where: { id: trimmed } });
+      ? await this.o.store.runByNumber(Number(trimmed))
+      : await this.o.store.run(trimmed);
     if (!run) throw notFound(`No run ${ref}.`);
     return run;
   }
 
   async runWithSteps(runId: string) {
-    const run = await this.prisma.workflowRun.findUnique({
-      where: { id: runId },
-      include: { steps: { orderBy: { position: 'asc' } } },
-    });
+    const run = await this.o.store.runWithSteps(runId);
     if (!run) throw notFound(`No run ${runId}.`);
     return run;
   }
 
   async setThread(runId: string, channelId: string, threadTs: string) {
-    await this.prisma.workflowRun.update({ where: { id: runId }, data: { channelId, threadTs } });
+    await this.o.store.setThread(runId, channelId, threadTs);
   }
 
   async pauseRun(runId: string, actor: string) {
@@ -214,18 +182,9 @@ export class RunsService {
       actor,
       from: ['paused'],
       where: expectedVersion === undefined ? undefined : { version: expectedVersion },
+      audit: { action: 'step.retry', fromValue: 'paused', toValue: 'pending' },
     });
     if (!moved) throw stale(`Step *${step.name}* is ${step.status} now; only a paused step can be retried.`);
-    await this.prisma.auditEvent.create({
-      data: {
-        runId: step.runId,
-        runStepId: step.id,
-        actor,
-        action: 'step.retry',
-        fromValue: 'paused',
-        toValue: 'pending',
-      },
-    });
     await this.o.store.moveRun(step.runId, 'running', { actor, from: ['paused'] });
     await this.o.queue.enqueue(step.runId);
     return this.step(stepId);
@@ -255,13 +214,11 @@ export class RunsService {
 
   /** Choose a persona for a pending or paused step; null means "use the workflow default". */
   async setStepPersona(stepId: string, personaId: string | null, actor: string, expectedVersion?: number) {
-    const persona = personaId
-      ? await this.prisma.persona.findFirst({ where: { id: personaId, disabled: false } })
-      : null;
+    const persona = personaId ? await this.o.workflows.personaById(personaId) : null;
     if (personaId && !persona) throw new EngineError('invalid_choice', 'That persona does not exist.');
     const step = await this.step(stepId);
     const previous = step.overridePersonaId
-      ? ((await this.prisma.persona.findUnique({ where: { id: step.overridePersonaId } }))?.name ??
+      ? ((await this.o.workflows.personaById(step.overridePersonaId, { includeDisabled: true }))?.name ??
         step.overridePersonaId)
       : null;
     return this.editStep(step, actor, expectedVersion, 'step.persona', previous, persona?.name ?? null, {
@@ -270,7 +227,7 @@ export class RunsService {
   }
 
   async step(stepId: string) {
-    const step = await this.prisma.runStep.findUnique({ where: { id: stepId } });
+    const step = await this.o.store.step(stepId);
     if (!step) throw notFound('That step no longer exists.');
     return step;
   }
@@ -282,24 +239,16 @@ export class RunsService {
     action: string,
     fromValue: string | null,
     toValue: string | null,
-    data: Prisma.RunStepUpdateManyMutationInput,
+    data: StepChanges,
   ) {
-    const updated = await this.prisma.$transaction(async (tx) => {
-      const { count } = await tx.runStep.updateMany({
-        where: {
-          id: step.id,
-          status: { in: [...EDITABLE_STEP] },
-          ...(expectedVersion === undefined ? {} : { version: expectedVersion }),
-        },
-        data: { ...data, version: { increment: 1 } },
-      });
-      if (count === 0) return false;
-      await tx.auditEvent.create({
-        data: { runId: step.runId, runStepId: step.id, actor, action, fromValue, toValue },
-      });
-      return true;
+    const edited = await this.o.store.editStep(step, {
+      actor,
+      editable: [...EDITABLE_STEP],
+      version: expectedVersion,
+      data,
+      audit: { action, fromValue, toValue },
     });
-    if (!updated) {
+    if (!edited) {
       const now = await this.step(step.id);
       throw stale(
         EDITABLE_STEP.has(now.status)
@@ -307,18 +256,18 @@ export class RunsService {
           : `Step *${now.name}* is ${now.status} now and can no longer be changed.`,
       );
     }
-    this.o.store.events.safeEmit('step.edited', { runId: step.runId, stepId: step.id, field: action, actor });
     return this.step(step.id);
   }
 
   private async changeRun(runId: string, to: RunStatus, actor: string, from: RunStatus[], action: string) {
     const run = await this.o.store.run(runId);
     if (!run) throw notFound(`No run ${runId}.`);
-    const moved = await this.o.store.moveRun(runId, to, { actor, from });
-    if (!moved) throw stale(`Run #${run.number} is ${run.status}; it cannot be ${verb(to)} now.`);
-    await this.prisma.auditEvent.create({
-      data: { runId, actor, action, fromValue: run.status, toValue: to },
+    const moved = await this.o.store.moveRun(runId, to, {
+      actor,
+      from,
+      audit: { action, fromValue: run.status, toValue: to },
     });
+    if (!moved) throw stale(`Run #${run.number} is ${run.status}; it cannot be ${verb(to)} now.`);
     return (await this.o.store.run(runId))!;
   }
 }

@@ -1,4 +1,4 @@
-import type { WorkflowDefinition } from '../workflows/definition.js';
+import type { WorkflowDefinition } from '../core/workflow-definition.js';
 
 /** A persona as a run saw it when it started. */
 export interface PersonaSnapshot {

@@ -1,5 +1,5 @@
 import { kindWords } from '../core/error-kinds.js';
-import type { ModelRef } from '../workflows/definition.js';
+import type { ModelRef } from '../core/workflow-definition.js';
 import type { HealthRow } from './stats.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../db/generated/client.js';
+import type { RunStore } from '../db/run-store.js';
 import { type CircuitSnapshot, counts } from './breaker.js';
 
 /**
@@ -50,25 +50,30 @@ const MAX_ROWS = 20_000;
 
 /** Health per provider/model (or per provider) over a window of recent calls. */
 export async function providerHealth(
-  prisma: PrismaClient,
+  calls: Pick<RunStore, 'recentCalls'>,
   options: { window?: HealthWindow; groupBy?: 'model' | 'provider'; now?: Date } = {},
 ): Promise<HealthRow[]> {
   const sinceMs = options.window?.sinceMs ?? DEFAULT_WINDOW.sinceMs;
   const now = options.now ?? new Date();
-  const samples = await prisma.stepAttempt.findMany({
-    where: { finishedAt: { gte: new Date(now.getTime() - sinceMs) }, outcome: { in: ['success', 'error'] } },
-    orderBy: { finishedAt: 'desc' },
-    take: MAX_ROWS,
-    select: {
-      provider: true,
-      model: true,
-      outcome: true,
-      errorKind: true,
-      latencyMs: true,
-      finishedAt: true,
-    },
-  });
+  const samples = await calls.recentCalls(new Date(now.getTime() - sinceMs), MAX_ROWS);
   return summarise(samples, { attempts: options.window?.attempts, groupBy: options.groupBy });
+}
+
+/** The row of a provider (or provider/model) with no recent calls. */
+export function quietRow(provider: string, model: string | null = null): HealthRow {
+  return {
+    provider,
+    model,
+    calls: 0,
+    successes: 0,
+    failures: 0,
+    successRate: null,
+    mainFailureKind: null,
+    lastErrorKind: null,
+    lastErrorAt: null,
+    lastSuccessAt: null,
+    medianLatencyMs: null,
+  };
 }
 
 /** Pure: the figures for a set of calls. Rows come sorted by provider, then model. */

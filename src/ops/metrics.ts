@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineEventBus } from '../core/events.js';
-import type { PrismaClient } from '../db/database.js';
+import type { RunReads } from '../db/run-reads.js';
 import type { WorkQueue } from '../engine/queue.js';
 import type { Logger } from '../logging.js';
 import { withTimeout } from './timeout.js';
@@ -34,7 +34,7 @@ export interface Metrics extends SlackCallMetrics {
 export interface MetricsSources {
   events: EngineEventBus;
   queue: Pick<WorkQueue, 'depth'>;
-  prisma: Pick<PrismaClient, 'workflowRun'>;
+  reads: Pick<RunReads, 'countPaused'>;
   logger?: Logger;
   /** A scrape waits this long for the queue and the database (default 2000 ms). */
   gaugeTimeoutMs?: number;
@@ -110,9 +110,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers: [registry],
     async collect() {
       try {
-        this.set(
-          await withTimeout(sources.prisma.workflowRun.count({ where: { status: 'paused' } }), timeoutMs),
-        );
+        this.set(await withTimeout(sources.reads.countPaused(), timeoutMs));
       } catch (error) {
         warn('metrics: paused runs unavailable', error);
       }

@@ -1,18 +1,11 @@
 import { formatLocal } from '../core/timezone.js';
+import type { FiringOutcome } from '../db/schedule-store.js';
 
 /**
  * What the channel is told about a schedule, as mrkdwn text (pure functions). Workflow
  * names are slugs and cron expressions cannot hold a backtick, so neither can break out of
  * its formatting; nothing else from users goes in.
  */
-
-export type FiringOutcome =
-  | 'started'
-  | 'skipped_overlap'
-  | 'queued'
-  | 'missed_run'
-  | 'missed_skipped'
-  | 'failed';
 
 export interface ScheduleFacts {
   workflow: string;

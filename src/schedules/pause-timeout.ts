@@ -1,5 +1,5 @@
-import type { PrismaClient } from '../db/database.js';
-import type { RunStore } from '../engine/store.js';
+import type { RunStore } from '../db/run-store.js';
+import type { ScheduleStore } from '../db/schedule-store.js';
 import type { Logger } from '../logging.js';
 import { pauseTimeoutText } from './notices.js';
 
@@ -24,8 +24,8 @@ export interface PauseTimeoutEvent {
 }
 
 export interface PauseTimeoutDeps {
-  prisma: PrismaClient;
-  store: Pick<RunStore, 'moveRun' | 'moveStep' | 'steps'>;
+  schedules: Pick<ScheduleStore, 'timeouts'>;
+  store: Pick<RunStore, 'moveRun' | 'moveStep' | 'steps' | 'pausedScheduledRuns'>;
   logger: Logger;
   /** SCHEDULE_PAUSE_TIMEOUT_MINUTES, for schedules that set none; 0 = never. */
   defaultPauseTimeoutMinutes: number;
@@ -40,28 +40,10 @@ const MINUTE_MS = 60_000;
  * step's card, which moves its updatedAt.
  */
 export async function failTimedOutRuns(o: PauseTimeoutDeps, now: Date): Promise<void> {
-  const paused = await o.prisma.workflowRun.findMany({
-    where: { status: 'paused', trigger: 'schedule', startedBy: { startsWith: 'schedule:' } },
-    select: {
-      id: true,
-      number: true,
-      workflowName: true,
-      startedBy: true,
-      channelId: true,
-      updatedAt: true,
-      steps: { where: { status: 'paused' }, select: { updatedAt: true } },
-    },
-  });
+  const paused = await o.store.pausedScheduledRuns();
   if (paused.length === 0) return;
   const ids = [...new Set(paused.map((r) => r.startedBy.slice('schedule:'.length)))];
-  const schedules = new Map(
-    (
-      await o.prisma.schedule.findMany({
-        where: { id: { in: ids } },
-        select: { id: true, pauseTimeoutMinutes: true, channelId: true },
-      })
-    ).map((s) => [s.id, s]),
-  );
+  const schedules = new Map((await o.schedules.timeouts(ids)).map((s) => [s.id, s]));
   for (const run of paused) {
     const scheduleId = run.startedBy.slice('schedule:'.length);
     const schedule = schedules.get(scheduleId);
@@ -92,15 +74,17 @@ async function failRun(
   });
   const reason = `Paused for ${pausedMinutes} min with nobody acting (pause timeout ${timeoutMinutes} min).`;
   // Guarded: if someone resumed it meanwhile, or another process failed it, nothing moves.
-  const moved = await o.store.moveRun(run.id, 'failed', { from: ['paused'], actor, data: { reason } });
+  const moved = await o.store.moveRun(run.id, 'failed', {
+    from: ['paused'],
+    actor,
+    data: { reason },
+    audit: { action: 'run.pause_timeout', fromValue: 'paused', toValue: 'failed' },
+  });
   if (!moved) return;
   for (const step of await o.store.steps(run.id)) {
     if (step.status === 'paused') await o.store.moveStep(step, 'failed', { from: ['paused'], actor });
     else if (step.status === 'pending') await o.store.moveStep(step, 'skipped', { from: ['pending'], actor });
   }
-  await o.prisma.auditEvent.create({
-    data: { runId: run.id, actor, action: 'run.pause_timeout', fromValue: 'paused', toValue: 'failed' },
-  });
   o.logger.info(
     { runId: run.id, scheduleId, pausedMinutes },
     'paused scheduled run failed after its pause timeout',

@@ -1,12 +1,11 @@
 import cron from 'node-cron';
 import { type Clock, systemClock } from '../core/clock.js';
 import { CronSchedule } from '../core/cron.js';
-import type { PrismaClient } from '../db/database.js';
-import type { Schedule } from '../db/generated/client.js';
+import type { RunStore } from '../db/run-store.js';
+import type { FiringOutcome, ScheduleRow, ScheduleStore } from '../db/schedule-store.js';
 import type { RunsService } from '../engine/runs.js';
-import type { RunStore } from '../engine/store.js';
 import type { Logger } from '../logging.js';
-import { type FiringOutcome, missedNotice, startFailedNotice } from './notices.js';
+import { missedNotice, startFailedNotice } from './notices.js';
 import { failTimedOutRuns, type PauseTimeoutEvent } from './pause-timeout.js';
 
 export type { PauseTimeoutEvent };
@@ -50,9 +49,9 @@ export interface FiringEvent {
 }
 
 export interface SchedulerOptions {
-  prisma: PrismaClient;
+  schedules: ScheduleStore;
   runs: Pick<RunsService, 'startRun'>;
-  store: Pick<RunStore, 'moveRun' | 'moveStep' | 'steps'>;
+  store: Pick<RunStore, 'moveRun' | 'moveStep' | 'steps' | 'activeRunOf' | 'pausedScheduledRuns'>;
   logger: Logger;
   clock?: Pick<Clock, 'now'>;
   cron?: CronFactory;
@@ -70,12 +69,11 @@ export interface SchedulerOptions {
   onFiring?: (event: FiringEvent) => void;
 }
 
-const ACTIVE = ['queued', 'running', 'paused'] as const;
 /** Missed firings recorded one by one; beyond this only their number is told. */
 const MAX_RECORDED_MISSED = 100;
 const MINUTE_MS = 60_000;
 
-type DueSchedule = Schedule & { workflow: { name: string } };
+type DueSchedule = ScheduleRow;
 
 export class Scheduler {
   private readonly clock: Pick<Clock, 'now'>;
@@ -120,20 +118,14 @@ export class Scheduler {
     const now = this.clock.now();
     await this.guard('arming schedules', () => this.arm(now));
     await this.guard('starting queued firings', () => this.startWaiting(now));
-    const due = await this.guard('reading due schedules', () =>
-      this.o.prisma.schedule.findMany({
-        where: { enabled: true, paused: false, nextFireAt: { lte: now }, workflow: { enabled: true } },
-        include: { workflow: { select: { name: true } } },
-        orderBy: { nextFireAt: 'asc' },
-      }),
-    );
+    const due = await this.guard('reading due schedules', () => this.o.schedules.due(now));
     for (const schedule of due ?? []) {
       await this.guard(`firing schedule ${schedule.id}`, () => this.fire(schedule, now));
     }
     await this.guard('checking paused scheduled runs', () =>
       failTimedOutRuns(
         {
-          prisma: this.o.prisma,
+          schedules: this.o.schedules,
           store: this.o.store,
           logger: this.o.logger,
           defaultPauseTimeoutMinutes: this.o.defaultPauseTimeoutMinutes,
@@ -163,17 +155,9 @@ export class Scheduler {
 
   /** New, resumed or re-enabled schedules start counting from now: earlier is not "missed". */
   private async arm(now: Date): Promise<void> {
-    const unarmed = await this.o.prisma.schedule.findMany({
-      where: { enabled: true, paused: false, nextFireAt: null, workflow: { enabled: true } },
-      select: { id: true, cron: true, timezone: true },
-    });
-    for (const s of unarmed) {
+    for (const s of await this.o.schedules.unarmed()) {
       const next = new CronSchedule(s.cron, s.timezone).next(now);
-      if (next)
-        await this.o.prisma.schedule.updateMany({
-          where: { id: s.id, nextFireAt: null },
-          data: { nextFireAt: next },
-        });
+      if (next) await this.o.schedules.arm(s.id, next);
     }
   }
 
@@ -214,17 +198,9 @@ export class Scheduler {
     let runId: string | undefined;
     let error: string | undefined;
     if (claimed) {
-      const recorded = await this.o.prisma.scheduleFiring.createMany({
-        data: missed.map((at) => ({
-          scheduleId: schedule.id,
-          fireAt: at,
-          outcome: 'missed_skipped' as const,
-          detail: 'missed while Switchboard was down',
-        })),
-        skipDuplicates: true,
-      });
+      const recorded = await this.o.schedules.recordMissed(schedule.id, missed);
       // Another process may have handled some of them already: those were not missed.
-      const missedHere = missedCount - (missed.length - recorded.count);
+      const missedHere = missedCount - (missed.length - recorded);
       if (starting) {
         const started = await this.startRun(schedule, claimed, fireAt);
         runNumber = started.run?.number;
@@ -266,16 +242,7 @@ export class Scheduler {
     startedAt: Date | null,
     detail: string | undefined,
   ): Promise<string | undefined> {
-    try {
-      const row = await this.o.prisma.scheduleFiring.create({
-        data: { scheduleId, fireAt, outcome, startedAt, detail: detail ?? null },
-        select: { id: true },
-      });
-      return row.id;
-    } catch (error) {
-      if (isUniqueViolation(error)) return undefined;
-      throw error;
-    }
+    return this.o.schedules.claimFiring({ scheduleId, fireAt, outcome, startedAt, detail: detail ?? null });
   }
 
   private async startRun(
@@ -293,74 +260,33 @@ export class Scheduler {
         // One run per firing at the runs service too: a repeated start of this firing finds its run.
         idempotencyKey: `schedule:${schedule.id}:${fireAt.toISOString()}`,
       });
-      await this.o.prisma.scheduleFiring.update({ where: { id: firingId }, data: { runId: run.id } });
+      await this.o.schedules.firingStarted(firingId, run.id);
       return { run };
     } catch (error) {
       const message = (error as Error).message;
       this.o.logger.warn({ scheduleId: schedule.id, fireAt, err: message }, 'scheduled run could not start');
-      await this.o.prisma.scheduleFiring.update({
-        where: { id: firingId },
-        data: { outcome: 'failed', detail: message.slice(0, 500) },
-      });
+      await this.o.schedules.firingFailed(firingId, message.slice(0, 500));
       return { error: message };
     }
   }
 
-  /** Moves nextFireAt forward only: a slower process can never move it back. */
-  private async advance(
-    scheduleId: string,
-    firedAt: Date | undefined,
-    next: Date | undefined,
-  ): Promise<void> {
-    const stamp = firedAt ? { lastFiredAt: firedAt } : {};
-    if (!next) {
-      await this.o.prisma.schedule.updateMany({
-        where: { id: scheduleId },
-        data: { ...stamp, nextFireAt: null },
-      });
-      return;
-    }
-    await this.o.prisma.schedule.updateMany({
-      where: { id: scheduleId, OR: [{ nextFireAt: null }, { nextFireAt: { lt: next } }] },
-      data: { ...stamp, nextFireAt: next },
-    });
+  private advance(scheduleId: string, firedAt: Date | undefined, next: Date | undefined): Promise<void> {
+    return this.o.schedules.advance(scheduleId, firedAt, next);
   }
 
   private activeRun(scheduleId: string) {
-    return this.o.prisma.workflowRun.findFirst({
-      where: { startedBy: `schedule:${scheduleId}`, status: { in: [...ACTIVE] } },
-      orderBy: { createdAt: 'desc' },
-      select: { id: true, number: true, status: true },
-    });
+    return this.o.store.activeRunOf(`schedule:${scheduleId}`);
   }
 
-  private async hasWaiting(scheduleId: string): Promise<boolean> {
-    const row = await this.o.prisma.scheduleFiring.findFirst({
-      where: { scheduleId, outcome: 'queued', startedAt: null },
-      select: { id: true },
-    });
-    return row !== null;
+  private hasWaiting(scheduleId: string): Promise<boolean> {
+    return this.o.schedules.hasWaitingFiring(scheduleId);
   }
 
   /** overlap: queue — a waiting firing starts once its schedule has no active run. */
   private async startWaiting(now: Date): Promise<void> {
-    const waiting = await this.o.prisma.scheduleFiring.findMany({
-      where: {
-        outcome: 'queued',
-        startedAt: null,
-        schedule: { enabled: true, paused: false, workflow: { enabled: true } },
-      },
-      include: { schedule: { include: { workflow: { select: { name: true } } } } },
-      orderBy: { fireAt: 'asc' },
-    });
-    for (const firing of waiting) {
+    for (const firing of await this.o.schedules.waitingFirings()) {
       if (await this.activeRun(firing.scheduleId)) continue;
-      // Guarded: of several processes seeing it free, one starts it.
-      const { count } = await this.o.prisma.scheduleFiring.updateMany({
-        where: { id: firing.id, startedAt: null },
-        data: { startedAt: now },
-      });
-      if (count !== 1) continue;
+      if (!(await this.o.schedules.takeWaitingFiring(firing.id, now))) continue;
       const started = await this.startRun(firing.schedule, firing.id, firing.fireAt);
       if (started.error) {
         await this.notify(
@@ -398,11 +324,6 @@ export class Scheduler {
       this.o.logger.warn({ err: (error as Error).message }, 'schedule notice could not be delivered');
     }
   }
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; cause?: { code?: string }; message?: string };
-  return e?.code === 'P2002' || e?.cause?.code === '23505' || /Unique constraint/i.test(e?.message ?? '');
 }
 
 /** node-cron v4, its log lines sent to ours. */

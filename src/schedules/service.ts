@@ -2,9 +2,8 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { CronSchedule, cronProblem } from '../core/cron.js';
 import { nearest } from '../core/suggest.js';
 import { formatLocal, normalizeTimezone, timezoneProblem } from '../core/timezone.js';
-import type { PrismaClient } from '../db/database.js';
-import type { Schedule } from '../db/generated/client.js';
-import { FILE_SOURCE, SLACK_SOURCE } from './file-schedules.js';
+import { FILE_SOURCE, type ScheduleRow, type ScheduleStore, SLACK_SOURCE } from '../db/schedule-store.js';
+import type { WorkflowStore } from '../db/workflow-store.js';
 
 /**
  * What people do to schedules from Slack: `/workflow schedule add|list|pause|resume|remove`.
@@ -85,13 +84,14 @@ export const MAX_SCHEDULE_INPUT = 10_000;
 const CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
 
 export interface ScheduleServiceOptions {
-  prisma: PrismaClient;
+  schedules: ScheduleStore;
+  workflows: Pick<WorkflowStore, 'facts' | 'names'>;
   /** SCHEDULE_TIMEZONE. */
   defaultTimezone: string;
   clock?: Pick<Clock, 'now'>;
 }
 
-type Row = Schedule & { workflow: { name: string } };
+type Row = ScheduleRow;
 
 export class ScheduleService {
   private readonly clock: Pick<Clock, 'now'>;
@@ -132,10 +132,7 @@ export class ScheduleService {
     if (!next) throw new ScheduleError('invalid_cron', `\`${cron}\` never fires again.`);
 
     const workflow = await this.findWorkflow(request.workflow);
-    const existing = await this.o.prisma.schedule.findMany({
-      where: { workflowId: workflow.id, enabled: true },
-      select: { number: true, source: true, cron: true, timezone: true, channelId: true, input: true },
-    });
+    const existing = await this.o.schedules.enabledOf(workflow.id);
     const same = existing.find(
       (s) =>
         s.cron === cron && s.timezone === timezone && s.channelId === request.channelId && s.input === input,
@@ -147,10 +144,9 @@ export class ScheduleService {
         `*${workflow.name}* already has ${MAX_SLACK_SCHEDULES_PER_WORKFLOW} schedules made in Slack; remove one first.`,
       );
     }
-    const row = await this.o.prisma.schedule.create({
-      data: {
+    const row = await this.o.schedules.create(
+      {
         workflowId: workflow.id,
-        source: SLACK_SOURCE,
         cron,
         timezone,
         channelId: request.channelId,
@@ -161,9 +157,8 @@ export class ScheduleService {
         createdBy: request.createdBy,
         nextFireAt: next,
       },
-      include: { workflow: { select: { name: true } } },
-    });
-    await this.audit(row, request.createdBy, 'schedule.add', null, `${cron} ${timezone}`);
+      { actor: request.createdBy, action: 'schedule.add', fromValue: null, toValue: `${cron} ${timezone}` },
+    );
     return this.view(row, now);
   }
 
@@ -171,15 +166,7 @@ export class ScheduleService {
   async listSchedules(
     filter: { workflow?: string; channelId?: string; includeDisabled?: boolean } = {},
   ): Promise<ScheduleView[]> {
-    const rows = await this.o.prisma.schedule.findMany({
-      where: {
-        ...(filter.includeDisabled ? {} : { enabled: true, workflow: { enabled: true } }),
-        ...(filter.workflow ? { workflow: { name: filter.workflow } } : {}),
-        ...(filter.channelId ? { channelId: filter.channelId } : {}),
-      },
-      include: { workflow: { select: { name: true } } },
-      orderBy: [{ workflow: { name: 'asc' } }, { number: 'asc' }],
-    });
+    const rows = await this.o.schedules.list(filter);
     const now = this.clock.now();
     return rows.map((row) => this.view(row, now));
   }
@@ -191,12 +178,13 @@ export class ScheduleService {
 
   async pauseSchedule(ref: string, actor: string): Promise<ScheduleView> {
     const row = await this.find(ref);
-    const { count } = await this.o.prisma.schedule.updateMany({
-      where: { id: row.id, paused: false },
-      data: { paused: true },
+    const paused = await this.o.schedules.setPaused(row, true, {
+      actor,
+      action: 'schedule.pause',
+      fromValue: 'active',
+      toValue: 'paused',
     });
-    if (count === 0) throw new ScheduleError('unchanged', `Schedule #${row.number} is already paused.`);
-    await this.audit(row, actor, 'schedule.pause', 'active', 'paused');
+    if (!paused) throw new ScheduleError('unchanged', `Schedule #${row.number} is already paused.`);
     return this.getSchedule(row.id);
   }
 
@@ -204,12 +192,13 @@ export class ScheduleService {
   async resumeSchedule(ref: string, actor: string): Promise<ScheduleView> {
     const row = await this.find(ref);
     const next = new CronSchedule(row.cron, row.timezone).next(this.clock.now()) ?? null;
-    const { count } = await this.o.prisma.schedule.updateMany({
-      where: { id: row.id, paused: true },
-      data: { paused: false, nextFireAt: next },
-    });
-    if (count === 0) throw new ScheduleError('unchanged', `Schedule #${row.number} is not paused.`);
-    await this.audit(row, actor, 'schedule.resume', 'paused', 'active');
+    const resumed = await this.o.schedules.setPaused(
+      row,
+      false,
+      { actor, action: 'schedule.resume', fromValue: 'paused', toValue: 'active' },
+      next,
+    );
+    if (!resumed) throw new ScheduleError('unchanged', `Schedule #${row.number} is not paused.`);
     return this.getSchedule(row.id);
   }
 
@@ -226,17 +215,20 @@ export class ScheduleService {
       );
     }
     const view = this.view(row, this.clock.now());
-    await this.o.prisma.schedule.delete({ where: { id: row.id } });
-    await this.audit(row, actor, 'schedule.remove', `${row.cron} ${row.timezone}`, null);
+    await this.o.schedules.remove(row, {
+      actor,
+      action: 'schedule.remove',
+      fromValue: `${row.cron} ${row.timezone}`,
+      toValue: null,
+    });
     return { ...view, nextFireAt: null, nextFireLocal: null };
   }
 
   private async find(ref: string): Promise<Row> {
     const trimmed = ref.trim().replace(/^#/, '');
-    const include = { workflow: { select: { name: true } } };
-    const row = /^\d+$/.test(trimmed)
-      ? await this.o.prisma.schedule.findUnique({ where: { number: Number(trimmed) }, include })
-      : await this.o.prisma.schedule.findUnique({ where: { id: trimmed }, include });
+    const row = await this.o.schedules.find(
+      /^\d+$/.test(trimmed) ? { number: Number(trimmed) } : { id: trimmed },
+    );
     if (!row?.enabled) {
       throw new ScheduleError('not_found', `No schedule ${ref}. \`/workflow schedule list\` shows them.`);
     }
@@ -244,17 +236,12 @@ export class ScheduleService {
   }
 
   private async findWorkflow(name: string) {
-    const workflow = await this.o.prisma.workflow.findUnique({
-      where: { name },
-      select: { id: true, name: true, enabled: true },
-    });
+    const workflow = await this.o.workflows.facts({ name });
     if (workflow?.enabled) return workflow;
     if (workflow) {
       throw new ScheduleError('workflow_disabled', `Workflow \`${name}\` is disabled: its file was removed.`);
     }
-    const names = (
-      await this.o.prisma.workflow.findMany({ where: { enabled: true }, select: { name: true } })
-    ).map((w) => w.name);
+    const names = await this.o.workflows.names();
     const guess = nearest(name, names);
     throw new ScheduleError(
       'unknown_workflow',
@@ -289,25 +276,6 @@ export class ScheduleService {
       nextFireAt: next,
       nextFireLocal: next ? formatLocal(next, row.timezone) : null,
     };
-  }
-
-  private async audit(
-    row: Row,
-    actor: string,
-    action: string,
-    fromValue: string | null,
-    toValue: string | null,
-  ) {
-    await this.o.prisma.auditEvent.create({
-      data: {
-        workflow: row.workflow.name,
-        actor,
-        action,
-        field: `schedule#${row.number}`,
-        fromValue,
-        toValue,
-      },
-    });
   }
 }
 

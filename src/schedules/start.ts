@@ -1,7 +1,15 @@
-import type { Core } from '../bootstrap.js';
+import type { Config } from '../config.js';
 import { type Clock, systemClock } from '../core/clock.js';
-import { syncFileSchedules } from './file-schedules.js';
-import { type CronFactory, type FiringEvent, type PauseTimeoutEvent, Scheduler } from './scheduler.js';
+import type { Stores } from '../db/stores.js';
+import type { RunsService } from '../engine/runs.js';
+import type { Logger } from '../logging.js';
+import {
+  type CronFactory,
+  type FiringEvent,
+  type PauseTimeoutEvent,
+  Scheduler,
+  type SchedulerOptions,
+} from './scheduler.js';
 import { ScheduleService } from './service.js';
 
 /**
@@ -10,19 +18,13 @@ import { ScheduleService } from './service.js';
  * call this: each firing starts at most one run however many do (see scheduler.ts).
  */
 
-export { CronSchedule, cronProblem } from '../core/cron.js';
-export { formatLocal, isValidTimezone, normalizeTimezone } from '../core/timezone.js';
-export type { CronFactory, FiringEvent, PauseTimeoutEvent } from './scheduler.js';
-export { Scheduler } from './scheduler.js';
-export {
-  type AddScheduleRequest,
-  ScheduleError,
-  type ScheduleErrorCode,
-  ScheduleService,
-  type ScheduleView,
-} from './service.js';
-
-type SchedulesCore = Pick<Core, 'config' | 'db' | 'engine' | 'logger'>;
+/** What schedules need of the bot's core (src/bootstrap.ts). */
+export interface SchedulesCore {
+  config: Pick<Config, 'schedules'>;
+  stores: Pick<Stores, 'schedules' | 'workflows'>;
+  engine: { runs: Pick<RunsService, 'startRun'>; store: SchedulerOptions['store'] };
+  logger: Logger;
+}
 
 export interface StartSchedulesOptions {
   /** Post `text` (mrkdwn) in a channel: missed firings, a run that could not start. */
@@ -45,7 +47,8 @@ export interface Schedules {
 
 export function createScheduleService(core: SchedulesCore, clock?: Pick<Clock, 'now'>): ScheduleService {
   return new ScheduleService({
-    prisma: core.db.prisma,
+    schedules: core.stores.schedules,
+    workflows: core.stores.workflows,
     defaultTimezone: core.config.schedules.timezone,
     clock,
   });
@@ -56,13 +59,13 @@ export async function startSchedules(
   options: StartSchedulesOptions = {},
 ): Promise<Schedules> {
   const now = (options.clock ?? systemClock).now();
-  const summary = await syncFileSchedules(core.db.prisma, {
+  const summary = await core.stores.schedules.sync({
     defaultTimezone: core.config.schedules.timezone,
     now,
   });
   core.logger.info(summary, 'schedules synced');
   const scheduler = new Scheduler({
-    prisma: core.db.prisma,
+    schedules: core.stores.schedules,
     runs: core.engine.runs,
     store: core.engine.store,
     logger: core.logger,

@@ -1,14 +1,13 @@
 import type { EngineEventBus } from '../core/events.js';
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
-import type { PrismaClient } from '../db/database.js';
+import type { ModelRef } from '../core/workflow-definition.js';
+import type { Stores } from '../db/stores.js';
 import { readSnapshot } from '../engine/snapshot.js';
 import type { Logger } from '../logging.js';
-import type { ModelRef } from '../workflows/definition.js';
 import type { Publisher } from './publisher.js';
 import { parentKey } from './renderer.js';
 import type { LoadedRun, RunViews } from './run-views.js';
-import { excerpt, mrkdwn, safeMrkdwn } from './text.js';
 import { alternativesFor, isSlackTs } from './view-model.js';
 import { type Block, context, section } from './views/blocks.js';
 import {
@@ -22,6 +21,7 @@ import {
   threadLink,
 } from './views/index.js';
 import type { MessagePayload, RunView, StepView } from './views/model.js';
+import { excerpt, mrkdwn, safeMrkdwn } from './views/text.js';
 
 /**
  * The team channel hears about a step that paused after a failure: who, what failed, what
@@ -33,7 +33,7 @@ import type { MessagePayload, RunView, StepView } from './views/model.js';
 export const alertKey = (stepId: string) => `alert:${stepId}`;
 
 export interface AlertsOptions {
-  prisma: PrismaClient;
+  stores: Pick<Stores, 'reads' | 'runs' | 'workflows'>;
   views: RunViews;
   publisher: Publisher;
   catalogue: ModelCatalogue;
@@ -96,10 +96,7 @@ export class FailureAlerts {
     // Already retried (or a pause without a failure): nothing to tell the team.
     if (row.status !== 'paused' || !row.lastErrorKind) return;
 
-    const workflow = await this.o.prisma.workflow.findUnique({
-      where: { id: loaded.row.workflowId },
-      select: { notify: true },
-    });
+    const workflow = await this.o.stores.workflows.facts({ id: loaded.row.workflowId });
     const channel =
       workflow?.notify ??
       readSnapshot(loaded.row.snapshot).definition.notify ??
@@ -127,10 +124,7 @@ export class FailureAlerts {
           providers: loaded.menus.providers,
         }),
         onPosted: async ({ ts, channel: posted }) => {
-          await this.o.prisma.runStep.updateMany({
-            where: { id: stepId },
-            data: { alertChannel: posted, alertTs: ts },
-          });
+          await this.o.stores.runs.setAlert(stepId, posted, ts);
         },
       });
     }
@@ -147,16 +141,7 @@ export class FailureAlerts {
 
   private async onFinished(runId: string, stepId: string, how: 'recovered' | 'closed'): Promise<void> {
     const key = alertKey(stepId);
-    const row = await this.o.prisma.runStep.findUnique({
-      where: { id: stepId },
-      select: {
-        alertChannel: true,
-        alertTs: true,
-        lastErrorKind: true,
-        lastErrorProvider: true,
-        lastErrorModel: true,
-      },
-    });
+    const row = await this.o.stores.reads.alertOf(stepId);
     const posted = isSlackTs(row?.alertTs) && row?.alertChannel;
     if (!row || (!posted && !this.o.publisher.has(key))) return; // no alert was sent
     const loaded = await this.o.views.load(runId);
@@ -196,10 +181,7 @@ export class FailureAlerts {
    * thread, or to its channel when it has no thread, so the people there hear it too.
    */
   async pauseTimedOut(event: { runId: string; channelId: string | null; text: string }): Promise<void> {
-    const run = await this.o.prisma.workflowRun.findUnique({
-      where: { id: event.runId },
-      select: { channelId: true, threadTs: true },
-    });
+    const run = await this.o.stores.reads.thread(event.runId);
     const channel = run?.channelId ?? event.channelId;
     if (!channel) return;
     const threadTs = isSlackTs(run?.threadTs) ? run.threadTs : undefined;
@@ -213,16 +195,7 @@ export class FailureAlerts {
 
   /** Who rescued the step and what they switched to, from the audit trail. */
   private async rescue(runId: string, stepId: string) {
-    const events = await this.o.prisma.auditEvent.findMany({
-      where: {
-        runId,
-        OR: [
-          { runStepId: stepId, action: { in: ['step.model', 'step.persona', 'step.retry'] } },
-          { action: 'run.resume' },
-        ],
-      },
-      orderBy: { createdAt: 'asc' },
-    });
+    const events = await this.o.stores.reads.rescueActions(runId, stepId);
     const last = (action: string) => events.filter((e) => e.action === action).at(-1);
     const model = last('step.model')?.toValue ?? null;
     const persona = last('step.persona');

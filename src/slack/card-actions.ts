@@ -1,12 +1,11 @@
 import { z } from 'zod';
-import type { PrismaClient } from '../db/database.js';
+import type { RunReads } from '../db/run-reads.js';
 import { EngineError } from '../engine/engine-error.js';
 import type { RunsService } from '../engine/runs.js';
 import type { Logger } from '../logging.js';
 import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';
 import type { Renderer } from './renderer.js';
 import type { RunViews } from './run-views.js';
-import { safeMrkdwn } from './text.js';
 import { VersionFloor } from './version-floor.js';
 import {
   errorMessage,
@@ -21,6 +20,7 @@ import {
   parseStepBlockId,
 } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
+import { safeMrkdwn } from './views/text.js';
 
 /**
  * What the buttons and menus on cards, parent messages and alerts do. Every handler
@@ -66,7 +66,7 @@ export interface ActionInput {
 export type ActionReply = MessagePayload | undefined;
 
 export interface ActionServiceOptions {
-  prisma: PrismaClient;
+  reads: RunReads;
   runs: RunsService;
   views: RunViews;
   renderer: Renderer;
@@ -121,12 +121,9 @@ export class ActionService {
   /** The modal behind "View full output"; anyone who can see the card may read it. */
   async fullOutput(input: Pick<ActionInput, 'value'>): Promise<ModalView | MessagePayload> {
     const stepId = parseIdValue(input.value);
-    const step = stepId ? await this.o.prisma.runStep.findUnique({ where: { id: stepId } }) : null;
+    const step = stepId ? await this.o.reads.step(stepId) : null;
     if (!step) return errorMessage(stepId ? REFUSED.gone : REFUSED.malformed);
-    const run = await this.o.prisma.workflowRun.findUnique({
-      where: { id: step.runId },
-      select: { number: true, workflowName: true, _count: { select: { steps: true } } },
-    });
+    const run = await this.o.reads.runSummary(step.runId);
     return fullOutputModal({
       step: { ...step, total: run?._count.steps ?? step.position + 1 },
       workflowName: run?.workflowName,
@@ -198,11 +195,11 @@ export class ActionService {
   }
 
   private async findStep(stepId: string): Promise<StepRow | undefined> {
-    return (await this.o.prisma.runStep.findUnique({ where: { id: stepId } })) ?? undefined;
+    return (await this.o.reads.step(stepId)) ?? undefined;
   }
 
   private async permission(runId: string, input: ActionInput): Promise<ActionReply> {
-    const access = await runAccess(this.o.prisma, runId);
+    const access = await runAccess(this.o.reads, runId);
     if (!access) return errorMessage(REFUSED.gone);
     const decision = mayActOnRun({ userId: input.userId, channelId: input.channelId }, access, this.o.policy);
     if (decision.allowed) return undefined;

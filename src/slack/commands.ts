@@ -1,20 +1,22 @@
-import { z } from 'zod';
 import type { ModelCatalogue } from '../core/ports.js';
-import type { PrismaClient } from '../db/database.js';
+import type { Stores } from '../db/stores.js';
 import { EngineError } from '../engine/engine-error.js';
 import type { RunsService } from '../engine/runs.js';
+import { describeHealth } from '../health/describe.js';
+import type { ProviderHealth } from '../health/monitor.js';
+import { quietRow } from '../health/stats.js';
 import { PROVIDER_IDS, providerLabel } from '../providers/table.js';
-import { definitionsGeneration, listWorkflows } from '../workflows/import-files.js';
+import type { Command } from './command-parser.js';
 import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';
 import type { PersonaEditor } from './persona-editor.js';
-import type { Publisher, SlackCallError } from './publisher.js';
+import type { Publisher } from './publisher.js';
 import type { Renderer } from './renderer.js';
 import type { RunViews } from './run-views.js';
-import { parseScheduleCommand, type ScheduleCommand, type ScheduleCommands } from './schedule-commands.js';
-import { inlineCode, safeMrkdwn } from './text.js';
+import type { ScheduleCommands } from './schedule-commands.js';
 import { isSlackTs, runView } from './view-model.js';
 import {
-  describeError,
+  cancelledMessage,
+  cannotPostMessage,
   errorMessage,
   exportSentMessage,
   healthMessage,
@@ -22,7 +24,6 @@ import {
   type ModalView,
   recentRunsMessage,
   runStatusMessage,
-  type SUBCOMMANDS,
   unknownCommandMessage,
   unknownRunMessage,
   unknownWorkflowMessage,
@@ -30,109 +31,18 @@ import {
   workflowListMessage,
 } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
+import { safeMrkdwn } from './views/text.js';
 import type { AuthoringService } from './workflow-editor.js';
 
 /**
- * `/workflow run <name> [input…] | list | status [run] | cancel <run> | health | schedule …
- * | edit <name> | export <name> | persona list|add|edit <name> | help`.
- * The listener acks first and then calls `handle`, whose answer (if any) goes back to the
- * user ephemerally through the command's response_url.
+ * What `/workflow …` does (the parsed Command, src/slack/command-parser.ts). The listener
+ * acks first and then calls `handle`, whose answer (if any) goes back to the user
+ * ephemerally through the command's response_url.
  */
-
-/** The fields of Slack's slash-command body we use (form-encoded; all strings). */
-export const slashCommandSchema = z.object({
-  command: z.string(),
-  text: z.string().default(''),
-  user_id: z.string().min(1),
-  channel_id: z.string().min(1),
-  response_url: z.string().optional(),
-  trigger_id: z.string().optional(),
-});
-
-export type SlashCommandInput = z.infer<typeof slashCommandSchema>;
-
-export type Command =
-  | { kind: 'run'; workflow: string; input: string }
-  | { kind: 'list' }
-  | { kind: 'status'; run?: string }
-  | { kind: 'cancel'; run: string }
-  | { kind: 'health' }
-  | { kind: 'schedule'; command: ScheduleCommand }
-  | { kind: 'edit'; workflow: string }
-  | { kind: 'export'; workflow: string }
-  | { kind: 'persona'; action: 'list' | 'add' }
-  | { kind: 'persona'; action: 'edit'; name: string }
-  | { kind: 'help' }
-  | { kind: 'usage'; subcommand: (typeof SUBCOMMANDS)[number]; problem: string }
-  | { kind: 'unknown'; word: string };
-
-/**
- * Slack sends `&`, `<` and `>` in command text as HTML entities; the input is handed to a
- * model, so it gets the characters the user typed. (Every view escapes it again for Slack.)
- */
-export function decodeSlackText(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
-}
-
-/** Pure: command text → what to do. The input after a workflow name keeps its newlines. */
-export function parseCommand(rawText: string): Command {
-  const text = decodeSlackText(rawText).trim();
-  const match = /^(\S+)(?:\s+(\S+))?(?:\s+([\s\S]*))?$/.exec(text);
-  if (!match) return { kind: 'help' };
-  const sub = match[1]!.toLowerCase();
-  const arg = match[2];
-  const rest = match[3]?.trim() ?? '';
-  switch (sub) {
-    case 'run':
-      if (!arg) return { kind: 'usage', subcommand: 'run', problem: 'Name the workflow to run.' };
-      return { kind: 'run', workflow: arg, input: rest };
-    case 'list':
-      return { kind: 'list' };
-    case 'status':
-      return arg ? { kind: 'status', run: arg } : { kind: 'status' };
-    case 'cancel':
-      if (!arg)
-        return { kind: 'usage', subcommand: 'cancel', problem: 'Say which run to cancel, by its number.' };
-      return { kind: 'cancel', run: arg };
-    case 'health':
-      return { kind: 'health' };
-    case 'schedule':
-    case 'schedules':
-      return { kind: 'schedule', command: parseScheduleCommand(text.slice(match[1]!.length)) };
-    case 'edit':
-      if (!arg) return { kind: 'usage', subcommand: 'edit', problem: 'Name the workflow to edit.' };
-      return { kind: 'edit', workflow: arg };
-    case 'export':
-      if (!arg) return { kind: 'usage', subcommand: 'export', problem: 'Name the workflow to export.' };
-      return { kind: 'export', workflow: arg };
-    case 'persona':
-    case 'personas':
-      return parsePersona(arg?.toLowerCase(), rest);
-    case 'help':
-      return { kind: 'help' };
-    default:
-      return { kind: 'unknown', word: match[1]! };
-  }
-}
-
-function parsePersona(action: string | undefined, rest: string): Command {
-  if (action === undefined || action === 'list' || action === 'ls')
-    return { kind: 'persona', action: 'list' };
-  if (action === 'add' || action === 'new') return { kind: 'persona', action: 'add' };
-  if (action === 'edit') {
-    const name = rest.split(/\s+/)[0];
-    if (!name) return { kind: 'usage', subcommand: 'persona', problem: 'Name the persona to edit.' };
-    return { kind: 'persona', action: 'edit', name };
-  }
-  return {
-    kind: 'usage',
-    subcommand: 'persona',
-    problem: `\`persona\` has no action "${action}": use list, add or edit.`,
-  };
-}
 
 export interface CommandServiceOptions {
-  prisma: PrismaClient;
+  stores: Pick<Stores, 'reads' | 'workflows'>;
+  health: ProviderHealth;
   runs: RunsService;
   views: RunViews;
   renderer: Renderer;
@@ -185,7 +95,7 @@ export class CommandService {
         const cached = this.list;
         const fresh =
           cached &&
-          cached.generation === definitionsGeneration(this.o.prisma) &&
+          cached.generation === this.o.stores.workflows.generation() &&
           Date.now() - cached.at < LIST_FRESH_MS;
         return fresh ? cached.message : undefined;
       }
@@ -228,10 +138,10 @@ export class CommandService {
   }
 
   private async workflowList(): Promise<MessagePayload> {
-    const generation = definitionsGeneration(this.o.prisma);
+    const generation = this.o.stores.workflows.generation();
     const at = Date.now();
     const message = workflowListMessage(
-      (await listWorkflows(this.o.prisma)).map((w) => ({ ...w, origin: this.o.authoring.originView(w) })),
+      (await this.o.stores.workflows.list()).map((w) => ({ ...w, origin: this.o.authoring.originView(w) })),
     );
     // A write that ended while reading moved the generation on: instant() will not serve this answer.
     this.list = { message, generation, at };
@@ -256,14 +166,14 @@ export class CommandService {
         const respond = ctx.respondLater;
         this.o.renderer.onParentFailure(
           run.id,
-          (error) => void respond(cannotPostMessage(run.number, error)),
+          (error) => void respond(cannotPostMessage(run.number, error.slackError)),
         );
       }
       return undefined;
     } catch (error) {
       if (!EngineError.isInstance(error)) throw error;
       if (error.code === 'not_found') {
-        const names = (await listWorkflows(this.o.prisma)).map((w) => w.name);
+        const names = await this.o.stores.workflows.names();
         return unknownWorkflowMessage(workflow, names);
       }
       if (error.code === 'input_too_large') return usageErrorMessage('run', error.message);
@@ -298,26 +208,14 @@ export class CommandService {
   }
 
   private async recent(channelId: string): Promise<MessagePayload> {
-    const include = { steps: { orderBy: { position: 'asc' as const } } };
-    let rows = await this.o.prisma.workflowRun.findMany({
-      where: { channelId },
-      orderBy: { number: 'desc' },
-      take: 10,
-      include,
-    });
-    if (rows.length === 0) {
-      rows = await this.o.prisma.workflowRun.findMany({ orderBy: { number: 'desc' }, take: 10, include });
-    }
+    let rows = await this.o.stores.reads.recentRuns({ channelId, take: 10 });
+    if (rows.length === 0) rows = await this.o.stores.reads.recentRuns({ take: 10 });
     return recentRunsMessage(rows.map(runView));
   }
 
   /** The workflow a run belongs to (its name), for "Edit workflow" on the run's message. */
   async workflowOfRun(runId: string): Promise<string | undefined> {
-    const run = await this.o.prisma.workflowRun.findUnique({
-      where: { id: runId },
-      select: { workflowName: true },
-    });
-    return run?.workflowName;
+    return this.o.stores.reads.workflowNameOf(runId);
   }
 
   private async edit(name: string, ctx: CommandContext): Promise<MessagePayload | undefined> {
@@ -365,60 +263,27 @@ export class CommandService {
       if (EngineError.isInstance(error) && error.code === 'not_found') return unknownRunMessage(ref);
       throw error;
     }
-    const access = await runAccess(this.o.prisma, run.id);
+    const access = await runAccess(this.o.stores.reads, run.id);
     if (!access) return unknownRunMessage(ref);
     const decision = mayActOnRun({ userId: ctx.userId, channelId: ctx.channelId }, access, this.o.policy);
     if (!decision.allowed) return errorMessage(decision.message);
     await this.o.runs.cancelRun(run.id, ctx.userId);
-    return {
-      text: `Cancelled run #${run.number}`,
-      blocks: [
-        {
-          type: 'section',
-          block_id: 'cancelled',
-          text: {
-            type: 'mrkdwn',
-            text: `:no_entry_sign: Cancelled run #${run.number} (${inlineCode(run.workflowName)}). Steps that had not finished are cancelled.`,
-          },
-        },
-      ],
-    };
+    return cancelledMessage(run.number, run.workflowName);
   }
 
+  /** Every provider: its recent calls and circuit state (src/health), or that it is not configured. */
   private async health(): Promise<MessagePayload> {
     const configured = new Set(this.o.catalogue.providers);
-    const providers = await Promise.all(
-      PROVIDER_IDS.map(async (id) => {
-        if (!configured.has(id)) return { id, label: providerLabel(id), configured: false };
-        const last = await this.o.prisma.stepAttempt.findFirst({
-          where: { provider: id },
-          orderBy: { finishedAt: 'desc' },
-          select: { outcome: true, errorKind: true, model: true },
-        });
-        const failed = last?.outcome === 'error';
-        return {
-          id,
-          label: providerLabel(id),
-          configured: true,
-          models: this.o.catalogue.models(id).length,
-          status: failed ? 'last call failed' : last ? 'ok' : 'not used yet',
-          detail: failed
-            ? `${describeError(last.errorKind ?? 'unknown', providerLabel(id), id)} (${last.model})`
-            : null,
-        };
-      }),
+    const rows = await this.o.health.providers();
+    return healthMessage(
+      PROVIDER_IDS.map((id) => ({
+        label: providerLabel(id),
+        configured: configured.has(id),
+        models: configured.has(id) ? this.o.catalogue.models(id).length : undefined,
+        figures: configured.has(id)
+          ? describeHealth(rows.find((r) => r.provider === id) ?? quietRow(id))
+          : undefined,
+      })),
     );
-    return healthMessage(providers);
   }
-}
-
-/** The late answer when the run's parent message could not be posted in the channel. */
-export function cannotPostMessage(runNumber: number, error: SlackCallError): MessagePayload {
-  const why =
-    error.slackError === 'not_in_channel' || error.slackError === 'channel_not_found'
-      ? 'I am not a member of this channel. Invite me with `/invite @Switchboard`, or start the run from a channel I am in.'
-      : `Slack refused the message (${inlineCode(error.slackError)}).`;
-  return errorMessage(`Run #${runNumber} started, but I could not post it here. ${why}`, {
-    hint: `Follow it with \`/workflow status ${runNumber}\`.`,
-  });
 }

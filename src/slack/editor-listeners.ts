@@ -6,7 +6,7 @@ import type {
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
 import { blockActionsSchema } from './card-actions.js';
-import type { InFlight, ListenerDeps } from './listeners.js';
+import type { InFlight, ListenerDeps } from './listener-deps.js';
 import {
   ACTIONS,
   CALLBACKS,

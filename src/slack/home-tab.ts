@@ -3,12 +3,12 @@ import { type Clock, nowMs, systemClock } from '../core/clock.js';
 import type { EngineEventBus } from '../core/events.js';
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
-import type { PrismaClient } from '../db/database.js';
+import type { RunReads } from '../db/run-reads.js';
 import { describeHealth, healthStatus } from '../health/describe.js';
 import type { HealthRow } from '../health/stats.js';
 import type { Logger } from '../logging.js';
 import { providerLabel } from '../providers/table.js';
-import type { ScheduleService } from '../schedules/start.js';
+import type { ScheduleService } from '../schedules/service.js';
 import type { RunViews } from './run-views.js';
 import { alternativesFor, runView } from './view-model.js';
 import { type AttentionItem, type HealthLine, homeView } from './views/home-view.js';
@@ -21,7 +21,7 @@ import type { MenuOptions } from './views/model.js';
  */
 
 export interface HomeTabOptions {
-  prisma: PrismaClient;
+  reads: Pick<RunReads, 'recentRuns' | 'pausedRuns'>;
   views: RunViews;
   schedules: ScheduleService;
   catalogue: ModelCatalogue;
@@ -58,11 +58,7 @@ export class HomeTab {
   async view(notice?: string): Promise<types.HomeView> {
     const [attention, recent, health, schedules] = await Promise.all([
       this.attention(),
-      this.o.prisma.workflowRun.findMany({
-        orderBy: { number: 'desc' },
-        take: RECENT_RUNS,
-        include: { steps: { orderBy: { position: 'asc' } } },
-      }),
+      this.o.reads.recentRuns({ take: RECENT_RUNS }),
       this.health(),
       this.o.schedules.listSchedules(),
     ]);
@@ -139,19 +135,10 @@ export class HomeTab {
   }
 
   private async attention(): Promise<{ items: AttentionItem[]; more: number; menus: MenuOptions }> {
-    const paused = await this.o.prisma.workflowRun.findMany({
-      where: { status: 'paused' },
-      orderBy: { number: 'desc' },
-      take: MAX_ATTENTION,
-      select: { id: true },
-    });
-    const total =
-      paused.length < MAX_ATTENTION
-        ? paused.length
-        : await this.o.prisma.workflowRun.count({ where: { status: 'paused' } });
+    const { ids: paused, total } = await this.o.reads.pausedRuns(MAX_ATTENTION);
     const items: AttentionItem[] = [];
     let menus: MenuOptions | undefined;
-    for (const { id } of paused) {
+    for (const id of paused) {
       const loaded = await this.o.views.load(id);
       if (!loaded) continue;
       menus ??= loaded.menus;

@@ -14,9 +14,11 @@ import {
   type ActionService,
   blockActionsSchema,
 } from './card-actions.js';
-import { type CommandService, parseCommand, slashCommandSchema } from './commands.js';
+import { parseCommand, slashCommandSchema } from './command-parser.js';
+import type { CommandService } from './commands.js';
 import { type Answer, registerEditors } from './editor-listeners.js';
 import type { HomeTab } from './home-tab.js';
+import { InFlight, type ListenerDeps } from './listener-deps.js';
 import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher } from './publisher.js';
 import { ACTIONS, ALERT_RETRY_WITH_PATTERN, OOPS_MESSAGE, UNREADABLE_MESSAGE } from './views/index.js';
@@ -28,16 +30,6 @@ import type { AuthoringService } from './workflow-editor.js';
  * on a provider or a post before it), check the payload with zod, call one service
  * function, and answer the user ephemerally.
  */
-
-export interface ListenerDeps {
-  commands: CommandService;
-  actions: ActionService;
-  authoring: AuthoringService;
-  personas: PersonaEditor;
-  home: HomeTab;
-  publisher: Publisher;
-  logger: Logger;
-}
 
 const OOPS = OOPS_MESSAGE;
 const UNREADABLE = UNREADABLE_MESSAGE;
@@ -55,32 +47,6 @@ function ephemeral(message: MessagePayload) {
     text: message.text,
     blocks: message.blocks,
   };
-}
-
-/**
- * Listener work still running after its ack (a run being started, a step being switched).
- * Shutdown waits for it before stopping the engine; tests wait for it to see the effect.
- */
-export class InFlight {
-  private readonly running = new Set<Promise<unknown>>();
-
-  wrap<A>(handler: (args: A) => Promise<void>): (args: A) => Promise<void> {
-    return (args) => {
-      const work = handler(args);
-      this.running.add(work);
-      const done = () => this.running.delete(work);
-      work.then(done, done);
-      return work;
-    };
-  }
-
-  isIdle(): boolean {
-    return this.running.size === 0;
-  }
-
-  async idle(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
-  }
 }
 
 /**

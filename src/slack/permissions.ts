@@ -1,7 +1,7 @@
-import type { PrismaClient } from '../db/database.js';
+import type { RunReads } from '../db/run-reads.js';
 import { readSnapshot } from '../engine/snapshot.js';
-import { safeMrkdwn } from './text.js';
 import { starterMrkdwn } from './views/index.js';
+import { safeMrkdwn } from './views/text.js';
 
 /**
  * Who may change a run (switch a step's model or persona, retry, pause, resume, cancel):
@@ -48,18 +48,11 @@ export function mayActOnRun(
 }
 
 /** What a permission check needs to know about a run, read from the database. */
-export async function runAccess(prisma: PrismaClient, runId: string): Promise<RunAccess | undefined> {
-  const run = await prisma.workflowRun.findUnique({
-    where: { id: runId },
-    select: {
-      number: true,
-      startedBy: true,
-      channelId: true,
-      snapshot: true,
-      workflow: { select: { owners: true, notify: true } },
-      steps: { select: { alertChannel: true } },
-    },
-  });
+export async function runAccess(
+  reads: Pick<RunReads, 'runAccess'>,
+  runId: string,
+): Promise<RunAccess | undefined> {
+  const run = await reads.runAccess(runId);
   if (!run) return undefined;
   const definition = readSnapshot(run.snapshot).definition;
   const channels = [run.channelId, ...run.steps.map((s) => s.alertChannel)].filter((c): c is string =>

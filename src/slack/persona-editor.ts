@@ -1,8 +1,7 @@
-import type { PrismaClient } from '../db/database.js';
+import type { WorkflowStore } from '../db/workflow-store.js';
 import { AuthoringError } from '../workflows/definition-edits.js';
 import { PersonaAuthoring } from '../workflows/persona-defs.js';
 import { mayEditPersona, type PermissionPolicy } from './permissions.js';
-import { inlineCode, mrkdwnToPlain } from './text.js';
 import {
   errorMessage,
   INPUT_ACTION,
@@ -13,6 +12,7 @@ import {
   personaSavedModal,
 } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
+import { inlineCode, mrkdwnToPlain } from './views/text.js';
 import type { SubmitResult, ViewSubmission } from './workflow-editor.js';
 
 /**
@@ -24,7 +24,7 @@ import type { SubmitResult, ViewSubmission } from './workflow-editor.js';
 type Values = ViewSubmission['view']['state']['values'];
 
 export interface PersonaEditorOptions {
-  prisma: PrismaClient;
+  workflows: WorkflowStore;
   policy: PermissionPolicy;
 }
 
@@ -32,7 +32,7 @@ export class PersonaEditor {
   readonly personas: PersonaAuthoring;
 
   constructor(private readonly o: PersonaEditorOptions) {
-    this.personas = new PersonaAuthoring(o.prisma);
+    this.personas = new PersonaAuthoring(o.workflows);
   }
 
   async list(): Promise<MessagePayload> {
@@ -133,7 +133,6 @@ export class PersonaEditor {
   }
 
   private async ownsAnyWorkflow(userId: string): Promise<boolean> {
-    const owned = await this.o.prisma.workflow.count({ where: { enabled: true, owners: { has: userId } } });
-    return owned > 0;
+    return this.o.workflows.ownsAny(userId);
   }
 }

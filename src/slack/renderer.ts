@@ -1,6 +1,6 @@
 import { type Clock, nowMs, systemClock } from '../core/clock.js';
 import type { EngineEventBus } from '../core/events.js';
-import type { PrismaClient } from '../db/database.js';
+import type { RunStore } from '../db/run-store.js';
 import type { RunsService } from '../engine/runs.js';
 import type { Logger } from '../logging.js';
 import type { Publisher, SlackCallError } from './publisher.js';
@@ -34,7 +34,7 @@ export const parentKey = (runId: string) => `run:${runId}`;
 export const cardKey = (stepId: string) => `step:${stepId}`;
 
 export interface RendererOptions {
-  prisma: PrismaClient;
+  store: Pick<RunStore, 'claimMessage' | 'setCardTs'>;
   runs: RunsService;
   views: RunViews;
   publisher: Publisher;
@@ -202,7 +202,7 @@ export class Renderer {
         threadOf: parent,
         threadTs,
         onPosted: async ({ ts }: { ts: string }) => {
-          await this.o.prisma.runStep.update({ where: { id: step.id }, data: { slackTs: ts } });
+          await this.o.store.setCardTs(step.id, ts);
         },
       };
       if (publisher.has(key) || isSlackTs(step.slackTs)) {
@@ -226,16 +226,6 @@ export class Renderer {
       if (!current.startsWith('claim:') || (Number.isFinite(at) && now - at < CLAIM_TTL_MS)) return undefined;
     }
     const claim = `claim:${this.o.owner}:${now}`;
-    const { count } =
-      kind === 'run'
-        ? await this.o.prisma.workflowRun.updateMany({
-            where: { id, threadTs: current },
-            data: { threadTs: claim },
-          })
-        : await this.o.prisma.runStep.updateMany({
-            where: { id, slackTs: current },
-            data: { slackTs: claim },
-          });
-    return count === 1 ? claim : undefined;
+    return (await this.o.store.claimMessage(kind, id, current, claim)) ? claim : undefined;
   }
 }

@@ -1,15 +1,8 @@
-import type { PrismaClient } from '../db/database.js';
+import type { RunWithSteps } from '../db/run-reads.js';
+import type { Stores } from '../db/stores.js';
 import type { StepPlan } from '../engine/plan.js';
 import { type PersonaSnapshot, readSnapshot } from '../engine/snapshot.js';
-import {
-  menuOptions,
-  personasFor,
-  type RunWithSteps,
-  runView,
-  stepView,
-  tryPlan,
-  type ViewContext,
-} from './view-model.js';
+import { menuOptions, personasFor, runView, stepView, tryPlan, type ViewContext } from './view-model.js';
 import { fallbackNote } from './views/fallback-note.js';
 import type { MenuOptions, RunView, StepView } from './views/model.js';
 
@@ -26,38 +19,19 @@ export interface LoadedRun {
 /** Reads a run with everything its messages show. */
 export class RunViews {
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly stores: Pick<Stores, 'reads' | 'workflows'>,
     readonly ctx: ViewContext,
   ) {}
 
   async load(runId: string): Promise<LoadedRun | undefined> {
-    const row = await this.prisma.workflowRun.findUnique({
-      where: { id: runId },
-      include: { steps: { orderBy: { position: 'asc' } } },
-    });
+    const row = await this.stores.reads.runWithSteps(runId);
     if (!row) return undefined;
     const snapshot = readSnapshot(row.snapshot);
     const snapshotPersonas = snapshot.personas;
     const [enabled, attempts] = await Promise.all([
-      this.prisma.persona.findMany({
-        where: { disabled: false },
-        orderBy: { name: 'asc' },
-        select: { id: true, name: true, system: true },
-      }),
+      this.stores.workflows.personas(),
       row.steps.some((s) => s.status === 'completed')
-        ? this.prisma.stepAttempt.findMany({
-            where: { runId },
-            orderBy: { number: 'asc' },
-            select: {
-              runStepId: true,
-              number: true,
-              provider: true,
-              model: true,
-              outcome: true,
-              errorKind: true,
-              startedAt: true,
-            },
-          })
+        ? this.stores.reads.attemptsOf(runId)
         : Promise.resolve([]),
     ]);
     // A persona chosen from a card after the run started (possibly disabled since).
@@ -66,15 +40,7 @@ export class RunViews {
       .filter(
         (id): id is string => Boolean(id) && !snapshotPersonas[id!] && !enabled.some((p) => p.id === id),
       );
-    const extra: PersonaSnapshot[] = [
-      ...enabled,
-      ...(missing.length > 0
-        ? await this.prisma.persona.findMany({
-            where: { id: { in: missing } },
-            select: { id: true, name: true, system: true },
-          })
-        : []),
-    ];
+    const extra: PersonaSnapshot[] = [...enabled, ...(await this.stores.workflows.personasById(missing))];
     const personas = personasFor(row, extra);
     const plans = new Map<string, StepPlan | undefined>();
     const steps = row.steps.map((step) => {

@@ -1,15 +1,11 @@
-import type { PrismaClient } from '../db/database.js';
-import {
-  isValidTimezone,
-  ScheduleError,
-  type ScheduleService,
-  type ScheduleView,
-} from '../schedules/start.js';
+import { isValidTimezone } from '../core/timezone.js';
+import type { WorkflowStore } from '../db/workflow-store.js';
+import { ScheduleError, type ScheduleService, type ScheduleView } from '../schedules/service.js';
 import { mayManageSchedule, type PermissionPolicy } from './permissions.js';
-import { inlineCode, safeMrkdwn } from './text.js';
 import { errorMessage, usageErrorMessage } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
 import { scheduleChangedMessage, scheduleListMessage } from './views/schedules.js';
+import { inlineCode, safeMrkdwn } from './views/text.js';
 
 /**
  * `/workflow schedule add <name> "<cron>" [tz] [input] | list [name] | pause|resume|remove
@@ -98,7 +94,7 @@ function parseAdd(rest: string): ScheduleCommand {
 }
 
 export interface ScheduleCommandsOptions {
-  prisma: PrismaClient;
+  workflows: Pick<WorkflowStore, 'facts'>;
   service: ScheduleService;
   policy: PermissionPolicy;
 }
@@ -131,10 +127,7 @@ export class ScheduleCommands {
     command: Extract<ScheduleCommand, { action: 'add' }>,
     ctx: { userId: string; channelId: string },
   ): Promise<MessagePayload> {
-    const workflow = await this.o.prisma.workflow.findUnique({
-      where: { name: command.workflow },
-      select: { name: true, owners: true },
-    });
+    const workflow = await this.o.workflows.facts({ name: command.workflow });
     // An unknown workflow is the service's to report (with suggestions); a known one is checked first.
     if (workflow) {
       const decision = mayManageSchedule(
@@ -174,10 +167,7 @@ export class ScheduleCommands {
     schedule: ScheduleView,
     ctx: { userId: string; channelId: string },
   ): Promise<MessagePayload | undefined> {
-    const workflow = await this.o.prisma.workflow.findUnique({
-      where: { name: schedule.workflow },
-      select: { owners: true },
-    });
+    const workflow = await this.o.workflows.facts({ name: schedule.workflow });
     const decision = mayManageSchedule(
       ctx,
       {

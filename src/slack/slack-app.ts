@@ -1,11 +1,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo, ListenOptions } from 'node:net';
 import { App, type CustomRoute, HTTPReceiver, type Receiver, SocketModeReceiver, webApi } from '@slack/bolt';
-import type { Core } from '../bootstrap.js';
 import type { Config } from '../config.js';
+import type { ModelCatalogue } from '../core/ports.js';
 import { TERMINAL_RUN } from '../core/states.js';
-import { type HealthRow, providerHealth } from '../health/stats.js';
-import { ScheduleService } from '../schedules/start.js';
+import type { Stores } from '../db/stores.js';
+import type { Engine } from '../engine/engine.js';
+import { figuresOnly, type ProviderHealth } from '../health/monitor.js';
+import type { Logger } from '../logging.js';
+import { ScheduleService } from '../schedules/service.js';
 import { type AlertsOptions, FailureAlerts } from './alerts.js';
 import { boltLogger } from './bolt-logger.js';
 import { ActionService } from './card-actions.js';
@@ -34,16 +37,24 @@ export class SlackConfigError extends Error {
   override name = 'SlackConfigError';
 }
 
+/** What the Slack app needs of the bot's core (src/bootstrap.ts). */
+export interface SlackCore {
+  stores: Stores;
+  engine: Pick<Engine, 'runs' | 'events' | 'owner'>;
+  catalogue: ModelCatalogue;
+  logger: Logger;
+  /** Provider health with circuit breakers; without it, the figures alone. */
+  health?: ProviderHealth | undefined;
+}
+
 export interface SlackAppOptions {
-  core: Pick<Core, 'db' | 'engine' | 'catalogue' | 'logger'> & Partial<Pick<Core, 'health'>>;
+  core: SlackCore;
   config: Pick<Config, 'slack' | 'defaults' | 'retry' | 'stepTimeoutMs' | 'schedules'>;
   /** Web API client for posting and editing messages (default: a WebClient on SLACK_API_URL). */
   client?: SlackCaller;
   /** Per-method buckets (default: Slack's documented limits). */
   rateLimits?: RateLimits;
   clock?: BucketClock;
-  /** Health words per provider shown in the model menu ("degraded"). */
-  providerHealth?: ViewContext['providerHealth'];
   /** How long a failure alert waits for the run's parent message (default 15 s). */
   alertParentWaitMs?: number;
   /** More HTTP routes beside /slack/events in HTTP mode (health, readiness, metrics). */
@@ -54,8 +65,6 @@ export interface SlackAppOptions {
   observer?: PublisherOptions['observer'];
   /** `/workflow schedule …` and the Home tab's schedules (default: one on this database). */
   schedules?: ScheduleService;
-  /** Provider health per provider for the Home tab (default: the health monitor's table). */
-  health?: () => Promise<HealthRow[]>;
 }
 
 export interface SlackApp {
@@ -165,17 +174,25 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     clock: options.clock,
     observer: options.observer,
   });
-  const prisma = core.db.prisma;
-  const views = new RunViews(prisma, {
+  const { stores } = core;
+  const health = core.health ?? figuresOnly(stores.runs);
+  const views = new RunViews(stores, {
     catalogue: core.catalogue,
     config,
-    providerHealth: options.providerHealth,
+    providerHealth: (provider) => health.words(provider),
   });
   const runs = core.engine.runs;
   const policy = { adminUserIds: slack.adminUserIds, editPolicy: slack.editPolicy };
-  const renderer = new Renderer({ prisma, runs, views, publisher, logger, owner: core.engine.owner });
+  const renderer = new Renderer({
+    store: stores.runs,
+    runs,
+    views,
+    publisher,
+    logger,
+    owner: core.engine.owner,
+  });
   const alerts = new FailureAlerts({
-    prisma,
+    stores,
     views,
     publisher,
     catalogue: core.catalogue,
@@ -185,39 +202,40 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     rankAlternatives: options.rankAlternatives,
   });
   const schedules =
-    options.schedules ?? new ScheduleService({ prisma, defaultTimezone: config.schedules.timezone });
+    options.schedules ??
+    new ScheduleService({
+      schedules: stores.schedules,
+      workflows: stores.workflows,
+      defaultTimezone: config.schedules.timezone,
+    });
   const authoring = new AuthoringService({
-    prisma,
+    workflows: stores.workflows,
     catalogue: core.catalogue,
     config,
     views: views.ctx,
     policy,
   });
-  const personas = new PersonaEditor({ prisma, policy });
+  const personas = new PersonaEditor({ workflows: stores.workflows, policy });
   const commands = new CommandService({
-    prisma,
+    stores,
+    health,
     runs,
     views,
     renderer,
     publisher,
     catalogue: core.catalogue,
     policy,
-    schedules: new ScheduleCommands({ prisma, service: schedules, policy }),
+    schedules: new ScheduleCommands({ workflows: stores.workflows, service: schedules, policy }),
     authoring,
     personas,
   });
-  const actions = new ActionService({ prisma, runs, views, renderer, policy, logger });
-  const health =
-    options.health ??
-    (core.health
-      ? () => core.health!.table({ groupBy: 'provider' })
-      : () => providerHealth(prisma, { groupBy: 'provider' }));
+  const actions = new ActionService({ reads: stores.reads, runs, views, renderer, policy, logger });
   const home = new HomeTab({
-    prisma,
+    reads: stores.reads,
     views,
     schedules,
     catalogue: core.catalogue,
-    health,
+    health: () => health.providers(),
     logger,
     publish: (userId, view) => app.client.views.publish({ user_id: userId, view }),
   });
@@ -261,11 +279,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     async start(listen) {
       await app.init();
       // Cards may be behind if Slack was unreachable or the process restarted: redraw.
-      const unfinished = await prisma.workflowRun.findMany({
-        where: { status: { notIn: [...TERMINAL_RUN] }, channelId: { not: null } },
-        select: { id: true },
-      });
-      for (const run of unfinished) renderer.schedule(run.id);
+      for (const runId of await stores.reads.unfinishedRunIds([...TERMINAL_RUN])) renderer.schedule(runId);
       if (socket) {
         await app.start();
         logger.info('Slack app connected (Socket Mode)');

@@ -1,11 +1,12 @@
 import type { Config } from '../config.js';
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
-import type { RunStep, WorkflowRun } from '../db/generated/client.js';
+import type { ModelRef } from '../core/workflow-definition.js';
+import type { RunWithSteps } from '../db/run-reads.js';
+import type { RunStepRow } from '../db/run-store.js';
 import { type PlanContext, planStep, type StepPlan } from '../engine/plan.js';
 import { type PersonaSnapshot, type RunSnapshot, readSnapshot } from '../engine/snapshot.js';
 import { providerLabel } from '../providers/table.js';
-import type { ModelRef } from '../workflows/definition.js';
 import type { MenuOptions, PersonaSource, RunView, StepView } from './views/model.js';
 
 /**
@@ -13,8 +14,6 @@ import type { MenuOptions, PersonaSource, RunView, StepView } from './views/mode
  * provider/model/persona come from the engine's own precedence (planStep), so a card
  * always shows what the engine would run.
  */
-
-export type RunWithSteps = WorkflowRun & { steps: RunStep[] };
 
 export interface ViewContext {
   catalogue: ModelCatalogue;
@@ -58,7 +57,7 @@ export function runView(run: RunWithSteps): RunView {
 
 /** Personas a run's steps may name: the run's snapshot plus any chosen from a card since. */
 export function personasFor(
-  run: WorkflowRun,
+  run: Pick<RunWithSteps, 'snapshot'>,
   extra: readonly PersonaSnapshot[],
 ): Record<string, PersonaSnapshot> {
   const personas = { ...readSnapshot(run.snapshot).personas };
@@ -75,7 +74,7 @@ export interface StepFacts {
 
 export function stepView(
   run: RunWithSteps,
-  step: RunStep,
+  step: RunStepRow,
   ctx: ViewContext,
   personas: Record<string, PersonaSnapshot>,
   facts: StepFacts = {},
@@ -124,7 +123,7 @@ export function stepView(
 /** The engine's plan for a step, or undefined when no provider can serve it (nothing configured). */
 export function tryPlan(
   snapshot: RunSnapshot,
-  step: RunStep,
+  step: RunStepRow,
   ctx: ViewContext,
   personas: Record<string, PersonaSnapshot>,
 ): StepPlan | undefined {

@@ -2,17 +2,17 @@ import { isAbsolute, relative } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { ModelCatalogue } from '../core/ports.js';
-import type { PrismaClient } from '../db/database.js';
+import type { StepDefinition, WorkflowDefinition } from '../core/workflow-definition.js';
+import type { WorkflowStore } from '../db/workflow-store.js';
 import { resolveModel } from '../engine/precedence.js';
-import type { StepDefinition, WorkflowDefinition } from '../workflows/definition.js';
 import {
   AuthoringError,
   canAddStep,
   duplicateStep,
   type EditableWorkflow,
   type FieldChange,
-  moveStep,
   removeStep,
+  reorderStep,
   stepChanges,
   WorkflowAuthoring,
   withStepFile,
@@ -20,7 +20,6 @@ import {
 import { formatPath, MAX_STEPS, type SchemaProblem } from '../workflows/schema.js';
 import { exportWorkflowYaml, stepToFile, workflowToFile } from '../workflows/yaml-export.js';
 import { mayEditWorkflow, type PermissionPolicy } from './permissions.js';
-import { inlineCode, mrkdwnToPlain, safeMrkdwn } from './text.js';
 import { menuOptions, type ViewContext } from './view-model.js';
 import {
   DEFAULT_MODEL_VALUE,
@@ -41,6 +40,7 @@ import {
   workflowEditorModal,
 } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
+import { inlineCode, mrkdwnToPlain, safeMrkdwn } from './views/text.js';
 
 /**
  * Authoring from Slack: the workflow editor and step editor modals, and export (personas:
@@ -92,7 +92,7 @@ export type SubmitResult =
 export type EditorResult = { update: ModalView } | { push: ModalView } | { refusal: MessagePayload };
 
 export interface AuthoringServiceOptions {
-  prisma: PrismaClient;
+  workflows: WorkflowStore;
   catalogue: ModelCatalogue;
   config: Pick<Config, 'defaults'>;
   views: ViewContext;
@@ -111,10 +111,10 @@ const FIELD_BLOCK: Record<string, string> = {
 };
 
 export class AuthoringService {
-  readonly workflows: WorkflowAuthoring;
+  readonly definitions: WorkflowAuthoring;
 
   constructor(private readonly o: AuthoringServiceOptions) {
-    this.workflows = new WorkflowAuthoring(o.prisma, o.catalogue);
+    this.definitions = new WorkflowAuthoring(o.workflows, o.catalogue);
   }
 
   // ── the workflow editor ────────────────────────────────────────────────────
@@ -153,7 +153,7 @@ export class AuthoringService {
       case 'up':
       case 'down': {
         const to = index + (op === 'up' ? -1 : 1);
-        after = moveStep(before, index, op === 'up' ? -1 : 1);
+        after = reorderStep(before, index, op === 'up' ? -1 : 1);
         action = 'workflow.step.move';
         changes = [
           { field: `steps[${index}]`, from: `${index + 1}. ${step.name}`, to: `${to + 1}. ${step.name}` },
@@ -177,8 +177,8 @@ export class AuthoringService {
         break;
     }
     try {
-      const definition = await this.workflows.validate(workflowToFile(after));
-      const saved = await this.workflows.save({
+      const definition = await this.definitions.validate(workflowToFile(after));
+      const saved = await this.definitions.save({
         workflowId: workflow.id,
         expectedVersion: workflow.version,
         definition,
@@ -186,11 +186,11 @@ export class AuthoringService {
         action,
         changes,
       });
-      const fresh = await this.workflows.load(workflow.name);
+      const fresh = await this.definitions.load(workflow.name);
       return { update: this.editorView(fresh, { ok: true, text: `Saved v${saved.version}: ${done}.` }) };
     } catch (error) {
       if (!AuthoringError.isInstance(error)) throw error;
-      const fresh = await this.workflows.load(workflow.name);
+      const fresh = await this.definitions.load(workflow.name);
       return { update: this.editorView(fresh, { ok: false, text: safeMrkdwn(error.message) }) };
     }
   }
@@ -215,7 +215,7 @@ export class AuthoringService {
     const fallbackBlock = values.prompt ? 'prompt' : 'name';
     let workflow: EditableWorkflow;
     try {
-      workflow = await this.workflows.load(meta.workflow);
+      workflow = await this.definitions.load(meta.workflow);
     } catch (error) {
       if (AuthoringError.isInstance(error)) return { errors: { [fallbackBlock]: error.message } };
       throw error;
@@ -236,9 +236,9 @@ export class AuthoringService {
     const step = await this.stepFromValues(values, prior);
     if ('errors' in step) return step;
     try {
-      const definition = await this.workflows.validate(withStepFile(workflow.definition, index, step.file));
+      const definition = await this.definitions.validate(withStepFile(workflow.definition, index, step.file));
       const after = definition.steps[index]!;
-      const saved = await this.workflows.save({
+      const saved = await this.definitions.save({
         workflowId: workflow.id,
         expectedVersion: workflow.version,
         definition,
@@ -246,7 +246,7 @@ export class AuthoringService {
         action: meta.adding ? 'workflow.step.add' : 'workflow.step.edit',
         changes: stepChanges(prior, after, index),
       });
-      const fresh = await this.workflows.load(workflow.name);
+      const fresh = await this.definitions.load(workflow.name);
       const what = meta.adding ? 'added' : 'edited';
       return {
         ok: true,
@@ -306,7 +306,7 @@ export class AuthoringService {
     opts: { includeDisabled?: boolean } = {},
   ): Promise<{ workflow: EditableWorkflow } | { refusal: MessagePayload }> {
     try {
-      const workflow = await this.workflows.load(name);
+      const workflow = await this.definitions.load(name);
       if (!workflow.enabled && !opts.includeDisabled) {
         return {
           refusal: errorMessage(
@@ -317,9 +317,7 @@ export class AuthoringService {
       return { workflow };
     } catch (error) {
       if (!AuthoringError.isInstance(error) || error.code !== 'not_found') throw error;
-      const names = (
-        await this.o.prisma.workflow.findMany({ where: { enabled: true }, select: { name: true } })
-      ).map((w) => w.name);
+      const names = await this.o.workflows.names();
       return { refusal: unknownWorkflowMessage(name, names) };
     }
   }
@@ -368,11 +366,7 @@ export class AuthoringService {
   }
 
   private async stepEditor(workflow: EditableWorkflow, index: number, adding: boolean): Promise<ModalView> {
-    const personas = await this.o.prisma.persona.findMany({
-      where: { disabled: false },
-      orderBy: { name: 'asc' },
-      select: { id: true, name: true },
-    });
+    const personas = await this.o.workflows.personas();
     const d = workflow.definition;
     const step: EditorStep = adding
       ? { name: newStepName(d), prompt: '', fallbacks: [] }
@@ -423,10 +417,7 @@ export class AuthoringService {
     delete file.persona;
     const personaId = get('persona')?.selected_option?.value;
     if (personaId && personaId !== DEFAULT_PERSONA_VALUE) {
-      const persona = await this.o.prisma.persona.findFirst({
-        where: { id: personaId, disabled: false },
-        select: { name: true },
-      });
+      const persona = await this.o.workflows.personaById(personaId);
       if (!persona) return { errors: { persona: 'That persona no longer exists: pick another.' } };
       // The step names the persona; saving links that same Persona row by id.
       file.persona = persona.name;

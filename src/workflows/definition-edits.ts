@@ -1,8 +1,6 @@
 import type { ModelCatalogue } from '../core/ports.js';
-import type { PrismaClient } from '../db/database.js';
-import type { StepDefinition, WorkflowDefinition } from './definition.js';
-import { currentOrigins, SLACK_SOURCE, type VersionOrigin, writeDefinitions } from './import-files.js';
-import { definitionColumns, personaIds, recordVersion, replaceSteps, slackOrigin, stepRows } from './rows.js';
+import type { StepDefinition, WorkflowDefinition } from '../core/workflow-definition.js';
+import { isRefusal, type VersionOrigin, type WorkflowStore } from '../db/workflow-store.js';
 import { formatPath, MAX_STEPS, type SchemaProblem, schemaProblems, workflowFileSchema } from './schema.js';
 import { validateWorkflow } from './validate.js';
 import { stepToFile, workflowToFile } from './yaml-export.js';
@@ -70,25 +68,15 @@ const AUDIT_VALUE_MAX = 2000;
 
 export class WorkflowAuthoring {
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly store: WorkflowStore,
     private readonly catalogue: ModelCatalogue,
   ) {}
 
   async load(name: string): Promise<EditableWorkflow> {
-    const row = await this.prisma.workflow.findUnique({ where: { name } });
+    const row = await this.store.record(name);
     if (!row) throw new AuthoringError('not_found', `No workflow named \`${name}\`.`);
-    const origins = await currentOrigins(this.prisma, [row]);
-    return {
-      id: row.id,
-      name: row.name,
-      version: row.version,
-      enabled: row.enabled,
-      owners: row.owners,
-      source: row.source,
-      sourcePath: row.sourcePath,
-      definition: row.definition as unknown as WorkflowDefinition,
-      origin: origins.get(row.id) ?? null,
-    };
+    const { notify: _notify, ...editable } = row;
+    return editable;
   }
 
   /**
@@ -99,10 +87,7 @@ export class WorkflowAuthoring {
   async validate(file: Record<string, unknown>): Promise<WorkflowDefinition> {
     const parsed = workflowFileSchema.safeParse(file);
     if (!parsed.success) throw invalid(schemaProblems(parsed.error));
-    const personas = await this.prisma.persona.findMany({
-      where: { disabled: false },
-      select: { name: true },
-    });
+    const personas = await this.store.personas();
     const { definition, problems } = validateWorkflow(parsed.data, {
       catalogue: this.catalogue,
       personas: new Set(personas.map((p) => p.name)),
@@ -114,44 +99,20 @@ export class WorkflowAuthoring {
 
   /** Writes the definition as the next version (source "slack:<actor>"), with its audit rows. */
   async save(request: SaveRequest): Promise<{ version: number }> {
-    return writeDefinitions(this.prisma, async (tx) => {
-      const row = await tx.workflow.findUnique({ where: { id: request.workflowId } });
-      if (!row) throw new AuthoringError('not_found', 'That workflow no longer exists.');
-      if (!row.enabled) throw disabled(row.name);
-      if (row.version !== request.expectedVersion) throw stale(row.name, row.version);
-      const ids = await personaIds(tx, [request.definition]);
-      const { count } = await tx.workflow.updateMany({
-        where: { id: row.id, version: request.expectedVersion },
-        data: {
-          ...definitionColumns(request.definition, ids),
-          source: SLACK_SOURCE,
-          version: { increment: 1 },
-        },
-      });
-      if (count !== 1) throw stale(row.name, row.version + 1);
-      const version = request.expectedVersion + 1;
-      await replaceSteps(tx, row.id, stepRows(request.definition, ids));
-      await recordVersion(tx, {
-        workflowId: row.id,
-        version,
-        definition: request.definition,
-        source: slackOrigin(request.actor),
-        createdBy: request.actor,
-      });
-      const changes =
-        request.changes.length > 0 ? request.changes : [{ field: 'definition', from: null, to: null }];
-      await tx.auditEvent.createMany({
-        data: changes.map((c) => ({
-          workflow: row.name,
-          actor: request.actor,
-          action: request.action,
-          field: `v${version} ${c.field}`,
-          fromValue: cut(c.from),
-          toValue: cut(c.to),
-        })),
-      });
-      return { version };
+    const changes =
+      request.changes.length > 0 ? request.changes : [{ field: 'definition', from: null, to: null }];
+    const saved = await this.store.saveEdit({
+      workflowId: request.workflowId,
+      expectedVersion: request.expectedVersion,
+      definition: request.definition,
+      actor: request.actor,
+      action: request.action,
+      changes: changes.map((c) => ({ field: c.field, from: cut(c.from), to: cut(c.to) })),
     });
+    if (!isRefusal(saved)) return saved;
+    if (saved.refused === 'disabled') throw disabled(saved.name);
+    if (saved.refused === 'stale') throw stale(saved.name, saved.version);
+    throw new AuthoringError('not_found', 'That workflow no longer exists.');
   }
 }
 
@@ -195,7 +156,11 @@ export function withStepFile(
   return { ...file, steps };
 }
 
-export function moveStep(definition: WorkflowDefinition, index: number, delta: -1 | 1): WorkflowDefinition {
+export function reorderStep(
+  definition: WorkflowDefinition,
+  index: number,
+  delta: -1 | 1,
+): WorkflowDefinition {
   const to = index + delta;
   if (index < 0 || to < 0 || to >= definition.steps.length) return definition;
   const steps = [...definition.steps];

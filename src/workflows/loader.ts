@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { type Document, isMap, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { ModelCatalogue } from '../core/ports.js';
-import type { PersonaDefinition, WorkflowDefinition } from './definition.js';
+import type { PersonaDefinition, WorkflowDefinition } from '../core/workflow-definition.js';
 import { WorkflowFileError, WorkflowValidationError } from './definition-error.js';
 import {
   formatPath,

@@ -1,8 +1,6 @@
-import type { PrismaClient } from '../db/database.js';
-import type { PersonaDefinition } from './definition.js';
+import type { PersonaDefinition } from '../core/workflow-definition.js';
+import { isRefusal, type PersonaRow, type WorkflowStore } from '../db/workflow-store.js';
 import { AuthoringError } from './definition-edits.js';
-import { writeDefinitions } from './import-files.js';
-import { slackOrigin } from './rows.js';
 import { personasFileSchema, type SchemaProblem, schemaProblems } from './schema.js';
 import { personaToFile } from './yaml-export.js';
 
@@ -13,16 +11,7 @@ import { personaToFile } from './yaml-export.js';
  * The name is the link in definitions, so it cannot be changed here.
  */
 
-export interface PersonaRow {
-  id: string;
-  name: string;
-  description: string;
-  system: string;
-  /** "file:<path>" or "slack:<user id>". */
-  source: string;
-  disabled: boolean;
-  updatedAt: Date;
-}
+export type { PersonaRow };
 
 export interface PersonaUsage {
   /** Enabled workflows naming it (workflow or step persona), with their owners. */
@@ -41,55 +30,30 @@ export function validatePersona(persona: PersonaDefinition): PersonaDefinition {
 }
 
 export class PersonaAuthoring {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(private readonly store: WorkflowStore) {}
 
   list(): Promise<PersonaRow[]> {
-    return this.prisma.persona.findMany({ where: { disabled: false }, orderBy: { name: 'asc' } });
+    return this.store.personas();
   }
 
   find(name: string): Promise<PersonaRow | null> {
-    return this.prisma.persona.findUnique({ where: { name } });
+    return this.store.persona(name);
   }
 
   /** Which enabled workflows use a persona (by name in their definitions). */
   async usage(name: string): Promise<PersonaUsage> {
-    const rows = await this.prisma.workflow.findMany({
-      where: { enabled: true },
-      select: { name: true, owners: true, definition: true },
-    });
-    return {
-      workflows: rows
-        .filter((w) => {
-          const d = w.definition as { persona?: string; steps?: { persona?: string }[] };
-          return d.persona === name || (d.steps ?? []).some((s) => s.persona === name);
-        })
-        .map((w) => ({ name: w.name, owners: w.owners })),
-    };
+    return { workflows: await this.store.personaUsage(name) };
   }
 
   async add(input: PersonaDefinition, actor: string): Promise<PersonaRow> {
     const persona = validatePersona(input);
-    return writeDefinitions(this.prisma, async (tx) => {
-      const existing = await tx.persona.findUnique({ where: { name: persona.name } });
-      if (existing) {
-        throw new AuthoringError('invalid', `A persona named "${persona.name}" already exists.`, [
-          { path: ['name'], message: `a persona named "${persona.name}" already exists — edit it instead` },
-        ]);
-      }
-      const row = await tx.persona.create({
-        data: { ...persona, source: slackOrigin(actor) },
-      });
-      await tx.auditEvent.create({
-        data: {
-          actor,
-          action: 'persona.add',
-          field: `persona:${persona.name}`,
-          fromValue: null,
-          toValue: persona.system.slice(0, 2000),
-        },
-      });
-      return row;
-    });
+    const row = await this.store.addPersona(persona, actor);
+    if (isRefusal(row)) {
+      throw new AuthoringError('invalid', `A persona named "${persona.name}" already exists.`, [
+        { path: ['name'], message: `a persona named "${persona.name}" already exists — edit it instead` },
+      ]);
+    }
+    return row;
   }
 
   /** `expectedUpdatedAt`: what the editor showed; a persona saved since is not overwritten. */
@@ -100,32 +64,14 @@ export class PersonaAuthoring {
     expectedUpdatedAt?: Date,
   ): Promise<PersonaRow> {
     const persona = validatePersona({ name, ...input });
-    return writeDefinitions(this.prisma, async (tx) => {
-      const row = await tx.persona.findUnique({ where: { name } });
-      if (!row || row.disabled) throw new AuthoringError('not_found', `No persona named "${name}".`);
-      if (expectedUpdatedAt && row.updatedAt.getTime() !== expectedUpdatedAt.getTime()) {
-        throw new AuthoringError(
-          'stale',
-          `Someone else changed persona "${name}" meanwhile, so nothing was saved. Open it again.`,
-        );
-      }
-      const updated = await tx.persona.update({
-        where: { id: row.id },
-        data: { description: persona.description, system: persona.system, source: slackOrigin(actor) },
-      });
-      const changes = (['description', 'system'] as const).filter((k) => row[k] !== persona[k]);
-      if (changes.length > 0) {
-        await tx.auditEvent.createMany({
-          data: changes.map((k) => ({
-            actor,
-            action: 'persona.edit',
-            field: `persona:${name}.${k}`,
-            fromValue: row[k].slice(0, 2000),
-            toValue: persona[k].slice(0, 2000),
-          })),
-        });
-      }
-      return updated;
-    });
+    const row = await this.store.editPersona(persona, actor, expectedUpdatedAt);
+    if (!isRefusal(row)) return row;
+    if (row.refused === 'stale') {
+      throw new AuthoringError(
+        'stale',
+        `Someone else changed persona "${name}" meanwhile, so nothing was saved. Open it again.`,
+      );
+    }
+    throw new AuthoringError('not_found', `No persona named "${name}".`);
   }
 }

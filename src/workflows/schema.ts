@@ -3,7 +3,6 @@ import { cronProblem } from '../core/cron.js';
 import type { ProviderId } from '../core/provider-spec.js';
 import { nearest } from '../core/suggest.js';
 import { normalizeTimezone, timezoneProblem } from '../core/timezone.js';
-import { PROVIDER_IDS } from '../providers/table.js';
 import type {
   ModelRef,
   PersonaDefinition,
@@ -11,7 +10,8 @@ import type {
   ScheduleDefinition,
   StepDefinition,
   WorkflowDefinition,
-} from './definition.js';
+} from '../core/workflow-definition.js';
+import { PROVIDER_IDS } from '../providers/table.js';
 
 /**
  * The workflow file format (fixed: other tools write it) and personas.yml, as zod schemas.

@@ -1,6 +1,6 @@
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
-import type { ModelRef, StepDefinition, WorkflowDefinition } from './definition.js';
+import type { ModelRef, StepDefinition, WorkflowDefinition } from '../core/workflow-definition.js';
 import type { SchemaProblem } from './schema.js';
 import { checkTemplate } from './templates.js';
 

@@ -6,7 +6,7 @@ import type {
   ScheduleDefinition,
   StepDefinition,
   WorkflowDefinition,
-} from './definition.js';
+} from '../core/workflow-definition.js';
 
 /**
  * A definition back into the workflow file format (README "Workflow files": snake_case keys,

@@ -1,14 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { openDatabase } from '../../src/db/database.js';
+import { isTransientDbError } from '../../src/db/transient-errors.js';
 import type { Engine } from '../../src/engine/engine.js';
-import {
-  DatabaseUnavailable,
-  Interrupted,
-  isTransientDbError,
-  persist,
-  StepLease,
-} from '../../src/engine/lease.js';
+import { DatabaseUnavailable, Interrupted, persist, StepLease } from '../../src/engine/lease.js';
 import { recoverOrphans } from '../../src/engine/recovery.js';
 import { type TestDatabase, useTestDatabase, usingPostgres } from '../support/db.js';
 import {

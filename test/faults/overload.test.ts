@@ -7,7 +7,7 @@ import { createOpenAIProvider } from '../../src/providers/openai.js';
 import { settingsFor } from '../../src/providers/table.js';
 import { fallbackNote } from '../../src/slack/views/fallback-note.js';
 import { type AnthropicStub, anthropicPromptOf, startAnthropicStub } from '../support/anthropic-stub.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, storesOf, type TestDatabase } from '../support/db.js';
 import { createTestEngine, putWorkflow, step } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
 import { report, startRuns, tally, waitUntilSettled } from './figures.js';
@@ -64,7 +64,7 @@ it('529 overloads: fall back to OpenAI, stop calling Anthropic once its circuit 
     ],
   });
   const health = new HealthMonitor({
-    prisma: db.prisma,
+    calls: storesOf(db).runs,
     settings: { failureThreshold: 5, window: 6, windowMs: 60_000, cooldownMs: COOLDOWN_MS },
     syncMs: 0,
   });

@@ -4,7 +4,7 @@ import type { Engine } from '../../src/engine/engine.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
 import { settingsFor } from '../../src/providers/table.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, storesOf, type TestDatabase } from '../support/db.js';
 import { createTestEngine, putWorkflow, step } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
 import { report, startRuns, tally, waitUntilSettled } from './figures.js';
@@ -61,7 +61,7 @@ it('429 storm: every run completes, Retry-After is honoured, nothing is lost or 
     steps: [step('one', 'one {{run.id}}'), step('two', 'two {{run.id}} {{previous.output}}')],
   });
   const health = new HealthMonitor({
-    prisma: db.prisma,
+    calls: storesOf(db).runs,
     settings: { failureThreshold: 5, window: 6, windowMs: 60_000, cooldownMs: 500 },
     syncMs: 0,
   });

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
 import { fallbackNote } from '../../src/slack/views/fallback-note.js';
-import { type TestDatabase, useTestDatabase } from '../support/db.js';
+import { storesOf, type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
   fail,
@@ -38,7 +38,7 @@ afterEach(async () => {
 });
 
 function monitor() {
-  return new HealthMonitor({ prisma: db.prisma, settings, clock, syncMs: 0 });
+  return new HealthMonitor({ calls: storesOf(db).runs, settings, clock, syncMs: 0 });
 }
 
 async function engineWith(providers: ScriptedProvider[], health: HealthMonitor) {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CircuitSnapshot } from '../../src/health/breaker.js';
 import { describeHealth, healthStatus, rankAlternatives, shortHealth } from '../../src/health/describe.js';
 import { type AttemptSample, type HealthRow, providerHealth, summarise } from '../../src/health/stats.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, storesOf, type TestDatabase } from '../support/db.js';
 import { putWorkflow, step } from '../support/engine.js';
 
 const T0 = new Date('2026-03-01T12:00:00Z').getTime();
@@ -138,7 +138,7 @@ describe('rolling figures', () => {
           finishedAt: new Date(r.at),
         })),
       });
-      const health = await providerHealth(db.prisma, { window: { sinceMs: 3_600_000 }, now });
+      const health = await providerHealth(storesOf(db).runs, { window: { sinceMs: 3_600_000 }, now });
       expect(health).toEqual([
         expect.objectContaining({
           provider: 'anthropic',

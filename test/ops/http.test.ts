@@ -12,7 +12,7 @@ import {
 } from '../../src/ops/http.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { cachedSlackAuthCheck } from '../../src/ops/slack-auth.js';
-import { createTestDatabase, type TestDatabase } from '../support/db.js';
+import { createTestDatabase, storesOf, type TestDatabase } from '../support/db.js';
 import { sampleValue } from './prometheus.js';
 
 let db: TestDatabase;
@@ -144,7 +144,7 @@ describe('GET /metrics', () => {
     const metrics = createMetrics({
       events: new EngineEventBus(),
       queue: new InProcessQueue(),
-      prisma: db.prisma,
+      reads: storesOf(db).reads,
     });
     try {
       metrics.recordSlack429('chat.update');

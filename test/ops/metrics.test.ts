@@ -3,7 +3,7 @@ import { EngineEventBus } from '../../src/core/events.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
-import { type TestDatabase, useTestDatabase } from '../support/db.js';
+import { storesOf, type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
   fail,
@@ -32,7 +32,7 @@ afterEach(async () => {
 /** An engine with metrics attached, as main.ts wires them. */
 async function startEngine(...providers: ScriptedProvider[]) {
   engine = createTestEngine(db, providers);
-  metrics = createMetrics({ events: engine.events, queue: engine.queue, prisma: db.prisma });
+  metrics = createMetrics({ events: engine.events, queue: engine.queue, reads: storesOf(db).reads });
   await engine.start();
   return { engine, metrics };
 }
@@ -146,7 +146,7 @@ describe('metrics from a real run', () => {
 });
 
 describe('metrics on their own', () => {
-  const sources = () => ({ events: new EngineEventBus(), prisma: db.prisma, processMetrics: false });
+  const sources = () => ({ events: new EngineEventBus(), reads: storesOf(db).reads, processMetrics: false });
 
   it('reports the queue depth the queue reports when scraped', async () => {
     const queue = new InProcessQueue(); // not started: enqueued runs wait
@@ -189,8 +189,8 @@ describe('metrics on their own', () => {
   it('includes process metrics, and each instance has its own registry', async () => {
     const events = new EngineEventBus();
     const queue = new InProcessQueue();
-    metrics = createMetrics({ events, queue, prisma: db.prisma });
-    const other = createMetrics({ events, queue, prisma: db.prisma });
+    metrics = createMetrics({ events, queue, reads: storesOf(db).reads });
+    const other = createMetrics({ events, queue, reads: storesOf(db).reads });
     try {
       metrics.recordSlack429('chat.update');
       const text = await metrics.render();
@@ -211,7 +211,7 @@ describe('metrics on their own', () => {
     metrics = createMetrics({
       events,
       queue: new InProcessQueue(),
-      prisma: db.prisma,
+      reads: storesOf(db).reads,
       processMetrics: false,
     });
     const changed = { runId: 'r', stepId: 's', to: 'completed' as const, actor: 'engine' };

@@ -69,7 +69,7 @@ export function harness(
   const timeouts: PauseTimeoutEvent[] = [];
   const firings: FiringEvent[] = [];
   const scheduler = new Scheduler({
-    prisma: db.prisma,
+    schedules: engine.stores.schedules,
     runs: engine.runs,
     store: engine.store,
     logger: silentLogger,
@@ -87,7 +87,12 @@ export function harness(
     },
     ...overrides,
   });
-  const service = new ScheduleService({ prisma: db.prisma, defaultTimezone: 'UTC', clock });
+  const service = new ScheduleService({
+    schedules: engine.stores.schedules,
+    workflows: engine.stores.workflows,
+    defaultTimezone: 'UTC',
+    clock,
+  });
   return { scheduler, service, clock, notices, timeouts, firings };
 }
 

@@ -4,13 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createCore } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';
+import type { ScheduleDefinition, WorkflowDefinition } from '../../src/core/workflow-definition.js';
+import { syncWorkflows } from '../../src/db/workflow-store.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { silentLogger } from '../../src/logging.js';
-import { syncFileSchedules } from '../../src/schedules/file-schedules.js';
 import { startSchedules } from '../../src/schedules/start.js';
-import type { ScheduleDefinition, WorkflowDefinition } from '../../src/workflows/definition.js';
-import { syncWorkflows } from '../../src/workflows/import-files.js';
-import { type TestDatabase, useTestDatabase } from '../support/db.js';
+import { storesOf, type TestDatabase, useTestDatabase } from '../support/db.js';
 import { providerSource, ScriptedProvider, step, waitFor } from '../support/engine.js';
 import { manualClock, manualCron } from './support.js';
 
@@ -40,11 +39,11 @@ const workflow = (name: string, schedules: ScheduleDefinition[]): WorkflowDefini
 
 async function syncAt(now: string, ...workflows: WorkflowDefinition[]) {
   await syncWorkflows(db.prisma, { workflows, personas: [], sourceDir: 'workflows' });
-  return syncFileSchedules(db.prisma, { defaultTimezone: 'Europe/Berlin', now: new Date(now) });
+  return storesOf(db).schedules.sync({ defaultTimezone: 'Europe/Berlin', now: new Date(now) });
 }
 const rows = () => db.prisma.schedule.findMany({ orderBy: [{ position: 'asc' }, { number: 'asc' }] });
 
-describe('syncFileSchedules', () => {
+describe('ScheduleStore.sync (schedules from the workflow files)', () => {
   it('creates one row per schedule, keyed by position, armed from now, in SCHEDULE_TIMEZONE by default', async () => {
     const summary = await syncAt(
       '2026-05-04T08:00:00Z',

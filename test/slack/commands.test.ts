@@ -2,7 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_INPUT_BYTES } from '../../src/engine/runs.js';
-import { parseCommand } from '../../src/slack/commands.js';
+import { parseCommand } from '../../src/slack/command-parser.js';
 import { expectValidMessage, visibleText } from '../support/block-kit.js';
 import { waitFor, waitForRun } from '../support/engine.js';
 import {

@@ -42,7 +42,7 @@ function replica(
 ) {
   const slack = new FakeSlack();
   const publisher = new Publisher({ client: slack, logger: silentLogger, limits });
-  const views = new RunViews(db.prisma, {
+  const views = new RunViews(engine.stores, {
     catalogue: testCatalogue(configured),
     config: {
       defaults: { provider: undefined, model: undefined },
@@ -51,7 +51,7 @@ function replica(
     },
   });
   const renderer = new Renderer({
-    prisma: db.prisma,
+    store: engine.stores.runs,
     runs: engine.runs,
     views,
     publisher,

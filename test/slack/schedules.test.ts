@@ -1,5 +1,4 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { syncFileSchedules } from '../../src/schedules/file-schedules.js';
 import { startSchedules } from '../../src/schedules/start.js';
 import { parseScheduleCommand } from '../../src/slack/schedule-commands.js';
 import { manualClock, manualCron } from '../schedules/support.js';
@@ -142,7 +141,7 @@ describe('/workflow schedule list, pause, resume, remove', () => {
     // Monday 7 December 2026, 10:00 in New York (16:00 in Berlin): both next run on Tuesday.
     clock.set('2026-12-07T15:00:00Z');
     await say('schedule add release-notes "0 9 * * 1-5" America/New_York');
-    await syncFileSchedules(h.core.db.prisma, { defaultTimezone: 'UTC', now: clock.now() });
+    await h.core.stores.schedules.sync({ defaultTimezone: 'UTC', now: clock.now() });
     const text = await say('schedule list', 'U0ANYONE');
     expect(text).toContain(
       '`#1` *release-notes* `0 9 * * 1-5` America/New_York → <#C0RUNS> · next Tue, 8 Dec 2026, 09:00 UTC-5 · by <@U0OWNER>',
@@ -187,7 +186,7 @@ describe('/workflow schedule list, pause, resume, remove', () => {
   });
 
   it('keeps a file schedule to its file: it can be paused here but not removed', async () => {
-    await syncFileSchedules(h.core.db.prisma, { defaultTimezone: 'UTC', now: clock.now() });
+    await h.core.stores.schedules.sync({ defaultTimezone: 'UTC', now: clock.now() });
     const [digest] = await schedules();
     expect(await say(`schedule remove ${digest!.number}`)).toContain('is declared in');
     expect(await say(`schedule pause ${digest!.number}`)).toContain('Paused schedule');

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { type Clock, systemClock } from '../../src/core/clock.js';
+import { EngineEventBus } from '../../src/core/events.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
+import { openStores, type Stores } from '../../src/db/stores.js';
 
 /**
  * A fresh, migrated database for one test file. Embedded (in-memory PGlite) by default;
@@ -66,4 +69,12 @@ export function useTestDatabase(onOpen: (db: TestDatabase) => void): void {
   beforeEach(async () => {
     if (db) await truncateAll(db);
   });
+}
+
+/** The data layer over a test database, as the bot opens it (src/db/stores.ts). */
+export function storesOf(
+  db: Database,
+  clock: Pick<Clock, 'now' | 'sleep' | 'setTimeout'> = systemClock,
+): Stores {
+  return openStores(db, new EngineEventBus(), clock);
 }

@@ -9,13 +9,13 @@ import {
   ProviderError,
   type ProviderErrorInit,
 } from '../../src/core/provider-spec.js';
+import type { StepDefinition, WorkflowDefinition } from '../../src/core/workflow-definition.js';
 import type { Database } from '../../src/db/database.js';
 import type { Prisma } from '../../src/db/generated/client.js';
 import { Engine } from '../../src/engine/engine.js';
 import { InProcessQueue, type WorkQueue } from '../../src/engine/queue.js';
 import { type Logger, silentLogger } from '../../src/logging.js';
 import { providersOf } from '../../src/providers/registry.js';
-import type { StepDefinition, WorkflowDefinition } from '../../src/workflows/definition.js';
 
 /** A small catalogue: every provider known, `configured` ones offered. */
 export function testCatalogue(configured: ProviderId[] = ['openai', 'anthropic', 'google']): ModelCatalogue {

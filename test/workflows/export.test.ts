@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { WorkflowDefinition } from '../../src/workflows/definition.js';
-import { duplicateStep, moveStep, removeStep } from '../../src/workflows/definition-edits.js';
+import type { WorkflowDefinition } from '../../src/core/workflow-definition.js';
+import { duplicateStep, removeStep, reorderStep } from '../../src/workflows/definition-edits.js';
 import { loadWorkflowDir } from '../../src/workflows/loader.js';
 import { exportWorkflowYaml } from '../../src/workflows/yaml-export.js';
 import { fakeCatalogue } from './fixtures.js';
@@ -121,8 +121,8 @@ describe('step edits on a definition', () => {
   const names = (w: WorkflowDefinition) => w.steps.map((s) => s.name);
 
   it('moves, removes and duplicates without touching the original', () => {
-    expect(names(moveStep(d, 0, 1))).toEqual(['two', 'one', 'three']);
-    expect(names(moveStep(d, 0, -1))).toEqual(['one', 'two', 'three']);
+    expect(names(reorderStep(d, 0, 1))).toEqual(['two', 'one', 'three']);
+    expect(names(reorderStep(d, 0, -1))).toEqual(['one', 'two', 'three']);
     expect(names(removeStep(d, 1))).toEqual(['one', 'three']);
     const twice = duplicateStep(duplicateStep(d, 0), 0);
     expect(names(twice)).toEqual(['one', 'one-copy-2', 'one-copy', 'two', 'three']);

@@ -3,16 +3,16 @@ import type {
   PersonaDefinition,
   StepDefinition,
   WorkflowDefinition,
-} from '../../src/workflows/definition.js';
-import { WorkflowAuthoring } from '../../src/workflows/definition-edits.js';
+} from '../../src/core/workflow-definition.js';
 import {
   listWorkflows,
   loadWorkflowFromDb,
   type SyncInput,
   syncWorkflows,
-} from '../../src/workflows/import-files.js';
+} from '../../src/db/workflow-store.js';
+import { WorkflowAuthoring } from '../../src/workflows/definition-edits.js';
 import { loadWorkflowDir } from '../../src/workflows/loader.js';
-import { type TestDatabase, useTestDatabase } from '../support/db.js';
+import { storesOf, type TestDatabase, useTestDatabase } from '../support/db.js';
 import { fakeCatalogue } from './fixtures.js';
 
 let db: TestDatabase;
@@ -316,7 +316,7 @@ describe('versions and which wins between a file and an edit in Slack', () => {
   ) {
     const current = await row(name);
     const definition = change(current.definition as unknown as WorkflowDefinition);
-    return new WorkflowAuthoring(db.prisma, fakeCatalogue()).save({
+    return new WorkflowAuthoring(storesOf(db).workflows, fakeCatalogue()).save({
       workflowId: current.id,
       expectedVersion: current.version,
       definition,
@@ -389,7 +389,7 @@ describe('versions and which wins between a file and an edit in Slack', () => {
     const current = await row('a');
     await editInSlack('a', slackPrompt);
     await expect(
-      new WorkflowAuthoring(db.prisma, fakeCatalogue()).save({
+      new WorkflowAuthoring(storesOf(db).workflows, fakeCatalogue()).save({
         workflowId: current.id,
         expectedVersion: current.version,
         definition: current.definition as unknown as WorkflowDefinition,

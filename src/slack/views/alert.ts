@@ -1,9 +1,9 @@
-import { escapeMrkdwn, excerpt, mrkdwn, safeMrkdwn } from '../text.js';
 import { alertBlockId, alertRetryWithActionId, type ModelChoice, retryWithValue } from './action-ids.js';
 import { actions, type Block, type Button, button, context, LIMITS, section } from './blocks.js';
 import { describeError, errorAdvice, providerLabel } from './error-words.js';
 import type { MessagePayload, ProviderMenu, RunView, StepView } from './model.js';
 import { starterMrkdwn } from './status.js';
+import { escapeMrkdwn, excerpt, mrkdwn, safeMrkdwn } from './text.js';
 
 /** At most this many "Retry with …" buttons: more is noise, and the card has the full menu. */
 export const MAX_ALTERNATIVES = 5;

@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import { plainText, truncate } from '../text.js';
+import { plainText, truncate } from './text.js';
 
 /**
  * Block Kit types (from @slack/types, re-exported by Bolt) and the few constructors the

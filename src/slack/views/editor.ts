@@ -1,5 +1,4 @@
 import type { types } from '@slack/bolt';
-import { excerpt, mrkdwn, safeMrkdwn } from '../text.js';
 import { ACTIONS, CALLBACKS, DEFAULT_PERSONA_VALUE, isId, modelValue } from './action-ids.js';
 import {
   actions,
@@ -15,6 +14,7 @@ import {
 } from './blocks.js';
 import type { PersonaMenu, ProviderMenu } from './model.js';
 import { starterMrkdwn } from './status.js';
+import { excerpt, mrkdwn, safeMrkdwn } from './text.js';
 
 /**
  * Authoring in Slack (pure builders): the workflow editor modal (its steps, each with an

@@ -1,7 +1,7 @@
-import { escapeMrkdwn, inlineCode } from '../text.js';
 import { context, LIMITS, section } from './blocks.js';
 import { type OriginView, originMrkdwn } from './editor.js';
 import type { MessagePayload } from './model.js';
+import { escapeMrkdwn, inlineCode } from './text.js';
 
 /** `/workflow export`: the YAML as an ephemeral code block when short, else a note that a file was sent. */
 

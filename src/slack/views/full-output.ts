@@ -1,7 +1,7 @@
-import { excerpt, formatCount, safeCutIndex, safeMrkdwn } from '../text.js';
 import { CALLBACKS } from './action-ids.js';
 import { type Block, context, LIMITS, type ModalView, plain, section } from './blocks.js';
 import type { StepView } from './model.js';
+import { excerpt, formatCount, safeCutIndex, safeMrkdwn } from './text.js';
 
 const FENCE = '```';
 const OPEN = `${FENCE}\n`;

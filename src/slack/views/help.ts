@@ -1,7 +1,7 @@
 import { suggest } from '../../core/suggest.js';
-import { inlineCode, safeMrkdwn, truncate } from '../text.js';
 import { type Block, context, LIMITS, section } from './blocks.js';
 import type { MessagePayload } from './model.js';
+import { inlineCode, safeMrkdwn, truncate } from './text.js';
 
 /** Ephemeral replies to `/workflow help` and to commands that could not be understood. */
 
@@ -104,4 +104,28 @@ export function usageErrorMessage(subcommand: (typeof SUBCOMMANDS)[number], prob
 function orList(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');
   return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
+/** The answer to `/workflow cancel` once the run is cancelled. */
+export function cancelledMessage(runNumber: number, workflow: string): MessagePayload {
+  return {
+    text: `Cancelled run #${runNumber}`,
+    blocks: [
+      section(
+        'cancelled',
+        `:no_entry_sign: Cancelled run #${runNumber} (${inlineCode(workflow)}). Steps that had not finished are cancelled.`,
+      ),
+    ],
+  };
+}
+
+/** The late answer when the run's parent message could not be posted in the channel. */
+export function cannotPostMessage(runNumber: number, slackError: string): MessagePayload {
+  const why =
+    slackError === 'not_in_channel' || slackError === 'channel_not_found'
+      ? 'I am not a member of this channel. Invite me with `/invite @Switchboard`, or start the run from a channel I am in.'
+      : `Slack refused the message (${inlineCode(slackError)}).`;
+  return errorMessage(`Run #${runNumber} started, but I could not post it here. ${why}`, {
+    hint: `Follow it with \`/workflow status ${runNumber}\`.`,
+  });
 }

@@ -1,5 +1,4 @@
 import type { types } from '@slack/bolt';
-import { excerpt, inlineCode, safeMrkdwn } from '../text.js';
 import {
   ACTIONS,
   alertBlockId,
@@ -15,6 +14,7 @@ import type { MenuOptions, RunView, StepView } from './model.js';
 import { type ScheduleFacts, scheduleLine } from './schedules.js';
 import { RUN_STATUS, slackDate, starterMrkdwn } from './status.js';
 import { modelSelect, personaSelect } from './step-card.js';
+import { excerpt, inlineCode, safeMrkdwn } from './text.js';
 
 /**
  * The App Home tab: runs that need someone (a paused step, its error in plain words, and

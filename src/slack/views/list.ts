@@ -1,10 +1,10 @@
-import { excerpt, inlineCode, mrkdwn, quoteLine, safeMrkdwn, truncate } from '../text.js';
 import { threadLink } from './alert.js';
 import { type Block, context, LIMITS, section } from './blocks.js';
 import { type OriginView, originMrkdwn } from './editor.js';
 import { describeError, providerLabel } from './error-words.js';
 import type { MessagePayload, ProviderMenu, RunView, StepView } from './model.js';
 import { RUN_STATUS, STEP_STATUS, slackDate, starterMrkdwn } from './status.js';
+import { excerpt, inlineCode, mrkdwn, quoteLine, safeMrkdwn, truncate } from './text.js';
 
 /** Ephemeral answers to `/workflow list`, `status` and `health`. */
 
@@ -107,30 +107,31 @@ export function recentRunsMessage(runs: readonly RunView[]): MessagePayload {
   };
 }
 
-export interface ProviderHealth {
-  id: string;
+/** One provider on `/workflow health`. */
+export interface ProviderHealthLine {
   label: string;
   configured: boolean;
-  /** Free words from the health tracker: "ok", "degraded", "rate limited", … */
-  status?: string | null;
-  /** E.g. the last error, already secret-free. */
-  detail?: string | null;
-  models?: number;
+  /** How many models its menu offers. */
+  models?: number | undefined;
+  /** Its figures and circuit in words (describeHealth). */
+  figures?: string | undefined;
 }
 
-/** `/workflow health`: which providers can be chosen and how they are doing. */
-export function healthMessage(providers: readonly ProviderHealth[]): MessagePayload {
+/**
+ * `/workflow health`: every provider with its recent calls and circuit state, in the words
+ * of src/health/describe.ts ("⚠ anthropic — 5 of last 6 failed: billing · circuit open"),
+ * or that it is not configured.
+ */
+export function healthMessage(providers: readonly ProviderHealthLine[]): MessagePayload {
   const lines = providers.map((p) => {
     if (!p.configured) return `:white_circle: *${safeMrkdwn(p.label)}* — not configured (no API key)`;
-    const ok = !p.status || p.status === 'ok';
     const models = p.models !== undefined ? ` · ${p.models} model${p.models === 1 ? '' : 's'}` : '';
-    const detail = p.detail ? ` — ${mrkdwn(excerpt(p.detail, 200), 600)}` : '';
-    return `${ok ? ':large_green_circle:' : ':large_orange_circle:'} *${safeMrkdwn(p.label)}* — ${safeMrkdwn(p.status ?? 'ok')}${models}${detail}`;
+    return `*${safeMrkdwn(p.label)}*: ${safeMrkdwn(p.figures ?? 'no recent calls')}${models}`;
   });
   return {
     text: 'Provider health',
     blocks: [
-      section('health-head', '*Providers*'),
+      section('health-head', '*Providers* — recent calls and circuit state'),
       ...packLines('health', lines.length ? lines : ['None.'], 40),
     ],
   };

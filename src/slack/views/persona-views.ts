@@ -1,9 +1,9 @@
-import { excerpt, inlineCode, mrkdwn, safeMrkdwn } from '../text.js';
 import { CALLBACKS } from './action-ids.js';
 import { context, LIMITS, type ModalView, plain, section } from './blocks.js';
 import { input, MAX_INPUT, textInput, type ViewBlock } from './editor.js';
 import type { MessagePayload } from './model.js';
 import { starterMrkdwn } from './status.js';
+import { excerpt, inlineCode, mrkdwn, safeMrkdwn } from './text.js';
 
 /** The persona editor modal and `/workflow persona list` (pure). */
 

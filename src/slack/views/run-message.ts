@@ -1,4 +1,3 @@
-import { excerpt, mrkdwn, quoteLine } from '../text.js';
 import { ACTIONS, RUN_MORE_EDIT, runBlockId } from './action-ids.js';
 import {
   actions,
@@ -13,6 +12,7 @@ import {
 } from './blocks.js';
 import type { MessagePayload, RunView } from './model.js';
 import { progressBar, RUN_STATUS, slackDate, starterMrkdwn, triggerWords } from './status.js';
+import { excerpt, mrkdwn, quoteLine } from './text.js';
 
 export interface RunMessageOptions {
   /** Characters of the input shown on the parent message (default 300). */

@@ -1,8 +1,8 @@
-import { excerpt, inlineCode, mrkdwn, safeMrkdwn } from '../text.js';
 import { type Block, context, section } from './blocks.js';
 import { packLines } from './list.js';
 import type { MessagePayload } from './model.js';
 import { starterMrkdwn } from './status.js';
+import { excerpt, inlineCode, mrkdwn, safeMrkdwn } from './text.js';
 
 /** Ephemeral answers to `/workflow schedule …` (pure; facts from ScheduleService views). */
 

@@ -1,5 +1,5 @@
-import { safeMrkdwn } from '../text.js';
 import type { RunStatus, RunTrigger, StepStatus } from './model.js';
+import { safeMrkdwn } from './text.js';
 
 /** Status words and emoji shared by every view, so a status looks the same everywhere. */
 

@@ -1,4 +1,3 @@
-import { excerpt, fitMrkdwn, formatCount, formatDuration, mrkdwn, safeMrkdwn } from '../text.js';
 import { ACTIONS, DEFAULT_PERSONA_VALUE, isId, modelValue, stepBlockId } from './action-ids.js';
 import {
   actions,
@@ -16,6 +15,7 @@ import {
 import { describeError, errorAdvice, providerLabel } from './error-words.js';
 import type { MenuOptions, MessagePayload, PersonaMenu, ProviderMenu, StepView } from './model.js';
 import { isStepEditable, STEP_STATUS } from './status.js';
+import { excerpt, fitMrkdwn, formatCount, formatDuration, mrkdwn, safeMrkdwn } from './text.js';
 
 export { describeError, errorAdvice, providerLabel } from './error-words.js';
 

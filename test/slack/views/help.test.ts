@@ -132,14 +132,25 @@ describe('/workflow list, status and health', () => {
 
   it('reports provider health', () => {
     const msg = healthMessage([
-      { id: 'openai', label: 'OpenAI', configured: true, status: 'ok', models: 2 },
-      { id: 'anthropic', label: 'Anthropic', configured: true, status: 'degraded', detail: 'quota errors' },
-      { id: 'google', label: 'Google Gemini', configured: false },
+      {
+        label: 'OpenAI',
+        configured: true,
+        models: 2,
+        figures: '✓ openai — 6 of last 6 succeeded · median 1.2 s',
+      },
+      {
+        label: 'Anthropic',
+        configured: true,
+        figures: '⚠ anthropic — 6 of last 6 failed: billing · circuit open, next try in 25 s',
+      },
+      { label: 'Google Gemini', configured: false },
     ]);
     expectValidMessage(msg);
     const text = visibleText(msg);
-    expect(text).toContain('*OpenAI* — ok · 2 models');
-    expect(text).toContain('*Anthropic* — degraded — quota errors');
+    expect(text).toContain('*OpenAI*: ✓ openai — 6 of last 6 succeeded · median 1.2 s · 2 models');
+    expect(text).toContain(
+      '*Anthropic*: ⚠ anthropic — 6 of last 6 failed: billing · circuit open, next try in 25 s',
+    );
     expect(text).toContain('*Google Gemini* — not configured');
   });
 });

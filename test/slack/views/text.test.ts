@@ -10,7 +10,7 @@ import {
   plainText,
   safeMrkdwn,
   truncate,
-} from '../../../src/slack/text.js';
+} from '../../../src/slack/views/text.js';
 import { BARE_BROADCAST, CONTROL_SEQUENCE } from './factories.js';
 
 describe('mrkdwn safety', () => {

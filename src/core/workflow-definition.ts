@@ -1,4 +1,4 @@
-import type { ModelRef, ProviderId } from '../core/provider-spec.js';
+import type { ModelRef, ProviderId } from './provider-spec.js';
 
 export type { ModelRef };
 

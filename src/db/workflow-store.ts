@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import type { PrismaClient } from '../db/database.js';
-import type { Workflow, WorkflowStep } from '../db/generated/client.js';
-import type { PersonaDefinition, WorkflowDefinition } from './definition.js';
+import type { PersonaDefinition, WorkflowDefinition } from '../core/workflow-definition.js';
+import type { PrismaClient } from './database.js';
+import type { Workflow, WorkflowStep } from './generated/client.js';
 import {
   canonical,
   contentHash,
@@ -12,10 +12,11 @@ import {
   recordVersion,
   replaceSteps,
   sameSteps,
+  slackOrigin,
   stepRows,
   type Tx,
   toJson,
-} from './rows.js';
+} from './workflow-rows.js';
 
 /**
  * Makes the database match the workflow files, in one transaction: personas and workflows
@@ -349,4 +350,243 @@ export async function currentOrigins(
     select: { workflowId: true, version: true, source: true, createdBy: true, createdAt: true },
   });
   return new Map(rows.map(({ workflowId, ...origin }) => [workflowId, origin]));
+}
+
+/** A persona's row. */
+export interface PersonaRow {
+  id: string;
+  name: string;
+  description: string;
+  system: string;
+  /** "file:<path>" or "slack:<user id>". */
+  source: string;
+  disabled: boolean;
+  updatedAt: Date;
+}
+
+/** A workflow's current definition, for editing in Slack. */
+export interface WorkflowRecord {
+  id: string;
+  name: string;
+  version: number;
+  enabled: boolean;
+  owners: string[];
+  source: string;
+  sourcePath: string | null;
+  notify: string | null;
+  definition: WorkflowDefinition;
+  origin: VersionOrigin | null;
+}
+
+/** A definition saved from Slack as the next version (WorkflowStore.saveEdit). */
+export interface DefinitionEdit {
+  workflowId: string;
+  expectedVersion: number;
+  definition: WorkflowDefinition;
+  actor: string;
+  action: string;
+  /** Audit rows, one per changed field (values already cut for people). */
+  changes: { field: string; from: string | null; to: string | null }[];
+}
+
+/** Why a write was refused: the service turns it into words. */
+export type DefinitionRefusal =
+  | { refused: 'not_found' }
+  | { refused: 'disabled'; name: string }
+  | { refused: 'stale'; name: string; version: number }
+  | { refused: 'exists'; name: string };
+
+/**
+ * The definitions aggregate's data: workflows, their steps and versions, personas, and the
+ * audit rows of their edits. Every write takes the definitions lock (writeDefinitions).
+ */
+export class WorkflowStore {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Makes the database match the workflow files (see syncWorkflows above). */
+  sync(input: SyncInput): Promise<SyncSummary> {
+    return syncWorkflows(this.prisma, input);
+  }
+
+  /** Moves on each definition write this process makes. */
+  generation(): number {
+    return definitionsGeneration(this.prisma);
+  }
+
+  load(name: string, options: { includeDisabled?: boolean } = {}): Promise<StoredWorkflow | null> {
+    return loadWorkflowFromDb(this.prisma, name, options);
+  }
+
+  list(options: { includeDisabled?: boolean } = {}): Promise<WorkflowSummary[]> {
+    return listWorkflows(this.prisma, options);
+  }
+
+  async names(options: { includeDisabled?: boolean } = {}): Promise<string[]> {
+    const rows = await this.prisma.workflow.findMany({
+      where: options.includeDisabled ? {} : { enabled: true },
+      orderBy: { name: 'asc' },
+      select: { name: true },
+    });
+    return rows.map((w) => w.name);
+  }
+
+  /** Owners and notify channel of a workflow, by name or id. */
+  async facts(ref: { name: string } | { id: string }) {
+    return this.prisma.workflow.findUnique({
+      where: 'name' in ref ? { name: ref.name } : { id: ref.id },
+      select: { id: true, name: true, owners: true, notify: true, enabled: true },
+    });
+  }
+
+  /** Does `userId` own any enabled workflow? */
+  async ownsAny(userId: string): Promise<boolean> {
+    return (await this.prisma.workflow.count({ where: { enabled: true, owners: { has: userId } } })) > 0;
+  }
+
+  async record(name: string): Promise<WorkflowRecord | null> {
+    const row = await this.prisma.workflow.findUnique({ where: { name } });
+    if (!row) return null;
+    const origins = await currentOrigins(this.prisma, [row]);
+    return {
+      id: row.id,
+      name: row.name,
+      version: row.version,
+      enabled: row.enabled,
+      owners: row.owners,
+      source: row.source,
+      sourcePath: row.sourcePath,
+      notify: row.notify,
+      definition: row.definition as unknown as WorkflowDefinition,
+      origin: origins.get(row.id) ?? null,
+    };
+  }
+
+  /** Writes the definition as the next version (source "slack:<actor>"), with its audit rows. */
+  saveEdit(edit: DefinitionEdit): Promise<{ version: number } | DefinitionRefusal> {
+    return writeDefinitions(this.prisma, async (tx) => {
+      const row = await tx.workflow.findUnique({ where: { id: edit.workflowId } });
+      if (!row) return { refused: 'not_found' } as const;
+      if (!row.enabled) return { refused: 'disabled', name: row.name } as const;
+      if (row.version !== edit.expectedVersion)
+        return { refused: 'stale', name: row.name, version: row.version } as const;
+      const ids = await personaIds(tx, [edit.definition]);
+      const { count } = await tx.workflow.updateMany({
+        where: { id: row.id, version: edit.expectedVersion },
+        data: { ...definitionColumns(edit.definition, ids), source: SLACK_SOURCE, version: { increment: 1 } },
+      });
+      if (count !== 1) return { refused: 'stale', name: row.name, version: row.version + 1 } as const;
+      const version = edit.expectedVersion + 1;
+      await replaceSteps(tx, row.id, stepRows(edit.definition, ids));
+      await recordVersion(tx, {
+        workflowId: row.id,
+        version,
+        definition: edit.definition,
+        source: slackOrigin(edit.actor),
+        createdBy: edit.actor,
+      });
+      await tx.auditEvent.createMany({
+        data: edit.changes.map((c) => ({
+          workflow: row.name,
+          actor: edit.actor,
+          action: edit.action,
+          field: `v${version} ${c.field}`,
+          fromValue: c.from,
+          toValue: c.to,
+        })),
+      });
+      return { version };
+    });
+  }
+
+  // ── personas ────────────────────────────────────────────────────────────────
+
+  /** Enabled personas by name. */
+  personas(): Promise<PersonaRow[]> {
+    return this.prisma.persona.findMany({ where: { disabled: false }, orderBy: { name: 'asc' } });
+  }
+
+  persona(name: string): Promise<PersonaRow | null> {
+    return this.prisma.persona.findUnique({ where: { name } });
+  }
+
+  /** A persona by id; disabled ones only when asked (a card may still name one). */
+  personaById(id: string, options: { includeDisabled?: boolean } = {}): Promise<PersonaRow | null> {
+    return this.prisma.persona.findFirst({
+      where: { id, ...(options.includeDisabled ? {} : { disabled: false }) },
+    });
+  }
+
+  personasById(ids: readonly string[]): Promise<PersonaRow[]> {
+    return ids.length === 0
+      ? Promise.resolve([])
+      : this.prisma.persona.findMany({ where: { id: { in: [...ids] } } });
+  }
+
+  /** Enabled workflows whose definition names the persona, with their owners. */
+  async personaUsage(name: string): Promise<{ name: string; owners: string[] }[]> {
+    const rows = await this.prisma.workflow.findMany({
+      where: { enabled: true },
+      select: { name: true, owners: true, definition: true },
+    });
+    return rows
+      .filter((w) => {
+        const d = w.definition as { persona?: string; steps?: { persona?: string }[] };
+        return d.persona === name || (d.steps ?? []).some((s) => s.persona === name);
+      })
+      .map((w) => ({ name: w.name, owners: w.owners }));
+  }
+
+  addPersona(persona: PersonaDefinition, actor: string): Promise<PersonaRow | DefinitionRefusal> {
+    return writeDefinitions(this.prisma, async (tx) => {
+      if (await tx.persona.findUnique({ where: { name: persona.name } }))
+        return { refused: 'exists', name: persona.name } as const;
+      const row = await tx.persona.create({ data: { ...persona, source: slackOrigin(actor) } });
+      await tx.auditEvent.create({
+        data: {
+          actor,
+          action: 'persona.add',
+          field: `persona:${persona.name}`,
+          fromValue: null,
+          toValue: persona.system.slice(0, 2000),
+        },
+      });
+      return row;
+    });
+  }
+
+  /** `expectedUpdatedAt`: what the editor showed; a persona saved since is not overwritten. */
+  editPersona(
+    persona: PersonaDefinition,
+    actor: string,
+    expectedUpdatedAt?: Date,
+  ): Promise<PersonaRow | DefinitionRefusal> {
+    return writeDefinitions(this.prisma, async (tx) => {
+      const row = await tx.persona.findUnique({ where: { name: persona.name } });
+      if (!row || row.disabled) return { refused: 'not_found' } as const;
+      if (expectedUpdatedAt && row.updatedAt.getTime() !== expectedUpdatedAt.getTime())
+        return { refused: 'stale', name: persona.name, version: 0 } as const;
+      const updated = await tx.persona.update({
+        where: { id: row.id },
+        data: { description: persona.description, system: persona.system, source: slackOrigin(actor) },
+      });
+      const changes = (['description', 'system'] as const).filter((k) => row[k] !== persona[k]);
+      if (changes.length > 0) {
+        await tx.auditEvent.createMany({
+          data: changes.map((k) => ({
+            actor,
+            action: 'persona.edit',
+            field: `persona:${persona.name}.${k}`,
+            fromValue: row[k].slice(0, 2000),
+            toValue: persona[k].slice(0, 2000),
+          })),
+        });
+      }
+      return updated;
+    });
+  }
+}
+
+/** A store answer that is a refusal, not a row. */
+export function isRefusal(value: unknown): value is DefinitionRefusal {
+  return typeof value === 'object' && value !== null && 'refused' in value;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Prisma, type WorkflowStep } from '../db/generated/client.js';
-import type { WorkflowDefinition } from './definition.js';
+import type { WorkflowDefinition } from '../core/workflow-definition.js';
+import { Prisma, type WorkflowStep } from './generated/client.js';
 
 /**
  * A definition as database rows: the Workflow columns, its WorkflowStep rows and a

@@ -1,0 +1,711 @@
+import type { Clock } from '../core/clock.js';
+import type { EngineEventBus } from '../core/events.js';
+import {
+  type RunStatus,
+  runSourcesFor,
+  type StepStatus,
+  stepSourcesFor,
+  type Trigger,
+} from '../core/states.js';
+import { Batcher } from './batch.js';
+import {
+  Prisma,
+  type PrismaClient,
+  type RunStep,
+  type StepAttempt,
+  type WorkflowRun,
+} from './generated/client.js';
+import { runState, stepState } from './sql-states.js';
+
+/** A run's row and a run step's row, as the store returns them. */
+export type RunRow = WorkflowRun;
+export type RunStepRow = RunStep;
+export type AttemptRow = StepAttempt;
+/** The changes a status move may carry besides the status (outputs, errors, lease fields…). */
+export type RunChanges = Prisma.WorkflowRunUpdateManyMutationInput;
+export type StepChanges = Prisma.RunStepUpdateManyMutationInput;
+/** Extra guards on a step move, e.g. `{ leaseOwner: token }` or `{ version: 3 }`. */
+export type StepGuard = Pick<Prisma.RunStepWhereInput, 'leaseOwner' | 'leaseExpiresAt' | 'version'>;
+
+/** The audit row written with a change, in the same transaction. */
+export interface AuditEntry {
+  action: string;
+  fromValue?: string | null;
+  toValue?: string | null;
+}
+
+export interface MoveOptions<S> {
+  /** Who caused it: a Slack user id, "engine", "recovery", "schedule:<id>". */
+  actor: string;
+  /** Narrow the allowed sources further (defaults to every state the table allows). */
+  from?: readonly S[];
+  /** Written with the move, in its transaction, only when the move happened. */
+  audit?: AuditEntry;
+}
+
+/** A call skipped because its circuit was open: kept only beside a real call's row. */
+export type SkippedCall = Prisma.StepAttemptCreateManyInput;
+
+/** A failed provider call (its attempt row). */
+export interface FailedCall {
+  attemptId: string;
+  number: number;
+  provider: string;
+  model: string;
+  errorKind: string;
+  httpStatus: number | null;
+  errorMessage: string;
+  latencyMs: number;
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+/** What a new run is made of (RunStore.createRun). */
+export interface NewRun {
+  requestKey: string | null;
+  workflowId: string;
+  workflowName: string;
+  snapshot: unknown;
+  input: string;
+  trigger: Trigger;
+  startedBy: string;
+  channelId: string | null;
+  threadTs: string | null;
+  steps: {
+    name: string;
+    prompt: string;
+    provider: string | null;
+    model: string | null;
+    personaId: string | null;
+    fallbacks: unknown;
+    retry: unknown;
+    timeoutSeconds: number | null;
+  }[];
+}
+
+/** An execution's claim of a pending step (see RunStore.claimStep). */
+export interface StepClaim {
+  lease: string;
+  leaseExpiresAt: Date;
+  startedAt: Date;
+  /**
+   * Claim only if the step still has this version and its run is still running: for a
+   * claim made from rows read before the previous step ran.
+   */
+  unchangedSince?: number | undefined;
+}
+
+/** A step's answer and its success attempt row (see RunStore.completeStep). */
+export interface StepCompletion {
+  lease: string;
+  output: string;
+  provider: string;
+  model: string;
+  persona: string | null;
+  finishReason: string;
+  latencyMs: number;
+  attempts: number;
+  inputTokens: number;
+  outputTokens: number;
+  finishedAt: Date;
+  attemptId: string;
+  startedAt: Date;
+}
+
+type ClaimRow = { step: { id: string }; claim: StepClaim };
+type CompletionRow = { step: { id: string; runId: string }; done: StepCompletion };
+
+/** Timestamps go in as ISO text and are stored in UTC, as Prisma stores them. */
+const utc = (column: string) => `(${column}::timestamptz AT TIME ZONE 'UTC')`;
+
+// The two writes every step makes — its claim and its completion — are hand-written SQL so
+// that the claims (and completions) of many steps made at the same moment go out as one
+// statement (batch.ts), each row still guarded as moveStep guards it. The completion and
+// its attempt row are one statement, so they commit together as the transaction did.
+const CLAIM_SQL = `
+UPDATE "RunStep" s SET "status" = ${stepState('running')}, "version" = s."version" + 1,
+  "leaseOwner" = v.lease, "leaseExpiresAt" = ${utc('v.lease_expires_at')},
+  "startedAt" = ${utc('v.started_at')}, "finishedAt" = NULL, "updatedAt" = ${utc('v.started_at')}
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
+  AS v(step_id, lease, lease_expires_at, started_at, unchanged_since)
+WHERE s."id" = v.step_id AND s."status" = ${stepState('pending')}
+  AND (v.unchanged_since IS NULL OR (s."version" = v.unchanged_since AND EXISTS (
+    SELECT 1 FROM "WorkflowRun" r WHERE r."id" = s."runId" AND r."status" = ${runState('running')})))
+RETURNING s."id" AS "id", s."leaseOwner" AS "lease"`;
+
+const COMPLETE_SQL = `
+WITH v AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+    $8::int[], $9::int[], $10::int[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[])
+  AS v(step_id, lease, output, provider, model, persona, finish_reason, latency_ms, attempts, input_tokens,
+    output_tokens, finished_at, attempt_id, run_id, started_at)
+), moved AS (
+  UPDATE "RunStep" s SET "status" = ${stepState('completed')}, "version" = s."version" + 1,
+    "output" = v.output, "answeredProvider" = v.provider, "answeredModel" = v.model, "personaUsed" = v.persona,
+    "finishReason" = v.finish_reason, "latencyMs" = v.latency_ms, "attempts" = v.attempts,
+    "inputTokens" = s."inputTokens" + v.input_tokens, "outputTokens" = s."outputTokens" + v.output_tokens,
+    "leaseOwner" = NULL, "leaseExpiresAt" = NULL,
+    "finishedAt" = ${utc('v.finished_at')}, "updatedAt" = ${utc('v.finished_at')}
+  FROM v
+  WHERE s."id" = v.step_id AND s."status" = ${stepState('running')} AND s."leaseOwner" = v.lease
+  RETURNING v.attempt_id
+), saved AS (
+  INSERT INTO "StepAttempt" ("id", "runStepId", "runId", "number", "provider", "model", "outcome", "latencyMs",
+    "inputTokens", "outputTokens", "startedAt", "finishedAt")
+  SELECT v.attempt_id, v.step_id, v.run_id, v.attempts, v.provider, v.model, 'success'::"AttemptOutcome",
+    v.latency_ms, v.input_tokens, v.output_tokens, ${utc('v.started_at')}, ${utc('v.finished_at')}
+  FROM v JOIN moved USING (attempt_id)
+  RETURNING "id"
+)
+SELECT attempt_id AS "attemptId" FROM moved`;
+
+/**
+ * The run aggregate's data: runs, run steps, their attempts and audit rows. The only place
+ * that writes a run's or a step's status. Every move is guarded (`updateMany … where status
+ * in (allowed sources)`), so two clicks, two replicas or a replayed request can never run a
+ * step twice or bring a finished one back; a move that matched nothing changes nothing and
+ * returns false. A change, its audit row and its event are one method: the rows commit
+ * together, and the event goes out after the commit.
+ */
+export class RunStore {
+  private readonly claims = new Batcher<ClaimRow, boolean>((rows) => this.writeClaims(rows));
+  private readonly completions = new Batcher<CompletionRow, boolean>((rows) => this.writeCompletions(rows));
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    readonly events: EngineEventBus,
+    readonly clock: Clock,
+  ) {}
+
+  // ── moves ───────────────────────────────────────────────────────────────────
+
+  async moveRun(
+    runId: string,
+    to: RunStatus,
+    options: MoveOptions<RunStatus> & { data?: RunChanges },
+  ): Promise<boolean> {
+    const allowed = runSourcesFor(to).filter((s) => !options.from || options.from.includes(s));
+    const now = this.clock.now();
+    const moved = await this.withAudit(
+      options.audit && { runId, actor: options.actor, ...options.audit },
+      (tx) =>
+        tx.workflowRun
+          .updateMany({
+            where: { id: runId, status: { in: allowed } },
+            data: {
+              ...options.data,
+              status: to,
+              version: { increment: 1 },
+              ...(to === 'running' ? { startedAt: options.data?.startedAt ?? now } : {}),
+              ...(to === 'completed' || to === 'cancelled' || to === 'failed' ? { finishedAt: now } : {}),
+            },
+          })
+          .then(({ count }) => count === 1),
+    );
+    if (moved) this.events.safeEmit('run.changed', { runId, to, actor: options.actor });
+    return moved;
+  }
+
+  async moveStep(
+    step: { id: string; runId: string },
+    to: StepStatus,
+    options: MoveOptions<StepStatus> & { data?: StepChanges; where?: StepGuard },
+  ): Promise<boolean> {
+    const moved = await this.withAudit(
+      options.audit && { runId: step.runId, runStepId: step.id, actor: options.actor, ...options.audit },
+      (tx) => this.guardedStepMove(tx, step, to, options),
+    );
+    if (moved)
+      this.events.safeEmit('step.changed', { runId: step.runId, stepId: step.id, to, actor: options.actor });
+    return moved;
+  }
+
+  /**
+   * A card edit of a pending or paused step (its provider/model or persona override): the
+   * step's version moves on and its status stays. False when the step changed meanwhile.
+   */
+  async editStep(
+    step: { id: string; runId: string },
+    options: {
+      actor: string;
+      editable: readonly StepStatus[];
+      version?: number;
+      data: StepChanges;
+      audit: AuditEntry;
+    },
+  ): Promise<boolean> {
+    const edited = await this.withAudit(
+      { runId: step.runId, runStepId: step.id, actor: options.actor, ...options.audit },
+      (tx) =>
+        tx.runStep
+          .updateMany({
+            where: {
+              id: step.id,
+              status: { in: [...options.editable] },
+              ...(options.version === undefined ? {} : { version: options.version }),
+            },
+            data: { ...options.data, version: { increment: 1 } },
+          })
+          .then(({ count }) => count === 1),
+    );
+    if (edited)
+      this.events.safeEmit('step.edited', {
+        runId: step.runId,
+        stepId: step.id,
+        field: options.audit.action,
+        actor: options.actor,
+      });
+    return edited;
+  }
+
+  // ── an execution's writes ───────────────────────────────────────────────────
+
+  /**
+   * pending → running for one execution, with its lease: moveStep's guarded write, batched
+   * with the claims made at the same moment. False when the step was not pending (or, with
+   * `unchangedSince`, was edited or its run stopped running).
+   */
+  async claimStep(step: { id: string; runId: string }, claim: StepClaim, actor = 'engine'): Promise<boolean> {
+    const claimed = await this.claims.run({ step, claim });
+    if (claimed)
+      this.events.safeEmit('step.changed', { runId: step.runId, stepId: step.id, to: 'running', actor });
+    return claimed;
+  }
+
+  /**
+   * running → completed with the answer and its success attempt row, guarded by the lease,
+   * with any breaker skips beside it. Without skips it is one statement batched with the
+   * completions made at the same moment. `maybeDone`: an earlier try may have committed
+   * before its connection was lost; if its attempt row is there, it counts as this one.
+   * False when the lease was lost. Raises attempt.recorded and step.changed once saved.
+   */
+  async completeStep(
+    step: { id: string; runId: string },
+    done: StepCompletion,
+    options: { skips: SkippedCall[]; maybeDone: boolean },
+  ): Promise<boolean> {
+    const saved =
+      (options.maybeDone && (await this.attemptExists(done.attemptId))) ||
+      (options.skips.length === 0
+        ? await this.completions.run({ step, done })
+        : await this.prisma.$transaction(async (tx) => {
+            const moved = await this.guardedStepMove(tx, step, 'completed', {
+              from: ['running'],
+              where: { leaseOwner: done.lease },
+              data: {
+                output: done.output,
+                answeredProvider: done.provider,
+                answeredModel: done.model,
+                personaUsed: done.persona,
+                finishReason: done.finishReason,
+                latencyMs: done.latencyMs,
+                attempts: done.attempts,
+                inputTokens: { increment: done.inputTokens },
+                outputTokens: { increment: done.outputTokens },
+                leaseOwner: null,
+                leaseExpiresAt: null,
+                finishedAt: done.finishedAt,
+              },
+            });
+            if (!moved) return false;
+            await tx.stepAttempt.createMany({ data: options.skips, skipDuplicates: true });
+            await tx.stepAttempt.create({
+              data: {
+                id: done.attemptId,
+                runStepId: step.id,
+                runId: step.runId,
+                number: done.attempts,
+                provider: done.provider,
+                model: done.model,
+                outcome: 'success',
+                latencyMs: done.latencyMs,
+                inputTokens: done.inputTokens,
+                outputTokens: done.outputTokens,
+                startedAt: done.startedAt,
+                finishedAt: done.finishedAt,
+              },
+            });
+            return true;
+          }));
+    if (!saved) return false;
+    this.events.safeEmit('attempt.recorded', {
+      runId: step.runId,
+      stepId: step.id,
+      attemptId: done.attemptId,
+      provider: done.provider,
+      model: done.model,
+      outcome: 'success',
+      errorKind: null,
+      latencyMs: done.latencyMs,
+      finishedAt: done.finishedAt,
+      inputTokens: done.inputTokens,
+      outputTokens: done.outputTokens,
+    });
+    this.events.safeEmit('step.changed', {
+      runId: step.runId,
+      stepId: step.id,
+      to: 'completed',
+      actor: 'engine',
+    });
+    return true;
+  }
+
+  /** running → paused with the last error, guarded by the lease, with any breaker skips. */
+  async pauseStep(
+    step: { id: string; runId: string },
+    lease: string,
+    data: StepChanges,
+    skips: SkippedCall[],
+  ): Promise<boolean> {
+    const paused = await this.prisma.$transaction(async (tx) => {
+      const moved = await this.guardedStepMove(tx, step, 'paused', {
+        from: ['running'],
+        where: { leaseOwner: lease },
+        data: { ...data, leaseOwner: null, leaseExpiresAt: null },
+      });
+      if (moved && skips.length > 0) await tx.stepAttempt.createMany({ data: skips, skipDuplicates: true });
+      return moved;
+    });
+    if (paused)
+      this.events.safeEmit('step.changed', {
+        runId: step.runId,
+        stepId: step.id,
+        to: 'paused',
+        actor: 'engine',
+      });
+    return paused;
+  }
+
+  /**
+   * One failed call: its attempt row and the step's counters, with the lease renewed, only
+   * while the lease is ours ('lost' otherwise). `maybeDone` as for completeStep.
+   */
+  async recordFailure(
+    step: { id: string; runId: string },
+    lease: { token: string; expiresAt: Date },
+    call: FailedCall,
+    options: { skips: SkippedCall[]; maybeDone: boolean },
+  ): Promise<'saved' | 'lost'> {
+    const result = await this.prisma.$transaction(async (tx) => {
+      if (
+        options.maybeDone &&
+        (await tx.stepAttempt.findUnique({ where: { id: call.attemptId }, select: { id: true } }))
+      )
+        return 'saved' as const;
+      const { count } = await tx.runStep.updateMany({
+        where: { id: step.id, status: 'running', leaseOwner: lease.token },
+        data: { attempts: call.number, leaseExpiresAt: lease.expiresAt },
+      });
+      if (count === 0) return 'lost' as const;
+      if (options.skips.length > 0)
+        await tx.stepAttempt.createMany({ data: options.skips, skipDuplicates: true });
+      await tx.stepAttempt.create({
+        data: {
+          id: call.attemptId,
+          runStepId: step.id,
+          runId: step.runId,
+          number: call.number,
+          provider: call.provider,
+          model: call.model,
+          outcome: 'error',
+          errorKind: call.errorKind,
+          httpStatus: call.httpStatus,
+          errorMessage: call.errorMessage,
+          latencyMs: call.latencyMs,
+          startedAt: call.startedAt,
+          finishedAt: call.finishedAt,
+        },
+      });
+      return 'saved' as const;
+    });
+    if (result === 'saved')
+      this.events.safeEmit('attempt.recorded', {
+        runId: step.runId,
+        stepId: step.id,
+        attemptId: call.attemptId,
+        provider: call.provider,
+        model: call.model,
+        outcome: 'error',
+        errorKind: call.errorKind,
+        latencyMs: call.latencyMs,
+        finishedAt: call.finishedAt,
+      });
+    return result;
+  }
+
+  /** The heartbeat: extends our lease; false when the step is no longer ours. */
+  async renewLease(stepId: string, lease: string, expiresAt: Date): Promise<boolean> {
+    const { count } = await this.prisma.runStep.updateMany({
+      where: { id: stepId, status: 'running', leaseOwner: lease },
+      data: { leaseExpiresAt: expiresAt },
+    });
+    return count === 1;
+  }
+
+  // ── runs ────────────────────────────────────────────────────────────────────
+
+  /**
+   * A new run with its steps and its 'run.start' audit row, queued; raises run.changed.
+   * `duplicate` when a run with the same request key exists (a replayed request raced in).
+   */
+  async createRun(run: NewRun): Promise<RunRow | 'duplicate'> {
+    let created: RunRow;
+    try {
+      created = await this.prisma.workflowRun.create({
+        data: {
+          requestKey: run.requestKey,
+          workflowId: run.workflowId,
+          workflowName: run.workflowName,
+          snapshot: run.snapshot as Prisma.InputJsonValue,
+          input: run.input,
+          trigger: run.trigger,
+          startedBy: run.startedBy,
+          channelId: run.channelId,
+          threadTs: run.threadTs,
+          steps: {
+            create: run.steps.map((step, position) => ({
+              position,
+              name: step.name,
+              prompt: step.prompt,
+              provider: step.provider,
+              model: step.model,
+              personaId: step.personaId,
+              fallbacks: step.fallbacks as Prisma.InputJsonValue,
+              retry: (step.retry ?? undefined) as Prisma.InputJsonValue | undefined,
+              timeoutSeconds: step.timeoutSeconds,
+            })),
+          },
+          audit: { create: { actor: run.startedBy, action: 'run.start', toValue: run.trigger } },
+        },
+      });
+    } catch (error) {
+      if (run.requestKey && error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')
+        return 'duplicate';
+      throw error;
+    }
+    this.events.safeEmit('run.changed', { runId: created.id, to: 'queued', actor: run.startedBy });
+    return created;
+  }
+
+  run(runId: string): Promise<RunRow | null> {
+    return this.prisma.workflowRun.findUnique({ where: { id: runId } });
+  }
+
+  runByNumber(number: number): Promise<RunRow | null> {
+    return this.prisma.workflowRun.findUnique({ where: { number } });
+  }
+
+  runByRequestKey(key: string): Promise<RunRow | null> {
+    return this.prisma.workflowRun.findUnique({ where: { requestKey: key } });
+  }
+
+  async runStatus(runId: string): Promise<RunStatus | undefined> {
+    return (await this.prisma.workflowRun.findUnique({ where: { id: runId }, select: { status: true } }))
+      ?.status;
+  }
+
+  runWithSteps(runId: string) {
+    return this.prisma.workflowRun.findUnique({
+      where: { id: runId },
+      include: { steps: { orderBy: { position: 'asc' } } },
+    });
+  }
+
+  async setThread(runId: string, channelId: string, threadTs: string): Promise<void> {
+    await this.prisma.workflowRun.update({ where: { id: runId }, data: { channelId, threadTs } });
+  }
+
+  /** Steps of a run in order. */
+  steps(runId: string): Promise<RunStepRow[]> {
+    return this.prisma.runStep.findMany({ where: { runId }, orderBy: { position: 'asc' } });
+  }
+
+  step(stepId: string): Promise<RunStepRow | null> {
+    return this.prisma.runStep.findUnique({ where: { id: stepId } });
+  }
+
+  // ── where a run shows in Slack ──────────────────────────────────────────────
+
+  /**
+   * Claims the first post of a run's parent message (`run`) or a step's card (`step`): a
+   * guarded write of `claim` over what was read (`current`: null or a stale claim). False
+   * when another process changed it first.
+   */
+  async claimMessage(
+    kind: 'run' | 'step',
+    id: string,
+    current: string | null,
+    claim: string,
+  ): Promise<boolean> {
+    const { count } =
+      kind === 'run'
+        ? await this.prisma.workflowRun.updateMany({
+            where: { id, threadTs: current },
+            data: { threadTs: claim },
+          })
+        : await this.prisma.runStep.updateMany({ where: { id, slackTs: current }, data: { slackTs: claim } });
+    return count === 1;
+  }
+
+  /** The ts of a step's posted card. */
+  async setCardTs(stepId: string, ts: string): Promise<void> {
+    await this.prisma.runStep.update({ where: { id: stepId }, data: { slackTs: ts } });
+  }
+
+  /** Where a step's failure alert was posted. */
+  async setAlert(stepId: string, channel: string, ts: string): Promise<void> {
+    await this.prisma.runStep.updateMany({
+      where: { id: stepId },
+      data: { alertChannel: channel, alertTs: ts },
+    });
+  }
+
+  // ── recovery ────────────────────────────────────────────────────────────────
+
+  /** Running steps whose lease has lapsed (or every running step), with their run's status. */
+  orphanedSteps(options: { takeAllRunning: boolean }) {
+    const now = this.clock.now();
+    return this.prisma.runStep.findMany({
+      where: {
+        status: 'running',
+        ...(options.takeAllRunning
+          ? {}
+          : { OR: [{ leaseExpiresAt: { lt: now } }, { leaseExpiresAt: null }] }),
+      },
+      include: { run: { select: { status: true } } },
+    });
+  }
+
+  /** Runs with work left and no step running: nobody is advancing them. Oldest first. */
+  async idleRunIds(): Promise<string[]> {
+    const rows = await this.prisma.workflowRun.findMany({
+      where: { status: { in: ['queued', 'running'] }, steps: { none: { status: 'running' } } },
+      select: { id: true },
+      orderBy: { createdAt: 'asc' },
+    });
+    return rows.map((r) => r.id);
+  }
+
+  /** Provider calls (successes and errors) that finished since `since`, newest first, at most `take`. */
+  recentCalls(since: Date, take: number) {
+    return this.prisma.stepAttempt.findMany({
+      where: { finishedAt: { gte: since }, outcome: { in: ['success', 'error'] } },
+      orderBy: { finishedAt: 'desc' },
+      take,
+      select: {
+        id: true,
+        provider: true,
+        model: true,
+        outcome: true,
+        errorKind: true,
+        latencyMs: true,
+        finishedAt: true,
+      },
+    });
+  }
+
+  /** The newest run a starter (e.g. "schedule:<id>") has queued, running or paused. */
+  activeRunOf(startedBy: string) {
+    return this.prisma.workflowRun.findFirst({
+      where: { startedBy, status: { in: ['queued', 'running', 'paused'] } },
+      orderBy: { createdAt: 'desc' },
+      select: { id: true, number: true, status: true },
+    });
+  }
+
+  /** Scheduled runs paused on a failure, with their paused steps' last change. */
+  pausedScheduledRuns() {
+    return this.prisma.workflowRun.findMany({
+      where: { status: 'paused', trigger: 'schedule', startedBy: { startsWith: 'schedule:' } },
+      select: {
+        id: true,
+        number: true,
+        workflowName: true,
+        startedBy: true,
+        channelId: true,
+        updatedAt: true,
+        steps: { where: { status: 'paused' }, select: { updatedAt: true } },
+      },
+    });
+  }
+
+  // ── internals ───────────────────────────────────────────────────────────────
+
+  private async attemptExists(id: string): Promise<boolean> {
+    return (await this.prisma.stepAttempt.findUnique({ where: { id }, select: { id: true } })) !== null;
+  }
+
+  private async guardedStepMove(
+    tx: Prisma.TransactionClient | PrismaClient,
+    step: { id: string },
+    to: StepStatus,
+    options: { from?: readonly StepStatus[]; data?: StepChanges; where?: StepGuard },
+  ): Promise<boolean> {
+    const allowed = stepSourcesFor(to).filter((s) => !options.from || options.from.includes(s));
+    const { count } = await tx.runStep.updateMany({
+      where: { ...options.where, id: step.id, status: { in: allowed } },
+      data: { ...options.data, status: to, version: { increment: 1 } },
+    });
+    return count === 1;
+  }
+
+  /** Runs `change`; with an audit entry, in one transaction that writes it when the change happened. */
+  private async withAudit(
+    audit: (AuditEntry & { runId: string; runStepId?: string; actor: string }) | undefined,
+    change: (tx: Prisma.TransactionClient | PrismaClient) => Promise<boolean>,
+  ): Promise<boolean> {
+    if (!audit) return change(this.prisma);
+    return this.prisma.$transaction(async (tx) => {
+      if (!(await change(tx))) return false;
+      await tx.auditEvent.create({
+        data: {
+          runId: audit.runId,
+          runStepId: audit.runStepId ?? null,
+          actor: audit.actor,
+          action: audit.action,
+          fromValue: audit.fromValue ?? null,
+          toValue: audit.toValue ?? null,
+        },
+      });
+      return true;
+    });
+  }
+
+  private async writeClaims(rows: ClaimRow[]): Promise<boolean[]> {
+    const won = await this.prisma.$queryRawUnsafe<{ id: string; lease: string }[]>(
+      CLAIM_SQL,
+      rows.map((r) => r.step.id),
+      rows.map((r) => r.claim.lease),
+      rows.map((r) => r.claim.leaseExpiresAt.toISOString()),
+      rows.map((r) => r.claim.startedAt.toISOString()),
+      rows.map((r) => r.claim.unchangedSince ?? null),
+    );
+    // Two claims of one step in one batch: the row holds one lease, and only its owner won.
+    const leases = new Set(won.map((w) => `${w.id} ${w.lease}`));
+    return rows.map((r) => leases.has(`${r.step.id} ${r.claim.lease}`));
+  }
+
+  private async writeCompletions(rows: CompletionRow[]): Promise<boolean[]> {
+    const d = rows.map((r) => r.done);
+    const saved = await this.prisma.$queryRawUnsafe<{ attemptId: string }[]>(
+      COMPLETE_SQL,
+      rows.map((r) => r.step.id),
+      d.map((x) => x.lease),
+      d.map((x) => x.output),
+      d.map((x) => x.provider),
+      d.map((x) => x.model),
+      d.map((x) => x.persona),
+      d.map((x) => x.finishReason),
+      d.map((x) => x.latencyMs),
+      d.map((x) => x.attempts),
+      d.map((x) => x.inputTokens),
+      d.map((x) => x.outputTokens),
+      d.map((x) => x.finishedAt.toISOString()),
+      d.map((x) => x.attemptId),
+      rows.map((r) => r.step.runId),
+      d.map((x) => x.startedAt.toISOString()),
+    );
+    const ids = new Set(saved.map((s) => s.attemptId));
+    return d.map((x) => ids.has(x.attemptId));
+  }
+}

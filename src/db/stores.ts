@@ -1,0 +1,31 @@
+import type { Clock } from '../core/clock.js';
+import type { EngineEventBus } from '../core/events.js';
+import type { Database } from './database.js';
+import { RunReads } from './run-reads.js';
+import { RunStore } from './run-store.js';
+import { ScheduleStore } from './schedule-store.js';
+import { WorkflowStore } from './workflow-store.js';
+
+/**
+ * The data layer, one store per aggregate: every Prisma query and raw statement of the bot
+ * is in one of these modules. Built once per database (src/bootstrap.ts).
+ */
+export interface Stores {
+  /** Runs, run steps, attempts and their audit rows; the only writer of status. */
+  runs: RunStore;
+  /** Workflows, versions and personas. */
+  workflows: WorkflowStore;
+  /** Schedules and firings. */
+  schedules: ScheduleStore;
+  /** Reads of runs for Slack, App Home, commands and metrics. */
+  reads: RunReads;
+}
+
+export function openStores(db: Database, events: EngineEventBus, clock: Clock): Stores {
+  return {
+    runs: new RunStore(db.prisma, events, clock),
+    workflows: new WorkflowStore(db.prisma),
+    schedules: new ScheduleStore(db.prisma),
+    reads: new RunReads(db.prisma),
+  };
+}

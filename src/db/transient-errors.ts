@@ -1,0 +1,55 @@
+/**
+ * Which database errors are worth retrying: the connection or the server's state, not the
+ * query. Read from the shapes Prisma 7 and its driver adapters throw (recorded in
+ * test/engine/leases.test.ts), without importing the client.
+ */
+
+// Prisma error codes that mean the same query will fail again (constraint, not found,
+// bad value…); anything else — connection refused or dropped, pool or transaction
+// timeouts (P1xxx, P2024, P2028, P2034), driver errors without a code — may pass later.
+const PERMANENT_PRISMA_CODES = /^P20(0\d|1\d|2[0-35-7]|3[0-3])$/;
+
+// A raw statement's failure comes as P2010 ("Raw query failed") whatever its cause, so the
+// driver adapter's own cause decides: the connection or the server's state, or the query.
+const TRANSIENT_ADAPTER_KINDS = new Set([
+  'ConnectionClosed',
+  'DatabaseNotReachable',
+  'SocketTimeout',
+  'TlsConnectionError',
+  'TooManyConnections',
+  'TransactionAlreadyClosed',
+  'TransactionWriteConflict',
+]);
+// SQLSTATE classes 08 (connection), 53 (insufficient resources), 57P01–03 (server shutting
+// down or starting), 40001 and 40P01 (serialization failure, deadlock).
+const TRANSIENT_SQLSTATE = /^(08|53|57P0[1-3]|40001$|40P01$)/;
+
+interface AdapterCause {
+  kind?: unknown;
+  originalCode?: unknown;
+  code?: unknown;
+}
+
+function adapterCause(error: object): AdapterCause | undefined {
+  const { name, cause, meta } = error as {
+    name?: unknown;
+    cause?: AdapterCause;
+    meta?: { driverAdapterError?: { cause?: AdapterCause } };
+  };
+  if (name === 'DriverAdapterError') return cause;
+  return meta?.driverAdapterError?.cause;
+}
+
+/** True when a database error is worth retrying (the connection, not the query). */
+export function isTransientDbError(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const cause = adapterCause(error);
+  if (cause) {
+    const sqlState = String(cause.originalCode ?? cause.code ?? '');
+    return TRANSIENT_ADAPTER_KINDS.has(String(cause.kind)) || TRANSIENT_SQLSTATE.test(sqlState);
+  }
+  const { name, code } = error as { name?: unknown; code?: unknown };
+  if (name === 'PrismaClientValidationError') return false;
+  if (typeof code === 'string' && PERMANENT_PRISMA_CODES.test(code)) return false;
+  return true;
+}
