@@ -8,8 +8,8 @@
  *
  * Prints one JSON line per firing this process handled or lost ({fireAt, claimed, …}).
  */
-// First: this process runs on the suite's calendar, as the test that started it does.
-import '../support/test-date.mjs';
+// This child keeps the machine's clock: its scheduler runs on a virtual clock of its own,
+// anchored at --real-epoch (machine time) and --virtual-epoch (a fixed 2030 calendar).
 import { parseArgs } from 'node:util';
 import { createCore } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';

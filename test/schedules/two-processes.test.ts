@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CHILD_LINE_BOUND_MS, killAllChildren, spawnChild, TEST_BOUND_MS } from '../support/children.js';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
 import { waitFor } from '../support/engine.js';
+import { testDateOffset } from '../support/test-date.mjs';
 
 /**
  * Acceptance: two bot processes on one PostgreSQL with an every-minute schedule — each
@@ -65,7 +66,9 @@ function startChild(realEpoch: number, virtualEpoch: number) {
 it.skipIf(!usingPostgres)(
   'two schedulers on one PostgreSQL: every minute of an every-minute schedule produces exactly one run (skipped on the embedded database: it belongs to one process)',
   async () => {
-    const realEpoch = Math.floor(Date.now() / 1000) * 1000;
+    // The children tick on the machine's clock (node-cron), so the anchor is machine time:
+    // this process's clock minus the suite's calendar shift.
+    const realEpoch = Math.floor((Date.now() - testDateOffset()) / 1000) * 1000;
     const virtualEpoch = Date.parse('2030-01-07T00:00:00Z');
     const a = startChild(realEpoch, virtualEpoch);
     const b = startChild(realEpoch, virtualEpoch);

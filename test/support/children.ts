@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { testChildEnv } from './clock.js';
+import { TEST_DATE_IMPORT, testChildEnv } from './clock.js';
 import { waitFor } from './engine.js';
 
 /**
@@ -18,9 +18,11 @@ export const ROOT = new URL('../../', import.meta.url).pathname;
 /** Two levels below the root, as src/db/migrate.ts is, so its `../../prisma/migrations` resolves. */
 const OUT_DIR = join(ROOT, 'test/.build');
 
+/** Each child, and whether it runs on the suite's calendar (test-date.mjs, loaded before anything else). */
 const ENTRIES = {
-  'engine-child': 'test/support/engine-child.ts',
-  'scheduler-child': 'test/schedules/scheduler-child.ts',
+  'engine-child': { path: 'test/support/engine-child.ts', calendar: true },
+  // Runs a virtual clock of its own, anchored on the machine's clock (see the file).
+  'scheduler-child': { path: 'test/schedules/scheduler-child.ts', calendar: false },
 } as const;
 export type ChildEntry = keyof typeof ENTRIES;
 
@@ -34,7 +36,7 @@ export const TEST_BOUND_MS = 15 * 60_000;
 
 export async function buildChildren(): Promise<void> {
   await build({
-    entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, path]) => [name, join(ROOT, path)])),
+    entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, e]) => [name, join(ROOT, e.path)])),
     outdir: OUT_DIR,
     outExtension: { '.js': '.mjs' },
     bundle: true,
@@ -64,7 +66,8 @@ const running = new Set<ChildProcess>();
  * calendar, so parent and child agree on the time).
  */
 export function spawnChild(entry: ChildEntry, args: string[], env: Record<string, string>): TestChild {
-  const child = spawn(process.execPath, [join(OUT_DIR, `${entry}.mjs`), ...args], {
+  const calendar = ENTRIES[entry].calendar ? ['--import', TEST_DATE_IMPORT] : [];
+  const child = spawn(process.execPath, [...calendar, join(OUT_DIR, `${entry}.mjs`), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...testChildEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,7 @@
  */
 
 // Loads the shifted Date before anything below reads it (vitest has already loaded it too).
-import { DEFAULT_TEST_NOW } from './test-date.mjs';
+import { DEFAULT_TEST_NOW, testDateOffset } from './test-date.mjs';
 
 /** The instant this test process's clock was set to (SWITCHBOARD_TEST_NOW, else a fixed Wednesday). */
 export const TEST_NOW = new Date(process.env.SWITCHBOARD_TEST_NOW ?? DEFAULT_TEST_NOW);
@@ -16,11 +16,11 @@ export function testNow(): Date {
 }
 
 /**
- * The environment a child process needs to share this process's calendar: it starts its
- * own clock at this process's current instant (load test-date.mjs with `--import` in it).
+ * The environment a child process needs to share this process's calendar: the same shift
+ * from the machine's clock, so both read the same time (the child loads test-date.mjs).
  */
 export function testChildEnv(): Record<string, string> {
-  return { SWITCHBOARD_TEST_NOW: new Date().toISOString() };
+  return { SWITCHBOARD_TEST_OFFSET_MS: String(testDateOffset()) };
 }
 
 /** The `--import` that puts a child process on the suite's calendar. */

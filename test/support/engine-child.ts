@@ -9,8 +9,7 @@
  * Every process prints {"ready": true} once its engine is working the queue, and
  * {"saved": <step id>} each time it has stored a step's answer.
  */
-// First: this process runs on the suite's calendar, as the test that started it does.
-import './test-date.mjs';
+// Runs on the suite's calendar: test/support/children.ts loads test-date.mjs with --import.
 import { parseArgs } from 'node:util';
 import { createCore } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config.js';

@@ -1,1 +1,2 @@
 export declare const DEFAULT_TEST_NOW: string;
+export declare function testDateOffset(): number;

@@ -6,8 +6,9 @@
  * a schedule's "next Monday" is the same on every day the suite runs.
  *
  * Loaded by vitest before every test file (vitest.config.ts, setupFiles) and by the child
- * processes tests start (`--import`), which get the parent's current instant through
- * SWITCHBOARD_TEST_NOW (see testChildEnv in test/support/clock.ts), so both agree on the time.
+ * processes tests start, which get the parent's shift through SWITCHBOARD_TEST_OFFSET_MS
+ * (testChildEnv in test/support/clock.ts): every process on the machine then reads the
+ * same time, to the millisecond, however long each took to start.
  *
  * Plain JavaScript so that a child can load it without a TypeScript loader.
  */
@@ -42,6 +43,30 @@ function install() {
     },
   });
   return offset;
+}
+
+function inheritedOffset() {
+  const given = process.env.SWITCHBOARD_TEST_OFFSET_MS;
+  if (given === undefined) return undefined;
+  const offset = Number(given);
+  if (!Number.isFinite(offset))
+    throw new Error(`SWITCHBOARD_TEST_OFFSET_MS must be a number, not "${given}"`);
+  return offset;
+}
+
+function startAt(wanted) {
+  const start = Date.parse(wanted);
+  if (Number.isNaN(start)) {
+    throw new Error(
+      `SWITCHBOARD_TEST_NOW must be an ISO instant such as ${DEFAULT_TEST_NOW}, not "${wanted}"`,
+    );
+  }
+  return start;
+}
+
+/** How far this process's clock is from the machine's (0 before install). */
+export function testDateOffset() {
+  return globalThis.Date[MARK] ?? 0;
 }
 
 install();
