@@ -71,11 +71,12 @@ async function processThenAck(app: App, event: ReceiverEvent): Promise<void> {
 
 /**
  * What went wrong opening the connection (apps.connections.open with the app-level token),
- * as advice. The socket client gives up at start on an auth error, an HTTP error or a
- * network error (@slack/socket-mode UnrecoverableSocketModeStartError, retrieveWSSURL).
+ * as advice. At start the socket client gives up at once on an auth error
+ * (@slack/socket-mode UnrecoverableSocketModeStartError); HTTP and network errors it retries
+ * for a long time, as on a reconnect, and those reach here only if it ever gives up.
  */
 export function socketStartProblem(error: unknown): string {
-  const e = error as { code?: string; data?: { error?: string }; statusCode?: number; message?: string };
+  const e = error as { code?: string; data?: { error?: string }; message?: string };
   if (e.code === 'slack_webapi_platform_error' && e.data?.error) {
     return (
       `Slack refused SLACK_APP_TOKEN (${e.data.error}) when opening the Socket Mode connection: ` +
@@ -83,12 +84,8 @@ export function socketStartProblem(error: unknown): string {
       'again and restart'
     );
   }
-  if (e.code === 'slack_webapi_http_error' || e.code === 'slack_webapi_request_error') {
-    const what = e.statusCode ? `HTTP ${e.statusCode}` : (e.message ?? 'no answer');
-    return (
-      `Could not open the Socket Mode connection for SLACK_APP_TOKEN through SLACK_API_URL (${what}): ` +
-      'check that SLACK_API_URL (default https://slack.com/api/) is reachable from here, then restart'
-    );
-  }
-  return `Could not open the Socket Mode connection for SLACK_APP_TOKEN: ${e.message ?? String(error)}`;
+  return (
+    'Could not open the Socket Mode connection for SLACK_APP_TOKEN through SLACK_API_URL ' +
+    `(default https://slack.com/api/): ${e.message ?? String(error)}`
+  );
 }

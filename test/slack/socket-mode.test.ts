@@ -188,7 +188,30 @@ describe('what the bot cannot use', () => {
       refused.close();
     }
     // It asked the stub, not slack.com, and with the app token it was given.
-    expect(h.stub.callsOf('apps.connections.open').map((c) => c.token)).toEqual(['xapp-1-A0TEST-1-revoked']);
+    expect(h.stub.callsOf('apps.connections.open').at(-1)?.token).toBe('xapp-1-A0TEST-1-revoked');
+  });
+
+  it('waits out a Slack error on apps.connections.open at start, and connects', async () => {
+    h.stub.override('apps.connections.open', { kind: 'status', status: 503 }, 2);
+    const patient = createSlackApp({
+      core: h.core,
+      config: loadConfig({
+        SLACK_BOT_TOKEN: 'xoxb-test-0000-token',
+        SLACK_APP_TOKEN: APP_TOKEN,
+        SLACK_API_URL: h.stub.apiUrl,
+      }),
+    });
+    const connections = h.stub.socket.connections.length;
+    try {
+      const opens = h.stub.callsOf('apps.connections.open').length;
+      await patient.start();
+      expect(h.stub.callsOf('apps.connections.open')).toHaveLength(opens + 3);
+      expect(h.stub.socket.connections).toHaveLength(connections + 1);
+    } finally {
+      await patient.stopReceiving();
+      patient.close();
+    }
+    await waitFor(() => h.stub.socket.connections.at(-1)!.closedAt, 10_000, 'the second app to disconnect');
   });
 
   it('acks envelopes it cannot read and changes nothing', async () => {
