@@ -36,7 +36,8 @@ export function createSocketReceiver(options: SocketReceiverOptions): SocketMode
  * listener takes it; over HTTP the same request gets a 404 after 3 s. Over the socket,
  * silence makes Slack retry an event and show the user an error, for a payload that changes
  * nothing either way. So once Bolt is done with an envelope that nobody acked, it is acked
- * empty. Every listener here acks before its work, so this never holds back a real answer.
+ * empty. Bolt is done only after its listeners, so a listener's own ack, however late, is
+ * never replaced.
  */
 class AckingSocketModeReceiver extends SocketModeReceiver {
   override init(app: App): void {
