@@ -6,6 +6,7 @@ import { createMetrics } from './ops/metrics.js';
 import { cachedSlackAuthCheck } from './ops/slack-auth.js';
 import { type Schedules, startSchedules } from './schedules/start.js';
 import { createSlackApp, slackConfigProblem } from './slack/slack-app.js';
+import { SlackStartError } from './slack/socket-receiver.js';
 
 /**
  * `npm start`: the bot. Wiring only — every part is built elsewhere and joined here.
@@ -144,6 +145,7 @@ async function main(): Promise<void> {
 
 /** What to do about a failure to start, in one line. */
 function startupAdvice(error: unknown): string {
+  if (error instanceof SlackStartError) return error.message;
   const code = (error as { code?: string; data?: { error?: string } }).data?.error;
   if (code === 'invalid_auth' || code === 'not_authed' || code === 'token_revoked') {
     return `Slack rejected SLACK_BOT_TOKEN (${code}): copy the Bot User OAuth Token again and restart`;

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo, ListenOptions } from 'node:net';
-import { App, type CustomRoute, HTTPReceiver, type Receiver, SocketModeReceiver, webApi } from '@slack/bolt';
+import { App, type CustomRoute, HTTPReceiver, type Receiver, webApi } from '@slack/bolt';
 import type { Config } from '../config.js';
 import type { ModelCatalogue } from '../core/ports.js';
 import { TERMINAL_RUN } from '../core/states.js';
@@ -21,14 +21,16 @@ import type { BucketClock, RateLimits } from './rate-limit.js';
 import { Renderer } from './renderer.js';
 import { RunViews } from './run-views.js';
 import { ScheduleCommands } from './schedule-commands.js';
+import { createSocketReceiver } from './socket-receiver.js';
 import type { ViewContext } from './view-model.js';
 import { section } from './views/blocks.js';
 import { AuthoringService } from './workflow-editor.js';
 
 /**
  * The Slack app: Bolt (HTTP on PORT at POST /slack/events, or Socket Mode when
- * SLACK_APP_TOKEN is set) with thin listeners over the command and action services, and
- * the renderer, alerts and publisher that keep Slack in step with the engine.
+ * SLACK_APP_TOKEN is set; SLACK_API_URL applies to both) with thin listeners over the
+ * command and action services, and the renderer, alerts and publisher that keep Slack in
+ * step with the engine.
  */
 
 export const EVENTS_PATH = '/slack/events';
@@ -82,7 +84,8 @@ export interface SlackApp {
   notify(channelId: string, text: string): Promise<void>;
   /**
    * Verifies the bot token (auth.test), redraws unfinished runs, and starts receiving:
-   * HTTP on `listen` (default PORT), or the Socket Mode connection.
+   * HTTP on `listen` (default PORT), or the Socket Mode connection (a SlackStartError
+   * naming SLACK_APP_TOKEN or SLACK_API_URL when Slack refuses it or cannot be reached).
    */
   start(listen?: number | ListenOptions): Promise<{ port?: number }>;
   /** Stops receiving commands and clicks (first step of a shutdown). */
@@ -139,7 +142,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   };
 
   const receiver: Receiver = socket
-    ? new SocketModeReceiver({ appToken: slack.appToken!, logger: bolt })
+    ? createSocketReceiver({ appToken: slack.appToken!, slackApiUrl, logger: bolt })
     : new HTTPReceiver({
         signingSecret: slack.signingSecret!,
         endpoints: EVENTS_PATH,

@@ -11,12 +11,12 @@ import { createTestDatabase, type TestDatabase, usingPostgres } from '../support
 import { waitFor } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
 import { type SlackApiStub, startSlackApiStub } from '../support/slack-api-stub.js';
-import { postSigned, slashCommandBody } from '../support/slack-requests.js';
+import { postSigned, slashCommandBody, slashCommandPayload } from '../support/slack-requests.js';
 
 /**
  * `npm start` as a real process (node --import tsx src/main.ts, as the Dockerfile runs it):
- * refuses to start without Slack tokens, serves Slack on PORT, and on SIGTERM lets the
- * running step finish, sends the last card updates and exits 0.
+ * refuses to start without Slack tokens, serves Slack on PORT or over Socket Mode, and on
+ * SIGTERM lets the running step finish, sends the last card updates and exits 0.
  */
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -145,5 +145,76 @@ describe('npm start', { timeout: TEST_BOUND_MS }, () => {
     // No secret reached the logs.
     expect(bot.output.out + bot.output.err).not.toContain('xoxb-test-main');
     expect(bot.output.out + bot.output.err).not.toContain(SECRET);
+  });
+
+  it('refuses to start when Slack refuses SLACK_APP_TOKEN, and says which token', async () => {
+    slack.override('apps.connections.open', { kind: 'error', error: 'invalid_auth' });
+    const bot = start({
+      PORT: String(await freePort()),
+      WORKFLOWS_DIR: join(dir, 'workflows'),
+      DATA_DIR: join(dir, 'data-refused'),
+      SLACK_BOT_TOKEN: 'xoxb-test-main',
+      SLACK_APP_TOKEN: 'xapp-1-test-main-revoked',
+      SLACK_API_URL: slack.apiUrl,
+      LOG_LEVEL: 'info',
+    });
+    expect(await bot.exited).toBe(1);
+    const said = bot.output.out + bot.output.err;
+    expect(said).toContain('Slack refused SLACK_APP_TOKEN (invalid_auth)');
+    expect(said).not.toContain('SLACK_BOT_TOKEN');
+    expect(said).not.toContain('xapp-1-test-main-revoked');
+  });
+
+  it('serves /workflow over Socket Mode through SLACK_API_URL, with health on PORT', async () => {
+    const port = await freePort();
+    const connectionsBefore = slack.socket.connections.length;
+    const bot = start({
+      PORT: String(port),
+      WORKFLOWS_DIR: join(dir, 'workflows'),
+      ...(pg?.url ? { DATABASE_URL: pg.url } : { DATA_DIR: join(dir, 'data-socket') }),
+      OPENAI_API_KEY: 'sk-test-main',
+      OPENAI_BASE_URL: openai.baseUrl,
+      SLACK_BOT_TOKEN: 'xoxb-test-main',
+      SLACK_APP_TOKEN: 'xapp-1-test-main',
+      SLACK_API_URL: slack.apiUrl,
+      LOG_LEVEL: 'info',
+    });
+    await waitFor(
+      () => bot.output.out.includes('Switchboard is running'),
+      CHILD_LINE_BOUND_MS,
+      `the bot to start (${bot.output.err})`,
+    );
+    expect(bot.output.out).toContain('"mode":"socket"');
+    const connection = await slack.socket.connected(CHILD_LINE_BOUND_MS);
+    expect(slack.socket.connections.length).toBe(connectionsBefore + 1);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${port}/slack/events`, { method: 'POST' })).status).toBe(404);
+
+    const command = slack.socket.deliver(
+      'slash_commands',
+      slashCommandPayload({
+        text: 'run echo over the socket',
+        user: 'U0ALICE',
+        channel: 'C0SOCKET',
+        responseUrl: slack.responseUrl('socket'),
+      }),
+    );
+    expect((await slack.socket.ackOf(command, CHILD_LINE_BOUND_MS)).connection).toBe(connection.id);
+    const card = await waitFor(
+      () =>
+        slack
+          .messagesIn('C0SOCKET')
+          .find((m) => m.threadTs && visibleText(m).includes('echo: over the socket')),
+      CHILD_LINE_BOUND_MS,
+      'the completed card',
+    );
+    expect(visibleText(card)).toContain('Completed');
+
+    bot.child.kill('SIGTERM');
+    expect(await bot.exited).toBe(0);
+    // The bot closed its connection on the way out, normally.
+    const closed = await waitFor(() => connection.closeCode, 10_000, 'the connection to close');
+    expect(closed).toBe(1000);
+    expect(bot.output.out + bot.output.err).not.toContain('xapp-1-test-main');
   });
 });

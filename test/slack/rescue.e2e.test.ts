@@ -10,35 +10,65 @@ import {
   startHarness,
 } from '../support/slack-harness.js';
 import { actionIds, findElement } from '../support/slack-requests.js';
+import type { SlackMode } from '../support/slack-transport.js';
 
 /**
- * The acceptance scenario of issue 3, end to end: a signed /workflow run through Bolt's HTTP
- * receiver, the real provider SDKs (HTTP intercepted by nock), the Slack Web API stub.
+ * The acceptance scenario of issue 3, end to end, in both ways Slack reaches the bot: signed
+ * requests to Bolt's HTTP receiver, and envelopes over Socket Mode (the manifest's default).
+ * The real provider SDKs (HTTP intercepted by nock) and the Slack Web API stub, which also
+ * plays Slack's side of the socket.
  */
 
-let h: Harness;
-let llm: LlmCall[];
+/** Provider answers wait while the test holds them: an ack that came back meanwhile did not wait for the work. */
+function providerGate() {
+  let release = () => {};
+  let held: Promise<void> = Promise.resolve();
+  return {
+    wait: () => held,
+    hold() {
+      held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    },
+    release: () => release(),
+  };
+}
 
-beforeAll(async () => {
-  h = await startHarness();
-  llm = interceptLlms((call) => {
-    if (call.provider === 'anthropic') return anthropicBilling();
-    return { text: `ok from ${call.model}: ${call.prompt.split('\n').at(-1)}` };
+describe.each<[SlackMode]>([['http'], ['socket']])('rescuing a run from Slack (%s)', (mode) => {
+  let h: Harness;
+  let llm: LlmCall[];
+  const gate = providerGate();
+
+  beforeAll(async () => {
+    h = await startHarness({ mode });
+    llm = interceptLlms(async (call) => {
+      await gate.wait();
+      if (call.provider === 'anthropic') return anthropicBilling();
+      return { text: `ok from ${call.model}: ${call.prompt.split('\n').at(-1)}` };
+    });
   });
-});
 
-afterAll(async () => {
-  await h?.close();
-});
+  afterAll(async () => {
+    gate.release();
+    await h?.close();
+  });
 
-describe('rescuing a run from Slack', () => {
   it('pauses on an Anthropic billing error, alerts the team, and completes after switching to OpenAI with another persona', async () => {
+    // The first provider answer is held until the command's ack is back: an ack that waited
+    // for the work would never come (Slack wants it within 3 s, whatever the provider does).
+    gate.hold();
     const ack = await h.command('run release-notes Fixed login; added dark mode');
     expect(ack.status).toBe(200);
+    expect(ack.text).toBe('');
 
     const run = await waitFor(() =>
       h.core.db.prisma.workflowRun.findFirst({ where: { workflowName: 'release-notes' } }),
     );
+    // The work goes on after the ack: the first step is in the provider's hands, and held there.
+    await waitFor(() => llm.length === 1, 10_000, 'the first provider call');
+    const first = await h.core.db.prisma.runStep.findFirstOrThrow({ where: { runId: run.id, position: 0 } });
+    expect(first.status).toBe('running');
+    gate.release();
     const paused = await waitForRun(h.core.db, run.id, ['paused']);
     expect(paused.status).toBe('paused');
     await h.settle();
@@ -101,8 +131,16 @@ describe('rescuing a run from Slack', () => {
     expect(
       h.stub.responses.filter((r) => r.id === switchModel.responseId || r.id === switchPersona.responseId),
     ).toEqual([]);
+    // Retry is acked while the retried step's provider answer is held, as the command was.
+    const callsBeforeRetry = llm.length;
+    gate.hold();
     const retry = await h.click(afterPersona, ACTIONS.retry, { user: 'U0ALICE' });
     expect(retry.status).toBe(200);
+    await waitFor(() => llm.length > callsBeforeRetry, 10_000, 'the retried step to reach the provider');
+    expect((await h.core.db.prisma.workflowRun.findUniqueOrThrow({ where: { id: run.id } })).status).not.toBe(
+      'completed',
+    );
+    gate.release();
 
     const done = await waitForRun(h.core.db, run.id, ['completed']);
     expect(done.status).toBe('completed');

@@ -1,17 +1,21 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { attachSocketModeStub, type SocketModeStub } from './slack-socket-stub.js';
 
 /**
- * A local stand-in for the Slack Web API (reached through SLACK_API_URL) and for
- * response_url endpoints. It answers like Slack — `{ ok: true, … }` with HTTP 200, errors
- * as `{ ok: false, error }`, rate limits as HTTP 429 with Retry-After in seconds — and
- * records every call. It also keeps each message's current content, as a Slack client
+ * A local stand-in for the Slack Web API (reached through SLACK_API_URL), for
+ * response_url endpoints and for Socket Mode (apps.connections.open and the WebSocket it
+ * points to: slack-socket-stub.ts). It answers like Slack — `{ ok: true, … }` with HTTP 200,
+ * errors as `{ ok: false, error }`, rate limits as HTTP 429 with Retry-After in seconds —
+ * and records every call. It also keeps each message's current content, as a Slack client
  * would show it after posts and edits.
  */
 
 export interface StubCall {
   method: string;
   body: Record<string, unknown>;
+  /** The Bearer token it carried (xoxb- for the bot, xapp- for apps.connections.open). */
+  token: string | undefined;
   at: number;
 }
 
@@ -50,6 +54,8 @@ export interface SlackApiStub {
   views: Map<string, Record<string, unknown> & { id: string }>;
   /** Raw bodies of file uploads (files.uploadV2 step 2), by file id. */
   uploads: Map<string, string>;
+  /** Socket Mode: the connections, the envelopes sent and their acks. */
+  socket: SocketModeStub;
   /** A response_url that lands in `responses`. */
   responseUrl(id: string): string;
   /** The next `times` calls of `method` get this answer instead. */
@@ -113,7 +119,8 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
     }
     const method = url.pathname.slice('/api/'.length);
     const body = parseBody(raw, String(req.headers['content-type'] ?? ''));
-    calls.push({ method, body, at: Date.now() });
+    const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+    calls.push({ method, body, token, at: Date.now() });
 
     const queue = overrides.get(method);
     const override = queue?.[0];
@@ -148,6 +155,12 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
           user_id: 'U0BOT',
           bot_id: 'B0BOT',
         });
+        return;
+      case 'apps.connections.open':
+        // Only an app-level token may open a connection (docs.slack.dev/reference/methods/apps.connections.open).
+        if (!token) return json(200, { ok: false, error: 'not_authed' });
+        if (!token.startsWith('xapp-')) return json(200, { ok: false, error: 'not_allowed_token_type' });
+        json(200, { ok: true, url: socket.open(base) });
         return;
       case 'chat.postMessage': {
         const channel = NAMES[str('channel') ?? ''] ?? str('channel') ?? '';
@@ -227,6 +240,7 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
     }
   });
   let base = '';
+  const socket = attachSocketModeStub(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -237,6 +251,7 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
     messages,
     views,
     uploads,
+    socket,
     responseUrl: (id) => `${base}/response/${id}`,
     override(method, answer, times = 1) {
       const queue = overrides.get(method) ?? [];
@@ -255,8 +270,10 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
       views.clear();
       uploads.clear();
       overrides.clear();
+      socket.reset();
     },
     async close() {
+      await socket.close();
       for (const res of hanging) res.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -16,24 +16,30 @@ import { waitFor } from './engine.js';
 import { type SlackApiStub, type StubMessage, startSlackApiStub } from './slack-api-stub.js';
 import {
   clickPayload,
-  homeOpenedBody,
+  homeOpenedEvent,
   type InputValue,
-  interactionBody,
-  postSigned,
-  type SignedResponse,
   type StubView,
-  slashCommandBody,
+  slashCommandPayload,
   viewClickPayload,
   viewSubmissionPayload,
 } from './slack-requests.js';
+import {
+  httpTransport,
+  type SlackMode,
+  type SlackResponse,
+  type SlackTransport,
+  socketTransport,
+} from './slack-transport.js';
 
 /**
  * The whole bot in one test process: a real database, the real core (createCore with the
  * real provider SDKs, their HTTP intercepted by nock), the real Bolt app on its HTTP
- * receiver, and the Slack Web API stub behind SLACK_API_URL.
+ * receiver or in Socket Mode, and the Slack Web API stub behind SLACK_API_URL (which also
+ * plays Slack's side of the socket).
  */
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
+export const APP_TOKEN = 'xapp-1-A0TEST-1-test-app-token';
 export const OPENAI_ORIGIN = 'https://api.openai.com';
 export const ANTHROPIC_ORIGIN = 'https://api.anthropic.com';
 
@@ -184,6 +190,11 @@ export function interceptLlms(answer: (call: LlmCall) => LlmAnswer | Promise<Llm
 // ── the harness ─────────────────────────────────────────────────────────────
 
 export interface HarnessOptions {
+  /**
+   * How Slack reaches the bot: signed requests to its HTTP receiver (default), or envelopes
+   * over Socket Mode (SLACK_APP_TOKEN set, no signing secret, no HTTP receiver).
+   */
+  mode?: SlackMode;
   workflows?: Record<string, string>;
   env?: Record<string, string>;
   rateLimits?: RateLimits;
@@ -196,9 +207,13 @@ export interface Harness {
   core: Core;
   slack: SlackApp;
   config: Config;
-  /** POST /slack/events on the Bolt HTTP receiver. */
+  mode: SlackMode;
+  /** POST /slack/events on the Bolt HTTP receiver (HTTP mode only). */
   eventsUrl: string;
-  /** `/workflow <text>`, signed; answers land in stub.responsesTo(responseId). */
+  /**
+   * `/workflow <text>`, signed (or in an envelope); answers land in stub.responsesTo(responseId).
+   * Every request below returns once the bot acked it.
+   */
   command(
     text: string,
     options?: { user?: string; channel?: string; signature?: string },
@@ -213,15 +228,15 @@ export interface Harness {
   submitView(
     view: StubView,
     options: { user: string; inputs?: Record<string, InputValue>; rootViewId?: string },
-  ): Promise<SignedResponse & { json: Record<string, unknown> | undefined }>;
+  ): Promise<SlackResponse & { json: Record<string, unknown> | undefined }>;
   /** A click on an element of a modal or of the Home tab. */
   clickInView(
     view: StubView,
     actionId: string | RegExp,
     options: { user: string; option?: string; value?: string; blockId?: string },
-  ): Promise<SignedResponse>;
+  ): Promise<SlackResponse>;
   /** `user` opens the app's Home tab (an app_home_opened event). */
-  openHome(user: string): Promise<SignedResponse>;
+  openHome(user: string): Promise<SlackResponse>;
   /**
    * What the user who typed the command or clicked sees as the answer: the message in the ack
    * itself when there is one, else the first ephemeral message sent to its response_url.
@@ -242,13 +257,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface CommandResult extends SignedResponse {
+export interface CommandResult extends SlackResponse {
   responseId: string;
 }
 
 let counter = 0;
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const mode = options.mode ?? 'http';
   nock.disableNetConnect();
   nock.enableNetConnect('127.0.0.1');
   const stub = await startSlackApiStub();
@@ -267,7 +283,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     RETRY_MAX_MS: '20',
     LEASE_SECONDS: '5',
     SLACK_BOT_TOKEN: 'xoxb-test-0000-token',
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    ...(mode === 'socket' ? { SLACK_APP_TOKEN: APP_TOKEN } : { SLACK_SIGNING_SECRET: SIGNING_SECRET }),
     SLACK_API_URL: stub.apiUrl,
     SLACK_ALERT_CHANNEL: 'C0TEAM',
     SLACK_ADMIN_USER_IDS: 'U0ADMIN',
@@ -284,14 +300,20 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const { port } = await slack.start({ port: 0, host: '127.0.0.1' });
   await core.engine.start();
-  const eventsUrl = `http://127.0.0.1:${port}${EVENTS_PATH}`;
+  const eventsUrl = port === undefined ? undefined : `http://127.0.0.1:${port}${EVENTS_PATH}`;
+  const slackSends: SlackTransport =
+    mode === 'socket' ? socketTransport(stub.socket) : httpTransport(eventsUrl!, SIGNING_SECRET);
 
   const harness: Harness = {
     stub,
     core,
     slack,
     config,
-    eventsUrl,
+    mode,
+    get eventsUrl() {
+      if (!eventsUrl) throw new Error('no HTTP receiver in Socket Mode: send envelopes (h.stub.socket)');
+      return eventsUrl;
+    },
     async answer(result) {
       if (result.text) return JSON.parse(result.text) as Record<string, unknown>;
       const [reply] = await waitFor(
@@ -304,25 +326,25 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async command(text, o = {}) {
       const responseId = `cmd-${++counter}`;
-      const body = slashCommandBody({
+      const fields = slashCommandPayload({
         text,
         user: o.user ?? 'U0ALICE',
         channel: o.channel ?? 'C0RUNS',
         responseUrl: stub.responseUrl(responseId),
       });
-      const result = await postSigned(eventsUrl, body, SIGNING_SECRET, { signature: o.signature });
+      const result = await slackSends.command(fields, { signature: o.signature });
       if (result.text) ackBodies.push(JSON.parse(result.text) as Record<string, unknown>);
       return { ...result, responseId };
     },
     async click(message, actionId, o) {
       const responseId = `click-${++counter}`;
       const payload = clickPayload(message, actionId, { ...o, responseUrl: stub.responseUrl(responseId) });
-      const result = await postSigned(eventsUrl, interactionBody(payload), SIGNING_SECRET);
+      const result = await slackSends.interaction(payload);
       return { ...result, responseId };
     },
     async submitView(view, o) {
       const payload = viewSubmissionPayload(view, o);
-      const result = await postSigned(eventsUrl, interactionBody(payload), SIGNING_SECRET);
+      const result = await slackSends.interaction(payload);
       let json: Record<string, unknown> | undefined;
       try {
         json = result.text ? (JSON.parse(result.text) as Record<string, unknown>) : undefined;
@@ -332,10 +354,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       return { ...result, json };
     },
     async clickInView(view, actionId, o) {
-      return postSigned(eventsUrl, interactionBody(viewClickPayload(view, actionId, o)), SIGNING_SECRET);
+      return slackSends.interaction(viewClickPayload(view, actionId, o));
     },
     async openHome(user) {
-      return postSigned(eventsUrl, homeOpenedBody(user), SIGNING_SECRET, { contentType: 'application/json' });
+      return slackSends.event(homeOpenedEvent(user));
     },
     async settle() {
       await slack.flush(10_000);

@@ -2,9 +2,11 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { StubMessage } from './slack-api-stub.js';
 
 /**
- * Requests as Slack sends them: signed with the app's signing secret (v0 HMAC-SHA256 of
- * `v0:<timestamp>:<raw body>`, docs.slack.dev/authentication/verifying-requests-from-slack),
- * slash commands form-encoded, interactions form-encoded as `payload=<json>`.
+ * Requests as Slack sends them over HTTP: signed with the app's signing secret (v0
+ * HMAC-SHA256 of `v0:<timestamp>:<raw body>`,
+ * docs.slack.dev/authentication/verifying-requests-from-slack), slash commands
+ * form-encoded, interactions form-encoded as `payload=<json>`. The payload builders serve
+ * Socket Mode too, where the same payloads travel as JSON in an envelope.
  */
 
 /** Slack's trigger_ids are unique per invocation. */
@@ -42,13 +44,16 @@ export async function postSigned(
   return { status: response.status, text, at: Date.now() };
 }
 
-export function slashCommandBody(fields: {
+export interface SlashCommandFields {
   text: string;
   user: string;
   channel: string;
   responseUrl: string;
-}): string {
-  return new URLSearchParams({
+}
+
+/** A slash command's fields: form-encoded over HTTP, a JSON object of the same strings over Socket Mode. */
+export function slashCommandPayload(fields: SlashCommandFields): Record<string, string> {
+  return {
     token: 'deprecated-verification-token',
     team_id: 'T0TEST',
     team_domain: 'test',
@@ -62,7 +67,11 @@ export function slashCommandBody(fields: {
     is_enterprise_install: 'false',
     response_url: fields.responseUrl,
     trigger_id: triggerId(),
-  }).toString();
+  };
+}
+
+export function slashCommandBody(fields: SlashCommandFields): string {
+  return new URLSearchParams(slashCommandPayload(fields)).toString();
 }
 
 export function interactionBody(payload: unknown): string {
@@ -273,9 +282,9 @@ export function viewClickPayload(
   };
 }
 
-/** The Events API callback for a user opening the app's Home tab. */
-export function homeOpenedBody(user: string): string {
-  return JSON.stringify({
+/** The Events API callback for a user opening the app's Home tab (the payload of an events_api envelope). */
+export function homeOpenedEvent(user: string): Json {
+  return {
     token: 'deprecated',
     team_id: 'T0TEST',
     api_app_id: 'A0TEST',
@@ -289,5 +298,9 @@ export function homeOpenedBody(user: string): string {
       tab: 'home',
       event_ts: `${Date.now() / 1000}`,
     },
-  });
+  };
+}
+
+export function homeOpenedBody(user: string): string {
+  return JSON.stringify(homeOpenedEvent(user));
 }
