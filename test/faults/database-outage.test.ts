@@ -71,7 +71,7 @@ describe.skipIf(!usingPostgres)('PostgreSQL restarted during a step', () => {
         appDb!,
         [createOpenAIProvider({ apiKey: 'sk-test-outage', baseUrl: stub!.baseUrl, models: [] })],
         {
-          clockLike: systemClock,
+          clock: systemClock,
           leaseMs,
           sweepMs: 500,
           concurrency: RUNS,

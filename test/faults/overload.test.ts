@@ -73,7 +73,7 @@ it('529 overloads: fall back to OpenAI, stop calling Anthropic once its circuit 
       createAnthropicProvider({ apiKey: 'sk-ant-test-overload', baseUrl: anthropic.baseUrl, models: [] }),
       createOpenAIProvider({ apiKey: 'sk-test-overload', baseUrl: openai.baseUrl, models: [] }),
     ],
-    { clockLike: systemClock, health, random: Math.random, retry: { maxAttempts: 2, baseMs: 20, maxMs: 50 } },
+    { clock: systemClock, health, random: Math.random, retry: { maxAttempts: 2, baseMs: 20, maxMs: 50 } },
   );
   await engine.start();
 

@@ -68,7 +68,7 @@ it('429 storm: every run completes, Retry-After is honoured, nothing is lost or 
     db,
     [createOpenAIProvider({ apiKey: 'sk-test-storm', baseUrl: stub.baseUrl, models: [] })],
     {
-      clockLike: systemClock,
+      clock: systemClock,
       health,
       random: Math.random,
       jitter: 0.5,

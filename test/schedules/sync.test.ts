@@ -10,9 +10,10 @@ import { syncFileSchedules } from '../../src/schedules/file-schedules.js';
 import { startSchedules } from '../../src/schedules/start.js';
 import type { ScheduleDefinition, WorkflowDefinition } from '../../src/workflows/definition.js';
 import { syncWorkflows } from '../../src/workflows/import-files.js';
+import { TestClock } from '../support/clock.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { providerSource, ScriptedProvider, step, waitFor } from '../support/engine.js';
-import { manualClock, manualCron } from './support.js';
+import { manualCron } from './support.js';
 
 /** Schedules declared in workflow files become Schedule rows on start. */
 
@@ -170,7 +171,7 @@ describe('startSchedules', () => {
     try {
       await core.engine.start();
       const cron = manualCron();
-      const clock = manualClock('2026-05-04T06:00:00Z');
+      const clock = new TestClock({ start: '2026-05-04T06:00:00Z' });
       const schedules = await startSchedules(core, { cron: cron.factory, clock });
       expect(cron.created).toEqual([
         {
