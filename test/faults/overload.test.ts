@@ -5,7 +5,12 @@ import { HealthMonitor } from '../../src/health/monitor.js';
 import { createAnthropicProvider } from '../../src/providers/anthropic.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
 import { fallbackNote } from '../../src/slack/views/fallback-note.js';
-import { type AnthropicStub, anthropicPromptOf, startAnthropicStub } from '../support/anthropic-stub.js';
+import {
+  type AnthropicStub,
+  anthropicError,
+  anthropicPromptOf,
+  startAnthropicStub,
+} from '../support/anthropic-stub.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import { createTestEngine, putWorkflow, step } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
@@ -32,7 +37,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   anthropic = await startAnthropicStub((request) =>
     overloaded
-      ? { status: 529, type: 'overloaded_error', message: 'Overloaded' }
+      ? anthropicError(529, 'overloaded_error', 'Overloaded')
       : { text: `anthropic: ${anthropicPromptOf(request)}`, delayMs: 20 },
   );
   openai = await startOpenAIStub((request) => ({ text: `openai: ${promptOf(request)}`, delayMs: 20 }));

@@ -3,11 +3,11 @@ import { syncFileSchedules } from '../../src/schedules/file-schedules.js';
 import { startSchedules } from '../../src/schedules/start.js';
 import { parseScheduleCommand } from '../../src/slack/schedule-commands.js';
 import { manualCron } from '../schedules/support.js';
+import { anthropicBilling } from '../support/anthropic-stub.js';
 import { visibleText } from '../support/block-kit.js';
 import { TEST_NOW, TestClock, testNow } from '../support/clock.js';
 import { waitFor, waitForRun } from '../support/engine.js';
 import {
-  anthropicBilling,
   type Harness,
   interceptLlms,
   PERSONAS_YML,
