@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { InProcessAnswer, LlmAnswer, LlmCall } from './llm-answers.js';
+import { type InProcessAnswer, type LlmAnswer, type LlmCall, responseFor } from './llm-answers.js';
 
 /**
  * A local Anthropic Messages API (POST /v1/messages) in the real wire format, for fault
@@ -97,17 +97,15 @@ export async function startAnthropicStub(
       hanging.add(res);
       return;
     }
-    if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
+    const response = await responseFor(answer, (text) =>
+      anthropicMessage(body.model, text, stub.requests.length),
+    );
     if (res.destroyed) return;
-    if ('status' in answer) {
-      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-      res.end(JSON.stringify(answer.body));
-      return;
+    if ('text' in answer) {
+      const prompt = anthropicPromptOf(body);
+      stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
     }
-    const prompt = anthropicPromptOf(body);
-    stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(anthropicMessage(body.model, answer.text, stub.requests.length)));
+    res.writeHead(response.status, response.headers).end(JSON.stringify(response.body));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   stub.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -34,3 +34,25 @@ export type LlmAnswer =
 
 /** The answers nock can give in process (a hung response is the server stubs' to give). */
 export type InProcessAnswer = Exclude<LlmAnswer, 'hang'>;
+
+/** An HTTP response as the fakes send it. */
+export interface LlmResponse {
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+/**
+ * The response an answer stands for, once its delay has passed: its error as given, or a
+ * 200 whose body `ok` builds from its text in the provider's wire format.
+ */
+export async function responseFor(
+  answer: InProcessAnswer,
+  ok: (text: string) => unknown,
+): Promise<LlmResponse> {
+  if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+  const headers = { 'content-type': 'application/json' };
+  if ('status' in answer)
+    return { status: answer.status, body: answer.body, headers: { ...headers, ...answer.headers } };
+  return { status: 200, body: ok(answer.text), headers };
+}

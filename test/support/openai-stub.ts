@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LlmAnswer, LlmCall } from './llm-answers.js';
+import { type LlmAnswer, type LlmCall, responseFor } from './llm-answers.js';
 
 /**
  * A local OpenAI-compatible server (POST /v1/chat/completions), for tests that run the bot
@@ -94,17 +94,13 @@ export async function startOpenAIStub(
       hanging.add(res);
       return;
     }
-    if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
+    const response = await responseFor(answer, (text) => chatCompletion(body.model, text, requests.length));
     if (res.destroyed) return;
-    if ('status' in answer) {
-      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-      res.end(JSON.stringify(answer.body));
-      return;
+    if ('text' in answer) {
+      stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
+      answeredPaths.push(req.url);
     }
-    stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
-    answeredPaths.push(req.url);
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(chatCompletion(body.model, answer.text, requests.length)));
+    res.writeHead(response.status, response.headers).end(JSON.stringify(response.body));
   });
   // Clients keep their connections; the bench's load would otherwise reconnect per call.
   server.keepAliveTimeout = 30_000;

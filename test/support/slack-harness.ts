@@ -14,7 +14,7 @@ import { anthropicCall, anthropicMessage, type MessagesRequest } from './anthrop
 import { expectValidHome, expectValidMessage, expectValidModal } from './block-kit.js';
 import { createTestDatabase, truncateAll } from './db.js';
 import { waitFor } from './engine.js';
-import type { InProcessAnswer, LlmCall } from './llm-answers.js';
+import { type InProcessAnswer, type LlmCall, responseFor } from './llm-answers.js';
 import { type ChatRequest, chatCompletion, openaiCall } from './openai-stub.js';
 import { type SlackApiStub, type StubMessage, startSlackApiStub } from './slack-api-stub.js';
 import {
@@ -98,10 +98,8 @@ export function interceptLlms(
   const calls: LlmCall[] = [];
   const reply = async (call: LlmCall, ok: (text: string) => unknown) => {
     calls.push(call);
-    const a = await answer(call);
-    if (a.delayMs) await new Promise((resolve) => setTimeout(resolve, a.delayMs));
-    if ('status' in a) return [a.status, a.body, { 'content-type': 'application/json', ...a.headers }];
-    return [200, ok(a.text), { 'content-type': 'application/json' }];
+    const { status, body, headers } = await responseFor(await answer(call), ok);
+    return [status, body, headers];
   };
   nock(OPENAI_ORIGIN)
     .post('/v1/chat/completions')

@@ -236,6 +236,21 @@ export function stateValues(view: StubView, inputs: Record<string, InputValue>):
   return values;
 }
 
+/** A payload's `view`: the view as the stub holds it, with what Slack adds (its state among them). */
+function viewOf(view: StubView, values: Json, rootViewId = view.id): Json {
+  return {
+    id: view.id,
+    team_id: 'T0TEST',
+    type: view.type,
+    blocks: view.blocks,
+    private_metadata: view.private_metadata ?? '',
+    state: { values },
+    hash: `${Date.now()}.hash`,
+    root_view_id: rootViewId,
+    app_id: 'A0TEST',
+  };
+}
+
 /** The view_submission payload when `user` presses Submit on `view` with `inputs` filled in. */
 export function viewSubmissionPayload(
   view: StubView,
@@ -259,18 +274,10 @@ export function viewSubmissionPayload(
     token: 'deprecated-verification-token',
     trigger_id: triggerId(),
     view: {
-      id: view.id,
-      team_id: 'T0TEST',
-      type: view.type,
-      blocks: view.blocks,
-      private_metadata: view.private_metadata ?? '',
+      ...viewOf(view, stateValues(view, options.inputs ?? {}), options.rootViewId),
       callback_id: view.callback_id,
-      state: { values: stateValues(view, options.inputs ?? {}) },
-      hash: `${Date.now()}.hash`,
       title: view.title,
-      root_view_id: options.rootViewId ?? view.id,
       previous_view_id: options.previousViewId ?? null,
-      app_id: 'A0TEST',
       bot_id: 'B0BOT',
     },
     response_urls: [],
@@ -288,18 +295,7 @@ export function viewClickPayload(
   return {
     ...blockActionsEnvelope(options.user),
     container: { type: 'view', view_id: view.id },
-    view: {
-      id: view.id,
-      team_id: 'T0TEST',
-      type: view.type,
-      blocks: view.blocks,
-      private_metadata: view.private_metadata ?? '',
-      callback_id: view.callback_id ?? '',
-      state: { values: {} },
-      hash: `${Date.now()}.hash`,
-      root_view_id: view.id,
-      app_id: 'A0TEST',
-    },
+    view: { ...viewOf(view, {}), callback_id: view.callback_id ?? '' },
     actions: [action],
   };
 }
