@@ -102,7 +102,8 @@ export async function startOpenAIStub(
     }
     res.writeHead(response.status, response.headers).end(JSON.stringify(response.body));
   });
-  // Clients keep their connections; the bench's load would otherwise reconnect per call.
+  // Idle connections stay open 30 s, not Node's 5: the bot's clients reuse them between the
+  // bench's bursts instead of reconnecting.
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   stub.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
