@@ -1,11 +1,12 @@
-import type { MessageState, StandinMessage } from './slack-standin.js';
+import type { MessageState, StubMessage } from '../test/support/slack-api-stub.js';
+import { findElement } from '../test/support/slack-requests.js';
 
-/** Reading the bot's messages as the stand-in received them. */
+/** Reading the bot's messages as the Web API stub received them. */
 
 type Json = Record<string, unknown>;
 
 /** The last state Slack shows of a message. */
-export const latest = (message: StandinMessage): MessageState => message.states.at(-1)!;
+export const latest = (message: StubMessage): MessageState => message.states.at(-1)!;
 
 /**
  * True when the state shows the status word, e.g. a card "Step 1/3 · summarize — Completed"
@@ -14,25 +15,20 @@ export const latest = (message: StandinMessage): MessageState => message.states.
 export const shows = (state: MessageState, label: string): boolean => state.text.includes(`— ${label}`);
 
 /** The first time a message showed `label`, or undefined. */
-export function firstShown(message: StandinMessage, label: string): number | undefined {
+export function firstShown(message: StubMessage, label: string): number | undefined {
   return message.states.find((s) => shows(s, label))?.at;
 }
 
-/** A select (or button) with this action_id in the message's latest state, with its block and option values. */
-export function findElement(
-  message: StandinMessage,
+/** The select with this action_id in the message as it shows now, with its block and option values. */
+export function menuOf(
+  message: StubMessage,
   actionId: string,
 ): { blockId: string; values: string[] } | undefined {
-  for (const block of latest(message).blocks as Json[]) {
-    if (block.type !== 'actions') continue;
-    for (const element of block.elements as Json[]) {
-      if (element.action_id !== actionId) continue;
-      const options = [
-        ...((element.options as Json[] | undefined) ?? []),
-        ...((element.option_groups as Json[] | undefined) ?? []).flatMap((g) => g.options as Json[]),
-      ];
-      return { blockId: String(block.block_id), values: options.map((o) => String(o.value)) };
-    }
-  }
-  return undefined;
+  const found = findElement(message, actionId);
+  if (!found) return undefined;
+  const options = [
+    ...((found.element.options as Json[] | undefined) ?? []),
+    ...((found.element.option_groups as Json[] | undefined) ?? []).flatMap((g) => g.options as Json[]),
+  ];
+  return { blockId: found.blockId, values: options.map((o) => String(o.value)) };
 }

@@ -1,9 +1,14 @@
 import { ACTIONS } from '../src/slack/views/index.js';
+import type { SlackApiStub } from '../test/support/slack-api-stub.js';
+import {
+  interactionBody,
+  selectPayload,
+  signedHeaders,
+  slashCommandBody,
+} from '../test/support/slack-requests.js';
 import type { ServerProcess } from './bot-process.js';
-import { findElement, shows } from './cards.js';
+import { latest, menuOf, shows } from './cards.js';
 import { openLoop } from './load.js';
-import { selectAction, signedHeaders, slashCommand } from './slack-requests.js';
-import type { SlackStandin } from './slack-standin.js';
 import { round, sleep, summarize, waitUntil } from './stats.js';
 
 /**
@@ -32,8 +37,9 @@ const ROUNDS = 4;
 const CHANNEL = 'C0BENCHACK';
 
 /** Starts `bench-pause` and waits for its paused card to offer the persona menu. */
-export async function pausedCard(bot: ServerProcess, standin: SlackStandin) {
-  const body = slashCommand('run bench-pause ack target', {
+export async function pausedCard(bot: ServerProcess, standin: SlackApiStub) {
+  const body = slashCommandBody({
+    text: 'run bench-pause ack target',
     user: USER,
     channel: CHANNEL,
     responseUrl: standin.responseUrl('ack-setup'),
@@ -43,9 +49,8 @@ export async function pausedCard(bot: ServerProcess, standin: SlackStandin) {
   await waitUntil(() => {
     for (const message of standin.messages.values()) {
       if (message.channel !== CHANNEL || !message.threadTs) continue;
-      const select = findElement(message, ACTIONS.selectPersona);
-      const state = message.states.at(-1)!;
-      if (select && shows(state, 'Paused')) card = { ts: message.ts, ...select };
+      const select = menuOf(message, ACTIONS.selectPersona);
+      if (select && shows(latest(message), 'Paused')) card = { ts: message.ts, ...select };
     }
     return card !== undefined;
   }, 60_000);
@@ -56,7 +61,7 @@ export async function pausedCard(bot: ServerProcess, standin: SlackStandin) {
 export async function ackPhase(o: {
   bot: ServerProcess;
   bare: ServerProcess;
-  standin: SlackStandin;
+  standin: SlackApiStub;
   rates: number[];
   /** Per rate, kind and server. */
   requests: number;
@@ -67,16 +72,18 @@ export async function ackPhase(o: {
     const responseUrl = o.standin.responseUrl(`ack-${i}`);
     const body =
       kind === 'slash command'
-        ? slashCommand('list', { user: USER, channel: CHANNEL, responseUrl })
-        : selectAction({
-            user: USER,
-            channel: CHANNEL,
-            messageTs: card.ts,
-            blockId: card.blockId,
-            actionId: ACTIONS.selectPersona,
-            value: card.values[i % card.values.length]!,
-            responseUrl,
-          });
+        ? slashCommandBody({ text: 'list', user: USER, channel: CHANNEL, responseUrl })
+        : interactionBody(
+            selectPayload({
+              user: USER,
+              channel: CHANNEL,
+              messageTs: card.ts,
+              blockId: card.blockId,
+              actionId: ACTIONS.selectPersona,
+              value: card.values[i % card.values.length]!,
+              responseUrl,
+            }),
+          );
     return { body, headers: signedHeaders(body) };
   };
   // Warm both processes up (JIT, connection pools) before anything is measured.

@@ -1,10 +1,10 @@
 import pg from 'pg';
+import type { SlackApiStub, StubCounts } from '../test/support/slack-api-stub.js';
+import { signedHeaders, slashCommandBody } from '../test/support/slack-requests.js';
 import type { ServerProcess } from './bot-process.js';
 import { firstShown, latest, shows } from './cards.js';
 import { openLoop } from './load.js';
 import { type MemoryFigures, MemorySampler, type RetainedFigures } from './memory.js';
-import { signedHeaders, slashCommand } from './slack-requests.js';
-import type { SlackStandin, StandinCounts } from './slack-standin.js';
 import { round, summarize, waitUntil } from './stats.js';
 
 /**
@@ -50,7 +50,7 @@ const USER = 'U0BENCHLOAD';
 
 export async function slackPhase(o: {
   bot: ServerProcess;
-  standin: SlackStandin;
+  standin: SlackApiStub;
   databaseUrl: string;
   runs: number;
   channels: number;
@@ -82,7 +82,8 @@ export async function slackPhase(o: {
     count: o.runs,
     url: o.bot.eventsUrl,
     request: (i) => {
-      const body = slashCommand(`run bench load ${i}`, {
+      const body = slashCommandBody({
+        text: `run bench load ${i}`,
         user: USER,
         channel: `C0LOAD${String(i % o.channels).padStart(3, '0')}`,
         responseUrl: o.standin.responseUrl(`load-${i}`),
@@ -189,4 +190,4 @@ export async function slackPhase(o: {
 
 const diff = (a: Record<string, number>, b: Record<string, number>) =>
   Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]));
-const total = (counts: StandinCounts['rateLimited']) => Object.values(counts).reduce((s, v) => s + v, 0);
+const total = (counts: StubCounts['rateLimited']) => Object.values(counts).reduce((s, v) => s + v, 0);

@@ -1,6 +1,10 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { fixedLatency, startOpenAIStub } from '../test/support/openai-stub.js';
+import { slackLimits } from '../test/support/slack-api-limits.js';
+import { startSlackApiStub } from '../test/support/slack-api-stub.js';
+import { SIGNING_SECRET } from '../test/support/slack-requests.js';
 import { ROOT, type ServerLaunch, type ServerProcess, startServer } from './bot-process.js';
 import {
   type BenchDatabase,
@@ -9,14 +13,11 @@ import {
   postgresReachable,
 } from './database.js';
 import { describeMachine } from './machine.js';
-import { startOpenAIStandin } from './openai-standin.js';
 import { ackPhase } from './phase-ack.js';
 import { enginePhase } from './phase-engine.js';
 import { slackPhase } from './phase-slack.js';
 import { PROFILES, type Profile } from './profiles.js';
 import { memoryOf, type Results, render, targets } from './report.js';
-import { SIGNING_SECRET } from './slack-requests.js';
-import { startSlackStandin } from './slack-standin.js';
 import { round } from './stats.js';
 import { writeWorkflowsDir } from './workflows.js';
 
@@ -53,8 +54,9 @@ export async function runBench(o: BenchOptions): Promise<Results> {
   const workflowsDir = writeWorkflowsDir();
   const databases: BenchDatabase[] = [];
   const servers: ServerProcess[] = [];
-  const standin = await startSlackStandin();
-  const openai = await startOpenAIStandin(o.latencyMs);
+  // The suite's own stubs (test/support: none of them loads the test runner).
+  const standin = await startSlackApiStub({ limits: slackLimits() });
+  const openai = await startOpenAIStub(fixedLatency(o.latencyMs));
   const wants = (phase: 'engine' | 'ack' | 'slack') => !o.phases || o.phases.includes(phase);
   try {
     o.log('(b) engine overhead');

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FAIL_MARK } from './openai-standin.js';
+import { FAIL_MARK } from '../test/support/openai-stub.js';
 
 /**
  * The workflows the bench runs: `bench`, three OpenAI steps chained through their outputs

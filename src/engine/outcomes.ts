@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { nowMs } from '../core/clock.js';
-import type { ErrorKind } from '../core/error-kinds.js';
 import { CIRCUIT_OPEN } from '../core/error-kinds.js';
 import type { GenerateResult, ProviderError } from '../core/provider-spec.js';
 import type { ModelRef } from '../core/workflow-definition.js';

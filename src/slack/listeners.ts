@@ -7,23 +7,12 @@ import type {
   SlackEventMiddlewareArgs,
   webApi,
 } from '@slack/bolt';
-import type { Logger } from '../logging.js';
-import {
-  type ActionInput,
-  type ActionReply,
-  type ActionService,
-  blockActionsSchema,
-} from './card-actions.js';
+import { type ActionInput, type ActionReply, blockActionsSchema } from './card-actions.js';
 import { parseCommand, slashCommandSchema } from './command-parser.js';
-import type { CommandService } from './commands.js';
 import { type Answer, registerEditors } from './editor-listeners.js';
-import type { HomeTab } from './home-tab.js';
 import { InFlight, type ListenerDeps } from './listener-deps.js';
-import type { PersonaEditor } from './persona-editor.js';
-import type { Publisher } from './publisher.js';
 import { ACTIONS, ALERT_RETRY_WITH_PATTERN, OOPS_MESSAGE, UNREADABLE_MESSAGE } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
-import type { AuthoringService } from './workflow-editor.js';
 
 /**
  * Bolt listeners, kept thin: ack first (Slack wants it within 3 s, and nothing here waits

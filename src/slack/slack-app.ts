@@ -22,7 +22,6 @@ import { Renderer } from './renderer.js';
 import { RunViews } from './run-views.js';
 import { ScheduleCommands } from './schedule-commands.js';
 import { createSocketReceiver } from './socket-receiver.js';
-import type { ViewContext } from './view-model.js';
 import { section } from './views/blocks.js';
 import { AuthoringService } from './workflow-editor.js';
 

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { EngineError } from '../../src/engine/engine-error.js';
+import { TestClock } from '../support/clock.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
   fail,
-  instantClock,
   putWorkflow,
   ScriptedProvider,
   step,
@@ -69,7 +69,7 @@ describe('a run', () => {
 
 describe('failures', () => {
   it('retries a rate-limited call, waiting at least what Retry-After asked', async () => {
-    const clock = instantClock();
+    const clock = new TestClock({ realTime: true, sleeps: 'skip' });
     const openai = new ScriptedProvider('openai', (_r, call) => {
       if (call < 3) throw fail({ kind: 'rate_limit', provider: 'openai', status: 429, retryAfterMs: 7000 });
       return 'ok';
@@ -91,7 +91,7 @@ describe('failures', () => {
   });
 
   it('backs off exponentially within the cap when the provider gives no delay', async () => {
-    const clock = instantClock();
+    const clock = new TestClock({ realTime: true, sleeps: 'skip' });
     const openai = new ScriptedProvider('openai', () => {
       throw fail({ kind: 'server', provider: 'openai', status: 500 });
     });

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/core/clock.js';
+import { nowMs, systemClock } from '../../src/core/clock.js';
 import { openDatabase } from '../../src/db/database.js';
 import { isTransientDbError } from '../../src/db/transient-errors.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { DatabaseUnavailable, Interrupted, persist, StepLease } from '../../src/engine/lease.js';
 import { recoverOrphans } from '../../src/engine/recovery.js';
+import { TestClock } from '../support/clock.js';
 import { type TestDatabase, useTestDatabase, usingPostgres } from '../support/db.js';
 import {
   createTestEngine,
@@ -87,7 +88,7 @@ describe('leases', () => {
       return 'slow but fine';
     });
     await putWorkflow(db, { name: 'slow', provider: 'openai', steps: [step('s', 'p')] });
-    engine = createTestEngine(db, [openai], { clockLike: systemClock, leaseMs: 900, sweepMs: 100 });
+    engine = createTestEngine(db, [openai], { clock: systemClock, leaseMs: 900, sweepMs: 100 });
     await engine.start();
     const run = await startApiRun(engine, 'slow');
     await waitForRun(db, run.id, ['completed']);
@@ -104,7 +105,7 @@ describe('leases', () => {
       step: s,
       openai,
       answer,
-    } = await runAtItsCall('held', 'answer kept', { clockLike: systemClock, leaseMs: 60_000, sweepMs: 50 });
+    } = await runAtItsCall('held', 'answer kept', { clock: systemClock, leaseMs: 60_000, sweepMs: 50 });
     await db.prisma.runStep.update({
       where: { id: s.id },
       data: { leaseExpiresAt: new Date(Date.now() - 1000) },
@@ -132,7 +133,7 @@ describe('leases', () => {
       steps: [step('a', 'p'), step('b', 'q')],
     });
     // A one-minute lease and sweep: only the hand-back can finish this run within the wait.
-    engine = createTestEngine(db, [openai], { clockLike: systemClock, leaseMs: 60_000, sweepMs: 60_000 });
+    engine = createTestEngine(db, [openai], { clock: systemClock, leaseMs: 60_000, sweepMs: 60_000 });
     const store = engine.store;
     const claim = store.claimStep.bind(store);
     let dropped = 0;
@@ -188,77 +189,55 @@ describe('saving through a database blip', () => {
   });
 
   it('gives up, as DatabaseUnavailable, before the lease could lapse', async () => {
-    // A virtual clock that advances by each wait, so the check does not depend on how
-    // loaded the machine is.
-    const t0 = 1_000_000;
-    let virtual = t0;
-    const lease = new StepLease('me', 400, t0);
+    // A clock that advances by each wait, so the check does not depend on how loaded the
+    // machine is.
+    const clock = new TestClock({ sleeps: 'advance' });
+    const lease = new StepLease('me', 400, nowMs(clock));
     const waits: { at: number; wait: number }[] = [];
     await expect(
       persist(lease, () => Promise.reject(connectionLost), {
-        onRetry: (_error, wait) => waits.push({ at: virtual, wait }),
-        clock: {
-          now: () => new Date(virtual),
-          sleep: async (wait) => {
-            virtual += wait;
-          },
-        },
+        onRetry: (_error, wait) => waits.push({ at: nowMs(clock), wait }),
+        clock,
       }),
     ).rejects.toBeInstanceOf(DatabaseUnavailable);
     expect(waits.length).toBeGreaterThan(0);
     for (const { at, wait } of waits) expect(at + wait).toBeLessThan(lease.expiresAt);
-    expect(virtual).toBeLessThan(lease.expiresAt);
+    expect(nowMs(clock)).toBeLessThan(lease.expiresAt);
   });
 
   it('keeps an outcome past the lease until the database is back (its write is guarded by the token)', async () => {
-    const t0 = 1_000_000;
-    let virtual = t0;
+    const clock = new TestClock({ sleeps: 'advance' });
+    const t0 = nowMs(clock);
     const lease = new StepLease('me', 400, t0);
     let calls = 0;
     const saved = await persist(
       lease,
       async () => {
         calls += 1;
-        if (virtual < t0 + 3000) throw connectionLost; // a 3 s outage, far past the 400 ms lease
+        if (nowMs(clock) < t0 + 3000) throw connectionLost; // a 3 s outage, far past the 400 ms lease
         return 'saved';
       },
-      {
-        holdUntil: t0 + 60_000,
-        clock: {
-          now: () => new Date(virtual),
-          sleep: async (wait) => {
-            virtual += wait;
-          },
-        },
-      },
+      { holdUntil: t0 + 60_000, clock },
     );
     expect(saved).toBe('saved');
-    expect(virtual).toBeGreaterThan(lease.expiresAt);
+    expect(nowMs(clock)).toBeGreaterThan(lease.expiresAt);
     expect(calls).toBeGreaterThan(6);
   });
 
   it('stops holding an outcome at its bound, and at shutdown, as DatabaseUnavailable', async () => {
-    const t0 = 1_000_000;
-    let virtual = t0;
+    const clock = new TestClock({ sleeps: 'advance' });
+    const t0 = nowMs(clock);
     const lease = new StepLease('me', 400, t0);
-    const advance = {
-      clock: {
-        now: () => new Date(virtual),
-        sleep: async (wait: number) => {
-          virtual += wait;
-        },
-      },
-    };
     await expect(
-      persist(lease, () => Promise.reject(connectionLost), { holdUntil: t0 + 5000, ...advance }),
+      persist(lease, () => Promise.reject(connectionLost), { holdUntil: t0 + 5000, clock }),
     ).rejects.toBeInstanceOf(DatabaseUnavailable);
-    expect(virtual).toBeGreaterThan(t0 + 4000);
-    expect(virtual).toBeLessThan(t0 + 5000);
+    expect(nowMs(clock)).toBeGreaterThan(t0 + 4000);
+    expect(nowMs(clock)).toBeLessThan(t0 + 5000);
 
     // Another reason to abort (the heartbeat's lost lease) does not end a hold; shutdown does.
     const lost = new AbortController();
     lost.abort(new Interrupted('lease_lost'));
-    virtual = t0;
+    clock.set(t0);
     let tries = 0;
     await persist(
       lease,
@@ -266,13 +245,13 @@ describe('saving through a database blip', () => {
         tries += 1;
         if (tries < 5) throw connectionLost;
       },
-      { holdUntil: t0 + 5000, signal: lost.signal, ...advance },
+      { holdUntil: t0 + 5000, signal: lost.signal, clock },
     );
     expect(tries).toBe(5);
 
     const shutdown = new AbortController();
     shutdown.abort(new Interrupted('shutdown'));
-    virtual = t0;
+    clock.set(t0);
     tries = 0;
     await expect(
       persist(
@@ -281,7 +260,7 @@ describe('saving through a database blip', () => {
           tries += 1;
           return Promise.reject(connectionLost);
         },
-        { holdUntil: t0 + 5000, signal: shutdown.signal, ...advance },
+        { holdUntil: t0 + 5000, signal: shutdown.signal, clock },
       ),
     ).rejects.toBeInstanceOf(DatabaseUnavailable);
     expect(tries).toBe(1);

@@ -3,6 +3,7 @@ import { systemClock } from '../../src/core/clock.js';
 import type { ErrorKind } from '../../src/core/error-kinds.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { backoffDelay, resolveRetryPolicy } from '../../src/engine/retry.js';
+import { TestClock, testNow } from '../support/clock.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
@@ -10,7 +11,6 @@ import {
   putWorkflow,
   ScriptedProvider,
   step,
-  virtualClock,
   waitForRun,
 } from '../support/engine.js';
 
@@ -92,7 +92,7 @@ describe('Retry-After with fake timers', () => {
     });
     await putWorkflow(db, { name: 'ra', provider: 'openai', steps: [step('s', 'p')] });
     const e = createTestEngine(db, [openai], {
-      clockLike: systemClock,
+      clock: systemClock,
       jitter: 0.5,
       random: () => 0.99, // the jittered backoff (~100 ms) is far below Retry-After
       retry: { maxAttempts: 3, baseMs: 100, maxMs: 1000 },
@@ -191,7 +191,7 @@ describe('kinds that cannot succeed on retry', () => {
 
 describe('the step deadline', () => {
   it('starts no call after it: the remaining candidates are skipped and the step pauses with the last error', async () => {
-    const clock = virtualClock();
+    const clock = new TestClock({ start: testNow(), sleeps: 'advance' });
     const slowFailure = (id: 'openai' | 'anthropic') =>
       new ScriptedProvider(id, () => {
         clock.advance(4000); // each call takes 4 s of (virtual) time, then fails
@@ -214,7 +214,7 @@ describe('the step deadline', () => {
       ],
     });
     const e = createTestEngine(db, [openai, anthropic, google], {
-      clockLike: clock,
+      clock: clock,
       deadlineMs: 10_000,
       retry: { maxAttempts: 2, baseMs: 100, maxMs: 100 },
     });
@@ -236,7 +236,7 @@ describe('the step deadline', () => {
   });
 
   it('is counted from each execution: Retry after a pause gets a fresh budget', async () => {
-    const clock = virtualClock();
+    const clock = new TestClock({ start: testNow(), sleeps: 'advance' });
     let down = true;
     const openai = new ScriptedProvider('openai', () => {
       clock.advance(6000);
@@ -250,7 +250,7 @@ describe('the step deadline', () => {
       steps: [step('s', 'p')],
     });
     const e = createTestEngine(db, [openai], {
-      clockLike: clock,
+      clock: clock,
       deadlineMs: 10_000,
       retry: { maxAttempts: 5, baseMs: 100, maxMs: 100 },
     });

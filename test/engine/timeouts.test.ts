@@ -47,7 +47,7 @@ afterEach(async () => {
 
 async function run(name: string, providers: Provider[], stepTimeoutMs: number) {
   engine = createTestEngine(db, providers, {
-    clockLike: systemClock,
+    clock: systemClock,
     stepTimeoutMs,
     retry: { maxAttempts: 2, baseMs: 10, maxMs: 10 },
   });
@@ -103,7 +103,7 @@ describe('a hung connection', () => {
       steps: [step('s', 'p')],
     });
     engine = createTestEngine(db, [deaf], {
-      clockLike: systemClock,
+      clock: systemClock,
       stepTimeoutMs: 100,
       retry: { maxAttempts: 1, baseMs: 10, maxMs: 10 },
     });

@@ -72,7 +72,7 @@ describe.skipIf(!usingPostgres)('PostgreSQL restarted during a step', () => {
         appDb!,
         [createOpenAIProvider(settingsFor('openai', { apiKey: 'sk-test-outage', baseUrl: stub!.baseUrl }))],
         {
-          clockLike: systemClock,
+          clock: systemClock,
           leaseMs,
           sweepMs: 500,
           concurrency: RUNS,

@@ -61,7 +61,7 @@ it('hung connections: calls time out and retry; runs complete or pause with a ti
     db,
     [createOpenAIProvider(settingsFor('openai', { apiKey: 'sk-test-hang', baseUrl: stub.baseUrl }))],
     {
-      clockLike: systemClock,
+      clock: systemClock,
       stepTimeoutMs: TIMEOUT_MS,
       retry: { maxAttempts: 3, baseMs: 10, maxMs: 20 },
       concurrency: FLAKY + DEAD,

@@ -6,7 +6,12 @@ import { createAnthropicProvider } from '../../src/providers/anthropic.js';
 import { createOpenAIProvider } from '../../src/providers/openai.js';
 import { settingsFor } from '../../src/providers/table.js';
 import { fallbackNote } from '../../src/slack/views/fallback-note.js';
-import { type AnthropicStub, anthropicPromptOf, startAnthropicStub } from '../support/anthropic-stub.js';
+import {
+  type AnthropicStub,
+  anthropicError,
+  anthropicPromptOf,
+  startAnthropicStub,
+} from '../support/anthropic-stub.js';
 import { createTestDatabase, storesOf, type TestDatabase } from '../support/db.js';
 import { createTestEngine, putWorkflow, step } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
@@ -33,7 +38,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   anthropic = await startAnthropicStub((request) =>
     overloaded
-      ? { status: 529, type: 'overloaded_error', message: 'Overloaded' }
+      ? anthropicError(529, 'overloaded_error', 'Overloaded')
       : { text: `anthropic: ${anthropicPromptOf(request)}`, delayMs: 20 },
   );
   openai = await startOpenAIStub((request) => ({ text: `openai: ${promptOf(request)}`, delayMs: 20 }));
@@ -76,7 +81,7 @@ it('529 overloads: fall back to OpenAI, stop calling Anthropic once its circuit 
       ),
       createOpenAIProvider(settingsFor('openai', { apiKey: 'sk-test-overload', baseUrl: openai.baseUrl })),
     ],
-    { clockLike: systemClock, health, random: Math.random, retry: { maxAttempts: 2, baseMs: 20, maxMs: 50 } },
+    { clock: systemClock, health, random: Math.random, retry: { maxAttempts: 2, baseMs: 20, maxMs: 50 } },
   );
   await engine.start();
 

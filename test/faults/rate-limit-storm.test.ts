@@ -69,7 +69,7 @@ it('429 storm: every run completes, Retry-After is honoured, nothing is lost or 
     db,
     [createOpenAIProvider(settingsFor('openai', { apiKey: 'sk-test-storm', baseUrl: stub.baseUrl }))],
     {
-      clockLike: systemClock,
+      clock: systemClock,
       health,
       random: Math.random,
       jitter: 0.5,

@@ -1,24 +1,24 @@
 import { describe, expect, it } from 'vitest';
+import { nowMs } from '../../src/core/clock.js';
 import { type CallOutcome, CircuitBreaker, counts } from '../../src/health/breaker.js';
+import { TestClock } from '../support/clock.js';
 
 const settings = { failureThreshold: 5, window: 6, windowMs: 600_000, cooldownMs: 30_000 };
 const KEY = 'anthropic/claude-haiku-4-5';
 
 function setup() {
-  let now = 1_000_000;
-  const breaker = new CircuitBreaker(settings, { now: () => new Date(now) });
+  const clock = new TestClock();
+  const breaker = new CircuitBreaker(settings, clock);
   let id = 0;
-  const call = (outcome: CallOutcome['outcome'], errorKind: string | null = null, at = now) => {
+  const call = (outcome: CallOutcome['outcome'], errorKind: string | null = null, at = nowMs(clock)) => {
     id += 1;
     breaker.record(KEY, { id: `a${id}`, at, outcome, errorKind });
   };
   return {
     breaker,
     call,
-    tick: (ms: number) => {
-      now += ms;
-    },
-    now: () => now,
+    tick: (ms: number) => clock.advance(ms),
+    now: () => nowMs(clock),
   };
 }
 

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
 import { fallbackNote } from '../../src/slack/views/fallback-note.js';
+import { TestClock, testNow } from '../support/clock.js';
 import { storesOf, type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
@@ -27,11 +28,10 @@ useTestDatabase((created) => {
   db = created;
 });
 const engines: Engine[] = [];
-let t = Date.now();
-const clock = { now: () => new Date(t) };
+const clock = new TestClock({ start: testNow() });
 
 beforeEach(async () => {
-  t = Date.now();
+  clock.set(testNow());
 });
 afterEach(async () => {
   for (const e of engines.splice(0)) await e.stop(0);
@@ -99,7 +99,7 @@ describe('the engine and the circuit breaker', () => {
     });
 
     // After the cooldown one probe goes through; it succeeds and the circuit closes.
-    t += 30_000;
+    clock.advance(30_000);
     anthropicUp = true;
     const fourth = await runOnce(e);
     expect(fourth.step.answeredProvider).toBe('anthropic');
@@ -117,11 +117,11 @@ describe('the engine and the circuit breaker', () => {
     const e = await engineWith([anthropic, openai], health);
     await runOnce(e);
     await runOnce(e);
-    t += 30_000;
+    clock.advance(30_000);
     await runOnce(e); // the probe
     expect(anthropic.calls).toHaveLength(3);
     expect(health.circuit(HAIKU).state).toBe('open');
-    t += 29_000;
+    clock.advance(29_000);
     await runOnce(e);
     expect(anthropic.calls).toHaveLength(3);
   });
@@ -203,7 +203,7 @@ describe('the engine and the circuit breaker', () => {
     );
 
     await putWorkflow(db, { name: 'alone', steps: [step('s', 'p', { ...HAIKU })] });
-    t += 30_000; // half-open: the next call is the probe
+    clock.advance(30_000); // half-open: the next call is the probe
     const alone = await runOnce(e, 'alone');
     // Nothing to fall back to: the policy's five calls are made, then the step pauses.
     expect(anthropic.calls).toHaveLength(7);

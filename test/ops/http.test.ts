@@ -1,6 +1,7 @@
 import { App, type CustomRoute, HTTPReceiver } from '@slack/bolt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { nowMs } from '../../src/core/clock.js';
 import { EngineEventBus } from '../../src/core/events.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { createLogger } from '../../src/logging.js';
@@ -12,6 +13,7 @@ import {
 } from '../../src/ops/http.js';
 import { createMetrics } from '../../src/ops/metrics.js';
 import { cachedSlackAuthCheck } from '../../src/ops/slack-auth.js';
+import { TestClock } from '../support/clock.js';
 import { createTestDatabase, storesOf, type TestDatabase } from '../support/db.js';
 import { sampleValue } from './prometheus.js';
 
@@ -216,7 +218,8 @@ describe("Bolt's HTTPReceiver (HTTP mode)", () => {
 
 describe('cachedSlackAuthCheck', () => {
   it('caches a success for 30 s and a failure for 5 s', async () => {
-    let now = 0;
+    const clock = new TestClock();
+    const t0 = nowMs(clock);
     let calls = 0;
     let ok = true;
     const check = cachedSlackAuthCheck(
@@ -225,21 +228,21 @@ describe('cachedSlackAuthCheck', () => {
         if (!ok) throw new Error('invalid_auth');
         return { ok: true };
       },
-      { clock: { now: () => new Date(now) } },
+      { clock },
     );
     expect(await check()).toBe(true);
-    now = 29_999;
+    clock.set(t0 + 29_999);
     expect(await check()).toBe(true);
     expect(calls).toBe(1);
-    now = 30_000;
+    clock.set(t0 + 30_000);
     ok = false;
     expect(await check()).toBe(false);
     expect(calls).toBe(2);
-    now = 34_999;
+    clock.set(t0 + 34_999);
     expect(await check()).toBe(false);
     expect(calls).toBe(2);
     ok = true;
-    now = 35_000;
+    clock.set(t0 + 35_000);
     expect(await check()).toBe(true);
     expect(calls).toBe(3);
   });

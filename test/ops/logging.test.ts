@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { createLogger } from '../../src/logging.js';
+import { TestClock } from '../support/clock.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 import {
   fail,
-  instantClock,
   providerSource,
   putWorkflow,
   ScriptedProvider,
@@ -47,7 +47,7 @@ describe('logs', () => {
       providers: providerSource(openai),
       catalogue: testCatalogue(['openai']),
       logger,
-      clock: instantClock(),
+      clock: new TestClock({ realTime: true, sleeps: 'skip' }),
       queue: new InProcessQueue(),
     });
     await putWorkflow(db, {

@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
 import type { AddScheduleRequest } from '../../src/schedules/service.js';
+import { TestClock } from '../support/clock.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { createTestEngine, fail, ScriptedProvider, waitFor, waitForRun } from '../support/engine.js';
-import { firingsOf, harness, manualClock, seedWorkflow } from './support.js';
+import { firingsOf, harness, seedWorkflow } from './support.js';
 
 /**
  * The scheduler against a real database (embedded, or PostgreSQL with TEST_DATABASE_URL),
@@ -42,7 +43,7 @@ const digest = (cron: string, more: Partial<AddScheduleRequest> = {}): AddSchedu
 describe('firing', () => {
   it('fires at its minute: the firing is recorded under the scheduled minute and starts one run', async () => {
     await engine.start();
-    const h = harness(db, engine, manualClock('2026-05-04T08:58:30Z'));
+    const h = harness(db, engine, new TestClock({ start: '2026-05-04T08:58:30Z' }));
     const s = await h.service.addSchedule(digest('* * * * *', { input: 'the news' }));
     for (const at of ['2026-05-04T08:59:00.120Z', '2026-05-04T08:59:40Z', '2026-05-04T09:00:00.450Z']) {
       h.clock.set(at);
@@ -66,7 +67,7 @@ describe('firing', () => {
   });
 
   it('two schedulers ticking together start one run per firing: the other loses the unique insert', async () => {
-    const clock = manualClock('2026-05-04T08:59:00Z');
+    const clock = new TestClock({ start: '2026-05-04T08:59:00Z' });
     const a = harness(db, engine, clock);
     const b = harness(db, engine, clock);
     const s = await a.service.addSchedule(digest('0 9 * * *'));
@@ -83,7 +84,7 @@ describe('firing', () => {
   });
 
   it('a schedule added in Slack by another process fires at the next tick, with nothing to reload', async () => {
-    const clock = manualClock('2026-05-04T08:59:10Z');
+    const clock = new TestClock({ start: '2026-05-04T08:59:10Z' });
     const h = harness(db, engine, clock);
     await h.scheduler.tick();
     const elsewhere = harness(db, engine, clock);
@@ -94,7 +95,7 @@ describe('firing', () => {
   });
 
   it('does not fire schedules of a disabled workflow, nor paused ones', async () => {
-    const clock = manualClock('2026-05-04T08:59:00Z');
+    const clock = new TestClock({ start: '2026-05-04T08:59:00Z' });
     const h = harness(db, engine, clock);
     const a = await h.service.addSchedule(digest('0 9 * * *'));
     const b = await h.service.addSchedule(digest('0 9 * * *', { channelId: 'C0OTHER' }));
@@ -107,7 +108,7 @@ describe('firing', () => {
   });
 
   it('a run that cannot start is recorded as failed and the channel is told why', async () => {
-    const clock = manualClock('2026-05-04T08:59:00Z');
+    const clock = new TestClock({ start: '2026-05-04T08:59:00Z' });
     const h = harness(db, engine, clock, {
       runs: {
         startRun: async () => {
@@ -140,7 +141,7 @@ describe('daylight saving time', () => {
   }
 
   it('a 02:30 Europe/Berlin schedule fires exactly once on the spring-forward day, at 03:00 CEST', async () => {
-    const h = harness(db, engine, manualClock('2026-03-28T22:00:00Z'));
+    const h = harness(db, engine, new TestClock({ start: '2026-03-28T22:00:00Z' }));
     const s = await h.service.addSchedule(digest('30 2 * * *', { timezone: 'Europe/Berlin' }));
     // 00:30Z-02:00Z is 01:30 CET → 04:00 CEST: the jump and an hour either side.
     await tickEveryMinute(h, '2026-03-29T00:30:00Z', '2026-03-29T02:00:00Z');
@@ -152,7 +153,7 @@ describe('daylight saving time', () => {
   });
 
   it('and exactly once on the fall-back day, when 02:30 comes round twice', async () => {
-    const h = harness(db, engine, manualClock('2026-10-24T22:00:00Z'));
+    const h = harness(db, engine, new TestClock({ start: '2026-10-24T22:00:00Z' }));
     const s = await h.service.addSchedule(digest('30 2 * * *', { timezone: 'Europe/Berlin' }));
     await tickEveryMinute(h, '2026-10-25T00:00:00Z', '2026-10-25T02:00:00Z');
     expect(await firingsOf(db, s.id)).toEqual([
@@ -163,7 +164,7 @@ describe('daylight saving time', () => {
 
 describe('firings missed while the bot was down', () => {
   async function downFor(policy: 'run_once' | 'skip') {
-    const h = harness(db, engine, manualClock('2026-05-01T10:00:00Z'));
+    const h = harness(db, engine, new TestClock({ start: '2026-05-01T10:00:00Z' }));
     const s = await h.service.addSchedule(digest('0 9 * * *', { missed: policy }));
     // Down from 1 May 10:00 until 5 May 12:00: 2, 3, 4 and 5 May 09:00 were missed.
     h.clock.set('2026-05-05T12:00:00Z');
@@ -208,7 +209,7 @@ describe('firings missed while the bot was down', () => {
   });
 
   it('a short restart is not "missed": a firing up to five minutes late runs as usual, silently', async () => {
-    const h = harness(db, engine, manualClock('2026-05-04T08:50:00Z'));
+    const h = harness(db, engine, new TestClock({ start: '2026-05-04T08:50:00Z' }));
     const s = await h.service.addSchedule(digest('0 9 * * *'));
     h.clock.set('2026-05-04T09:04:00Z');
     await h.scheduler.tick();
@@ -219,7 +220,7 @@ describe('firings missed while the bot was down', () => {
   });
 
   it('when the bot is back in time for a firing, that one runs as usual and the earlier ones are reported', async () => {
-    const h = harness(db, engine, manualClock('2026-05-04T06:30:00Z'));
+    const h = harness(db, engine, new TestClock({ start: '2026-05-04T06:30:00Z' }));
     const s = await h.service.addSchedule(digest('0 * * * *'));
     h.clock.set('2026-05-04T09:00:10Z');
     await h.scheduler.tick();
@@ -235,7 +236,7 @@ describe('firings missed while the bot was down', () => {
   });
 
   it('with two processes starting after the outage, the channel hears it once and one run starts', async () => {
-    const clock = manualClock('2026-05-01T10:00:00Z');
+    const clock = new TestClock({ start: '2026-05-01T10:00:00Z' });
     const a = harness(db, engine, clock);
     const b = harness(db, engine, clock);
     const s = await a.service.addSchedule(digest('0 9 * * *'));
@@ -251,7 +252,7 @@ describe('firings missed while the bot was down', () => {
 describe('overlap', () => {
   // The engine is not started here, so a run stays queued: "still active".
   it('skip (the default): no new run while the previous one is active', async () => {
-    const h = harness(db, engine, manualClock('2026-05-04T08:59:30Z'));
+    const h = harness(db, engine, new TestClock({ start: '2026-05-04T08:59:30Z' }));
     const s = await h.service.addSchedule(digest('* * * * *'));
     for (const at of ['2026-05-04T09:00:00Z', '2026-05-04T09:01:00Z']) {
       h.clock.set(at);
@@ -270,7 +271,7 @@ describe('overlap', () => {
   });
 
   it('queue: the firing waits for the previous run and starts at the first tick after it ends; one waits at most', async () => {
-    const h = harness(db, engine, manualClock('2026-05-04T08:59:30Z'));
+    const h = harness(db, engine, new TestClock({ start: '2026-05-04T08:59:30Z' }));
     const s = await h.service.addSchedule(digest('* * * * *', { overlap: 'queue' }));
     for (const at of ['2026-05-04T09:00:00Z', '2026-05-04T09:01:00Z', '2026-05-04T09:02:00Z']) {
       h.clock.set(at);
@@ -301,7 +302,7 @@ describe('pause timeout', () => {
       ),
     ]);
     await engine.start();
-    const clock = manualClock(Date.now());
+    const clock = new TestClock({ start: Date.now() });
     const h = harness(db, engine, clock);
     const s = await h.service.addSchedule(digest('* * * * *', { pauseTimeoutMinutes }));
     clock.set(s.nextFireAt!);

@@ -1,8 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ScheduleError } from '../../src/schedules/service.js';
+import { TestClock } from '../support/clock.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { createTestEngine, ScriptedProvider } from '../support/engine.js';
-import { firingsOf, harness, manualClock, seedWorkflow } from './support.js';
+import { firingsOf, harness, seedWorkflow } from './support.js';
 
 /** What `/workflow schedule add|list|pause|resume|remove` call, on both databases. */
 
@@ -17,7 +18,7 @@ beforeEach(async () => {
 });
 
 function setup(at = '2026-05-04T08:00:00Z') {
-  return harness(db, createTestEngine(db, [new ScriptedProvider('openai')]), manualClock(at));
+  return harness(db, createTestEngine(db, [new ScriptedProvider('openai')]), new TestClock({ start: at }));
 }
 
 async function refusal(

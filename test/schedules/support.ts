@@ -9,22 +9,8 @@ import {
   type SchedulerOptions,
 } from '../../src/schedules/scheduler.js';
 import { ScheduleService } from '../../src/schedules/service.js';
+import type { TestClock } from '../support/clock.js';
 import { putWorkflow, step } from '../support/engine.js';
-
-/** A clock that only moves when told. */
-export function manualClock(start: string | number | Date) {
-  let t = new Date(start).getTime();
-  return {
-    now: () => new Date(t),
-    set(at: string | number | Date) {
-      t = new Date(at).getTime();
-    },
-    advance(ms: number) {
-      t += ms;
-    },
-  };
-}
-export type ManualClock = ReturnType<typeof manualClock>;
 
 /** A cron factory that never ticks by itself: tests call `tick()`. */
 export function manualCron() {
@@ -52,17 +38,17 @@ export function seedWorkflow(db: Database, name = 'digest') {
 export interface Harness {
   scheduler: Scheduler;
   service: ScheduleService;
-  clock: ManualClock;
+  clock: TestClock;
   notices: { channelId: string; text: string }[];
   timeouts: PauseTimeoutEvent[];
   firings: FiringEvent[];
 }
 
-/** A scheduler and a service on `db`, sharing a manual clock; notices are collected. */
+/** A scheduler and a service on `db`, sharing a test clock; notices are collected. */
 export function harness(
-  db: Database,
+  _db: Database,
   engine: Engine,
-  clock: ManualClock,
+  clock: TestClock,
   overrides: Partial<SchedulerOptions> = {},
 ): Harness {
   const notices: Harness['notices'] = [];

@@ -9,9 +9,10 @@ import { syncWorkflows } from '../../src/db/workflow-store.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { silentLogger } from '../../src/logging.js';
 import { startSchedules } from '../../src/schedules/start.js';
+import { TestClock } from '../support/clock.js';
 import { storesOf, type TestDatabase, useTestDatabase } from '../support/db.js';
 import { providerSource, ScriptedProvider, step, waitFor } from '../support/engine.js';
-import { manualClock, manualCron } from './support.js';
+import { manualCron } from './support.js';
 
 /** Schedules declared in workflow files become Schedule rows on start. */
 
@@ -169,7 +170,7 @@ describe('startSchedules', () => {
     try {
       await core.engine.start();
       const cron = manualCron();
-      const clock = manualClock('2026-05-04T06:00:00Z');
+      const clock = new TestClock({ start: '2026-05-04T06:00:00Z' });
       const schedules = await startSchedules(core, { cron: cron.factory, clock });
       expect(cron.created).toEqual([
         {

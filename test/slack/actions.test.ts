@@ -1,16 +1,16 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACTIONS, ALERT_RETRY_WITH_PATTERN } from '../../src/slack/views/index.js';
+import { anthropicBilling } from '../support/anthropic-stub.js';
 import { findByType, visibleText } from '../support/block-kit.js';
 import { waitFor, waitForRun } from '../support/engine.js';
+import { type CommandResult, type Harness, interceptLlms, startHarness } from '../support/slack-harness.js';
 import {
-  anthropicBilling,
-  type CommandResult,
-  type Harness,
-  interceptLlms,
+  actionIds,
+  clickPayload,
+  interactionBody,
+  postSigned,
   SIGNING_SECRET,
-  startHarness,
-} from '../support/slack-harness.js';
-import { actionIds, clickPayload, interactionBody, postSigned } from '../support/slack-requests.js';
+} from '../support/slack-requests.js';
 
 /**
  * Clicks on cards, parent messages and alerts, as signed block_actions. Refusals must leave

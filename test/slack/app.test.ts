@@ -3,8 +3,8 @@ import { loadConfig } from '../../src/config.js';
 import { createSlackApp, SlackConfigError, slackConfigProblem } from '../../src/slack/slack-app.js';
 import { expectValidHome, visibleText } from '../support/block-kit.js';
 import { waitFor } from '../support/engine.js';
-import { type Harness, SIGNING_SECRET, startHarness } from '../support/slack-harness.js';
-import { postSigned } from '../support/slack-requests.js';
+import { type Harness, startHarness } from '../support/slack-harness.js';
+import { postSigned, SIGNING_SECRET } from '../support/slack-requests.js';
 
 /** The app's wiring: modes, configuration errors, the Home tab. */
 

@@ -5,17 +5,16 @@ import { MAX_INPUT_BYTES } from '../../src/engine/runs.js';
 import { parseCommand } from '../../src/slack/command-parser.js';
 import { expectValidMessage, visibleText } from '../support/block-kit.js';
 import { waitFor, waitForRun } from '../support/engine.js';
+import type { LlmCall } from '../support/llm-answers.js';
 import {
   type Harness,
   interceptLlms,
-  type LlmCall,
   ONE_STEP_YML,
   PERSONAS_YML,
   RELEASE_NOTES_YML,
-  SIGNING_SECRET,
   startHarness,
 } from '../support/slack-harness.js';
-import { postSigned, signature, slashCommandBody } from '../support/slack-requests.js';
+import { postSigned, SIGNING_SECRET, signature, slashCommandBody } from '../support/slack-requests.js';
 
 /** /workflow through Bolt's HTTP receiver with signed requests. */
 

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIONS, ALERT_RETRY_WITH_PATTERN, parseStepBlockId } from '../../src/slack/views/index.js';
+import { anthropicBilling } from '../support/anthropic-stub.js';
 import { expectValidHome, findByType, visibleText } from '../support/block-kit.js';
 import { waitFor, waitForRun } from '../support/engine.js';
-import { anthropicBilling, type Harness, interceptLlms, startHarness } from '../support/slack-harness.js';
+import { type Harness, interceptLlms, startHarness } from '../support/slack-harness.js';
 import type { StubView } from '../support/slack-requests.js';
 
 /**

@@ -3,7 +3,8 @@ import { silentLogger } from '../../src/logging.js';
 import { Publisher } from '../../src/slack/publisher.js';
 import { type RateLimits, SLACK_RATE_LIMITS } from '../../src/slack/rate-limit.js';
 import type { MessagePayload } from '../../src/slack/views/model.js';
-import { FakeClock, FakeSlack } from '../support/slack-fakes.js';
+import { TestClock } from '../support/clock.js';
+import { FakeSlack } from '../support/slack-fakes.js';
 
 /**
  * Slack's chat.update budget (Tier 3, about 50 a minute per workspace) is what keeps cards
@@ -24,7 +25,7 @@ const TIGHT: RateLimits = {
 };
 
 function setup() {
-  const clock = new FakeClock();
+  const clock = new TestClock();
   const slack = new FakeSlack(clock);
   const publisher = new Publisher({
     client: slack,
@@ -41,13 +42,13 @@ describe('Publisher and the chat.update budget', () => {
   it('spends no chat.update token on a redraw that changes nothing', async () => {
     const { clock, publisher, texts } = setup();
     publisher.put({ key: 'k', channel: 'C1', payload: state('v1') });
-    await clock.advance(10);
+    await clock.tick(10);
     for (let i = 0; i < 50; i++) {
       publisher.put({ key: 'k', channel: 'C1', payload: state('v1') });
-      await clock.advance(10);
+      await clock.tick(10);
     }
     publisher.put({ key: 'k', channel: 'C1', payload: state('v2') });
-    await clock.advance(10);
+    await clock.tick(10);
     expect(texts('chat.update')).toEqual(['v2']);
     expect(publisher.stats().unchanged).toBe(50);
   });
@@ -56,11 +57,11 @@ describe('Publisher and the chat.update budget', () => {
     const { clock, publisher, texts } = setup();
     for (const n of [1, 2, 3])
       publisher.put({ key: `m${n}`, channel: `C${n}`, payload: state(`m${n} running`), changing: true });
-    await clock.advance(10);
+    await clock.tick(10);
     expect(texts('chat.postMessage')).toEqual(['m1 running', 'm2 running']);
 
     publisher.put({ key: 'm3', channel: 'C3', payload: state('m3 done') });
-    await clock.advance(10);
+    await clock.tick(10);
     expect(texts('chat.postMessage')).toEqual(['m1 running', 'm2 running', 'm3 done']);
     expect(texts('chat.update')).toEqual([]);
   });
@@ -69,9 +70,9 @@ describe('Publisher and the chat.update budget', () => {
     const { clock, publisher, texts } = setup();
     for (const n of [1, 2, 3])
       publisher.put({ key: `m${n}`, channel: `C${n}`, payload: state(`m${n} running`), changing: true });
-    await clock.advance(10);
+    await clock.tick(10);
     publisher.put({ key: 'm1', channel: 'C1', payload: state('m1 done') });
-    await clock.advance(10);
+    await clock.tick(10);
     expect(texts('chat.update')).toEqual(['m1 done']);
     expect(texts('chat.postMessage')).toEqual(['m1 running', 'm2 running', 'm3 running']);
   });
@@ -80,16 +81,16 @@ describe('Publisher and the chat.update budget', () => {
     const { clock, publisher, texts } = setup();
     publisher.put({ key: 'a', channel: 'C1', payload: state('a running'), changing: true });
     publisher.put({ key: 'b', channel: 'C2', payload: state('b running'), changing: true });
-    await clock.advance(10);
+    await clock.tick(10);
     // Spend the burst, then queue a progress update before a final one.
     publisher.put({ key: 'x', channel: 'C3', ts: '1.1', payload: state('x 1') });
     publisher.put({ key: 'y', channel: 'C4', ts: '1.2', payload: state('y 1') });
-    await clock.advance(10);
+    await clock.tick(10);
     publisher.put({ key: 'a', channel: 'C1', payload: state('a step 2'), changing: true });
     publisher.put({ key: 'b', channel: 'C2', payload: state('b done') });
-    await clock.advance(61_000);
+    await clock.tick(61_000);
     expect(texts('chat.update')).toEqual(['x 1', 'y 1', 'b done']);
-    await clock.advance(60_000);
+    await clock.tick(60_000);
     expect(texts('chat.update')).toEqual(['x 1', 'y 1', 'b done', 'a step 2']);
   });
 });

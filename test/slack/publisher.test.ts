@@ -4,14 +4,8 @@ import { Publisher } from '../../src/slack/publisher.js';
 import { SLACK_RATE_LIMITS, TokenBucket } from '../../src/slack/rate-limit.js';
 import type { MessagePayload } from '../../src/slack/views/model.js';
 import { expectValidMessage } from '../support/block-kit.js';
-import {
-  FakeClock,
-  FakeSlack,
-  networkError,
-  platformError,
-  rateLimited,
-  settle,
-} from '../support/slack-fakes.js';
+import { settle, TEST_NOW, TestClock } from '../support/clock.js';
+import { FakeSlack, networkError, platformError, rateLimited } from '../support/slack-fakes.js';
 
 const state = (n: number | string): MessagePayload => ({
   text: `state ${n}`,
@@ -19,7 +13,7 @@ const state = (n: number | string): MessagePayload => ({
 });
 
 function setup(limits = SLACK_RATE_LIMITS) {
-  const clock = new FakeClock();
+  const clock = new TestClock();
   const slack = new FakeSlack(clock);
   const publisher = new Publisher({ client: slack, logger: silentLogger, clock, limits, retryBaseMs: 100 });
   return { clock, slack, publisher };
@@ -35,7 +29,7 @@ describe('Publisher', () => {
     for (let n = 2; n <= 10; n++) publisher.put({ key: 'step:1', channel: 'C1', payload: state(n) });
     slack.hold = false;
     slack.release();
-    await clock.advance(5000);
+    await clock.tick(5000);
     expect(await publisher.flush(0)).toBe(true);
 
     const updates = slack.callsOf('chat.update');
@@ -49,19 +43,19 @@ describe('Publisher', () => {
     const { slack, publisher, clock } = setup();
     for (let n = 1; n <= 10; n++)
       publisher.put({ key: 'step:1', channel: 'C1', ts: '1.1', payload: state(n) });
-    await clock.advance(1000);
+    await clock.tick(1000);
     expect(slack.callsOf('chat.update').map((c) => c.args.text)).toEqual(['state 10']);
   });
 
   it('does not send an update that Slack already shows, unless forced', async () => {
     const { slack, publisher, clock } = setup();
     publisher.put({ key: 'k', channel: 'C1', payload: state(1) });
-    await clock.advance(10);
+    await clock.tick(10);
     publisher.put({ key: 'k', channel: 'C1', payload: state(1) });
-    await clock.advance(10);
+    await clock.tick(10);
     expect(slack.calls.map((c) => c.method)).toEqual(['chat.postMessage']);
     publisher.put({ key: 'k', channel: 'C1', payload: state(1), force: true });
-    await clock.advance(10);
+    await clock.tick(10);
     expect(slack.calls.map((c) => c.method)).toEqual(['chat.postMessage', 'chat.update']);
     expect(publisher.stats().unchanged).toBe(1);
   });
@@ -70,19 +64,20 @@ describe('Publisher', () => {
     const { slack, publisher, clock } = setup();
     slack.answer('chat.update', rateLimited(30));
     publisher.put({ key: 'step:1', channel: 'C1', ts: '1.1', payload: state(1) });
-    await clock.advance(10);
+    await clock.tick(10);
     expect(slack.callsOf('chat.update')).toHaveLength(1);
     publisher.put({ key: 'step:1', channel: 'C1', payload: state(2) });
     // Another card's update waits behind the same Tier 3 bucket; a post to a channel does not.
     publisher.put({ key: 'step:2', channel: 'C1', ts: '1.2', payload: state('other') });
     publisher.put({ key: 'new', channel: 'C2', payload: state('post') });
-    await clock.advance(29_000);
+    await clock.tick(29_000);
     expect(slack.callsOf('chat.update')).toHaveLength(1);
     expect(slack.callsOf('chat.postMessage')).toHaveLength(1);
-    await clock.advance(3_000);
+    await clock.tick(3_000);
     const updates = slack.callsOf('chat.update');
     expect(updates.map((c) => c.args.text)).toEqual(['state 1', 'state 2', 'state other']);
-    expect(updates[1]!.at).toBeGreaterThanOrEqual(30_000);
+    // The clock starts at TEST_NOW: the second update went 30 s or more after the start.
+    expect(updates[1]!.at - TEST_NOW.getTime()).toBeGreaterThanOrEqual(30_000);
     expect(publisher.stats()).toMatchObject({ rateLimited: 1, failures: 0 });
   });
 
@@ -103,11 +98,11 @@ describe('Publisher', () => {
     publisher.put({ key: 'run:1', channel: 'C1', payload: state('parent') });
     publisher.put({ key: 'step:a', channel: 'C1', threadOf: 'run:1', payload: state('a') });
     publisher.put({ key: 'step:b', channel: 'C1', threadOf: 'run:1', payload: state('b') });
-    await clock.advance(10);
+    await clock.tick(10);
     expect(slack.calls.map((c) => c.args.text)).toEqual(['state parent']);
     slack.hold = false;
     slack.release();
-    await clock.advance(5000);
+    await clock.tick(5000);
     const posts = slack.callsOf('chat.postMessage');
     expect(posts.map((c) => c.args.text)).toEqual(['state parent', 'state a', 'state b']);
     expect(posts[1]!.args.thread_ts).toBe(publisher.tsOf('run:1'));
@@ -118,10 +113,10 @@ describe('Publisher', () => {
     const { slack, publisher, clock } = setup();
     for (let i = 0; i < 6; i++) publisher.put({ key: `m${i}`, channel: 'C1', payload: state(i) });
     publisher.put({ key: 'elsewhere', channel: 'C2', payload: state('c2') });
-    await clock.advance(10);
+    await clock.tick(10);
     expect(slack.callsOf('chat.postMessage').map((c) => c.args.channel)).toEqual(['C1', 'C1', 'C1', 'C2']);
     // After the burst, 0.9 a second: 10% under Slack's figure, for jitter (rate-limit.ts).
-    await clock.advance(3500);
+    await clock.tick(3500);
     const times = slack
       .callsOf('chat.postMessage')
       .filter((c) => c.args.channel === 'C1')
@@ -136,7 +131,7 @@ describe('Publisher', () => {
     const failed: string[] = [];
     slack.answer('chat.postMessage', networkError(), platformError('internal_error'));
     publisher.put({ key: 'a', channel: 'C1', payload: state('a') });
-    await clock.advance(1000);
+    await clock.tick(1000);
     expect(slack.callsOf('chat.postMessage')).toHaveLength(3);
     expect(publisher.tsOf('a')).toBeDefined();
 
@@ -148,7 +143,7 @@ describe('Publisher', () => {
       onFailed: (e) => failed.push(e.slackError),
     });
     publisher.put({ key: 'b-reply', channel: 'C9', threadOf: 'b', payload: state('reply') });
-    await clock.advance(1000);
+    await clock.tick(1000);
     expect(failed).toEqual(['not_in_channel']);
     expect(slack.callsOf('chat.postMessage').filter((c) => c.args.channel === 'C9')).toHaveLength(1);
     expect(publisher.stats()).toMatchObject({ retries: 2, failures: 1 });
@@ -166,7 +161,7 @@ describe('Publisher', () => {
       payload: state(2),
       onPosted: ({ ts }) => void posted.push(ts),
     });
-    await clock.advance(10);
+    await clock.tick(10);
     expect(slack.calls.map((c) => c.method)).toEqual(['chat.update', 'chat.postMessage']);
     expect(posted).toHaveLength(1);
     expect(publisher.tsOf('k')).toBe(posted[0]);
@@ -176,9 +171,9 @@ describe('Publisher', () => {
     const { publisher, clock } = setup();
     const posted: { ts: string; channel: string }[] = [];
     publisher.put({ key: 'k', channel: 'C1', payload: state(1), onPosted: (p) => void posted.push(p) });
-    await clock.advance(10);
+    await clock.tick(10);
     publisher.put({ key: 'k', channel: 'C1', payload: state(2) });
-    await clock.advance(10);
+    await clock.tick(10);
     expect(posted).toEqual([{ ts: publisher.tsOf('k'), channel: 'C1' }]);
     expect(await publisher.whenPosted('k')).toBe(posted[0]!.ts);
   });
@@ -186,29 +181,29 @@ describe('Publisher', () => {
 
 describe('TokenBucket', () => {
   it('hands out a burst, then one token per interval, in call order', async () => {
-    const clock = new FakeClock();
+    const clock = new TestClock();
     const bucket = new TokenBucket({ perSecond: 2, burst: 2 }, clock);
     const order: number[] = [];
     for (let i = 0; i < 5; i++) void bucket.take().then(() => order.push(i));
     await settle();
     expect(order).toEqual([0, 1]);
-    await clock.advance(500);
+    await clock.tick(500);
     expect(order).toEqual([0, 1, 2]);
-    await clock.advance(1000);
+    await clock.tick(1000);
     expect(order).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('gives nothing while paused', async () => {
-    const clock = new FakeClock();
+    const clock = new TestClock();
     const bucket = new TokenBucket({ perSecond: 10, burst: 5 }, clock);
     bucket.pause(2000);
     let got = false;
     void bucket.take().then(() => {
       got = true;
     });
-    await clock.advance(1999);
+    await clock.tick(1999);
     expect(got).toBe(false);
-    await clock.advance(200);
+    await clock.tick(200);
     expect(got).toBe(true);
   });
 });

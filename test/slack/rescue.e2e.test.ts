@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIONS, ALERT_RETRY_WITH_PATTERN, DEFAULT_PERSONA_VALUE } from '../../src/slack/views/index.js';
+import { anthropicBilling } from '../support/anthropic-stub.js';
 import { findByType, visibleText } from '../support/block-kit.js';
 import { waitFor, waitForRun } from '../support/engine.js';
-import {
-  anthropicBilling,
-  type Harness,
-  interceptLlms,
-  type LlmCall,
-  startHarness,
-} from '../support/slack-harness.js';
+import type { LlmCall } from '../support/llm-answers.js';
+import { type Harness, interceptLlms, startHarness } from '../support/slack-harness.js';
 import { actionIds, findElement } from '../support/slack-requests.js';
 import type { SlackMode } from '../support/slack-transport.js';
 

@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSchedules } from '../../src/schedules/start.js';
 import { parseScheduleCommand } from '../../src/slack/schedule-commands.js';
-import { manualClock, manualCron } from '../schedules/support.js';
+import { manualCron } from '../schedules/support.js';
+import { anthropicBilling } from '../support/anthropic-stub.js';
 import { visibleText } from '../support/block-kit.js';
-import { TEST_NOW, testNow } from '../support/clock.js';
+import { TEST_NOW, TestClock, testNow } from '../support/clock.js';
 import { waitFor, waitForRun } from '../support/engine.js';
 import {
-  anthropicBilling,
   type Harness,
   interceptLlms,
   PERSONAS_YML,
@@ -32,7 +32,7 @@ schedules:
 
 let h: Harness;
 /** The clock of the schedule commands: the suite's instant, set by hand where a test needs a day. */
-const clock = manualClock(TEST_NOW);
+const clock = new TestClock();
 
 beforeAll(async () => {
   h = await startHarness({
@@ -203,7 +203,7 @@ describe('the scheduler wired to Slack (as main.ts does)', () => {
       where: { id: schedule.id },
       data: { nextFireAt: new Date(testNow().getTime() - 3 * 86_400_000) },
     });
-    const clock = manualClock(testNow());
+    const clock = new TestClock({ start: testNow() });
     const cron = manualCron();
     const started = await startSchedules(h.core, {
       clock,

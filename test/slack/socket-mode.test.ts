@@ -5,11 +5,11 @@ import { SlackStartError } from '../../src/slack/socket-receiver.js';
 import { ACTIONS } from '../../src/slack/views/index.js';
 import { expectValidMessage, visibleText } from '../support/block-kit.js';
 import { waitFor, waitForRun } from '../support/engine.js';
+import type { LlmCall } from '../support/llm-answers.js';
 import {
   APP_TOKEN,
   type Harness,
   interceptLlms,
-  type LlmCall,
   ONE_STEP_YML,
   PERSONAS_YML,
   RELEASE_NOTES_YML,

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type InProcessAnswer, type LlmAnswer, type LlmCall, responseFor } from './llm-answers.js';
 
 /**
  * A local Anthropic Messages API (POST /v1/messages) in the real wire format, for fault
@@ -11,14 +12,12 @@ export interface MessagesRequest {
   messages: { role: string; content: string | { type: string; text: string }[] }[];
 }
 
-export type AnthropicReply =
-  | { text: string; delayMs?: number }
-  | { status: number; type: string; message: string; headers?: Record<string, string> };
+export type AnthropicReply = LlmAnswer;
 
 export interface AnthropicStub {
   baseUrl: string;
   requests: MessagesRequest[];
-  reply: (request: MessagesRequest) => AnthropicReply;
+  reply: (request: MessagesRequest, meta: { call: LlmCall }) => AnthropicReply;
   /** Prompts answered with a 200, and how many times each was. */
   answered: Map<string, number>;
   close(): Promise<void>;
@@ -29,9 +28,53 @@ export const anthropicPromptOf = (request: MessagesRequest): string => {
   return typeof content === 'string' ? content : content.map((c) => c.text).join('');
 };
 
+/** A Messages request as `interceptLlms` and the stub's `reply` see it. */
+export const anthropicCall = (request: MessagesRequest): LlmCall => ({
+  provider: 'anthropic',
+  model: request.model,
+  system: request.system,
+  prompt: anthropicPromptOf(request),
+  at: Date.now(),
+});
+
+/** The body of a 200 to POST /v1/messages: `text` from `model`, the `n`th message. */
+export function anthropicMessage(model: string, text: string, n: number) {
+  return {
+    id: `msg_${n}`,
+    type: 'message',
+    role: 'assistant',
+    model,
+    content: [{ type: 'text', text }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: { input_tokens: 11, output_tokens: 6 },
+  };
+}
+
+/** An error as Anthropic answers it: HTTP `status` with `{ type: 'error', error: { type, message } }`. */
+export function anthropicError(
+  status: number,
+  type: string,
+  message: string,
+  extra: { headers?: Record<string, string>; requestId?: string } = {},
+): InProcessAnswer {
+  const body = { type: 'error', error: { type, message }, request_id: extra.requestId };
+  return { status, body, ...(extra.headers ? { headers: extra.headers } : {}) };
+}
+
+/** Anthropic's answer to an account out of credit: a 400 the bot must not retry. */
+export const anthropicBilling = (): InProcessAnswer =>
+  anthropicError(
+    400,
+    'invalid_request_error',
+    'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+    { requestId: 'req_011CbillingTest' },
+  );
+
 export async function startAnthropicStub(
-  reply: (request: MessagesRequest) => AnthropicReply,
+  reply: (request: MessagesRequest, meta: { call: LlmCall }) => AnthropicReply,
 ): Promise<AnthropicStub> {
+  const hanging = new Set<ServerResponse>();
   const stub: AnthropicStub = {
     baseUrl: '',
     requests: [],
@@ -49,33 +92,25 @@ export async function startAnthropicStub(
     }
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as MessagesRequest;
     stub.requests.push(body);
-    const answer = stub.reply(body);
-    if ('status' in answer) {
-      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-      res.end(JSON.stringify({ type: 'error', error: { type: answer.type, message: answer.message } }));
+    const answer = stub.reply(body, { call: anthropicCall(body) });
+    if (answer === 'hang') {
+      hanging.add(res);
       return;
     }
-    if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
-    if (res.destroyed) return;
-    const prompt = anthropicPromptOf(body);
-    stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        id: `msg_${stub.requests.length}`,
-        type: 'message',
-        role: 'assistant',
-        model: body.model,
-        content: [{ type: 'text', text: answer.text }],
-        stop_reason: 'end_turn',
-        stop_sequence: null,
-        usage: { input_tokens: 11, output_tokens: 6 },
-      }),
+    const response = await responseFor(answer, (text) =>
+      anthropicMessage(body.model, text, stub.requests.length),
     );
+    if (res.destroyed) return;
+    if ('text' in answer) {
+      const prompt = anthropicPromptOf(body);
+      stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
+    }
+    res.writeHead(response.status, response.headers).end(JSON.stringify(response.body));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   stub.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   stub.close = async () => {
+    for (const res of hanging) res.destroy();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };

@@ -1,5 +1,4 @@
 import type { Clock } from '../../src/core/clock.js';
-import { systemClock } from '../../src/core/clock.js';
 import type { HealthGate, ModelCatalogue, Providers } from '../../src/core/ports.js';
 import type { ProviderId } from '../../src/core/provider-spec.js';
 import {
@@ -16,6 +15,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { InProcessQueue, type WorkQueue } from '../../src/engine/queue.js';
 import { type Logger, silentLogger } from '../../src/logging.js';
 import { providersOf } from '../../src/providers/registry.js';
+import { TestClock } from './clock.js';
 
 /** A small catalogue: every provider known, `configured` ones offered. */
 export function testCatalogue(configured: ProviderId[] = ['openai', 'anthropic', 'google']): ModelCatalogue {
@@ -36,7 +36,14 @@ export function testCatalogue(configured: ProviderId[] = ['openai', 'anthropic',
 
 type Behaviour = (request: GenerateRequest, call: number) => Promise<string> | string;
 
-/** A scripted provider that records every request it gets. */
+/**
+ * The engine's provider fake: a `Provider` in process, below the SDKs, that records every
+ * request and answers with what `behaviour` returns or throws (a `ProviderError`, see
+ * `fail`). For tests of the engine's own rules (retries, fallbacks, deadlines, breakers),
+ * where the wire does not matter. Tests that must cross the real SDKs use the HTTP fakes
+ * instead: `interceptLlms` (nock, in this process) or the local servers (openai-stub.ts,
+ * anthropic-stub.ts) for bots in other processes; those speak `LlmAnswer` (llm-answers.ts).
+ */
 export class ScriptedProvider implements Provider {
   readonly label: string;
   readonly calls: GenerateRequest[] = [];
@@ -74,19 +81,6 @@ export function providerSource(...providers: Provider[]): Providers {
   return providersOf(providers);
 }
 
-/** A clock whose sleeps return at once and are remembered. */
-export function instantClock() {
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => new Date(),
-    sleep: async (ms: number) => {
-      sleeps.push(ms);
-    },
-    setTimeout: systemClock.setTimeout,
-  };
-}
-
 export function step(name: string, prompt: string, extra: Partial<StepDefinition> = {}): StepDefinition {
   return { name, prompt, fallbacks: [], ...extra };
 }
@@ -121,14 +115,18 @@ export function createTestEngine(
   db: Database,
   providers: Provider[],
   options: {
-    clock?: ReturnType<typeof instantClock>;
+    /**
+     * The engine's clock: by default the suite's calendar with every backoff recorded and
+     * skipped (`new TestClock({ realTime: true, sleeps: 'skip' })`); `systemClock` for tests
+     * of real waits (timeouts, leases, overload).
+     */
+    clock?: Clock;
     configured?: ProviderId[];
     retry?: { maxAttempts: number; baseMs: number; maxMs: number };
     leaseMs?: number;
     owner?: string;
     defaults?: { provider?: ProviderId; model?: string };
     /** Resilience knobs (test/engine, test/health, test/faults). */
-    clockLike?: Clock;
     health?: HealthGate;
     stepTimeoutMs?: number;
     deadlineMs?: number;
@@ -154,7 +152,7 @@ export function createTestEngine(
     providers: providerSource(...providers),
     catalogue: testCatalogue(options.configured ?? providers.map((p) => p.id)),
     logger: options.logger ?? silentLogger,
-    clock: options.clockLike ?? options.clock ?? instantClock(),
+    clock: options.clock ?? new TestClock({ realTime: true, sleeps: 'skip' }),
     queue: options.queue ?? new InProcessQueue(),
     owner: options.owner,
     random: options.random ?? (() => 0),
@@ -193,22 +191,4 @@ export async function waitForRun(db: Database, runId: string, statuses: string[]
     timeoutMs,
     `run to be ${statuses.join('/')}`,
   );
-}
-
-/** A clock that moves only when told: sleeps advance it at once, and so may `advance`. */
-export function virtualClock(start = Date.now()) {
-  let t = start;
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => new Date(t),
-    advance(ms: number) {
-      t += ms;
-    },
-    sleep: async (ms: number) => {
-      sleeps.push(ms);
-      t += ms;
-    },
-    setTimeout: (_fn: () => void, _ms: number) => ({ cancel() {} }),
-  };
 }

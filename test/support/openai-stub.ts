@@ -1,9 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type LlmAnswer, type LlmCall, responseFor } from './llm-answers.js';
 
 /**
  * A local OpenAI-compatible server (POST /v1/chat/completions), for tests that run the bot
- * in another process where nock cannot reach. Answers in the real wire format.
+ * in another process where nock cannot reach, and for the bench (`fixedLatency`). Answers
+ * in the real wire format (no streaming: the bot does not stream).
+ *
+ * Loaded by bench/ too: it imports nothing of the test runner's.
  */
 export interface ChatRequest {
   model: string;
@@ -11,10 +15,7 @@ export interface ChatRequest {
   stream?: boolean;
 }
 
-export type StubReply =
-  | { text: string; delayMs?: number }
-  | { status: number; body: unknown; headers?: Record<string, string>; delayMs?: number }
-  | 'hang';
+export type StubReply = LlmAnswer;
 
 export interface OpenAIStub {
   baseUrl: string;
@@ -38,6 +39,8 @@ export interface OpenAIStub {
 /** Where a request came in: tests give each process its own base URL (…/a/v1, …/b/v1). */
 export interface StubMeta {
   path: string;
+  /** The request as `interceptLlms` shows it. */
+  call: LlmCall;
 }
 
 export async function startOpenAIStub(
@@ -85,33 +88,23 @@ export async function startOpenAIStub(
     };
     res.on('finish', finished);
     res.on('close', finished);
-    const answer = stub.reply(body, { path: req.url });
+    const answer = stub.reply(body, { path: req.url, call: openaiCall(body) });
     if (answer === 'hang') {
       entry.hung = true;
       hanging.add(res);
       return;
     }
-    if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
+    const response = await responseFor(answer, (text) => chatCompletion(body.model, text, requests.length));
     if (res.destroyed) return;
-    if ('status' in answer) {
-      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-      res.end(JSON.stringify(answer.body));
-      return;
+    if ('text' in answer) {
+      stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
+      answeredPaths.push(req.url);
     }
-    stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
-    answeredPaths.push(req.url);
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        id: `chatcmpl-${requests.length}`,
-        object: 'chat.completion',
-        created: Math.floor(Date.now() / 1000),
-        model: body.model,
-        choices: [{ index: 0, message: { role: 'assistant', content: answer.text }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
-      }),
-    );
+    res.writeHead(response.status, response.headers).end(JSON.stringify(response.body));
   });
+  // Idle connections stay open 30 s, not Node's 5: the bot's clients reuse them between the
+  // bench's bursts instead of reconnecting.
+  server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   stub.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
   stub.close = async () => {
@@ -126,3 +119,43 @@ export async function startOpenAIStub(
 export const promptOf = (request: ChatRequest) =>
   request.messages.find((m) => m.role === 'user')?.content ?? '';
 export const systemOf = (request: ChatRequest) => request.messages.find((m) => m.role === 'system')?.content;
+
+/** A chat request as `interceptLlms` and the stub's `reply` see it. */
+export const openaiCall = (request: ChatRequest): LlmCall => ({
+  provider: 'openai',
+  model: request.model,
+  system: systemOf(request),
+  prompt: promptOf(request),
+  at: Date.now(),
+});
+
+/** The body of a 200 to POST /v1/chat/completions: `text` from `model`, the `n`th completion. */
+export function chatCompletion(model: string, text: string, n: number) {
+  return {
+    id: `chatcmpl-${n}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
+  };
+}
+
+/** A prompt that contains this is refused by `fixedLatency`. */
+export const FAIL_MARK = '[bench-fail]';
+
+/**
+ * The bench's provider: every answer after exactly `latencyMs`, `ok: <the prompt's start>`;
+ * a prompt that contains FAIL_MARK is refused with a 400 (invalid_request: not retried),
+ * which pauses its step, so the bench has a card whose menus it can click.
+ */
+export function fixedLatency(latencyMs: number): (request: ChatRequest) => StubReply {
+  return (request) => {
+    const prompt = promptOf(request);
+    if (prompt.includes(FAIL_MARK)) {
+      const error = { message: 'bench: refused', type: 'invalid_request_error' };
+      return { status: 400, body: { error }, delayMs: latencyMs };
+    }
+    return { text: `ok: ${prompt.slice(0, 40)}`, delayMs: latencyMs };
+  };
+}

@@ -1,14 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { MethodLimit } from './slack-api-limits.js';
 import { attachSocketModeStub, type SocketModeStub } from './slack-socket-stub.js';
 
 /**
- * A local stand-in for the Slack Web API (reached through SLACK_API_URL), for
- * response_url endpoints and for Socket Mode (apps.connections.open and the WebSocket it
- * points to: slack-socket-stub.ts). It answers like Slack — `{ ok: true, … }` with HTTP 200,
- * errors as `{ ok: false, error }`, rate limits as HTTP 429 with Retry-After in seconds —
- * and records every call. It also keeps each message's current content, as a Slack client
- * would show it after posts and edits.
+ * A local stand-in for the Slack Web API (reached through SLACK_API_URL), for response_url
+ * endpoints and for Socket Mode (apps.connections.open and the WebSocket it points to:
+ * slack-socket-stub.ts), used by the tests and by the bench. It answers like Slack —
+ * `{ ok: true, … }` with HTTP 200, errors as `{ ok: false, error }`, rate limits as HTTP
+ * 429 with Retry-After in seconds — and records every call. It keeps each message's current
+ * content, as a Slack client would show it after posts and edits, and every state it had
+ * with the time it arrived, so the bench can tell when a card first showed a state. Given
+ * `limits` (slack-api-limits.ts), it enforces Slack's rate limits and counts the 429s.
+ *
+ * Loaded by bench/ too: it imports nothing of the test runner's.
  */
 
 export interface StubCall {
@@ -26,6 +31,13 @@ export interface StubResponse {
   at: number;
 }
 
+/** What a message showed from the moment `at` (ms) when a post or an edit arrived. */
+export interface MessageState {
+  at: number;
+  text: string;
+  blocks: unknown[];
+}
+
 export interface StubMessage {
   channel: string;
   ts: string;
@@ -34,6 +46,22 @@ export interface StubMessage {
   blocks: unknown[];
   /** How many times it was edited. */
   edits: number;
+  /** Every state it had, oldest first; the last is `text` and `blocks`. */
+  states: MessageState[];
+}
+
+export interface StubCounts {
+  /** Web API calls received per method, 429s included. */
+  calls: Record<string, number>;
+  /** Calls answered 429 per method. */
+  rateLimited: Record<string, number>;
+  /** response_url posts. */
+  responses: number;
+}
+
+export interface SlackApiStubOptions {
+  /** Slack's rate limits to enforce (`slackLimits()`); none unless given. */
+  limits?: Record<string, MethodLimit>;
 }
 
 type Override =
@@ -61,6 +89,8 @@ export interface SlackApiStub {
   /** The next `times` calls of `method` get this answer instead. */
   override(method: string, answer: Override, times?: number): void;
   callsOf(method: string): StubCall[];
+  /** Calls and 429s per method and response_url posts, as copies (since the last reset). */
+  counts(): StubCounts;
   responsesTo(id: string): StubResponse[];
   /** Messages in a channel in posting order (thread replies included), as copies: what a client showed then. */
   messagesIn(channel: string): StubMessage[];
@@ -73,8 +103,12 @@ export interface SlackApiStub {
 /** Channel names the stub resolves (chat.postMessage accepts `#name` as well as an id). */
 const NAMES: Record<string, string> = { '#alerts': 'C0ALERTS' };
 
-export async function startSlackApiStub(): Promise<SlackApiStub> {
+export async function startSlackApiStub(options: SlackApiStubOptions = {}): Promise<SlackApiStub> {
   const calls: StubCall[] = [];
+  const counts: StubCounts = { calls: {}, rateLimited: {}, responses: 0 };
+  const bump = (map: Record<string, number>, key: string) => {
+    map[key] = (map[key] ?? 0) + 1;
+  };
   const responses: StubResponse[] = [];
   const messages = new Map<string, StubMessage>();
   const views = new Map<string, Record<string, unknown> & { id: string }>();
@@ -100,6 +134,7 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
     };
 
     if (url.pathname.startsWith('/response/')) {
+      counts.responses += 1;
       responses.push({
         id: url.pathname.slice('/response/'.length),
         body: JSON.parse(raw || '{}'),
@@ -121,6 +156,12 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
     const body = parseBody(raw, String(req.headers['content-type'] ?? ''));
     const token = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
     calls.push({ method, body, token, at: Date.now() });
+    bump(counts.calls, method);
+    const str = (key: string) => (typeof body[key] === 'string' ? (body[key] as string) : undefined);
+    const rateLimited = (retryAfterSeconds: number) => {
+      bump(counts.rateLimited, method);
+      json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(retryAfterSeconds) });
+    };
 
     const queue = overrides.get(method);
     const override = queue?.[0];
@@ -128,11 +169,7 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
       override.times -= 1;
       if (override.times <= 0) queue!.shift();
       if (override.answer.kind === 'ratelimit') {
-        json(
-          429,
-          { ok: false, error: 'ratelimited' },
-          { 'retry-after': String(override.answer.retryAfterSeconds) },
-        );
+        rateLimited(override.answer.retryAfterSeconds);
       } else if (override.answer.kind === 'error') {
         json(200, { ok: false, error: override.answer.error });
       } else if (override.answer.kind === 'status') {
@@ -142,8 +179,12 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
       }
       return;
     }
+    const limit = options.limits?.[method];
+    if (limit) {
+      const waitMs = limit.limit.take(limit.perChannel ? (str('channel') ?? '') : 'workspace', Date.now());
+      if (waitMs !== undefined) return rateLimited(Math.max(1, Math.ceil(waitMs / 1000)));
+    }
 
-    const str = (key: string) => (typeof body[key] === 'string' ? (body[key] as string) : undefined);
     switch (method) {
       case 'auth.test':
         json(200, {
@@ -166,13 +207,16 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
         const channel = NAMES[str('channel') ?? ''] ?? str('channel') ?? '';
         if (!channel) return json(200, { ok: false, error: 'channel_not_found' });
         const ts = nextTs();
+        const text = str('text') ?? '';
+        const blocks = (body.blocks as unknown[]) ?? [];
         const message: StubMessage = {
           channel,
           ts,
           threadTs: str('thread_ts'),
-          text: str('text') ?? '',
-          blocks: (body.blocks as unknown[]) ?? [],
+          text,
+          blocks,
           edits: 0,
+          states: [{ at: Date.now(), text, blocks }],
         };
         messages.set(`${channel}:${ts}`, message);
         json(200, { ok: true, channel, ts, message: { text: message.text, ts } });
@@ -185,6 +229,7 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
         message.text = str('text') ?? message.text;
         message.blocks = (body.blocks as unknown[]) ?? message.blocks;
         message.edits += 1;
+        message.states.push({ at: Date.now(), text: message.text, blocks: message.blocks });
         json(200, { ok: true, channel: message.channel, ts: message.ts, text: message.text });
         return;
       }
@@ -241,6 +286,9 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
   });
   let base = '';
   const socket = attachSocketModeStub(server);
+  // Idle connections stay open 30 s, not Node's 5: the bot's clients reuse them between the
+  // bench's bursts instead of reconnecting.
+  server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -259,6 +307,7 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
       overrides.set(method, queue);
     },
     callsOf: (method) => calls.filter((c) => c.method === method),
+    counts: () => structuredClone(counts),
     responsesTo: (id) => responses.filter((r) => r.id === id),
     messagesIn: (channel) => structuredClone([...messages.values()].filter((m) => m.channel === channel)),
     thread: (channel, threadTs) =>
@@ -271,6 +320,9 @@ export async function startSlackApiStub(): Promise<SlackApiStub> {
       uploads.clear();
       overrides.clear();
       socket.reset();
+      counts.calls = {};
+      counts.rateLimited = {};
+      counts.responses = 0;
     },
     async close() {
       await socket.close();

@@ -1,47 +1,5 @@
+import { type Clock, systemClock } from '../../src/core/clock.js';
 import type { SlackCaller } from '../../src/slack/publisher.js';
-import type { BucketClock } from '../../src/slack/rate-limit.js';
-
-/** A clock that only moves when told to; timers fire in time order as it moves. */
-export class FakeClock implements BucketClock {
-  private t = 0;
-  private timers: { at: number; fn: () => void; seq: number }[] = [];
-  private seq = 0;
-
-  now(): Date {
-    return new Date(this.t);
-  }
-
-  setTimeout(fn: () => void, ms: number) {
-    const timer = { at: this.t + Math.max(0, ms), fn, seq: this.seq++ };
-    this.timers.push(timer);
-    return {
-      cancel: () => {
-        this.timers = this.timers.filter((x) => x !== timer);
-      },
-    };
-  }
-
-  /** Moves time forward by `ms`, firing due timers and letting promise chains run after each. */
-  async advance(ms: number): Promise<void> {
-    const target = this.t + ms;
-    await settle();
-    for (;;) {
-      const due = this.timers.filter((x) => x.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((x) => x !== due);
-      this.t = due.at;
-      due.fn();
-      await settle();
-    }
-    this.t = target;
-    await settle();
-  }
-}
-
-/** Lets pending promise callbacks and I/O callbacks run. */
-export async function settle(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise((resolve) => setImmediate(resolve));
-}
 
 export interface FakeCall {
   method: string;
@@ -52,8 +10,10 @@ export interface FakeCall {
 type Answer = Record<string, unknown> | Error;
 
 /**
- * A Web API client double: records calls and answers like Slack (`ts` for posts). A test
- * may queue answers per method (errors included) or hold calls until released.
+ * A Web API client double, in process, for the publisher's and renderer's own tests: it
+ * records calls and answers like Slack (`ts` for posts). A test may queue answers per
+ * method (errors included) or hold calls until released. Tests of the whole bot talk HTTP
+ * to the Web API stub instead (slack-api-stub.ts).
  */
 export class FakeSlack implements SlackCaller {
   readonly calls: FakeCall[] = [];
@@ -62,7 +22,7 @@ export class FakeSlack implements SlackCaller {
   hold = false;
   private ts = 0;
 
-  constructor(private readonly clock: { now(): Date } = { now: () => new Date() }) {}
+  constructor(private readonly clock: Pick<Clock, 'now'> = systemClock) {}
 
   /** The next calls of `method` get these answers, in order. */
   answer(method: string, ...answers: Answer[]): void {

@@ -10,14 +10,18 @@ import { createScheduleService } from '../../src/schedules/start.js';
 import type { RateLimits } from '../../src/slack/rate-limit.js';
 import { createSlackApp, EVENTS_PATH, type SlackApp } from '../../src/slack/slack-app.js';
 import { isSlackTs } from '../../src/slack/view-model.js';
+import { anthropicCall, anthropicMessage, type MessagesRequest } from './anthropic-stub.js';
 import { expectValidHome, expectValidMessage, expectValidModal } from './block-kit.js';
 import { createTestDatabase, truncateAll } from './db.js';
 import { waitFor } from './engine.js';
+import { type InProcessAnswer, type LlmCall, responseFor } from './llm-answers.js';
+import { type ChatRequest, chatCompletion, openaiCall } from './openai-stub.js';
 import { type SlackApiStub, type StubMessage, startSlackApiStub } from './slack-api-stub.js';
 import {
   clickPayload,
   homeOpenedEvent,
   type InputValue,
+  SIGNING_SECRET,
   type StubView,
   slashCommandPayload,
   viewClickPayload,
@@ -38,7 +42,6 @@ import {
  * plays Slack's side of the socket).
  */
 
-export const SIGNING_SECRET = 'test-signing-secret-0123456789';
 export const APP_TOKEN = 'xapp-1-A0TEST-1-test-app-token';
 export const OPENAI_ORIGIN = 'https://api.openai.com';
 export const ANTHROPIC_ORIGIN = 'https://api.anthropic.com';
@@ -91,97 +94,31 @@ steps:
 
 // ── providers, through their real SDKs ──────────────────────────────────────
 
-export interface LlmCall {
-  provider: 'openai' | 'anthropic';
-  model: string;
-  system: string | undefined;
-  prompt: string;
-  at: number;
-}
-
-export type LlmAnswer =
-  | { text: string }
-  | { status: number; body: unknown; headers?: Record<string, string> };
-
-export const anthropicBilling = (): LlmAnswer => ({
-  status: 400,
-  body: {
-    type: 'error',
-    error: {
-      type: 'invalid_request_error',
-      message:
-        'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
-    },
-    request_id: 'req_011CbillingTest',
-  },
-});
-
-/** Intercepts api.openai.com and api.anthropic.com (persistently) and answers with `answer`. */
-export function interceptLlms(answer: (call: LlmCall) => LlmAnswer | Promise<LlmAnswer>): LlmCall[] {
+/**
+ * Intercepts api.openai.com and api.anthropic.com (persistently) and answers with `answer`,
+ * in each provider's wire format (the same bodies as the server stubs'). Returns the calls.
+ */
+export function interceptLlms(
+  answer: (call: LlmCall) => InProcessAnswer | Promise<InProcessAnswer>,
+): LlmCall[] {
   const calls: LlmCall[] = [];
+  const reply = async (call: LlmCall, ok: (text: string) => unknown) => {
+    calls.push(call);
+    const { status, body, headers } = await responseFor(await answer(call), ok);
+    return [status, body, headers];
+  };
   nock(OPENAI_ORIGIN)
     .post('/v1/chat/completions')
     .reply(async (req: Request) => {
-      const body = JSON.parse(await req.text()) as {
-        model: string;
-        messages: { role: string; content: string }[];
-      };
-      const call: LlmCall = {
-        provider: 'openai',
-        model: body.model,
-        system: body.messages.find((m) => m.role === 'system')?.content,
-        prompt: body.messages.find((m) => m.role === 'user')?.content ?? '',
-        at: Date.now(),
-      };
-      calls.push(call);
-      const a = await answer(call);
-      if ('status' in a) return [a.status, a.body, { 'content-type': 'application/json', ...a.headers }];
-      return [
-        200,
-        {
-          id: `chatcmpl-${calls.length}`,
-          object: 'chat.completion',
-          created: Math.floor(Date.now() / 1000),
-          model: body.model,
-          choices: [{ index: 0, message: { role: 'assistant', content: a.text }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
-        },
-        { 'content-type': 'application/json' },
-      ];
+      const body = (await req.json()) as ChatRequest;
+      return reply(openaiCall(body), (text) => chatCompletion(body.model, text, calls.length));
     })
     .persist();
   nock(ANTHROPIC_ORIGIN)
     .post('/v1/messages')
     .reply(async (req: Request) => {
-      const body = JSON.parse(await req.text()) as {
-        model: string;
-        system?: string;
-        messages: { content: string }[];
-      };
-      const call: LlmCall = {
-        provider: 'anthropic',
-        model: body.model,
-        system: body.system,
-        prompt: body.messages[0]?.content ?? '',
-        at: Date.now(),
-      };
-      calls.push(call);
-      const a = await answer(call);
-      if ('status' in a) return [a.status, a.body, { 'content-type': 'application/json', ...a.headers }];
-      return [
-        200,
-        {
-          id: `msg_${calls.length}`,
-          type: 'message',
-          role: 'assistant',
-          model: body.model,
-          content: [{ type: 'text', text: a.text }],
-          stop_reason: 'end_turn',
-          stop_sequence: null,
-          usage: { input_tokens: 11, output_tokens: 5 },
-        },
-        { 'content-type': 'application/json' },
-      ];
+      const body = (await req.json()) as MessagesRequest;
+      return reply(anthropicCall(body), (text) => anthropicMessage(body.model, text, calls.length));
     })
     .persist();
   return calls;

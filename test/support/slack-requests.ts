@@ -6,14 +6,35 @@ import type { StubMessage } from './slack-api-stub.js';
  * HMAC-SHA256 of `v0:<timestamp>:<raw body>`,
  * docs.slack.dev/authentication/verifying-requests-from-slack), slash commands
  * form-encoded, interactions form-encoded as `payload=<json>`. The payload builders serve
- * Socket Mode too, where the same payloads travel as JSON in an envelope.
+ * Socket Mode too, where the same payloads travel as JSON in an envelope. The tests'
+ * harness and the bench's load both build their requests here.
+ *
+ * Loaded by bench/ too: it imports nothing of the test runner's.
  */
+
+/** The signing secret of the app the tests and the bench start. */
+export const SIGNING_SECRET = 'test-signing-secret-0123456789';
 
 /** Slack's trigger_ids are unique per invocation. */
 const triggerId = () => `trigger.${Date.now()}.${randomBytes(4).toString('hex')}`;
 
 export function signature(secret: string, timestamp: number, body: string): string {
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+}
+
+/** The headers of a request Slack signed with `secret` at `timestamp` (now unless given). */
+export function signedHeaders(
+  body: string,
+  secret: string = SIGNING_SECRET,
+  options: { timestamp?: number; signature?: string; contentType?: string } = {},
+): Record<string, string> {
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  return {
+    // Events API callbacks are JSON; commands and interactions are form-encoded.
+    'content-type': options.contentType ?? 'application/x-www-form-urlencoded',
+    'x-slack-request-timestamp': String(timestamp),
+    'x-slack-signature': options.signature ?? signature(secret, timestamp, body),
+  };
 }
 
 export interface SignedResponse {
@@ -29,17 +50,7 @@ export async function postSigned(
   secret: string,
   options: { timestamp?: number; signature?: string; contentType?: string } = {},
 ): Promise<SignedResponse> {
-  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: {
-      // Events API callbacks are JSON; commands and interactions are form-encoded.
-      'content-type': options.contentType ?? 'application/x-www-form-urlencoded',
-      'x-slack-request-timestamp': String(timestamp),
-      'x-slack-signature': options.signature ?? signature(secret, timestamp, body),
-    },
-    body,
-  });
+  const response = await fetch(url, { method: 'POST', headers: signedHeaders(body, secret, options), body });
   const text = await response.text();
   return { status: response.status, text, at: Date.now() };
 }
@@ -89,7 +100,7 @@ function* elements(blocks: unknown[]): Generator<{ block: Json; element: Json }>
 
 /** The interactive element with this action_id (or matching it) in a message, with its block_id. */
 export function findElement(
-  message: StubMessage,
+  message: Pick<StubMessage, 'blocks'>,
   actionId: string | RegExp,
 ): { blockId: string; element: Json } | undefined {
   for (const { block, element } of elements(message.blocks)) {
@@ -144,6 +155,15 @@ function blockActionsEnvelope(user: string): Json {
   };
 }
 
+/** Where a click on a message happened, and where its answer goes. */
+function onMessage(channel: string, messageTs: string, responseUrl: string): Json {
+  return {
+    container: { type: 'message', message_ts: messageTs, channel_id: channel, is_ephemeral: false },
+    channel: { id: channel, name: 'runs' },
+    response_url: responseUrl,
+  };
+}
+
 /**
  * The block_actions payload Slack sends when `user` clicks the element `actionId` of
  * `message` (or chooses `option` in it). `blockId`/`value` override what the message holds,
@@ -157,10 +177,31 @@ export function clickPayload(
   const action = clickedAction(findElement(message, actionId), actionId, options, `message ${message.ts}`);
   return {
     ...blockActionsEnvelope(options.user),
-    container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
-    channel: { id: message.channel, name: 'runs' },
+    ...onMessage(message.channel, message.ts, options.responseUrl),
     message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks },
-    response_url: options.responseUrl,
+    actions: [action],
+  };
+}
+
+/**
+ * The block_actions payload when `user` chooses `value` in the select `actionId` of block
+ * `blockId` on the message `messageTs`, built from those ids alone: without the `message`
+ * Slack adds, as the bench sends it at a fixed rate (its figures were measured so).
+ */
+export function selectPayload(o: {
+  user: string;
+  channel: string;
+  messageTs: string;
+  blockId: string;
+  actionId: string;
+  value: string;
+  responseUrl: string;
+}): Json {
+  const element = { type: 'static_select', action_id: o.actionId };
+  const action = clickedAction({ blockId: o.blockId, element }, o.actionId, { option: o.value }, 'a select');
+  return {
+    ...blockActionsEnvelope(o.user),
+    ...onMessage(o.channel, o.messageTs, o.responseUrl),
     actions: [action],
   };
 }
@@ -204,6 +245,21 @@ export function stateValues(view: StubView, inputs: Record<string, InputValue>):
   return values;
 }
 
+/** A payload's `view`: the view as the stub holds it, with what Slack adds (its state among them). */
+function viewOf(view: StubView, values: Json, rootViewId = view.id): Json {
+  return {
+    id: view.id,
+    team_id: 'T0TEST',
+    type: view.type,
+    blocks: view.blocks,
+    private_metadata: view.private_metadata ?? '',
+    state: { values },
+    hash: `${Date.now()}.hash`,
+    root_view_id: rootViewId,
+    app_id: 'A0TEST',
+  };
+}
+
 /** The view_submission payload when `user` presses Submit on `view` with `inputs` filled in. */
 export function viewSubmissionPayload(
   view: StubView,
@@ -227,18 +283,10 @@ export function viewSubmissionPayload(
     token: 'deprecated-verification-token',
     trigger_id: triggerId(),
     view: {
-      id: view.id,
-      team_id: 'T0TEST',
-      type: view.type,
-      blocks: view.blocks,
-      private_metadata: view.private_metadata ?? '',
+      ...viewOf(view, stateValues(view, options.inputs ?? {}), options.rootViewId),
       callback_id: view.callback_id,
-      state: { values: stateValues(view, options.inputs ?? {}) },
-      hash: `${Date.now()}.hash`,
       title: view.title,
-      root_view_id: options.rootViewId ?? view.id,
       previous_view_id: options.previousViewId ?? null,
-      app_id: 'A0TEST',
       bot_id: 'B0BOT',
     },
     response_urls: [],
@@ -251,33 +299,12 @@ export function viewClickPayload(
   actionId: string | RegExp,
   options: { user: string; option?: string; value?: string; blockId?: string },
 ): Json {
-  const found = findElement(
-    {
-      channel: '',
-      ts: '',
-      threadTs: undefined,
-      text: '',
-      blocks: (view.blocks as unknown[]) ?? [],
-      edits: 0,
-    },
-    actionId,
-  );
+  const found = findElement({ blocks: (view.blocks as unknown[]) ?? [] }, actionId);
   const action = clickedAction(found, actionId, options, `view ${view.id}`);
   return {
     ...blockActionsEnvelope(options.user),
     container: { type: 'view', view_id: view.id },
-    view: {
-      id: view.id,
-      team_id: 'T0TEST',
-      type: view.type,
-      blocks: view.blocks,
-      private_metadata: view.private_metadata ?? '',
-      callback_id: view.callback_id ?? '',
-      state: { values: {} },
-      hash: `${Date.now()}.hash`,
-      root_view_id: view.id,
-      app_id: 'A0TEST',
-    },
+    view: { ...viewOf(view, {}), callback_id: view.callback_id ?? '' },
     actions: [action],
   };
 }

@@ -21,14 +21,8 @@ const MARK = Symbol.for('switchboard.testDate');
 function install() {
   const RealDate = globalThis.Date;
   if (RealDate[MARK] !== undefined) return RealDate[MARK];
-  const wanted = process.env.SWITCHBOARD_TEST_NOW ?? DEFAULT_TEST_NOW;
-  const start = RealDate.parse(wanted);
-  if (Number.isNaN(start)) {
-    throw new Error(
-      `SWITCHBOARD_TEST_NOW must be an ISO instant such as ${DEFAULT_TEST_NOW}, not "${wanted}"`,
-    );
-  }
-  const offset = start - RealDate.now();
+  const offset =
+    inheritedOffset() ?? startAt(process.env.SWITCHBOARD_TEST_NOW ?? DEFAULT_TEST_NOW) - RealDate.now();
   const now = () => RealDate.now() + offset;
   // A proxy, not a subclass: Date.prototype stays the same object, so `instanceof Date`
   // holds for every date, including those Node itself creates (fs.Stats, for one).

@@ -1,7 +1,8 @@
 /**
- * The rate limits the Slack stand-in enforces, modelled on Slack's documentation
+ * The rate limits the Web API stub enforces when asked to (the bench does; tests' bursts
+ * would only wait), modelled on Slack's documentation
  * (docs.slack.dev/apis/web-api/rate-limits): limits apply "per API method per
- * workspace/team per app" — the bench has one app in one workspace, so one key per
+ * workspace/team per app" — the stub serves one app in one workspace, so one key per
  * method — except chat.postMessage, which "generally allows posting one message per second
  * per channel" with short bursts. A call over the limit gets HTTP 429 and Retry-After in
  * whole seconds, and does not count against the limit.
@@ -58,7 +59,7 @@ export interface MethodLimit {
 
 const tier4 = () => ({ limit: new SlidingWindow(100, 60_000) });
 
-/** Fresh limiters (they hold state) for one stand-in. */
+/** Fresh limiters (they hold state) for one stub. */
 export function slackLimits(): Record<string, MethodLimit> {
   return {
     // "1 per second, short bursts >1 allowed": a bucket of 3 per channel refilled at 1/s.
