@@ -215,8 +215,7 @@ export class RunStore {
       options.audit && { runId: step.runId, runStepId: step.id, actor: options.actor, ...options.audit },
       (tx) => this.guardedStepMove(tx, step, to, options),
     );
-    if (moved)
-      this.events.safeEmit('step.changed', { runId: step.runId, stepId: step.id, to, actor: options.actor });
+    if (moved) this.stepChanged(step, to, options.actor);
     return moved;
   }
 
@@ -267,8 +266,7 @@ export class RunStore {
    */
   async claimStep(step: { id: string; runId: string }, claim: StepClaim, actor = 'engine'): Promise<boolean> {
     const claimed = await this.claims.run({ step, claim });
-    if (claimed)
-      this.events.safeEmit('step.changed', { runId: step.runId, stepId: step.id, to: 'running', actor });
+    if (claimed) this.stepChanged(step, 'running', actor);
     return claimed;
   }
 
@@ -341,12 +339,7 @@ export class RunStore {
       inputTokens: done.inputTokens,
       outputTokens: done.outputTokens,
     });
-    this.events.safeEmit('step.changed', {
-      runId: step.runId,
-      stepId: step.id,
-      to: 'completed',
-      actor: 'engine',
-    });
+    this.stepChanged(step, 'completed', 'engine');
     return true;
   }
 
@@ -366,13 +359,7 @@ export class RunStore {
       if (moved && skips.length > 0) await tx.stepAttempt.createMany({ data: skips, skipDuplicates: true });
       return moved;
     });
-    if (paused)
-      this.events.safeEmit('step.changed', {
-        runId: step.runId,
-        stepId: step.id,
-        to: 'paused',
-        actor: 'engine',
-      });
+    if (paused) this.stepChanged(step, 'paused', 'engine');
     return paused;
   }
 
@@ -630,6 +617,10 @@ export class RunStore {
   }
 
   // ── internals ───────────────────────────────────────────────────────────────
+
+  private stepChanged(step: { id: string; runId: string }, to: StepStatus, actor: string): void {
+    this.events.safeEmit('step.changed', { runId: step.runId, stepId: step.id, to, actor });
+  }
 
   private async attemptExists(id: string): Promise<boolean> {
     return (await this.prisma.stepAttempt.findUnique({ where: { id }, select: { id: true } })) !== null;

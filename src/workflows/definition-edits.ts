@@ -1,6 +1,6 @@
 import type { ModelCatalogue } from '../core/ports.js';
 import type { StepDefinition, WorkflowDefinition } from '../core/workflow-definition.js';
-import { isRefusal, type VersionOrigin, type WorkflowStore } from '../db/workflow-store.js';
+import { isRefusal, type WorkflowRecord, type WorkflowStore } from '../db/workflow-store.js';
 import { formatPath, MAX_STEPS, type SchemaProblem, schemaProblems, workflowFileSchema } from './schema.js';
 import { validateWorkflow } from './validate.js';
 import { stepToFile, workflowToFile } from './yaml-export.js';
@@ -30,18 +30,8 @@ export class AuthoringError extends Error {
   }
 }
 
-export interface EditableWorkflow {
-  id: string;
-  name: string;
-  version: number;
-  enabled: boolean;
-  owners: string[];
-  /** "file" or "slack". */
-  source: string;
-  sourcePath: string | null;
-  definition: WorkflowDefinition;
-  origin: VersionOrigin | null;
-}
+/** A workflow's current definition, as the editor shows it. */
+export type EditableWorkflow = Omit<WorkflowRecord, 'notify'>;
 
 /** One field an edit changed, for the audit trail ("steps[1].prompt": from → to). */
 export interface FieldChange {

@@ -162,20 +162,9 @@ export function createTestEngine(
   });
 }
 
-/** Polls until `check` returns a truthy value (or throws after `timeoutMs`). */
-export async function waitFor<T>(
-  check: () => Promise<T> | T,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { waitFor } from './wait.js';
+
+export { waitFor };
 
 /** Starts a run of `workflow` as the API would (user U1, no idempotency key). */
 export function startApiRun(engine: Engine, workflow: string, input = '') {

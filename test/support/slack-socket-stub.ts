@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { waitFor } from './engine.js';
+import { waitFor } from './wait.js';
 
 /**
  * Slack's side of Socket Mode, on the Web API stub's port
