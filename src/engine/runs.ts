@@ -1,7 +1,7 @@
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
-import { EDITABLE_STEP, type RunStatus, type StepStatus, type Trigger } from '../core/states.js';
-import type { RunRow, RunStore, StepChanges } from '../db/run-store.js';
+import { EDITABLE_STEP, type RunStatus, type Trigger } from '../core/states.js';
+import type { RunRow, RunStepRow, RunStore, StepChanges } from '../db/run-store.js';
 import type { WorkflowStore } from '../db/workflow-store.js';
 import { EngineError, notFound, stale } from './engine-error.js';
 import type { WorkQueue } from './queue.js';
@@ -27,6 +27,9 @@ export interface StartRunRequest {
 
 /** What startRun returns: the run, and whether this call created it or found it. */
 export type StartedRun = RunRow & { replayed: boolean };
+
+/** A step by id, or its row when the caller has just read it. */
+export type StepRef = string | RunStepRow;
 
 export interface RunsServiceOptions {
   store: RunStore;
@@ -176,8 +179,8 @@ export class RunsService {
   }
 
   /** Retry a paused step (after switching provider or persona, or as it is). */
-  async retryStep(stepId: string, actor: string, expectedVersion?: number) {
-    const step = await this.step(stepId);
+  async retryStep(ref: StepRef, actor: string, expectedVersion?: number) {
+    const step = await this.stepOf(ref);
     const moved = await this.o.store.moveStep(step, 'pending', {
       actor,
       from: ['paused'],
@@ -187,12 +190,12 @@ export class RunsService {
     if (!moved) throw stale(`Step *${step.name}* is ${step.status} now; only a paused step can be retried.`);
     await this.o.store.moveRun(step.runId, 'running', { actor, from: ['paused'] });
     await this.o.queue.enqueue(step.runId);
-    return this.step(stepId);
+    return this.step(step.id);
   }
 
   /** Switch a pending or paused step to another provider/model (a run-step override). */
   async setStepModel(
-    stepId: string,
+    ref: StepRef,
     choice: { provider: string; model: string },
     actor: string,
     expectedVersion?: number,
@@ -204,7 +207,7 @@ export class RunsService {
         `${choice.provider}/${choice.model} is not an available model.`,
       );
     }
-    const step = await this.step(stepId);
+    const step = await this.stepOf(ref);
     const from = step.overrideProvider ? `${step.overrideProvider}/${step.overrideModel}` : null;
     return this.editStep(step, actor, expectedVersion, 'step.model', from, `${provider}/${choice.model}`, {
       overrideProvider: provider,
@@ -213,10 +216,10 @@ export class RunsService {
   }
 
   /** Choose a persona for a pending or paused step; null means "use the workflow default". */
-  async setStepPersona(stepId: string, personaId: string | null, actor: string, expectedVersion?: number) {
+  async setStepPersona(ref: StepRef, personaId: string | null, actor: string, expectedVersion?: number) {
     const persona = personaId ? await this.o.workflows.personaById(personaId) : null;
     if (personaId && !persona) throw new EngineError('invalid_choice', 'That persona does not exist.');
-    const step = await this.step(stepId);
+    const step = await this.stepOf(ref);
     const previous = step.overridePersonaId
       ? ((await this.o.workflows.personaById(step.overridePersonaId, { includeDisabled: true }))?.name ??
         step.overridePersonaId)
@@ -232,8 +235,14 @@ export class RunsService {
     return step;
   }
 
+  /** The step a caller already read (a click reads it to check the card), or read now. */
+  private stepOf(ref: StepRef): Promise<RunStepRow> {
+    return typeof ref === 'string' ? this.step(ref) : Promise.resolve(ref);
+  }
+
+  /** The edited step as the write left it: the row given, the change, the next version. */
   private async editStep(
-    step: { id: string; runId: string; name: string; status: StepStatus },
+    step: RunStepRow,
     actor: string,
     expectedVersion: number | undefined,
     action: string,
@@ -256,7 +265,7 @@ export class RunsService {
           : `Step *${now.name}* is ${now.status} now and can no longer be changed.`,
       );
     }
-    return this.step(step.id);
+    return { ...step, ...(data as Partial<RunStepRow>), version: (expectedVersion ?? step.version) + 1 };
   }
 
   private async changeRun(runId: string, to: RunStatus, actor: string, from: RunStatus[], action: string) {

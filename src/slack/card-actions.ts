@@ -91,7 +91,7 @@ export class ActionService {
     return this.onStep(input, async (step, version) => {
       const choice = parseModelValue(input.value);
       if (!choice) return this.refuse(step.runId, REFUSED.malformed);
-      await this.o.runs.setStepModel(step.id, choice, input.userId, version);
+      await this.o.runs.setStepModel(step, choice, input.userId, version);
       return undefined;
     });
   }
@@ -101,7 +101,7 @@ export class ActionService {
       const choice = parsePersonaValue(input.value);
       if (!choice) return this.refuse(step.runId, REFUSED.malformed);
       await this.o.runs.setStepPersona(
-        step.id,
+        step,
         choice.kind === 'default' ? null : choice.personaId,
         input.userId,
         version,
@@ -166,12 +166,12 @@ export class ActionService {
     }
     return this.engineCall(step.runId, async () => {
       const switched = await this.o.runs.setStepModel(
-        step.id,
+        step,
         { provider: choice.provider, model: choice.model },
         input.userId,
         step.version,
       );
-      await this.o.runs.retryStep(step.id, input.userId, switched.version);
+      await this.o.runs.retryStep(switched, input.userId, switched.version);
       return undefined;
     });
   }
