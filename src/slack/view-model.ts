@@ -6,7 +6,6 @@ import type { RunWithSteps } from '../db/run-reads.js';
 import type { RunStepRow } from '../db/run-store.js';
 import { type PlanContext, planStep, type StepPlan } from '../engine/plan.js';
 import { type PersonaSnapshot, type RunSnapshot, readSnapshot } from '../engine/snapshot.js';
-import { providerLabel } from '../providers/table.js';
 import type { MenuOptions, PersonaSource, RunView, StepView } from './views/model.js';
 
 /**
@@ -142,7 +141,7 @@ export function menuOptions(
   return {
     providers: ctx.catalogue.providers.map((id) => ({
       id,
-      label: providerLabel(id),
+      label: ctx.catalogue.label(id),
       models: [...ctx.catalogue.models(id)],
       health: ctx.providerHealth?.(id) ?? null,
     })),
