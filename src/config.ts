@@ -134,6 +134,24 @@ const envSchema = z.object({
   SLACK_EDIT_POLICY: z
     .enum(['owners', 'channel'], { message: 'must be "owners" (default) or "channel"' })
     .default('owners'),
+  SLACK_THREAD_MAX_MESSAGES: int(
+    200,
+    1,
+    1000,
+    'messages of a thread "Run a workflow…" reads at most; a longer thread is refused, e.g. 200',
+  ),
+  SLACK_THREAD_MAX_CHARS: int(
+    40_000,
+    500,
+    100_000,
+    'characters of a thread or message "Run a workflow…" takes as input at most, e.g. 40000',
+  ),
+  SLACK_FUNCTION_TIMEOUT_MINUTES: int(
+    1440,
+    0,
+    43_200,
+    'minutes a Workflow Builder step waits for its run before it is stopped and reported failed; 0 = never, e.g. 1440',
+  ),
   PORT: int(3000, 1, 65_535, 'the HTTP port, e.g. 3000'),
   METRICS_ENABLED: bool(true, 'serve Prometheus metrics at /metrics on PORT'),
 
@@ -178,6 +196,10 @@ export interface Config {
     adminUserIds: string[];
     editPolicy: 'owners' | 'channel';
     port: number;
+    /** What "Run a workflow…" reads of a thread at most (src/slack/thread-reader.ts). */
+    thread: { maxMessages: number; maxChars: number };
+    /** How long a Workflow Builder step waits for its run (src/slack/function-steps.ts); 0 = no limit. */
+    functionTimeoutMinutes: number;
   };
   /** Health, readiness and metrics endpoints (src/ops), served on the Slack HTTP port. */
   ops: { metricsEnabled: boolean };
@@ -249,6 +271,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       adminUserIds: e.SLACK_ADMIN_USER_IDS,
       editPolicy: e.SLACK_EDIT_POLICY,
       port: e.PORT,
+      thread: { maxMessages: e.SLACK_THREAD_MAX_MESSAGES, maxChars: e.SLACK_THREAD_MAX_CHARS },
+      functionTimeoutMinutes: e.SLACK_FUNCTION_TIMEOUT_MINUTES,
     },
     ops: { metricsEnabled: e.METRICS_ENABLED },
     schedules: { timezone: e.SCHEDULE_TIMEZONE, pauseTimeoutMinutes: e.SCHEDULE_PAUSE_TIMEOUT_MINUTES },

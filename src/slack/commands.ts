@@ -6,7 +6,7 @@ import { describeHealth } from '../health/describe.js';
 import type { ProviderHealth } from '../health/monitor.js';
 import { quietRow } from '../health/stats.js';
 import type { Command } from './command-parser.js';
-import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';
+import { mayActOnRun, mayRunWorkflow, type PermissionPolicy, runAccess } from './permissions.js';
 import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher } from './publisher.js';
 import type { Renderer } from './renderer.js';
@@ -152,6 +152,9 @@ export class CommandService {
     input: string,
     ctx: CommandContext,
   ): Promise<MessagePayload | undefined> {
+    const [target] = await this.o.stores.workflows.runnable({ name: workflow });
+    const decision = target ? mayRunWorkflow(ctx.userId, target, this.o.policy) : undefined;
+    if (decision && !decision.allowed) return errorMessage(decision.message);
     try {
       const run = await this.o.runs.startRun({
         workflow,

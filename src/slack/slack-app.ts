@@ -21,7 +21,10 @@ import type { BucketClock, RateLimits } from './rate-limit.js';
 import { Renderer } from './renderer.js';
 import { RunViews } from './run-views.js';
 import { ScheduleCommands } from './schedule-commands.js';
+import { registerShortcuts } from './shortcut-listeners.js';
+import { ShortcutService } from './shortcuts.js';
 import { createSocketReceiver } from './socket-receiver.js';
+import { ThreadReader } from './thread-reader.js';
 import { section } from './views/blocks.js';
 import { AuthoringService } from './workflow-editor.js';
 
@@ -250,6 +253,13 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     publisher,
     logger,
   });
+  const reader = new ThreadReader({
+    call: (method, args) => publisher.call(method, args),
+    limits: slack.thread,
+    logger,
+  });
+  const shortcuts = new ShortcutService({ workflows: stores.workflows, runs, reader, policy, logger });
+  registerShortcuts(app, { shortcuts, logger }, inFlight);
 
   const detach = [
     renderer.attach(core.engine.events),

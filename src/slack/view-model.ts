@@ -35,6 +35,19 @@ export function isSlackTs(value: string | null | undefined): value is string {
   return typeof value === 'string' && /^\d+\.\d+$/.test(value);
 }
 
+/**
+ * The thread a run's cards and notes are posted in: the existing thread it was started in
+ * ("in that thread", WorkflowRun.inThreadTs), else its parent message's own thread once
+ * posted. Slack threads are one level deep, so replies go to the root, never to a reply.
+ */
+export function repliesThreadTs(row: {
+  threadTs: string | null;
+  inThreadTs: string | null;
+}): string | undefined {
+  if (!isSlackTs(row.threadTs)) return undefined;
+  return row.inThreadTs ?? row.threadTs;
+}
+
 export function runView(run: RunWithSteps): RunView {
   const snapshot = readSnapshot(run.snapshot);
   return {

@@ -52,6 +52,11 @@ const text = (what: string, max: number) =>
     .min(1, `must not be empty (${what})`)
     .max(max, `must be at most ${max} characters`);
 
+const userIds = z.array(
+  z.string({ error: 'must be a Slack user id' }).regex(USER_ID, 'must be a Slack user id, e.g. U012AB3CD'),
+  { error: 'must be a list of Slack user ids' },
+);
+
 const slug = z
   .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be text') })
   .regex(SLUG, 'must be a slug: 1-64 lowercase letters, digits and dashes, e.g. release-notes');
@@ -241,16 +246,8 @@ export const workflowFileSchema = strict({
     .string({ error: 'must be a Slack channel id or #name' })
     .regex(CHANNEL, 'must be a Slack channel id (e.g. C0ALERTS) or a #channel-name')
     .optional(),
-  owners: z
-    .array(
-      z
-        .string({ error: 'must be a Slack user id' })
-        .regex(USER_ID, 'must be a Slack user id, e.g. U012AB3CD'),
-      {
-        error: 'must be a list of Slack user ids',
-      },
-    )
-    .optional(),
+  owners: userIds.optional(),
+  runners: userIds.optional(),
   steps: z
     .array(stepFile, { error: (i) => (i.input === undefined ? 'is required' : 'must be a list of steps') })
     .min(1, 'needs at least one step')
@@ -281,6 +278,7 @@ export const workflowFileSchema = strict({
       model: w.model,
       notify: w.notify,
       owners: w.owners ?? [],
+      ...(w.runners === undefined || w.runners.length === 0 ? {} : { runners: w.runners }),
       fallbacks: w.fallbacks ?? [],
       retry: toRetry(w),
       timeoutSeconds: w.timeout_seconds,

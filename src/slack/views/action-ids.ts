@@ -58,6 +58,18 @@ export const CALLBACKS = {
   /** A step's editor, pushed on top of the workflow editor. */
   stepEditor: 'wf_step_editor',
   persona: 'persona_editor',
+  /** "Run a workflow…" from a shortcut (views/run-from-message.ts). */
+  runWorkflow: 'run_workflow_modal',
+  /** What it shows after the submission (starting, started, refused): closes only. */
+  runWorkflowNotice: 'run_workflow_notice',
+} as const;
+
+/** callback_ids of the shortcuts (manifest.yml features.shortcuts). */
+export const SHORTCUTS = {
+  /** Message shortcut "Run a workflow…": the message, or the thread it starts, is the input. */
+  fromMessage: 'run_from_message',
+  /** Global shortcut "Run a workflow": a text box for the input, a channel to post in. */
+  global: 'run_workflow_shortcut',
 } as const;
 
 /** Persona menu value for "Workflow default (X)": clears the override. */

@@ -35,6 +35,8 @@ const TRIGGER_WORDS: Record<RunTrigger, string> = {
   button: 'with a button',
   cli: 'from the CLI',
   api: 'through the API',
+  shortcut: 'with a shortcut',
+  workflow_step: 'from Workflow Builder',
 };
 
 export function triggerWords(trigger: RunTrigger): string {
