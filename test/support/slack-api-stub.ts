@@ -66,6 +66,20 @@ export interface StubConversation {
   isMember?: boolean;
 }
 
+/**
+ * A Workflow Builder step running one of the app's functions: Slack waits for
+ * functions.completeSuccess or functions.completeError, made with the token it sent in the
+ * function_executed event (docs.slack.dev/reference/methods/functions.completeSuccess).
+ */
+export interface StubFunctionExecution {
+  token: string;
+  state: 'running' | 'completed' | 'failed';
+  /** Output parameters the function declares as required (parameter_validation_failed without them). */
+  requiredOutputs: string[];
+  outputs?: Record<string, unknown>;
+  error?: string;
+}
+
 /** A workspace member as users.info describes them. */
 export interface StubUser {
   name: string;
@@ -114,6 +128,8 @@ export interface SlackApiStub {
   conversations: Map<string, StubConversation>;
   /** Members users.info knows; another id is `user_not_found`. */
   users: Map<string, StubUser>;
+  /** Function executions by function_execution_id (Fx…): register one before sending its event. */
+  functionExecutions: Map<string, StubFunctionExecution>;
   /** Someone (not the bot) posts in `channel`, in the thread of `threadTs` if given; returns its ts. */
   post(
     channel: string,
@@ -156,6 +172,7 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
   const uploads = new Map<string, string>();
   const conversations = new Map<string, StubConversation>();
   const users = new Map<string, StubUser>();
+  const functionExecutions = new Map<string, StubFunctionExecution>();
   let viewCounter = 0;
   let fileCounter = 0;
   const overrides = new Map<string, { answer: Override; times: number }[]>();
@@ -342,6 +359,9 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       }
       case 'conversations.replies':
         return json(200, replies(body));
+      case 'functions.completeSuccess':
+      case 'functions.completeError':
+        return json(200, completeFunction(method, body, token));
       case 'users.info': {
         const id = str('user') ?? '';
         const u = users.get(id);
@@ -420,6 +440,43 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
     };
   }
 
+  /**
+   * functions.completeSuccess / completeError: only with the execution's own token, only
+   * while it runs, and (success) with an `outputs` object holding the required outputs.
+   */
+  function completeFunction(
+    method: string,
+    body: Record<string, unknown>,
+    token: string | undefined,
+  ): Record<string, unknown> {
+    if (!token) return { ok: false, error: 'not_authed' };
+    const id = String(body.function_execution_id ?? '');
+    if (!id) return { ok: false, error: 'invalid_arguments' };
+    const execution = functionExecutions.get(id);
+    if (!execution) return { ok: false, error: 'function_execution_not_found' };
+    if (token !== execution.token) return { ok: false, error: 'invalid_auth' };
+    if (execution.state !== 'running') return { ok: false, error: 'execution_not_in_running_state' };
+    if (method === 'functions.completeError') {
+      if (typeof body.error !== 'string' || body.error.trim() === '')
+        return { ok: false, error: 'invalid_arguments' };
+      execution.state = 'failed';
+      execution.error = body.error;
+      return { ok: true };
+    }
+    const outputs = body.outputs;
+    if (typeof outputs !== 'object' || outputs === null || Array.isArray(outputs)) {
+      return { ok: false, error: 'invalid_arguments' };
+    }
+    const given = outputs as Record<string, unknown>;
+    const missing = execution.requiredOutputs.filter(
+      (name) => given[name] === undefined || given[name] === null,
+    );
+    if (missing.length > 0) return { ok: false, error: 'parameter_validation_failed', errors: missing };
+    execution.state = 'completed';
+    execution.outputs = given;
+    return { ok: true };
+  }
+
   let base = '';
   const socket = attachSocketModeStub(server);
   // Idle connections stay open 30 s, not Node's 5: the bot's clients reuse them between the
@@ -438,6 +495,7 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
     socket,
     conversations,
     users,
+    functionExecutions,
     post(channel, m) {
       const ts = nextTs();
       messages.set(`${channel}:${ts}`, {
@@ -475,6 +533,7 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       overrides.clear();
       conversations.clear();
       users.clear();
+      functionExecutions.clear();
       socket.reset();
       counts.calls = {};
       counts.rateLimited = {};

@@ -19,6 +19,7 @@ import { type ChatRequest, chatCompletion, openaiCall } from './openai-stub.js';
 import { type SlackApiStub, type StubMessage, startSlackApiStub } from './slack-api-stub.js';
 import {
   clickPayload,
+  functionExecutedEvent,
   globalShortcutPayload,
   homeOpenedEvent,
   type InputValue,
@@ -195,6 +196,14 @@ export interface Harness {
   /** Any Events API callback (`type: event_callback`), signed or in an envelope. */
   event(body: Record<string, unknown>): Promise<SlackResponse>;
   /**
+   * Workflow Builder runs the app's function `callbackId` with `inputs`: the stand-in
+   * registers the execution (its own xwfp- token) and the event is sent. Returns its id.
+   */
+  functionExecuted(
+    callbackId: string,
+    inputs: Record<string, unknown>,
+  ): Promise<SlackResponse & { executionId: string; token: string }>;
+  /**
    * What the user who typed the command or clicked sees as the answer: the message in the ack
    * itself when there is one, else the first ephemeral message sent to its response_url.
    */
@@ -340,6 +349,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async event(body) {
       return slackSends.event(body);
+    },
+    async functionExecuted(callbackId, inputs) {
+      const n = ++counter;
+      const executionId = `Fx0TEST${String(n).padStart(4, '0')}`;
+      const token = `xwfp-test-${n}-${Math.random().toString(36).slice(2, 10)}`;
+      stub.functionExecutions.set(executionId, { token, state: 'running', requiredOutputs: ['output'] });
+      const ack = await slackSends.event(functionExecutedEvent({ callbackId, executionId, token, inputs }));
+      return { ...ack, executionId, token };
     },
     async settle() {
       await slack.flush(10_000);

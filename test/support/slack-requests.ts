@@ -373,6 +373,56 @@ export function globalShortcutPayload(o: { callbackId: string; user: string }): 
   };
 }
 
+// ── Workflow Builder steps ───────────────────────────────────────────────────
+
+/**
+ * The Events API callback when Workflow Builder runs one of the app's functions
+ * (docs.slack.dev/reference/events/function_executed): parameters as arrays, the inputs by
+ * name, and a bot_access_token (xwfp-…) for the complete calls.
+ */
+export function functionExecutedEvent(o: {
+  callbackId: string;
+  executionId: string;
+  token: string;
+  inputs: Record<string, unknown>;
+}): Json {
+  const param = (name: string, type = 'string', required = false) => ({
+    type,
+    name,
+    title: name,
+    is_required: required,
+  });
+  return {
+    token: 'deprecated',
+    team_id: 'T0TEST',
+    api_app_id: 'A0TEST',
+    type: 'event_callback',
+    event_id: `Ev${randomBytes(4).toString('hex')}`,
+    event_time: Math.floor(Date.now() / 1000),
+    event: {
+      type: 'function_executed',
+      function: {
+        id: 'Fn0TEST',
+        callback_id: o.callbackId,
+        title: 'Run a Switchboard workflow',
+        description: 'Runs a Switchboard workflow',
+        type: 'app',
+        input_parameters: Object.keys(o.inputs).map((name) => param(name)),
+        output_parameters: [param('output', 'string', true), param('run_link')],
+        app_id: 'A0TEST',
+        date_created: 1_700_000_000,
+        date_updated: 1_700_000_000,
+        date_deleted: 0,
+      },
+      inputs: o.inputs,
+      function_execution_id: o.executionId,
+      workflow_execution_id: `Wx${o.executionId.slice(2)}`,
+      event_ts: `${Date.now() / 1000}`,
+      bot_access_token: o.token,
+    },
+  };
+}
+
 /** The Events API callback for a user opening the app's Home tab (the payload of an events_api envelope). */
 export function homeOpenedEvent(user: string): Json {
   return {
