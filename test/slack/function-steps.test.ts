@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_WORKFLOW_FUNCTION, workflowFunctionId } from '../../src/slack/function-manifest.js';
 import { anthropicBilling } from '../support/anthropic-stub.js';
+import { visibleText } from '../support/block-kit.js';
 import { waitFor, waitForRun } from '../support/engine.js';
 import type { LlmCall } from '../support/llm-answers.js';
 import {
@@ -99,6 +100,8 @@ describe.each<[SlackMode]>([['http'], ['socket']])('workflows as Workflow Builde
     });
     expect(h.stub.functionExecutions.get(step.executionId)?.state).toBe('completed');
     await h.settle();
+    const parent = h.stub.messages.get(`C0RUNS:${run.threadTs}`)!;
+    expect(visibleText(parent)).toContain('Started by a Slack workflow from Workflow Builder');
     h.expectAllPayloadsValid();
   });
 

@@ -53,6 +53,8 @@ export function starterMrkdwn(startedBy: string): string {
   if (SLACK_USER_ID.test(startedBy)) return `<@${startedBy}>`;
   if (startedBy.startsWith('schedule:')) return `schedule ${safeMrkdwn(startedBy.slice('schedule:'.length))}`;
   if (startedBy.startsWith('cli:')) return `${safeMrkdwn(startedBy.slice('cli:'.length))} (CLI)`;
+  // A Workflow Builder step with no "Run for" person: `workflow:<workflow_execution_id>`.
+  if (startedBy.startsWith('workflow:')) return 'a Slack workflow';
   return safeMrkdwn(startedBy);
 }
 
