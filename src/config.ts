@@ -1,8 +1,16 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import type { ProviderId, ProviderSettings } from './core/provider-spec.js';
+import { isModelName } from './core/provider-spec.js';
 import { normalizeTimezone, timezoneProblem } from './core/timezone.js';
-import { type BuiltInProviderId, PROVIDER_IDS, PROVIDER_TABLE } from './providers/table.js';
+import {
+  type BuiltInProviderId,
+  ENDPOINTS_VARIABLE,
+  endpointIdProblem,
+  endpointVariables,
+  PROVIDER_IDS,
+  PROVIDER_TABLE,
+} from './providers/table.js';
 
 /**
  * Configuration, read once from the environment at start and validated here.
@@ -61,8 +69,6 @@ const bool = (fallback: boolean, hint: string) =>
     })
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const providerName = z.enum(PROVIDER_IDS, { message: `must be one of ${PROVIDER_IDS.join(', ')}` });
-
 /** Each provider's key, base URL and model list variables, from the provider table. */
 const providerVariables = Object.fromEntries(
   PROVIDER_IDS.flatMap((id) => {
@@ -91,7 +97,9 @@ const envSchema = z.object({
   WORKFLOWS_DIR: optionalString.transform((v) => v ?? './workflows'),
 
   ...providerVariables,
-  DEFAULT_PROVIDER: optionalString.pipe(providerName.optional()).or(z.undefined()),
+  // ENDPOINTS_VARIABLE; the endpoints' own variables are named after them (endpointSettings below).
+  LLM_ENDPOINTS: list,
+  DEFAULT_PROVIDER: optionalString,
   DEFAULT_MODEL: optionalString,
 
   RETRY_MAX_ATTEMPTS: int(3, 1, 20, 'provider calls per provider/model before moving on, e.g. 3'),
@@ -126,6 +134,24 @@ const envSchema = z.object({
   SLACK_EDIT_POLICY: z
     .enum(['owners', 'channel'], { message: 'must be "owners" (default) or "channel"' })
     .default('owners'),
+  SLACK_THREAD_MAX_MESSAGES: int(
+    200,
+    1,
+    1000,
+    'messages of a thread "Run a workflow…" reads at most; a longer thread is refused, e.g. 200',
+  ),
+  SLACK_THREAD_MAX_CHARS: int(
+    40_000,
+    500,
+    100_000,
+    'characters of a thread or message "Run a workflow…" takes as input at most, e.g. 40000',
+  ),
+  SLACK_FUNCTION_TIMEOUT_MINUTES: int(
+    1440,
+    0,
+    43_200,
+    'minutes a Workflow Builder step waits for its run before it is stopped and reported failed; 0 = never, e.g. 1440',
+  ),
   PORT: int(3000, 1, 65_535, 'the HTTP port, e.g. 3000'),
   METRICS_ENABLED: bool(true, 'serve Prometheus metrics at /metrics on PORT'),
 
@@ -149,6 +175,8 @@ export interface Config {
   database: { url: string | undefined; dataDir: string };
   workflowsDir: string;
   providers: Record<BuiltInProviderId, ProviderSettings>;
+  /** Named OpenAI-compatible endpoints (LLM_ENDPOINTS), each a provider beside the built-ins. */
+  endpoints: ProviderSettings[];
   defaults: { provider: ProviderId | undefined; model: string | undefined };
   retry: { maxAttempts: number; baseMs: number; maxMs: number };
   /** 0..1: how much of each backoff is randomised (RETRY_JITTER). */
@@ -168,6 +196,10 @@ export interface Config {
     adminUserIds: string[];
     editPolicy: 'owners' | 'channel';
     port: number;
+    /** What "Run a workflow…" reads of a thread at most (src/slack/thread-reader.ts). */
+    thread: { maxMessages: number; maxChars: number };
+    /** How long a Workflow Builder step waits for its run (src/slack/function-steps.ts); 0 = no limit. */
+    functionTimeoutMinutes: number;
   };
   /** Health, readiness and metrics endpoints (src/ops), served on the Slack HTTP port. */
   ops: { metricsEnabled: boolean };
@@ -187,10 +219,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const problems: { variable: string; message: string }[] = [];
+  const endpoints = endpointSettings(e.LLM_ENDPOINTS, env, problems);
+  const providerIds = [...PROVIDER_IDS, ...endpoints.map((p) => p.id)];
   if (e.DEFAULT_MODEL && !e.DEFAULT_PROVIDER) {
     problems.push({
       variable: 'DEFAULT_PROVIDER',
-      message: `must be set when DEFAULT_MODEL is (${PROVIDER_IDS.join(', ')})`,
+      message: `must be set when DEFAULT_MODEL is (${providerIds.join(', ')})`,
+    });
+  }
+  if (e.DEFAULT_PROVIDER && !providerIds.includes(e.DEFAULT_PROVIDER)) {
+    problems.push({
+      variable: 'DEFAULT_PROVIDER',
+      message: `must be one of ${providerIds.join(', ')} (an endpoint counts once it is in ${ENDPOINTS_VARIABLE})`,
     });
   }
   if (e.BREAKER_FAILURE_THRESHOLD > e.BREAKER_WINDOW) {
@@ -209,6 +249,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     providers: Object.fromEntries(
       PROVIDER_IDS.map((id) => [id, providerSettings(id, e as unknown as Record<string, unknown>)]),
     ) as Record<BuiltInProviderId, ProviderSettings>,
+    endpoints,
     defaults: { provider: e.DEFAULT_PROVIDER, model: e.DEFAULT_MODEL },
     retry: { maxAttempts: e.RETRY_MAX_ATTEMPTS, baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS },
     retryJitter: e.RETRY_JITTER,
@@ -230,6 +271,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       adminUserIds: e.SLACK_ADMIN_USER_IDS,
       editPolicy: e.SLACK_EDIT_POLICY,
       port: e.PORT,
+      thread: { maxMessages: e.SLACK_THREAD_MAX_MESSAGES, maxChars: e.SLACK_THREAD_MAX_CHARS },
+      functionTimeoutMinutes: e.SLACK_FUNCTION_TIMEOUT_MINUTES,
     },
     ops: { metricsEnabled: e.METRICS_ENABLED },
     schedules: { timezone: e.SCHEDULE_TIMEZONE, pauseTimeoutMinutes: e.SCHEDULE_PAUSE_TIMEOUT_MINUTES },
@@ -250,19 +293,97 @@ function providerSettings(id: BuiltInProviderId, e: Record<string, unknown>): Pr
   };
 }
 
+const ENDPOINT_URL_EXAMPLE = 'http://localhost:11434/v1';
+
+/**
+ * The endpoints named in LLM_ENDPOINTS, each from its own variables (endpointVariables):
+ * a base URL and a model list are required, a key and a label optional. Problems name the
+ * variable and what to set.
+ */
+function endpointSettings(
+  ids: readonly string[],
+  env: Record<string, string | undefined>,
+  problems: { variable: string; message: string }[],
+): ProviderSettings[] {
+  const out: ProviderSettings[] = [];
+  const seen = new Set<string>();
+  for (const id of ids) {
+    const problem = endpointIdProblem(id);
+    if (problem) {
+      problems.push({ variable: ENDPOINTS_VARIABLE, message: problem });
+      continue;
+    }
+    if (seen.has(id)) {
+      problems.push({
+        variable: ENDPOINTS_VARIABLE,
+        message: `"${id}" is listed twice; list each endpoint once`,
+      });
+      continue;
+    }
+    seen.add(id);
+    const vars = endpointVariables(id);
+    const read = (name: string) => {
+      const value = env[name]?.trim();
+      return value === '' ? undefined : value;
+    };
+    const before = problems.length;
+    const baseUrl = read(vars.baseUrl);
+    if (baseUrl === undefined) {
+      problems.push({
+        variable: vars.baseUrl,
+        message: `is required for the endpoint "${id}" in ${ENDPOINTS_VARIABLE}: its OpenAI-compatible base URL, e.g. ${ENDPOINT_URL_EXAMPLE}`,
+      });
+    } else if (!/^https?:\/\/[^/]/.test(baseUrl) || !URL.canParse(baseUrl)) {
+      problems.push({
+        variable: vars.baseUrl,
+        message: `must be a full URL such as ${ENDPOINT_URL_EXAMPLE}`,
+      });
+    }
+    const models = (read(vars.models) ?? '')
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean);
+    if (models.length === 0) {
+      problems.push({
+        variable: vars.models,
+        message: `is required for the endpoint "${id}": the models it serves, comma-separated, the first the default (e.g. llama3.1,qwen2.5)`,
+      });
+    }
+    const badModel = models.find((m) => !isModelName(m));
+    if (badModel !== undefined) {
+      problems.push({
+        variable: vars.models,
+        message: `"${badModel}" is not a model name: no spaces or "|", at most 140 characters`,
+      });
+    }
+    const label = read(vars.label);
+    if (label !== undefined && label.length > 40) {
+      problems.push({
+        variable: vars.label,
+        message: 'must be at most 40 characters (it is shown in menus)',
+      });
+    }
+    if (problems.length > before) continue;
+    out.push({ id, label: label ?? id, apiKey: read(vars.apiKey), baseUrl, models: [...new Set(models)] });
+  }
+  return out;
+}
+
 /** Every secret value in the config, so logs and messages can be scrubbed of them. */
 export function secretValues(config: Config): string[] {
+  const providers = [...PROVIDER_IDS.map((id) => config.providers[id]), ...config.endpoints];
   return [
-    ...PROVIDER_IDS.map((id) => config.providers[id].apiKey),
+    ...providers.map((p) => p.apiKey),
+    ...providers.flatMap((p) => urlPasswords(p.baseUrl)),
     config.slack.botToken,
     config.slack.signingSecret,
     config.slack.appToken,
-    ...databasePasswords(config.database.url),
+    ...urlPasswords(config.database.url),
   ].filter((s): s is string => typeof s === 'string' && s.length >= 6);
 }
 
-/** The password in a postgresql:// URL, as written and decoded (a log may show either). */
-function databasePasswords(url: string | undefined): string[] {
+/** The password in a URL (postgresql://, a gateway's https://user:pass@…), as written and decoded (a log may show either). */
+function urlPasswords(url: string | undefined): string[] {
   if (!url) return [];
   try {
     const written = new URL(url).password;

@@ -4,11 +4,13 @@ import { ConfigError, loadConfig, loadDotEnv } from '../config.js';
 import { EngineError } from '../engine/engine-error.js';
 import { createLogger } from '../logging.js';
 import { buildCatalogue } from '../providers/catalogue.js';
+import { functionsYaml } from '../slack/function-manifest.js';
 import { loadWorkflowDir } from '../workflows/loader.js';
 
 /**
- * For workflow authors: `npm run workflow -- validate | list | run <name> --input "…"`.
- * `run` uses the same engine, database and providers as the bot and prints each step.
+ * For workflow authors: `npm run workflow -- validate | list | run <name> --input "…" | functions`.
+ * `run` uses the same engine, database and providers as the bot and prints each step;
+ * `functions` prints manifest.yml's `functions:` block with one Workflow Builder step per workflow.
  */
 
 const USAGE = `Usage: npm run workflow -- <command>
@@ -16,6 +18,7 @@ const USAGE = `Usage: npm run workflow -- <command>
   validate                    check every file in WORKFLOWS_DIR (exit 1 on problems)
   list                        the workflows and their steps
   run <name> --input "text"   run a workflow here and print each step
+  functions                   manifest.yml's functions: block, one Workflow Builder step per workflow
   help                        this text`;
 
 async function main(argv: string[]): Promise<number> {
@@ -32,6 +35,21 @@ async function main(argv: string[]): Promise<number> {
   loadDotEnv();
   const config = loadConfig();
   const catalogue = buildCatalogue(config);
+
+  if (command === 'functions') {
+    const result = await loadWorkflowDir(config.workflowsDir, catalogue);
+    for (const error of result.errors) console.error(`✗ ${error.toString()}`);
+    if (result.workflows.length > 49) {
+      console.error(
+        `Slack allows 50 functions per app: the first 49 of ${result.workflows.length} workflows are listed.`,
+      );
+    }
+    console.log(
+      '# Paste over the functions: block of manifest.yml (docs/slack.md, "Workflow Builder steps").',
+    );
+    console.log(functionsYaml(result.workflows.map((w) => ({ name: w.name, description: w.description }))));
+    return result.errors.length > 0 ? 1 : 0;
+  }
 
   if (command === 'validate' || command === 'list') {
     const result = await loadWorkflowDir(config.workflowsDir, catalogue);

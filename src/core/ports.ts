@@ -15,6 +15,13 @@ export type { Clock } from './clock.js';
 export interface ModelCatalogue {
   /** Providers with credentials, in preference order (the first is the global fallback). */
   readonly providers: readonly ProviderId[];
+  /**
+   * Every provider this deployment knows, configured or not: the built-ins and the named
+   * endpoints (LLM_ENDPOINTS). Workflow files may name only these.
+   */
+  readonly knownProviders: readonly ProviderId[];
+  /** The provider's name for people ("OpenAI", an endpoint's label); the id when unknown. */
+  label(provider: ProviderId): string;
   /** Models to offer for a provider in menus (callers offer only configured providers). */
   models(provider: ProviderId): readonly string[];
   /**
@@ -27,7 +34,7 @@ export interface ModelCatalogue {
   defaultModel(provider: ProviderId): string;
   /** True when `model` is a known model of `provider`. */
   has(provider: ProviderId, model: string): boolean;
-  /** The provider whose known models include `model`, if exactly one does. */
+  /** The provider whose models include `model`, if exactly one admin list does, else its family's. */
   inferProvider(model: string): ProviderId | undefined;
 }
 

@@ -16,6 +16,15 @@ export interface ProviderSettings {
   models: string[];
 }
 
+// Model names may hold `/` (org/model), `:` (ollama tags), `.` and `@`; never whitespace,
+// control characters or `|` (menu values join ids with it), and fit a Slack option value.
+const MODEL_NAME = /^[^\s\p{Cc}|]{1,140}$/u;
+
+/** Whether `value` can be a model name in menus, workflow files and LLM_ENDPOINTS' model lists. */
+export function isModelName(value: string): boolean {
+  return MODEL_NAME.test(value);
+}
+
 /** A provider and model, as written "provider/model" in workflow files and menus. */
 export interface ModelRef {
   provider: ProviderId;

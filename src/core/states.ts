@@ -67,5 +67,13 @@ export function canMoveStep(from: StepStatus, to: StepStatus): boolean {
 }
 
 /** What started a run. */
-export const RUN_TRIGGERS = ['slash', 'schedule', 'button', 'cli', 'api'] as const;
+export const RUN_TRIGGERS = [
+  'slash',
+  'schedule',
+  'button',
+  'cli',
+  'api',
+  'shortcut',
+  'workflow_step',
+] as const;
 export type Trigger = (typeof RUN_TRIGGERS)[number];

@@ -37,6 +37,11 @@ export interface WorkflowDefinition {
   notify?: string | undefined;
   /** Slack user ids allowed to act on every run of this workflow. */
   owners: string[];
+  /**
+   * Slack user ids who may start runs of it (with the owners and admins); unset or empty:
+   * everyone in the workspace.
+   */
+  runners?: string[] | undefined;
   fallbacks: ModelRef[];
   retry?: RetryPolicy | undefined;
   /** Per provider call, for steps that set none (then the global STEP_TIMEOUT_SECONDS). */

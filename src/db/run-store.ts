@@ -71,6 +71,8 @@ export interface NewRun {
   startedBy: string;
   channelId: string | null;
   threadTs: string | null;
+  /** An existing thread the run is posted in (WorkflowRun.inThreadTs). */
+  inThreadTs?: string | null | undefined;
   steps: {
     name: string;
     prompt: string;
@@ -449,6 +451,7 @@ export class RunStore {
           startedBy: run.startedBy,
           channelId: run.channelId,
           threadTs: run.threadTs,
+          inThreadTs: run.inThreadTs ?? null,
           steps: {
             create: run.steps.map((step, position) => ({
               position,

@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { EngineEventBus } from '../core/events.js';
 import type { Database } from './database.js';
+import { FunctionStore } from './function-store.js';
 import { RunReads } from './run-reads.js';
 import { RunStore } from './run-store.js';
 import { ScheduleStore } from './schedule-store.js';
@@ -19,6 +20,8 @@ export interface Stores {
   schedules: ScheduleStore;
   /** Reads of runs for Slack, App Home, commands and metrics. */
   reads: RunReads;
+  /** Workflow Builder steps waiting for their runs. */
+  functions: FunctionStore;
 }
 
 export function openStores(db: Database, events: EngineEventBus, clock: Clock): Stores {
@@ -27,5 +30,6 @@ export function openStores(db: Database, events: EngineEventBus, clock: Clock): 
     workflows: new WorkflowStore(db.prisma),
     schedules: new ScheduleStore(db.prisma),
     reads: new RunReads(db.prisma),
+    functions: new FunctionStore(db.prisma, clock),
   };
 }

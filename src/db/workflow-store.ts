@@ -352,6 +352,16 @@ export async function currentOrigins(
   return new Map(rows.map(({ workflowId, ...origin }) => [workflowId, origin]));
 }
 
+/** A workflow as the "Run a workflow" menus need it (WorkflowStore.runnable). */
+export interface RunnableWorkflow {
+  name: string;
+  description: string;
+  enabled: boolean;
+  owners: string[];
+  /** Who may start runs besides owners and admins; empty: everyone. */
+  runners: string[];
+}
+
 /** A persona's row. */
 export interface PersonaRow {
   id: string;
@@ -436,6 +446,28 @@ export class WorkflowStore {
       where: 'name' in ref ? { name: ref.name } : { id: ref.id },
       select: { id: true, name: true, owners: true, notify: true, enabled: true },
     });
+  }
+
+  /**
+   * Enabled workflows with who may start them (owners, and the definition's runners), for
+   * the "Run a workflow" menus; disabled ones too when asked (to say why one cannot run).
+   */
+  async runnable(options: { name?: string; includeDisabled?: boolean } = {}): Promise<RunnableWorkflow[]> {
+    const rows = await this.prisma.workflow.findMany({
+      where: {
+        ...(options.includeDisabled ? {} : { enabled: true }),
+        ...(options.name === undefined ? {} : { name: options.name }),
+      },
+      orderBy: { name: 'asc' },
+      select: { name: true, description: true, enabled: true, owners: true, definition: true },
+    });
+    return rows.map((w) => ({
+      name: w.name,
+      description: w.description,
+      enabled: w.enabled,
+      owners: w.owners,
+      runners: (w.definition as unknown as WorkflowDefinition).runners ?? [],
+    }));
   }
 
   /** Does `userId` own any enabled workflow? */

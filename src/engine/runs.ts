@@ -17,6 +17,8 @@ export interface StartRunRequest {
   trigger: Trigger;
   channelId?: string | undefined;
   threadTs?: string | undefined;
+  /** Post the run as replies in this existing thread of `channelId` (a run started from a message). */
+  inThreadTs?: string | undefined;
   /**
    * Makes the request idempotent: a second startRun with the same key (a replayed slash
    * command, a double click) returns the run the first one created instead of starting
@@ -92,6 +94,7 @@ export class RunsService {
       startedBy: request.startedBy,
       channelId: request.channelId ?? null,
       threadTs: request.threadTs ?? null,
+      inThreadTs: request.inThreadTs ?? null,
       steps: definition.steps.map((step) => ({
         name: step.name,
         prompt: step.prompt,

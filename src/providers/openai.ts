@@ -117,7 +117,7 @@ function finish(
       code: 'content_filter',
     });
   }
-  return { text, usage: tokens, finishReason: reason ?? 'unknown', provider: 'openai', model: ctx.model };
+  return { text, usage: tokens, finishReason: reason ?? 'unknown', provider: ctx.provider, model: ctx.model };
 }
 
 // OpenAI returns billing problems as 429 too; they are not worth retrying.

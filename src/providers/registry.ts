@@ -1,12 +1,13 @@
 import type { Providers } from '../core/ports.js';
-import type { ProviderSettings } from '../core/provider-spec.js';
 import { type ModelRef, type Provider, ProviderError, type ProviderId } from '../core/provider-spec.js';
 import {
+  allProviderSettings,
   type BuiltInProviderId,
+  createAdapter,
+  enableHint,
   isConfigured,
   PROVIDER_IDS,
-  PROVIDER_TABLE,
-  providerEntry,
+  type ProviderConfig,
   providerLabel,
 } from './table.js';
 
@@ -33,15 +34,7 @@ export class ProviderNotConfiguredError extends ProviderError {
   }
 }
 
-function enableHint(id: ProviderId): string {
-  const entry = providerEntry(id);
-  if (!entry) return 'its API key';
-  return entry.keyOptionalWithBaseUrl
-    ? `${entry.keyVariable} (or ${entry.baseUrlVariable} for a local OpenAI-compatible server)`
-    : entry.keyVariable;
-}
-
-/** The engine's Providers port over the given adapters (the bot's, or a test's fakes). */
+/** The engine's Providers port over the given adapters (the bot's, or a test's fakes): built-ins in table order, then the others as given. */
 export function providersOf(adapters: Iterable<Provider>): Providers {
   const byId = new Map<ProviderId, Provider>();
   for (const provider of adapters) byId.set(provider.id, provider);
@@ -57,13 +50,7 @@ export function providersOf(adapters: Iterable<Provider>): Providers {
   };
 }
 
-/** Real adapters for every provider of the table that the configuration has credentials for. */
-export function createProviders(config: {
-  providers: Record<BuiltInProviderId, ProviderSettings>;
-}): Providers {
-  return providersOf(
-    PROVIDER_IDS.filter((id) => isConfigured(id, config.providers[id])).map((id) =>
-      PROVIDER_TABLE[id].create(config.providers[id]),
-    ),
-  );
+/** Real adapters for every configured provider: the built-ins with credentials and every named endpoint. */
+export function createProviders(config: ProviderConfig): Providers {
+  return providersOf(allProviderSettings(config).filter(isConfigured).map(createAdapter));
 }

@@ -5,9 +5,10 @@ import { createOpenAIProvider } from './openai.js';
 
 /**
  * The providers Switchboard knows, in one table: everything else (the configuration's
- * variables, the workflow schema's provider names, the catalogue and its menus, the
- * adapters, the words in error messages) is derived from it. Adding a provider: one
- * adapter file and one entry here.
+ * variables, the catalogue and its menus, the adapters, the words in error messages) is
+ * derived from it. Adding a provider: one adapter file and one entry here. Below the table,
+ * the rule for the named OpenAI-compatible endpoints an admin adds beside them
+ * (LLM_ENDPOINTS), which need no entry.
  */
 
 interface ProviderEntry {
@@ -83,35 +84,133 @@ export function providerEntry(id: ProviderId): ProviderEntry | undefined {
   return isBuiltInProvider(id) ? PROVIDER_TABLE[id] : undefined;
 }
 
-/** "OpenAI" for "openai"; the id itself when the table does not know it. */
+// ── named OpenAI-compatible endpoints ─────────────────────────────────────────
+
+/**
+ * Besides the built-ins, an admin may name any number of OpenAI-compatible endpoints
+ * (`LLM_ENDPOINTS=ollama,vllm`), each a provider of its own beside OpenAI: its id is what
+ * workflows write before the slash (`ollama/llama3.1`), and its variables are derived from
+ * the id by one rule (`OLLAMA_BASE_URL`, `OLLAMA_API_KEY`, `OLLAMA_MODELS`, `OLLAMA_LABEL`).
+ * They go through the OpenAI adapter (Chat Completions), so they need no code of their own.
+ */
+export const ENDPOINTS_VARIABLE = 'LLM_ENDPOINTS';
+
+/** Lowercase letters and digits in dash-separated words, starting with a letter: `ollama`, `my-gateway`. */
+const ENDPOINT_ID = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+const ENDPOINT_ID_MAX = 32;
+/** Ids with a meaning of their own elsewhere (a card shows "none" when nothing can serve a step). */
+const RESERVED_IDS = new Set(['none']);
+
+export interface EndpointVariables {
+  /** Required: the server's OpenAI-compatible base URL, e.g. http://localhost:11434/v1. */
+  baseUrl: string;
+  /** Optional: local servers need no key. */
+  apiKey: string;
+  /** Required: the models it serves, comma-separated, the first the default. */
+  models: string;
+  /** Optional: its name in menus and messages (default: the id). */
+  label: string;
+}
+
+/** `my-gateway` → `MY_GATEWAY_BASE_URL`, `MY_GATEWAY_API_KEY`, `MY_GATEWAY_MODELS`, `MY_GATEWAY_LABEL`. */
+export function endpointVariables(id: string): EndpointVariables {
+  const prefix = id.toUpperCase().replace(/-/g, '_');
+  return {
+    baseUrl: `${prefix}_BASE_URL`,
+    apiKey: `${prefix}_API_KEY`,
+    models: `${prefix}_MODELS`,
+    label: `${prefix}_LABEL`,
+  };
+}
+
+/** Every variable a built-in provider reads. */
+function builtInVariables(id: BuiltInProviderId): string[] {
+  const entry = PROVIDER_TABLE[id];
+  return [entry.keyVariable, ...entry.keyAliases, entry.baseUrlVariable, entry.modelsVariable];
+}
+
+/** Why `id` cannot name an endpoint (in words for the admin), or undefined when it can. */
+export function endpointIdProblem(id: string): string | undefined {
+  if (!ENDPOINT_ID.test(id) || id.length > ENDPOINT_ID_MAX) {
+    return `"${id}" is not a valid endpoint name: use up to ${ENDPOINT_ID_MAX} lowercase letters, digits and dashes, starting with a letter (e.g. ollama, my-gateway)`;
+  }
+  if (isBuiltInProvider(id)) {
+    return `"${id}" is a built-in provider; name the endpoint differently (e.g. ${id}-proxy), or set ${PROVIDER_TABLE[id].baseUrlVariable} to move ${PROVIDER_TABLE[id].label} itself`;
+  }
+  if (RESERVED_IDS.has(id)) return `"${id}" is reserved; name the endpoint differently`;
+  const own = Object.values(endpointVariables(id));
+  for (const builtIn of PROVIDER_IDS) {
+    const clash = builtInVariables(builtIn).find((v) => own.includes(v));
+    if (clash) {
+      return `"${id}" would read ${clash}, which belongs to ${PROVIDER_TABLE[builtIn].label}; name the endpoint differently`;
+    }
+  }
+  return undefined;
+}
+
+// ── what every provider is, built in or named ─────────────────────────────────
+
+/** The providers part of the configuration (src/config.ts): the built-ins' settings and the endpoints'. */
+export interface ProviderConfig {
+  providers: Record<BuiltInProviderId, ProviderSettings>;
+  /** The endpoints of LLM_ENDPOINTS, in the order listed there. */
+  endpoints: readonly ProviderSettings[];
+}
+
+/** Every provider this deployment knows, configured or not, in menu order: the built-ins, then the endpoints. */
+export function allProviderSettings(config: ProviderConfig): ProviderSettings[] {
+  return [...PROVIDER_IDS.map((id) => config.providers[id]), ...config.endpoints];
+}
+
+/**
+ * A provider is offered when it has credentials; OpenAI also with only a base URL (local
+ * OpenAI-compatible servers need no key), and an endpoint always (its base URL is required).
+ */
+export function isConfigured(settings: Pick<ProviderSettings, 'id' | 'apiKey' | 'baseUrl'>): boolean {
+  const entry = providerEntry(settings.id);
+  if (!entry) return settings.baseUrl !== undefined;
+  return settings.apiKey !== undefined || (entry.keyOptionalWithBaseUrl && settings.baseUrl !== undefined);
+}
+
+/** The adapter for a provider's settings: the table's for a built-in, the OpenAI one for an endpoint. */
+export function createAdapter(settings: ProviderSettings): Provider {
+  const entry = providerEntry(settings.id);
+  return entry ? entry.create(settings) : createOpenAIProvider(settings);
+}
+
+/** "OpenAI" for "openai"; the id itself when the table does not know it (an endpoint's label is in its settings). */
 export function providerLabel(id: ProviderId): string {
   return providerEntry(id)?.label ?? id;
 }
 
-/** "OPENAI_API_KEY" for "openai"; "the API key" when the table does not know it. */
+/** "OPENAI_API_KEY" for "openai", "OLLAMA_API_KEY" for an endpoint "ollama"; "the API key" otherwise. */
 export function providerKeyVariable(id: ProviderId): string {
-  return providerEntry(id)?.keyVariable ?? 'the API key';
+  const entry = providerEntry(id);
+  if (entry) return entry.keyVariable;
+  return endpointIdProblem(id) === undefined ? endpointVariables(id).apiKey : 'the API key';
 }
 
-/** A provider is offered when it has credentials (or, for OpenAI-compatible servers, a base URL). */
-export function isConfigured(
-  id: BuiltInProviderId,
-  settings: Pick<ProviderSettings, 'apiKey' | 'baseUrl'>,
-): boolean {
-  return (
-    settings.apiKey !== undefined ||
-    (PROVIDER_TABLE[id].keyOptionalWithBaseUrl && settings.baseUrl !== undefined)
-  );
+/** What an admin sets to offer a provider that is not configured, e.g. "GEMINI_API_KEY". */
+export function enableHint(id: ProviderId): string {
+  const entry = providerEntry(id);
+  if (!entry) {
+    if (endpointIdProblem(id) !== undefined) return 'its API key';
+    const vars = endpointVariables(id);
+    return `${ENDPOINTS_VARIABLE} (add ${id}) with ${vars.baseUrl} and ${vars.models}`;
+  }
+  return entry.keyOptionalWithBaseUrl
+    ? `${entry.keyVariable} (or ${entry.baseUrlVariable} for a local OpenAI-compatible server)`
+    : entry.keyVariable;
 }
 
-/** Settings for a built-in provider: its identity from the table, the rest as given. */
+/** Settings for a provider: a built-in's identity from the table, or an endpoint's id as its label; the rest as given. */
 export function settingsFor(
-  id: BuiltInProviderId,
-  given: Partial<Pick<ProviderSettings, 'apiKey' | 'baseUrl' | 'models'>> = {},
+  id: ProviderId,
+  given: Partial<Pick<ProviderSettings, 'apiKey' | 'baseUrl' | 'models' | 'label'>> = {},
 ): ProviderSettings {
   return {
     id,
-    label: PROVIDER_TABLE[id].label,
+    label: given.label ?? providerLabel(id),
     apiKey: given.apiKey,
     baseUrl: given.baseUrl,
     models: given.models ?? [],

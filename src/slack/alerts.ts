@@ -133,7 +133,8 @@ export class FailureAlerts {
         key: `note:${stepId}:v${row.version}`,
         channel: loaded.row.channelId,
         threadOf: parentKey(runId),
-        threadTs,
+        // A run posted in an existing thread: its notes go there too, once its parent is.
+        threadTs: threadTs ? (loaded.row.inThreadTs ?? threadTs) : undefined,
         payload: pausedNote(loaded.run, step, channel, loaded.menus.providers),
       });
     }

@@ -5,9 +5,8 @@ import type { RunsService } from '../engine/runs.js';
 import { describeHealth } from '../health/describe.js';
 import type { ProviderHealth } from '../health/monitor.js';
 import { quietRow } from '../health/stats.js';
-import { PROVIDER_IDS, providerLabel } from '../providers/table.js';
 import type { Command } from './command-parser.js';
-import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';
+import { mayActOnRun, mayRunWorkflow, type PermissionPolicy, runAccess } from './permissions.js';
 import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher } from './publisher.js';
 import type { Renderer } from './renderer.js';
@@ -153,6 +152,9 @@ export class CommandService {
     input: string,
     ctx: CommandContext,
   ): Promise<MessagePayload | undefined> {
+    const [target] = await this.o.stores.workflows.runnable({ name: workflow });
+    const decision = target ? mayRunWorkflow(ctx.userId, target, this.o.policy) : undefined;
+    if (decision && !decision.allowed) return errorMessage(decision.message);
     try {
       const run = await this.o.runs.startRun({
         workflow,
@@ -276,8 +278,8 @@ export class CommandService {
     const configured = new Set(this.o.catalogue.providers);
     const rows = await this.o.health.providers();
     return healthMessage(
-      PROVIDER_IDS.map((id) => ({
-        label: providerLabel(id),
+      this.o.catalogue.knownProviders.map((id) => ({
+        label: this.o.catalogue.label(id),
         configured: configured.has(id),
         models: configured.has(id) ? this.o.catalogue.models(id).length : undefined,
         figures: configured.has(id)

@@ -7,7 +7,6 @@ import type { RunReads } from '../db/run-reads.js';
 import { describeHealth, healthStatus } from '../health/describe.js';
 import type { HealthRow } from '../health/stats.js';
 import type { Logger } from '../logging.js';
-import { providerLabel } from '../providers/table.js';
 import type { ScheduleService } from '../schedules/service.js';
 import type { RunViews } from './run-views.js';
 import { alternativesFor, runView } from './view-model.js';
@@ -175,7 +174,7 @@ export class HomeTab {
         rows.find((r) => r.provider === provider && r.model === null) ??
         rows.find((r) => r.provider === provider);
       const status = healthStatus(row);
-      const label = providerLabel(provider);
+      const label = this.o.catalogue.label(provider);
       lines.push({
         ok: status === 'healthy' || status === 'unknown',
         text: row ? `${label}: ${describeHealth(row)}` : `${label}: ${provider} — no recent calls`,

@@ -90,6 +90,26 @@ export function mayEditWorkflow(
 }
 
 /**
+ * Who may start a run of a workflow: everyone, unless its file lists `runners:`; then those,
+ * its owners and Switchboard admins. Applies wherever a person starts a run in Slack (the
+ * slash command, the shortcuts); schedules and the CLI are set up by owners and operators.
+ */
+export function mayRunWorkflow(
+  userId: string,
+  workflow: { name: string; owners: readonly string[]; runners: readonly string[] },
+  policy: PermissionPolicy,
+): Decision {
+  if (workflow.runners.length === 0 || workflow.runners.includes(userId))
+    return { allowed: true, as: 'starter' };
+  if (workflow.owners.includes(userId)) return { allowed: true, as: 'owner' };
+  if (policy.adminUserIds.includes(userId)) return { allowed: true, as: 'admin' };
+  return {
+    allowed: false,
+    message: `:lock: You can't run \`${safeMrkdwn(workflow.name)}\`. Only the people its file lists as runners (${mentions(workflow.runners)}), its owners and Switchboard admins can. Nothing was started.`,
+  };
+}
+
+/**
  * Who may add, pause, resume or remove a schedule: the workflow's owners, admins, and the
  * person who made the schedule; with SLACK_EDIT_POLICY=channel, anyone acting from the
  * channel the schedule posts in (for `add`, the channel it is typed in).

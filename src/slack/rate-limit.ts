@@ -126,6 +126,16 @@ export const SLACK_RATE_LIMITS: RateLimits = {
   // Tier 4, 100+ per minute: at most 8 + 88 = 96 in any minute.
   'chat.postEphemeral': { perSecond: 88 / 60, burst: 8 },
   'chat.getPermalink': { perSecond: 88 / 60, burst: 8 },
+  // Reading a thread for "Run a workflow…" (src/slack/thread-reader.ts). conversations.* are
+  // Tier 3 for apps a workspace builds for itself; Slack cut non-Marketplace *distributed*
+  // apps to 1 a minute on conversations.replies in 2025, which this bucket cannot help.
+  'conversations.info': { perSecond: 44 / 60, burst: 4 },
+  'conversations.replies': { perSecond: 44 / 60, burst: 4 },
+  // Tier 4; names are cached, so this is one call per author.
+  'users.info': { perSecond: 88 / 60, burst: 8 },
+  // Workflow Builder steps finishing (src/slack/function-steps.ts): Tier 3.
+  'functions.completeSuccess': { perSecond: 44 / 60, burst: 4 },
+  'functions.completeError': { perSecond: 44 / 60, burst: 4 },
 };
 
 const FALLBACK_RATE: BucketRate = { perSecond: 20 / 60, burst: 3 };

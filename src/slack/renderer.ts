@@ -5,7 +5,7 @@ import type { RunsService } from '../engine/runs.js';
 import type { Logger } from '../logging.js';
 import type { Publisher, SlackCallError } from './publisher.js';
 import type { RunViews } from './run-views.js';
-import { isSlackTs } from './view-model.js';
+import { isSlackTs, repliesThreadTs } from './view-model.js';
 import { runParentMessage, stepCard } from './views/index.js';
 
 /**
@@ -171,9 +171,13 @@ export class Renderer {
       payload: runParentMessage(run),
       force,
       changing: active,
+      // A run started "in that thread" is itself a reply there.
+      threadTs: row.inThreadTs ?? undefined,
       onPosted: async ({ ts, channel: posted }: { ts: string; channel: string }) => {
         this.failureListeners.delete(runId);
         await this.o.runs.setThread(runId, posted, ts);
+        // Its cards go to the existing thread once the parent is there (see below): draw them now.
+        if (row.inThreadTs) this.schedule(runId);
       },
       onFailed: (error: SlackCallError) => {
         if (!error.transient) this.unpostable.add(runId);
@@ -189,7 +193,10 @@ export class Renderer {
       publisher.put(parentSpec);
     }
 
-    const threadTs = isSlackTs(row.threadTs) ? row.threadTs : undefined;
+    const threadTs = repliesThreadTs(row);
+    // Cards of a run posted in an existing thread carry that thread's ts, so nothing would
+    // make them wait for their parent: they are drawn only once it is posted.
+    if (row.inThreadTs && !threadTs) return;
     for (const [i, view] of steps.entries()) {
       const step = row.steps[i]!;
       const key = cardKey(step.id);

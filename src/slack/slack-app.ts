@@ -13,6 +13,8 @@ import { type AlertsOptions, FailureAlerts } from './alerts.js';
 import { boltLogger } from './bolt-logger.js';
 import { ActionService } from './card-actions.js';
 import { CommandService } from './commands.js';
+import { registerFunctionSteps } from './function-listeners.js';
+import { FunctionSteps } from './function-steps.js';
 import { HomeTab } from './home-tab.js';
 import { registerListeners } from './listeners.js';
 import { PersonaEditor } from './persona-editor.js';
@@ -21,7 +23,10 @@ import type { BucketClock, RateLimits } from './rate-limit.js';
 import { Renderer } from './renderer.js';
 import { RunViews } from './run-views.js';
 import { ScheduleCommands } from './schedule-commands.js';
+import { registerShortcuts } from './shortcut-listeners.js';
+import { ShortcutService } from './shortcuts.js';
 import { createSocketReceiver } from './socket-receiver.js';
+import { ThreadReader } from './thread-reader.js';
 import { section } from './views/blocks.js';
 import { AuthoringService } from './workflow-editor.js';
 
@@ -79,6 +84,8 @@ export interface SlackApp {
   actions: ActionService;
   authoring: AuthoringService;
   home: HomeTab;
+  /** Workflow Builder steps waiting for their runs. */
+  functionSteps: FunctionSteps;
   /** Posts a notice (safe mrkdwn, e.g. a schedule's missed firings) in a channel. */
   notify(channelId: string, text: string): Promise<void>;
   /**
@@ -250,12 +257,32 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     publisher,
     logger,
   });
+  const reader = new ThreadReader({
+    call: (method, args) => publisher.call(method, args),
+    limits: slack.thread,
+    logger,
+  });
+  const shortcuts = new ShortcutService({ workflows: stores.workflows, runs, reader, policy, logger });
+  registerShortcuts(app, { shortcuts, logger }, inFlight);
+  const functionSteps = new FunctionSteps({
+    functions: stores.functions,
+    workflows: stores.workflows,
+    store: stores.runs,
+    runs,
+    publisher,
+    policy,
+    logger,
+    timeoutMinutes: slack.functionTimeoutMinutes,
+    providerLabel: (provider) => core.catalogue.label(provider),
+  });
+  registerFunctionSteps(app, { steps: functionSteps, logger }, inFlight);
 
   const detach = [
     renderer.attach(core.engine.events),
     alerts.attach(core.engine.events),
     home.attach(core.engine.events),
   ];
+  // Workflow Builder steps start listening (and sweeping) once the app starts receiving.
   let server: Server | undefined;
 
   return {
@@ -269,6 +296,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     actions,
     authoring,
     home,
+    functionSteps,
 
     async notify(channelId, text) {
       await publisher.call('chat.postMessage', {
@@ -280,6 +308,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
 
     async start(listen) {
       await app.init();
+      detach.push(functionSteps.attach(core.engine.events));
       // Cards may be behind if Slack was unreachable or the process restarted: redraw.
       for (const runId of await stores.reads.unfinishedRunIds([...TERMINAL_RUN])) renderer.schedule(runId);
       if (socket) {
@@ -307,12 +336,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       const left = () => Math.max(0, deadline - Date.now());
       for (;;) {
         const quiet = await Promise.race([
-          Promise.all([inFlight.idle(), renderer.idle(), alerts.idle()]).then(() => true),
+          Promise.all([inFlight.idle(), renderer.idle(), alerts.idle(), functionSteps.idle()]).then(
+            () => true,
+          ),
           new Promise<boolean>((resolve) => setTimeout(() => resolve(false), left()).unref()),
         ]);
         const drained = quiet && (await publisher.flush(left()));
         if (!drained) return false;
-        if (inFlight.isIdle() && renderer.isIdle() && alerts.isIdle()) return true;
+        if (inFlight.isIdle() && renderer.isIdle() && alerts.isIdle() && functionSteps.isIdle()) return true;
       }
     },
 

@@ -6,7 +6,6 @@ import type { RunWithSteps } from '../db/run-reads.js';
 import type { RunStepRow } from '../db/run-store.js';
 import { type PlanContext, planStep, type StepPlan } from '../engine/plan.js';
 import { type PersonaSnapshot, type RunSnapshot, readSnapshot } from '../engine/snapshot.js';
-import { providerLabel } from '../providers/table.js';
 import type { MenuOptions, PersonaSource, RunView, StepView } from './views/model.js';
 
 /**
@@ -34,6 +33,19 @@ export function planContext(ctx: ViewContext): PlanContext {
 /** Real Slack message timestamps look like `1700000000.000100`; anything else (a claim) is not one. */
 export function isSlackTs(value: string | null | undefined): value is string {
   return typeof value === 'string' && /^\d+\.\d+$/.test(value);
+}
+
+/**
+ * The thread a run's cards and notes are posted in: the existing thread it was started in
+ * ("in that thread", WorkflowRun.inThreadTs), else its parent message's own thread once
+ * posted. Slack threads are one level deep, so replies go to the root, never to a reply.
+ */
+export function repliesThreadTs(row: {
+  threadTs: string | null;
+  inThreadTs: string | null;
+}): string | undefined {
+  if (!isSlackTs(row.threadTs)) return undefined;
+  return row.inThreadTs ?? row.threadTs;
 }
 
 export function runView(run: RunWithSteps): RunView {
@@ -142,7 +154,7 @@ export function menuOptions(
   return {
     providers: ctx.catalogue.providers.map((id) => ({
       id,
-      label: providerLabel(id),
+      label: ctx.catalogue.label(id),
       models: [...ctx.catalogue.models(id)],
       health: ctx.providerHealth?.(id) ?? null,
     })),

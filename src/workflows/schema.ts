@@ -11,13 +11,13 @@ import type {
   StepDefinition,
   WorkflowDefinition,
 } from '../core/workflow-definition.js';
-import { PROVIDER_IDS } from '../providers/table.js';
 
 /**
  * The workflow file format (fixed: other tools write it) and personas.yml, as zod schemas.
  * Files use snake_case; parsing yields the camelCase definition types. Unknown keys are
- * errors, so a typo never silently drops a setting. Checks that need the model catalogue,
- * the persona list or other steps live in validate.ts.
+ * errors, so a typo never silently drops a setting. Checks that need the model catalogue
+ * (which providers exist: the built-ins and this deployment's LLM_ENDPOINTS), the persona
+ * list or other steps live in validate.ts.
  */
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
@@ -52,20 +52,27 @@ const text = (what: string, max: number) =>
     .min(1, `must not be empty (${what})`)
     .max(max, `must be at most ${max} characters`);
 
+const userIds = z.array(
+  z.string({ error: 'must be a Slack user id' }).regex(USER_ID, 'must be a Slack user id, e.g. U012AB3CD'),
+  { error: 'must be a list of Slack user ids' },
+);
+
 const slug = z
   .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be text') })
   .regex(SLUG, 'must be a slug: 1-64 lowercase letters, digits and dashes, e.g. release-notes');
 
-const provider = z.enum(PROVIDER_IDS, {
-  error: (i) => `unknown provider ${JSON.stringify(i.input)} (known: ${PROVIDER_IDS.join(', ')})`,
-});
+/** A provider's name; whether this deployment knows it is checked against the catalogue (validate.ts). */
+const provider = z
+  .string({ error: 'must be a provider name, e.g. openai' })
+  .trim()
+  .min(1, 'must not be empty (a provider name, e.g. openai)');
 
 const model = z
   .string({ error: 'must be a model name, e.g. gpt-4o-mini' })
   .trim()
   .min(1, 'must not be empty');
 
-/** "provider/model" → ModelRef. The model's existence is checked against the catalogue later. */
+/** "provider/model" → ModelRef. Provider and model are checked against the catalogue later. */
 const fallback = z
   .string({ error: 'must be "provider/model", e.g. "google/gemini-2.5-flash"' })
   .transform((value, ctx): ModelRef => {
@@ -76,13 +83,6 @@ const fallback = z
       ctx.addIssue({
         code: 'custom',
         message: `"${value}" must be "provider/model", e.g. "google/gemini-2.5-flash"`,
-      });
-      return z.NEVER;
-    }
-    if (!(PROVIDER_IDS as readonly string[]).includes(p)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `unknown provider "${p}" in "${value}" (known: ${PROVIDER_IDS.join(', ')})`,
       });
       return z.NEVER;
     }
@@ -246,16 +246,8 @@ export const workflowFileSchema = strict({
     .string({ error: 'must be a Slack channel id or #name' })
     .regex(CHANNEL, 'must be a Slack channel id (e.g. C0ALERTS) or a #channel-name')
     .optional(),
-  owners: z
-    .array(
-      z
-        .string({ error: 'must be a Slack user id' })
-        .regex(USER_ID, 'must be a Slack user id, e.g. U012AB3CD'),
-      {
-        error: 'must be a list of Slack user ids',
-      },
-    )
-    .optional(),
+  owners: userIds.optional(),
+  runners: userIds.optional(),
   steps: z
     .array(stepFile, { error: (i) => (i.input === undefined ? 'is required' : 'must be a list of steps') })
     .min(1, 'needs at least one step')
@@ -286,6 +278,7 @@ export const workflowFileSchema = strict({
       model: w.model,
       notify: w.notify,
       owners: w.owners ?? [],
+      ...(w.runners === undefined || w.runners.length === 0 ? {} : { runners: w.runners }),
       fallbacks: w.fallbacks ?? [],
       retry: toRetry(w),
       timeoutSeconds: w.timeout_seconds,

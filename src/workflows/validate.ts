@@ -53,6 +53,22 @@ export function validateWorkflow(
   return { definition: { ...workflow, ...workflowModel, steps }, problems };
 }
 
+/** "openai, anthropic or google" */
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
+/** A provider this deployment does not know (a typo, or an endpoint missing from LLM_ENDPOINTS). */
+function unknownProvider(
+  provider: ProviderId,
+  catalogue: ModelCatalogue,
+  written: string | undefined = undefined,
+): string | undefined {
+  if (catalogue.knownProviders.includes(provider)) return undefined;
+  const where = written === undefined ? '' : ` in "${written}"`;
+  return `unknown provider "${provider}"${where} (known: ${catalogue.knownProviders.join(', ')})`;
+}
+
 function completeModel(
   level: { provider?: ProviderId | undefined; model?: string | undefined },
   at: (string | number)[],
@@ -60,13 +76,18 @@ function completeModel(
   report: (path: (string | number)[], message: string) => void,
 ): { provider?: ProviderId | undefined; model?: string | undefined } {
   const { provider, model } = level;
+  const unknown = provider === undefined ? undefined : unknownProvider(provider, catalogue);
+  if (unknown) {
+    report([...at, 'provider'], unknown);
+    return { provider, model };
+  }
   if (provider && !model) return { provider, model: catalogue.defaultModel(provider) };
   if (model && !provider) {
     const inferred = catalogue.inferProvider(model);
     if (!inferred) {
       report(
         [...at, 'model'],
-        `cannot tell which provider serves model "${model}" — add provider: openai, anthropic or google`,
+        `cannot tell which provider serves model "${model}" — add provider: ${orList(catalogue.knownProviders)}`,
       );
       return {};
     }
@@ -84,7 +105,9 @@ function checkFallbacks(
   report: (path: (string | number)[], message: string) => void,
 ): void {
   fallbacks.forEach((ref, i) => {
-    checkModel(ref, [...at, i], catalogue, report);
+    const unknown = unknownProvider(ref.provider, catalogue, `${ref.provider}/${ref.model}`);
+    if (unknown) report([...at, i], unknown);
+    else checkModel(ref, [...at, i], catalogue, report);
   });
 }
 

@@ -75,6 +75,7 @@ export function workflowToFile(definition: WorkflowDefinition): FileObject {
     ['model', definition.model],
     ['notify', definition.notify],
     ['owners', list(definition.owners, (o) => o)],
+    ['runners', list(definition.runners, (o) => o)],
     ['fallbacks', list(definition.fallbacks, ref)],
     ['retry', retry(definition.retry)],
     ['timeout_seconds', definition.timeoutSeconds],

@@ -91,6 +91,20 @@ describe('npm run workflow', () => {
     expect(stdout).toContain('3 workflow(s) and 4 persona(s) are valid');
   }, 60_000);
 
+  it('functions prints the manifest block: the generic Workflow Builder step and one per workflow', async () => {
+    const { code, stdout } = await cli(['functions'], { WORKFLOWS_DIR: join(ROOT, 'workflows') });
+    expect(code).toBe(0);
+    const { parse } = await import('yaml');
+    const block = parse(stdout) as { functions: Record<string, { title: string }> };
+    expect(Object.keys(block.functions)).toEqual([
+      'run_workflow',
+      'workflow_incident_summary',
+      'workflow_pr_review_digest',
+      'workflow_release_notes',
+    ]);
+    expect(block.functions.workflow_release_notes!.title).toBe('Switchboard: release-notes');
+  }, 60_000);
+
   it('fails at start with a message naming a bad variable and the fix', async () => {
     const { code, stderr } = await cli(['list'], { OPENAI_BASE_URL: 'localhost:11434' });
     expect(code).toBe(1);

@@ -86,6 +86,53 @@ describe('model catalogue', () => {
   });
 });
 
+describe('named endpoints in the catalogue', () => {
+  const endpoints = {
+    OPENAI_API_KEY: 'sk-x',
+    LLM_ENDPOINTS: 'ollama,openrouter',
+    OLLAMA_BASE_URL: 'http://localhost:11434/v1',
+    OLLAMA_MODELS: 'llama3.1,qwen2.5',
+    OPENROUTER_BASE_URL: 'https://openrouter.ai/api/v1',
+    OPENROUTER_API_KEY: 'sk-or-x',
+    OPENROUTER_MODELS: 'meta-llama/llama-3.1-70b-instruct,qwen2.5',
+    OPENROUTER_LABEL: 'OpenRouter',
+  };
+
+  it('offers every endpoint after the built-ins, each with its label and its own models', () => {
+    const catalogue = buildCatalogue(config(endpoints));
+    expect(catalogue.providers).toEqual(['openai', 'ollama', 'openrouter']);
+    expect(catalogue.knownProviders).toEqual(['openai', 'anthropic', 'google', 'ollama', 'openrouter']);
+    expect(catalogue.label('openrouter')).toBe('OpenRouter');
+    expect(catalogue.label('ollama')).toBe('ollama');
+    expect(catalogue.label('openai')).toBe('OpenAI');
+    expect(catalogue.models('ollama')).toEqual(['llama3.1', 'qwen2.5']);
+    expect(catalogue.defaultModel('openrouter')).toBe('meta-llama/llama-3.1-70b-instruct');
+    expect(catalogue.has('ollama', 'gpt-4o')).toBe(false);
+    expect(catalogue.knownModels('vllm')).toEqual([]);
+  });
+
+  it('infers the endpoint of a model only its list names; one two lists name is ambiguous', () => {
+    const catalogue = buildCatalogue(config(endpoints));
+    expect(catalogue.inferProvider('llama3.1')).toBe('ollama');
+    expect(catalogue.inferProvider('qwen2.5')).toBeUndefined();
+    expect(catalogue.inferProvider('gpt-4o')).toBe('openai');
+  });
+
+  it('builds an OpenAI-compatible adapter per endpoint, side by side with OpenAI', () => {
+    const registry = createProviders(config(endpoints));
+    expect(registry.configured()).toEqual(['openai', 'ollama', 'openrouter']);
+    expect(registry.get('openrouter')).toMatchObject({ id: 'openrouter', label: 'OpenRouter' });
+    expect(registry.get('openai')).toMatchObject({ id: 'openai', label: 'OpenAI' });
+  });
+
+  it('says how to add an endpoint a stored run names but the configuration no longer has', () => {
+    const registry = createProviders(config({ OPENAI_API_KEY: 'sk-x' }));
+    expect(registry.notConfigured({ provider: 'ollama', model: 'llama3.1' }).message).toBe(
+      'ollama is not configured: set LLM_ENDPOINTS (add ollama) with OLLAMA_BASE_URL and OLLAMA_MODELS and restart Switchboard.',
+    );
+  });
+});
+
 describe('provider registry', () => {
   it('builds adapters only for configured providers', () => {
     const registry = createProviders(

@@ -26,6 +26,8 @@ export function testCatalogue(configured: ProviderId[] = ['openai', 'anthropic',
   };
   return {
     providers: configured,
+    knownProviders: Object.keys(known),
+    label: (p) => p,
     models: (p) => (configured.includes(p) ? (known[p] ?? []) : []),
     knownModels: (p) => known[p] ?? [],
     defaultModel: (p) => known[p]?.[0] ?? '',

@@ -48,6 +48,43 @@ export interface StubMessage {
   edits: number;
   /** Every state it had, oldest first; the last is `text` and `blocks`. */
   states: MessageState[];
+  /** Who wrote it: a person (`user`) or, for the bot's own posts, nobody here. */
+  user?: string | undefined;
+  /** Files attached, by name. */
+  files?: { name: string }[] | undefined;
+  /** Another app's post: its bot's name. */
+  botName?: string | undefined;
+}
+
+/** A conversation as conversations.info describes it (docs.slack.dev/reference/methods/conversations.info). */
+export interface StubConversation {
+  name: string;
+  isPrivate?: boolean;
+  isIm?: boolean;
+  isMpim?: boolean;
+  /** Whether the bot is in it; a private conversation it is not in is invisible to it. */
+  isMember?: boolean;
+}
+
+/**
+ * A Workflow Builder step running one of the app's functions: Slack waits for
+ * functions.completeSuccess or functions.completeError, made with the token it sent in the
+ * function_executed event (docs.slack.dev/reference/methods/functions.completeSuccess).
+ */
+export interface StubFunctionExecution {
+  token: string;
+  state: 'running' | 'completed' | 'failed';
+  /** Output parameters the function declares as required (parameter_validation_failed without them). */
+  requiredOutputs: string[];
+  outputs?: Record<string, unknown>;
+  error?: string;
+}
+
+/** A workspace member as users.info describes them. */
+export interface StubUser {
+  name: string;
+  realName?: string;
+  displayName?: string;
 }
 
 export interface StubCounts {
@@ -84,6 +121,26 @@ export interface SlackApiStub {
   uploads: Map<string, string>;
   /** Socket Mode: the connections, the envelopes sent and their acks. */
   socket: SocketModeStub;
+  /**
+   * Conversations conversations.info and conversations.replies know. One not listed here is
+   * a public channel the bot is in, named "general".
+   */
+  conversations: Map<string, StubConversation>;
+  /** Members users.info knows; another id is `user_not_found`. */
+  users: Map<string, StubUser>;
+  /** Function executions by function_execution_id (Fx…): register one before sending its event. */
+  functionExecutions: Map<string, StubFunctionExecution>;
+  /** Someone (not the bot) posts in `channel`, in the thread of `threadTs` if given; returns its ts. */
+  post(
+    channel: string,
+    message: {
+      user?: string;
+      text: string;
+      threadTs?: string;
+      files?: { name: string }[];
+      botName?: string;
+    },
+  ): string;
   /** A response_url that lands in `responses`. */
   responseUrl(id: string): string;
   /** The next `times` calls of `method` get this answer instead. */
@@ -113,6 +170,9 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
   const messages = new Map<string, StubMessage>();
   const views = new Map<string, Record<string, unknown> & { id: string }>();
   const uploads = new Map<string, string>();
+  const conversations = new Map<string, StubConversation>();
+  const users = new Map<string, StubUser>();
+  const functionExecutions = new Map<string, StubFunctionExecution>();
   let viewCounter = 0;
   let fileCounter = 0;
   const overrides = new Map<string, { answer: Override; times: number }[]>();
@@ -277,13 +337,146 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       case 'views.publish':
         json(200, { ok: true, view: { id: 'V0HOME', ...(body.view as object) } });
         return;
-      case 'conversations.info':
-        json(200, { ok: true, channel: { id: str('channel'), name: 'general', is_member: true } });
+      case 'conversations.info': {
+        const id = str('channel') ?? '';
+        const c = conversationOf(id);
+        if (!c) return json(200, { ok: false, error: 'channel_not_found' });
+        json(200, {
+          ok: true,
+          channel: {
+            id,
+            name: c.name,
+            is_channel: !c.isIm && !c.isMpim && !c.isPrivate,
+            is_group: Boolean(c.isPrivate),
+            is_im: Boolean(c.isIm),
+            is_mpim: Boolean(c.isMpim),
+            is_private: Boolean(c.isPrivate || c.isIm || c.isMpim),
+            // Slack gives no is_member for a DM: being able to see it is being in it.
+            ...(c.isIm ? {} : { is_member: c.isMember ?? true }),
+          },
+        });
         return;
+      }
+      case 'conversations.replies':
+        return json(200, replies(body));
+      case 'functions.completeSuccess':
+      case 'functions.completeError':
+        return json(200, completeFunction(method, body, token));
+      case 'users.info': {
+        const id = str('user') ?? '';
+        const u = users.get(id);
+        if (!u) return json(200, { ok: false, error: 'user_not_found' });
+        json(200, {
+          ok: true,
+          user: {
+            id,
+            name: u.name,
+            real_name: u.realName ?? '',
+            profile: { real_name: u.realName ?? '', display_name: u.displayName ?? '' },
+          },
+        });
+        return;
+      }
       default:
         json(200, { ok: false, error: 'unknown_method' });
     }
   });
+  /** A conversation the bot can see, or undefined (Slack's channel_not_found). */
+  function conversationOf(id: string): StubConversation | undefined {
+    const c = conversations.get(id) ?? { name: 'general' };
+    const hidden = (c.isPrivate || c.isIm || c.isMpim) && c.isMember === false;
+    return hidden ? undefined : c;
+  }
+
+  /**
+   * conversations.replies (docs.slack.dev/reference/methods/conversations.replies): the
+   * parent, then its replies oldest first; `oldest`/`latest` (with `inclusive`) bound them
+   * by ts; `limit` per page, `cursor` to go on (`has_more`, `response_metadata.next_cursor`).
+   * The bot must be in the conversation to read it.
+   */
+  function replies(body: Record<string, unknown>): Record<string, unknown> {
+    const channel = String(body.channel ?? '');
+    const c = conversationOf(channel);
+    if (!c) return { ok: false, error: 'channel_not_found' };
+    if (c.isMember === false) return { ok: false, error: 'not_in_channel' };
+    const root = String(body.ts ?? '');
+    const parent = messages.get(`${channel}:${root}`);
+    if (!parent || parent.threadTs !== undefined) return { ok: false, error: 'thread_not_found' };
+    const inclusive = body.inclusive === true || body.inclusive === 'true' || body.inclusive === '1';
+    const oldest = body.oldest === undefined ? undefined : Number(body.oldest);
+    const latest = body.latest === undefined ? undefined : Number(body.latest);
+    const within = (ts: string) => {
+      const t = Number(ts);
+      if (oldest !== undefined && (inclusive ? t < oldest : t <= oldest)) return false;
+      if (latest !== undefined && (inclusive ? t > latest : t >= latest)) return false;
+      return true;
+    };
+    const thread = [
+      parent,
+      ...[...messages.values()].filter((m) => m.channel === channel && m.threadTs === root),
+    ]
+      .filter((m) => within(m.ts))
+      .sort((a, b) => Number(a.ts) - Number(b.ts));
+    const limit = Math.max(1, Math.min(999, Number(body.limit ?? 10) || 10));
+    const offset = body.cursor ? Number(Buffer.from(String(body.cursor), 'base64').toString('utf8')) : 0;
+    const page = thread.slice(offset, offset + limit);
+    const more = offset + limit < thread.length;
+    return {
+      ok: true,
+      messages: page.map((m) => ({
+        type: 'message',
+        ts: m.ts,
+        text: m.text,
+        ...(m.user
+          ? { user: m.user }
+          : { bot_id: 'B0BOT', bot_profile: { name: m.botName ?? 'Switchboard' } }),
+        ...(m.threadTs ? { thread_ts: m.threadTs, parent_user_id: parent.user } : {}),
+        ...(m.files ? { files: m.files.map((f, i) => ({ id: `F0${i}`, name: f.name })) } : {}),
+      })),
+      has_more: more,
+      ...(more
+        ? { response_metadata: { next_cursor: Buffer.from(String(offset + limit)).toString('base64') } }
+        : {}),
+    };
+  }
+
+  /**
+   * functions.completeSuccess / completeError: only with the execution's own token, only
+   * while it runs, and (success) with an `outputs` object holding the required outputs.
+   */
+  function completeFunction(
+    method: string,
+    body: Record<string, unknown>,
+    token: string | undefined,
+  ): Record<string, unknown> {
+    if (!token) return { ok: false, error: 'not_authed' };
+    const id = String(body.function_execution_id ?? '');
+    if (!id) return { ok: false, error: 'invalid_arguments' };
+    const execution = functionExecutions.get(id);
+    if (!execution) return { ok: false, error: 'function_execution_not_found' };
+    if (token !== execution.token) return { ok: false, error: 'invalid_auth' };
+    if (execution.state !== 'running') return { ok: false, error: 'execution_not_in_running_state' };
+    if (method === 'functions.completeError') {
+      if (typeof body.error !== 'string' || body.error.trim() === '')
+        return { ok: false, error: 'invalid_arguments' };
+      execution.state = 'failed';
+      execution.error = body.error;
+      return { ok: true };
+    }
+    const outputs = body.outputs;
+    if (typeof outputs !== 'object' || outputs === null || Array.isArray(outputs)) {
+      return { ok: false, error: 'invalid_arguments' };
+    }
+    const given = outputs as Record<string, unknown>;
+    const missing = execution.requiredOutputs.filter(
+      (name) => given[name] === undefined || given[name] === null,
+    );
+    if (missing.length > 0) return { ok: false, error: 'parameter_validation_failed', errors: missing };
+    execution.state = 'completed';
+    execution.outputs = given;
+    return { ok: true };
+  }
+
   let base = '';
   const socket = attachSocketModeStub(server);
   // Idle connections stay open 30 s, not Node's 5: the bot's clients reuse them between the
@@ -300,6 +493,25 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
     views,
     uploads,
     socket,
+    conversations,
+    users,
+    functionExecutions,
+    post(channel, m) {
+      const ts = nextTs();
+      messages.set(`${channel}:${ts}`, {
+        channel,
+        ts,
+        threadTs: m.threadTs,
+        text: m.text,
+        blocks: [],
+        edits: 0,
+        states: [{ at: Date.now(), text: m.text, blocks: [] }],
+        user: m.botName ? undefined : (m.user ?? 'U0SOMEONE'),
+        files: m.files,
+        botName: m.botName,
+      });
+      return ts;
+    },
     responseUrl: (id) => `${base}/response/${id}`,
     override(method, answer, times = 1) {
       const queue = overrides.get(method) ?? [];
@@ -319,6 +531,9 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       views.clear();
       uploads.clear();
       overrides.clear();
+      conversations.clear();
+      users.clear();
+      functionExecutions.clear();
       socket.reset();
       counts.calls = {};
       counts.rateLimited = {};

@@ -19,8 +19,11 @@ import { type ChatRequest, chatCompletion, openaiCall } from './openai-stub.js';
 import { type SlackApiStub, type StubMessage, startSlackApiStub } from './slack-api-stub.js';
 import {
   clickPayload,
+  functionExecutedEvent,
+  globalShortcutPayload,
   homeOpenedEvent,
   type InputValue,
+  messageShortcutPayload,
   SIGNING_SECRET,
   type StubView,
   slashCommandPayload,
@@ -52,6 +55,11 @@ export const FAST_LIMITS: RateLimits = {
   'chat.update': { perSecond: 500, burst: 50 },
   'chat.postEphemeral': { perSecond: 500, burst: 50 },
   'chat.getPermalink': { perSecond: 500, burst: 50 },
+  'conversations.info': { perSecond: 500, burst: 50 },
+  'conversations.replies': { perSecond: 500, burst: 50 },
+  'users.info': { perSecond: 500, burst: 50 },
+  'functions.completeSuccess': { perSecond: 500, burst: 50 },
+  'functions.completeError': { perSecond: 500, burst: 50 },
 };
 
 export const PERSONAS_YML = `personas:
@@ -175,6 +183,27 @@ export interface Harness {
   /** `user` opens the app's Home tab (an app_home_opened event). */
   openHome(user: string): Promise<SlackResponse>;
   /**
+   * `user` picks the message shortcut `callbackId` on `message` (a message in the stub:
+   * its thread's parent when it has replies, counted from the stub).
+   */
+  messageShortcut(
+    callbackId: string,
+    message: StubMessage,
+    options: { user: string; channelName?: string },
+  ): Promise<CommandResult>;
+  /** `user` picks the global shortcut `callbackId`. */
+  globalShortcut(callbackId: string, options: { user: string }): Promise<SlackResponse>;
+  /** Any Events API callback (`type: event_callback`), signed or in an envelope. */
+  event(body: Record<string, unknown>): Promise<SlackResponse>;
+  /**
+   * Workflow Builder runs the app's function `callbackId` with `inputs`: the stand-in
+   * registers the execution (its own xwfp- token) and the event is sent. Returns its id.
+   */
+  functionExecuted(
+    callbackId: string,
+    inputs: Record<string, unknown>,
+  ): Promise<SlackResponse & { executionId: string; token: string }>;
+  /**
    * What the user who typed the command or clicked sees as the answer: the message in the ack
    * itself when there is one, else the first ephemeral message sent to its response_url.
    */
@@ -295,6 +324,39 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async openHome(user) {
       return slackSends.event(homeOpenedEvent(user));
+    },
+    async messageShortcut(callbackId, message, o) {
+      const responseId = `shortcut-${++counter}`;
+      const replies = message.threadTs ? 0 : stub.thread(message.channel, message.ts).length;
+      const payload = messageShortcutPayload({
+        callbackId,
+        user: o.user,
+        channel: message.channel,
+        channelName: o.channelName,
+        message: {
+          ts: message.ts,
+          text: message.text,
+          user: message.user,
+          threadTs: message.threadTs,
+          replyCount: replies,
+        },
+        responseUrl: stub.responseUrl(responseId),
+      });
+      return { ...(await slackSends.interaction(payload)), responseId };
+    },
+    async globalShortcut(callbackId, o) {
+      return slackSends.interaction(globalShortcutPayload({ callbackId, user: o.user }));
+    },
+    async event(body) {
+      return slackSends.event(body);
+    },
+    async functionExecuted(callbackId, inputs) {
+      const n = ++counter;
+      const executionId = `Fx0TEST${String(n).padStart(4, '0')}`;
+      const token = `xwfp-test-${n}-${Math.random().toString(36).slice(2, 10)}`;
+      stub.functionExecutions.set(executionId, { token, state: 'running', requiredOutputs: ['output'] });
+      const ack = await slackSends.event(functionExecutedEvent({ callbackId, executionId, token, inputs }));
+      return { ...ack, executionId, token };
     },
     async settle() {
       await slack.flush(10_000);

@@ -211,8 +211,8 @@ export function selectPayload(o: {
 /** A view as the stub holds it (views.open/push/update bodies plus the id it was given). */
 export type StubView = Record<string, unknown> & { id: string };
 
-/** What one input holds in `view.state.values`: typed text, or a chosen option's value. */
-export type InputValue = string | { option: string } | null;
+/** What one input holds in `view.state.values`: typed text, a chosen option's value, or a picked conversation. */
+export type InputValue = string | { option: string } | { conversation: string } | null;
 
 /**
  * `view.state.values` as Slack sends them for `inputs` (block_id → value), each input's
@@ -226,15 +226,24 @@ export function stateValues(view: StubView, inputs: Record<string, InputValue>):
     const id = String(block.block_id);
     const given = id in inputs ? inputs[id] : undefined;
     const actionId = String(element.action_id);
-    if (element.type === 'static_select') {
+    if (element.type === 'static_select' || element.type === 'radio_buttons') {
       const initial = (element.initial_option as Json | undefined)?.value;
-      const value = given && typeof given === 'object' ? given.option : (initial as string | undefined);
+      const value =
+        given && typeof given === 'object' && 'option' in given
+          ? given.option
+          : (initial as string | undefined);
       values[id] = {
         [actionId]: {
-          type: 'static_select',
+          type: element.type,
           selected_option: value ? { text: { type: 'plain_text', text: value }, value } : null,
         },
       };
+    } else if (element.type === 'conversations_select') {
+      const picked =
+        given && typeof given === 'object' && 'conversation' in given
+          ? given.conversation
+          : ((element.initial_conversation as string | undefined) ?? null);
+      values[id] = { [actionId]: { type: 'conversations_select', selected_conversation: picked } };
     } else {
       const value = given === undefined ? ((element.initial_value as string | undefined) ?? null) : given;
       values[id] = {
@@ -306,6 +315,111 @@ export function viewClickPayload(
     container: { type: 'view', view_id: view.id },
     view: { ...viewOf(view, {}), callback_id: view.callback_id ?? '' },
     actions: [action],
+  };
+}
+
+// ── shortcuts ────────────────────────────────────────────────────────────────
+
+/**
+ * The message_action payload when `user` picks the message shortcut `callbackId` on
+ * `message` (docs.slack.dev/reference/interaction-payloads/shortcuts-interaction-payload):
+ * the message's whole structure, its channel, a response_url.
+ */
+export function messageShortcutPayload(o: {
+  callbackId: string;
+  user: string;
+  channel: string;
+  channelName?: string;
+  message: { ts: string; text: string; user?: string; threadTs?: string; replyCount?: number };
+  responseUrl: string;
+}): Json {
+  const { message } = o;
+  return {
+    type: 'message_action',
+    token: 'deprecated-verification-token',
+    action_ts: `${Date.now() / 1000}`,
+    team: { id: 'T0TEST', domain: 'test' },
+    user: { id: o.user, name: o.user.toLowerCase(), username: o.user.toLowerCase(), team_id: 'T0TEST' },
+    channel: { id: o.channel, name: o.channelName ?? 'general' },
+    is_enterprise_install: false,
+    enterprise: null,
+    callback_id: o.callbackId,
+    trigger_id: triggerId(),
+    response_url: o.responseUrl,
+    message_ts: message.ts,
+    message: {
+      type: 'message',
+      ts: message.ts,
+      text: message.text,
+      ...(message.user ? { user: message.user } : {}),
+      ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
+      ...(message.replyCount ? { reply_count: message.replyCount, thread_ts: message.ts } : {}),
+    },
+  };
+}
+
+/** The shortcut payload of a global shortcut: no channel, no message, no response_url. */
+export function globalShortcutPayload(o: { callbackId: string; user: string }): Json {
+  return {
+    type: 'shortcut',
+    token: 'deprecated-verification-token',
+    action_ts: `${Date.now() / 1000}`,
+    team: { id: 'T0TEST', domain: 'test' },
+    user: { id: o.user, username: o.user.toLowerCase(), team_id: 'T0TEST' },
+    is_enterprise_install: false,
+    enterprise: null,
+    callback_id: o.callbackId,
+    trigger_id: triggerId(),
+  };
+}
+
+// ── Workflow Builder steps ───────────────────────────────────────────────────
+
+/**
+ * The Events API callback when Workflow Builder runs one of the app's functions
+ * (docs.slack.dev/reference/events/function_executed): parameters as arrays, the inputs by
+ * name, and a bot_access_token (xwfp-…) for the complete calls.
+ */
+export function functionExecutedEvent(o: {
+  callbackId: string;
+  executionId: string;
+  token: string;
+  inputs: Record<string, unknown>;
+}): Json {
+  const param = (name: string, type = 'string', required = false) => ({
+    type,
+    name,
+    title: name,
+    is_required: required,
+  });
+  return {
+    token: 'deprecated',
+    team_id: 'T0TEST',
+    api_app_id: 'A0TEST',
+    type: 'event_callback',
+    event_id: `Ev${randomBytes(4).toString('hex')}`,
+    event_time: Math.floor(Date.now() / 1000),
+    event: {
+      type: 'function_executed',
+      function: {
+        id: 'Fn0TEST',
+        callback_id: o.callbackId,
+        title: 'Run a Switchboard workflow',
+        description: 'Runs a Switchboard workflow',
+        type: 'app',
+        input_parameters: Object.keys(o.inputs).map((name) => param(name)),
+        output_parameters: [param('output', 'string', true), param('run_link')],
+        app_id: 'A0TEST',
+        date_created: 1_700_000_000,
+        date_updated: 1_700_000_000,
+        date_deleted: 0,
+      },
+      inputs: o.inputs,
+      function_execution_id: o.executionId,
+      workflow_execution_id: `Wx${o.executionId.slice(2)}`,
+      event_ts: `${Date.now() / 1000}`,
+      bot_access_token: o.token,
+    },
   };
 }
 

@@ -16,6 +16,8 @@ export function fakeCatalogue(configured: ProviderId[] = ['openai', 'anthropic',
   const all = Object.keys(KNOWN_MODELS);
   return {
     providers: configured,
+    knownProviders: all,
+    label: (p) => p,
     models: (p) => (configured.includes(p) ? (KNOWN_MODELS[p] ?? []) : []),
     knownModels: (p) => KNOWN_MODELS[p] ?? [],
     defaultModel: (p) => KNOWN_MODELS[p]?.[0] ?? '',

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { buildCatalogue } from '../../src/providers/catalogue.js';
 import { WorkflowFileError, WorkflowValidationError } from '../../src/workflows/definition-error.js';
 import { loadWorkflowDir, loadWorkflowDirOrThrow } from '../../src/workflows/loader.js';
 import { fakeCatalogue, PERSONAS_YML, workflowDir, workflowYml } from './fixtures.js';
@@ -163,10 +165,16 @@ describe('a broken file is reported with its file, the path inside it and what i
 
   it('fallbacks must be known "provider/model" pairs', async () => {
     const { problems } = await load({
-      'a.yml': workflowYml('a', '    fallbacks: [gpt-4o, azure/gpt-4o, google/gemini-9]\n'),
+      'a.yml': workflowYml('a', '    fallbacks: [gpt-4o, google/gemini-2.5-pro]\n'),
     });
     expect(problems).toEqual([
       'a.yml: steps[1].fallbacks[0]: "gpt-4o" must be "provider/model", e.g. "google/gemini-2.5-flash"',
+    ]);
+    // Which providers exist is this deployment's catalogue's to say (built-ins and LLM_ENDPOINTS).
+    const unknownProvider = await load({
+      'a.yml': workflowYml('a', '    fallbacks: [google/gemini-2.5-pro, azure/gpt-4o]\n'),
+    });
+    expect(unknownProvider.problems).toEqual([
       'a.yml: steps[1].fallbacks[1]: unknown provider "azure" in "azure/gpt-4o" (known: openai, anthropic, google)',
     ]);
     const unknownModel = await load({ 'a.yml': workflowYml('a', '    fallbacks: [google/gemini-9]\n') });
@@ -374,5 +382,50 @@ describe('loadWorkflowDirOrThrow (start)', () => {
   it('returns the workflows when every file is valid', async () => {
     const result = await loadWorkflowDirOrThrow(EXAMPLES, fakeCatalogue());
     expect(result.workflows).toHaveLength(3);
+  });
+});
+
+describe('providers a deployment names (LLM_ENDPOINTS)', () => {
+  const yml = workflowYml(
+    'a',
+    '    provider: ollama\n    model: llama3.1\n    fallbacks: [openai/gpt-4o-mini]\n',
+  );
+  const withOllama = buildCatalogue(
+    loadConfig({
+      LLM_ENDPOINTS: 'ollama',
+      OLLAMA_BASE_URL: 'http://localhost:11434/v1',
+      OLLAMA_MODELS: 'llama3.1,qwen2.5',
+    }),
+  );
+
+  it('a step on a configured endpoint loads, its fallback on a built-in beside it', async () => {
+    const { workflows, errors } = await loadWorkflowDir(workflowDir({ 'a.yml': yml }), withOllama);
+    expect(errors).toEqual([]);
+    expect(workflows[0]!.steps[1]).toMatchObject({
+      provider: 'ollama',
+      model: 'llama3.1',
+      fallbacks: [{ provider: 'openai', model: 'gpt-4o-mini' }],
+    });
+  });
+
+  it('an endpoint this deployment does not list is an unknown provider, naming the known ones', async () => {
+    const dir = workflowDir({ 'a.yml': yml });
+    const { errors } = await loadWorkflowDir(dir, buildCatalogue(loadConfig({})));
+    expect(errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
+      'steps[1].provider: unknown provider "ollama" (known: openai, anthropic, google)',
+    ]);
+    const wrongModel = workflowDir({ 'a.yml': yml.replace('model: llama3.1', 'model: llama9') });
+    const loaded = await loadWorkflowDir(wrongModel, withOllama);
+    expect(loaded.errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
+      'steps[1].model: unknown model "llama9" for ollama (known: llama3.1, qwen2.5)',
+    ]);
+  });
+
+  it('a bare model without a provider names the endpoints among the choices', async () => {
+    const dir = workflowDir({ 'a.yml': workflowYml('a', '    model: mistral\n') });
+    const { errors } = await loadWorkflowDir(dir, withOllama);
+    expect(errors.map((e) => e.message)).toEqual([
+      'cannot tell which provider serves model "mistral" — add provider: openai, anthropic, google or ollama',
+    ]);
   });
 });

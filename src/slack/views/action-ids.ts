@@ -1,3 +1,5 @@
+import { isModelName } from '../../core/provider-spec.js';
+
 /**
  * The contract between the views and the interaction handlers: action_ids, block_ids and
  * the values elements carry. Values are plain strings (no JSON) and every parser is strict:
@@ -56,6 +58,18 @@ export const CALLBACKS = {
   /** A step's editor, pushed on top of the workflow editor. */
   stepEditor: 'wf_step_editor',
   persona: 'persona_editor',
+  /** "Run a workflow…" from a shortcut (views/run-from-message.ts). */
+  runWorkflow: 'run_workflow_modal',
+  /** What it shows after the submission (starting, started, refused): closes only. */
+  runWorkflowNotice: 'run_workflow_notice',
+} as const;
+
+/** callback_ids of the shortcuts (manifest.yml features.shortcuts). */
+export const SHORTCUTS = {
+  /** Message shortcut "Run a workflow…": the message, or the thread it starts, is the input. */
+  fromMessage: 'run_from_message',
+  /** Global shortcut "Run a workflow": a text box for the input, a channel to post in. */
+  global: 'run_workflow_shortcut',
 } as const;
 
 /** Persona menu value for "Workflow default (X)": clears the override. */
@@ -63,8 +77,6 @@ export const DEFAULT_PERSONA_VALUE = '__default__';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const PROVIDER = /^[a-z][a-z0-9_-]{0,31}$/;
-// Model names may hold `/` (org/model), `:` (ollama tags), `.` and `@`; never whitespace or control characters.
-const MODEL = /^[^\s\p{Cc}|]{1,140}$/u;
 const MAX_OPTION_VALUE = 150;
 
 export function isId(value: unknown): value is string {
@@ -81,7 +93,7 @@ export interface ModelChoice {
 /** `${provider}/${model}`, or undefined when it cannot be carried in an option value (150 chars). */
 export function modelValue(provider: string, model: string): string | undefined {
   const value = `${provider}/${model}`;
-  if (value.length > MAX_OPTION_VALUE || !PROVIDER.test(provider) || !MODEL.test(model)) return undefined;
+  if (value.length > MAX_OPTION_VALUE || !PROVIDER.test(provider) || !isModelName(model)) return undefined;
   return value;
 }
 
@@ -92,7 +104,7 @@ export function parseModelValue(value: unknown): ModelChoice | undefined {
   if (slash <= 0) return undefined;
   const provider = value.slice(0, slash);
   const model = value.slice(slash + 1);
-  if (!PROVIDER.test(provider) || !MODEL.test(model)) return undefined;
+  if (!PROVIDER.test(provider) || !isModelName(model)) return undefined;
   return { provider, model };
 }
 

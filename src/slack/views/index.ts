@@ -14,6 +14,7 @@ export * from './home-view.js';
 export * from './list.js';
 export type * from './model.js';
 export * from './persona-views.js';
+export * from './run-from-message.js';
 export * from './run-message.js';
 export * from './schedules.js';
 export * from './status.js';

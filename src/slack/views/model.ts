@@ -9,7 +9,7 @@ import type { Block } from './blocks.js';
 
 export type RunStatus = 'queued' | 'running' | 'paused' | 'completed' | 'cancelled' | 'failed';
 export type StepStatus = 'pending' | 'running' | 'paused' | 'completed' | 'skipped' | 'cancelled' | 'failed';
-export type RunTrigger = 'slash' | 'schedule' | 'button' | 'cli' | 'api';
+export type RunTrigger = 'slash' | 'schedule' | 'button' | 'cli' | 'api' | 'shortcut' | 'workflow_step';
 
 export interface RunView {
   id: string;

@@ -35,6 +35,8 @@ const TRIGGER_WORDS: Record<RunTrigger, string> = {
   button: 'with a button',
   cli: 'from the CLI',
   api: 'through the API',
+  shortcut: 'with a shortcut',
+  workflow_step: 'from Workflow Builder',
 };
 
 export function triggerWords(trigger: RunTrigger): string {
@@ -51,6 +53,8 @@ export function starterMrkdwn(startedBy: string): string {
   if (SLACK_USER_ID.test(startedBy)) return `<@${startedBy}>`;
   if (startedBy.startsWith('schedule:')) return `schedule ${safeMrkdwn(startedBy.slice('schedule:'.length))}`;
   if (startedBy.startsWith('cli:')) return `${safeMrkdwn(startedBy.slice('cli:'.length))} (CLI)`;
+  // A Workflow Builder step with no "Run for" person: `workflow:<workflow_execution_id>`.
+  if (startedBy.startsWith('workflow:')) return 'a Slack workflow';
   return safeMrkdwn(startedBy);
 }
 
