@@ -7,8 +7,23 @@ import type { Block } from './blocks.js';
  * `provider`, `model` and the persona fields are the effective values, not the overrides.
  */
 
-export type RunStatus = 'queued' | 'running' | 'paused' | 'completed' | 'cancelled' | 'failed';
-export type StepStatus = 'pending' | 'running' | 'paused' | 'completed' | 'skipped' | 'cancelled' | 'failed';
+export type RunStatus =
+  | 'queued'
+  | 'running'
+  | 'paused'
+  | 'awaiting_approval'
+  | 'completed'
+  | 'cancelled'
+  | 'failed';
+export type StepStatus =
+  | 'pending'
+  | 'running'
+  | 'paused'
+  | 'awaiting_approval'
+  | 'completed'
+  | 'skipped'
+  | 'cancelled'
+  | 'failed';
 export type RunTrigger = 'slash' | 'schedule' | 'button' | 'cli' | 'api';
 
 export interface RunView {
