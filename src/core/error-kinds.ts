@@ -126,7 +126,7 @@ export function kindWords(kind: string | null | undefined): string {
  * or the next call could have crossed a budget. Stored in RunStep.lastErrorKind like a
  * provider's kind, with the details in lastErrorMessage; the same surfaces show them.
  */
-export const PAUSE_KINDS = ['rejected', 'over_budget'] as const;
+export const PAUSE_KINDS = ['rejected', 'over_run_budget', 'over_daily_budget', 'unpriced_model'] as const;
 export type PauseKind = (typeof PAUSE_KINDS)[number];
 
 export const PAUSE_WORDS: Readonly<Record<PauseKind, { short: string; headline: string; advice: string }>> = {
@@ -136,11 +136,21 @@ export const PAUSE_WORDS: Readonly<Record<PauseKind, { short: string; headline: 
     advice:
       'Switch the provider/model or persona below if that helps, then Retry: the new output waits for approval again.',
   },
-  over_budget: {
-    short: 'over budget',
-    headline: 'Paused before the next call: it could cross the budget',
+  over_run_budget: {
+    short: 'over its budget',
+    headline: 'Paused before the next call: it could cross this run’s budget',
+    advice: 'Retry with a cheaper model, or raise this run’s cap (workflow owners and admins).',
+  },
+  over_daily_budget: {
+    short: 'over the daily budget',
+    headline: 'Paused before the next call: it could cross a daily budget',
     advice:
-      'Retry with a cheaper model, raise this run’s cap (owners and admins), or wait for the daily cap to reset at 00:00 UTC.',
+      'Retry with a cheaper model, or wait until the daily cap resets at 00:00 UTC; the cap itself is in the workflow’s budget or BUDGET_DAILY_USD.',
+  },
+  unpriced_model: {
+    short: 'no price known',
+    headline: 'Paused: the model has no known price, so the budget cannot be checked',
+    advice: 'Switch the step to a priced model, or add the model’s price to PRICES_FILE or MODEL_PRICES.',
   },
 };
 

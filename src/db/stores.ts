@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { EngineEventBus } from '../core/events.js';
+import { BudgetLedger } from './budget-ledger.js';
 import type { Database } from './database.js';
 import { RunReads } from './run-reads.js';
 import { RunStore } from './run-store.js';
@@ -19,6 +20,8 @@ export interface Stores {
   schedules: ScheduleStore;
   /** Reads of runs for Slack, App Home, commands and metrics. */
   reads: RunReads;
+  /** Spending reserved and settled against budget caps. */
+  budgets: BudgetLedger;
 }
 
 export function openStores(db: Database, events: EngineEventBus, clock: Clock): Stores {
@@ -27,5 +30,6 @@ export function openStores(db: Database, events: EngineEventBus, clock: Clock): 
     workflows: new WorkflowStore(db.prisma),
     schedules: new ScheduleStore(db.prisma),
     reads: new RunReads(db.prisma),
+    budgets: new BudgetLedger(db.prisma),
   };
 }

@@ -3,12 +3,15 @@ import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { EngineEventBus } from '../core/events.js';
+import type { PriceList } from '../core/cost.js';
 import type { HealthGate, ModelCatalogue, Providers } from '../core/ports.js';
 import type { Database } from '../db/database.js';
 import type { RunStore } from '../db/run-store.js';
 import { openStores, type Stores } from '../db/stores.js';
 import type { WorkflowStore } from '../db/workflow-store.js';
 import type { Logger } from '../logging.js';
+import { buildPriceList } from '../providers/prices.js';
+import { BudgetGuard } from './budget.js';
 import { Executor } from './executor.js';
 import { PgBossQueue } from './pgboss-queue.js';
 import { planStep } from './plan.js';
@@ -22,7 +25,9 @@ export interface EngineOptions {
   /** The data layer on `db`; opened here when not given. */
   stores?: Stores;
   config: Pick<Config, 'defaults' | 'retry' | 'stepTimeoutMs' | 'worker'> &
-    Partial<Pick<Config, 'retryJitter' | 'stepDeadlineMs'>>;
+    Partial<Pick<Config, 'retryJitter' | 'stepDeadlineMs' | 'budget'>>;
+  /** Model prices (src/providers/prices.ts): cost per call, and budgets. Default: the built-in ones. */
+  prices?: PriceList;
   providers: Providers;
   catalogue: ModelCatalogue;
   logger: Logger;
@@ -48,6 +53,7 @@ export class Engine {
   readonly queue: WorkQueue;
   readonly executor: Executor;
   readonly runs: RunsService;
+  readonly budget: BudgetGuard;
   readonly owner: string;
   private sweepTimer: NodeJS.Timeout | undefined;
   private started = false;
@@ -75,7 +81,18 @@ export class Engine {
       },
       defaultTimeoutMs: o.config.stepTimeoutMs,
     };
+    this.budget = new BudgetGuard({
+      ledger: this.stores.budgets,
+      prices: o.prices ?? buildPriceList(),
+      settings: {
+        dailyUsd: o.config.budget?.dailyUsd,
+        maxOutputTokens: o.config.budget?.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+      },
+      clock,
+      logger: o.logger,
+    });
     this.executor = new Executor({
+      budget: this.budget,
       store: this.store,
       providers: o.providers,
       logger: o.logger,
@@ -158,6 +175,9 @@ export class Engine {
     }
   }
 }
+
+/** MAX_OUTPUT_TOKENS's default (src/config.ts), for engines built without a config. */
+const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
 
 function defaultQueue(db: Database): WorkQueue {
   if (db.kind === 'postgres' && db.url) return new PgBossQueue(db.url);
