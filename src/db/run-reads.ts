@@ -30,6 +30,8 @@ export interface AttemptNoteRow {
   startedAt: Date;
   /** USD at the price known when it was recorded; null: unknown (or not billed: a failure). */
   costUsd: number | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
 }
 
 /** What a run's answered calls used and cost (docs/control.md, "Cost"). */
@@ -65,6 +67,8 @@ export class RunReads {
         errorKind: true,
         startedAt: true,
         costUsd: true,
+        inputTokens: true,
+        outputTokens: true,
       },
     });
   }

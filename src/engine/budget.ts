@@ -61,6 +61,11 @@ export class BudgetExceeded extends Error {
   }
 }
 
+/** "Raise this run's cap": twice the cap, rounded up to the cent. */
+export function raisedCap(usd: number): number {
+  return Math.ceil(usd * 2 * 100 - 1e-9) / 100;
+}
+
 /** The UTC day a daily cap counts in. */
 export const budgetDay = (at: Date) => at.toISOString().slice(0, 10);
 

@@ -19,6 +19,8 @@ import { InProcessQueue, type WorkQueue } from './queue.js';
 import { recoverOrphans } from './recovery.js';
 import { RunsService } from './runs.js';
 import { type PersonaSnapshot, readSnapshot } from './snapshot.js';
+import { Approvals, expireApprovals } from './approvals.js';
+import { Reruns } from './rerun.js';
 
 export interface EngineOptions {
   db: Database;
@@ -53,6 +55,10 @@ export class Engine {
   readonly queue: WorkQueue;
   readonly executor: Executor;
   readonly runs: RunsService;
+  /** Approve, edit or reject a gated step's output (docs/control.md). */
+  readonly approvals: Approvals;
+  /** Re-run a finished run from a step. */
+  readonly reruns: Reruns;
   readonly budget: BudgetGuard;
   readonly owner: string;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -121,6 +127,22 @@ export class Engine {
       configuredProviders: () => o.providers.configured(),
       abortStep: (id) => this.executor.abortStep(id),
     });
+    this.approvals = new Approvals({ store: this.store, queue: this.queue });
+    this.reruns = new Reruns({
+      store: this.store,
+      workflows: this.workflows,
+      queue: this.queue,
+      catalogue: o.catalogue,
+      configuredProviders: () => o.providers.configured(),
+    });
+    this.clock = clock;
+  }
+
+  private readonly clock: Clock;
+
+  /** Fails or escalates approvals past their timeout (the sweep does this; tests call it). */
+  sweepApprovals(): Promise<{ failed: number; escalated: number }> {
+    return expireApprovals({ store: this.store, logger: this.o.logger }, this.clock);
   }
 
   /** Reclaims orphans, then starts working the queue and sweeping periodically. */
@@ -153,6 +175,9 @@ export class Engine {
         },
         (error: unknown) =>
           this.o.logger.warn({ err: (error as Error).message }, 'recovery sweep failed; will try again'),
+      );
+      this.sweepApprovals().catch((error: unknown) =>
+        this.o.logger.warn({ err: (error as Error).message }, 'approval timeout sweep failed; will try again'),
       );
     }, sweepMs);
     this.sweepTimer.unref();

@@ -210,7 +210,8 @@ export class CommandService {
   private async recent(channelId: string): Promise<MessagePayload> {
     let rows = await this.o.stores.reads.recentRuns({ channelId, take: 10 });
     if (rows.length === 0) rows = await this.o.stores.reads.recentRuns({ take: 10 });
-    return recentRunsMessage(rows.map(runView));
+    const usage = await this.o.stores.reads.usageOf(rows.map((r) => r.id));
+    return recentRunsMessage(rows.map((r) => runView(r, { usage: usage.get(r.id) })));
   }
 
   /** The workflow a run belongs to (its name), for "Edit workflow" on the run's message. */

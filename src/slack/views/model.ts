@@ -1,3 +1,4 @@
+import type { CostTotal } from '../../core/cost.js';
 import type { Block } from './blocks.js';
 
 /**
@@ -45,6 +46,31 @@ export interface RunView {
   createdAt: string;
   /** WorkflowRun.version; embedded in block_ids so a stale parent message can be detected. */
   version?: number;
+  /** Tokens and cost of its answered calls (docs/control.md, "Cost"). */
+  usage?: UsageView | null;
+  /** A re-run: the run it re-runs and the step (1-based) it started from. */
+  rerunOf?: { number: number; fromStep: number } | null;
+  /** Its own spending cap in USD, if any. */
+  budgetUsd?: number | null;
+}
+
+export interface UsageView {
+  inputTokens: number;
+  outputTokens: number;
+  cost: CostTotal;
+}
+
+/** Who may approve a step awaiting approval, as the card says it (docs/control.md). */
+export interface ApprovalView {
+  users: readonly string[];
+  usergroup?: string | null;
+  /** The run's starter, when the gate names them. */
+  starter?: string | null;
+  owners: boolean;
+  timeoutMinutes?: number | null;
+  onTimeout: 'fail' | 'escalate';
+  /** The timeout passed and the alert channel was told. */
+  escalated: boolean;
 }
 
 export type PersonaSource = 'override' | 'step' | 'workflow' | 'none';
@@ -93,6 +119,14 @@ export interface StepView {
   lastError?: StepErrorView | null;
   /** Why it moved on, e.g. "anthropic/claude-haiku-4-5 rate limited → answered by openai/gpt-4o-mini". */
   fallbackNote?: string | null;
+  /** What its answered calls cost; undefined when it made none. */
+  cost?: CostTotal | null;
+  /** A re-run's step whose output came from this run number, with no provider call. */
+  reusedFrom?: number | null;
+  /** Its gate, when it has one. */
+  approval?: ApprovalView | null;
+  /** Its run is over: the card offers "Re-run from here…". */
+  rerunnable?: boolean;
 }
 
 export interface ProviderMenu {
