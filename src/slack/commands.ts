@@ -7,6 +7,7 @@ import type { ProviderHealth } from '../health/monitor.js';
 import { quietRow } from '../health/stats.js';
 import { PROVIDER_IDS, providerLabel } from '../providers/table.js';
 import type { Command } from './command-parser.js';
+import type { ControlActions } from './control-actions.js';
 import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';
 import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher } from './publisher.js';
@@ -52,6 +53,7 @@ export interface CommandServiceOptions {
   schedules: ScheduleCommands;
   authoring: AuthoringService;
   personas: PersonaEditor;
+  control: ControlActions;
 }
 
 export interface CommandContext {
@@ -116,6 +118,8 @@ export class CommandService {
           return command.run ? await this.status(command.run) : await this.recent(ctx.channelId);
         case 'cancel':
           return await this.cancel(command.run, ctx);
+        case 'rerun':
+          return await this.o.control.rerunCommand(command, ctx);
         case 'health':
           return await this.health();
         case 'schedule':

@@ -169,7 +169,7 @@ function plainWhere(run: RunRef, step: StepView): string {
  * A link to the run thread. Only https URLs without characters that would end the link
  * early are accepted; `&` is escaped as Slack asks for links too.
  */
-export function threadLink(permalink: string | null | undefined): string {
+export function threadLink(permalink: string | null | undefined, label = 'Open the run thread'): string {
   if (!permalink || !/^https:\/\/[^\s<>|]+$/.test(permalink) || permalink.length > 1000) return '';
-  return `<${escapeMrkdwn(permalink)}|Open the run thread>`;
+  return `<${escapeMrkdwn(permalink)}|${escapeMrkdwn(label)}>`;
 }

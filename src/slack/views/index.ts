@@ -18,3 +18,5 @@ export * from './run-message.js';
 export * from './schedules.js';
 export * from './status.js';
 export { factsLine, modelSelect, personaSelect, stepCard } from './step-card.js';
+export * from './approval.js';
+export * from './rerun.js';
