@@ -40,6 +40,8 @@ function strict<S extends z.ZodRawShape>(shape: S) {
   const allowed = Object.keys(shape);
   return z.strictObject(shape, {
     error: (issue) => {
+      if (issue.code === 'invalid_type' && issue.expected === 'object')
+        return `must be a mapping of ${allowed.join(', ')}`;
       if (issue.code !== 'unrecognized_keys') return undefined;
       const keys = issue.keys.map((k) => `"${k}"`).join(', ');
       const guess = issue.keys.length === 1 ? closest(issue.keys[0]!, allowed) : undefined;
