@@ -102,7 +102,9 @@ export class RunsService {
         fallbacks: step.fallbacks,
         retry: step.retry ?? null,
         timeoutSeconds: step.timeoutSeconds ?? null,
+        approval: step.approval ?? null,
       })),
+      budgetUsd: definition.budget?.perRunUsd ?? null,
     });
     if (run === 'duplicate') {
       // Two deliveries of one request raced past the lookup: the unique key let one win.

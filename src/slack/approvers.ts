@@ -31,7 +31,7 @@ export async function mayApprove(
     if (member === 'unknown') {
       return {
         allowed: false,
-        message: `:warning: I could not check who is in <!subteam^${p.usergroup}> (Slack did not answer usergroups.users.list), so nothing was changed. Try again in a minute.`,
+        message: `I could not check who is in <!subteam^${p.usergroup}> (Slack did not answer usergroups.users.list), so nothing was changed. Try again in a minute.`,
       };
     }
     if (member) return { allowed: true, as: 'owner' };
@@ -80,6 +80,8 @@ export class UsergroupMembers {
       return users.has(userId);
     } catch (error) {
       this.o.logger.warn({ usergroup, err: (error as Error).message }, 'usergroups.users.list failed');
+      // A group that does not exist (deleted, or a typo in the file) has no members.
+      if ((error as { slackError?: string }).slackError === 'no_such_subteam') return false;
       return 'unknown';
     }
   }

@@ -84,6 +84,8 @@ export interface SlackApiStub {
   uploads: Map<string, string>;
   /** Socket Mode: the connections, the envelopes sent and their acks. */
   socket: SocketModeStub;
+  /** User groups by id (S…) and their members, for usergroups.users.list. */
+  usergroups: Map<string, string[]>;
   /** A response_url that lands in `responses`. */
   responseUrl(id: string): string;
   /** The next `times` calls of `method` get this answer instead. */
@@ -113,6 +115,7 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
   const messages = new Map<string, StubMessage>();
   const views = new Map<string, Record<string, unknown> & { id: string }>();
   const uploads = new Map<string, string>();
+  const usergroups = new Map<string, string[]>();
   let viewCounter = 0;
   let fileCounter = 0;
   const overrides = new Map<string, { answer: Override; times: number }[]>();
@@ -277,6 +280,14 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       case 'views.publish':
         json(200, { ok: true, view: { id: 'V0HOME', ...(body.view as object) } });
         return;
+      case 'usergroups.users.list': {
+        // docs.slack.dev/reference/methods/usergroups.users.list: the members' ids; an
+        // unknown group is `no_such_subteam`.
+        const members = usergroups.get(str('usergroup') ?? '');
+        if (!members) return json(200, { ok: false, error: 'no_such_subteam' });
+        json(200, { ok: true, users: members });
+        return;
+      }
       case 'conversations.info':
         json(200, { ok: true, channel: { id: str('channel'), name: 'general', is_member: true } });
         return;
@@ -300,6 +311,7 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
     views,
     uploads,
     socket,
+    usergroups,
     responseUrl: (id) => `${base}/response/${id}`,
     override(method, answer, times = 1) {
       const queue = overrides.get(method) ?? [];
@@ -318,6 +330,7 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       messages.clear();
       views.clear();
       uploads.clear();
+      usergroups.clear();
       overrides.clear();
       socket.reset();
       counts.calls = {};
