@@ -65,11 +65,11 @@ export function sumCosts(totals: readonly CostTotal[]): CostTotal {
   return totals.reduce((a, b) => ({ usd: a.usd + b.usd, unpriced: a.unpriced + b.unpriced }), NO_COST);
 }
 
-/** "$0.0021", "$1.23": four decimals under a cent, else two. */
+/** "$0.0021", "$0.0113", "$0.50", "$1.23": up to four decimals under a dollar (at least two), else two. */
 export function formatUsd(usd: number): string {
-  if (usd === 0) return '$0.00';
-  if (Math.abs(usd) < 0.01) return `$${usd.toFixed(4)}`;
-  return `$${usd.toFixed(2)}`;
+  if (Math.abs(usd) >= 1) return `$${usd.toFixed(2)}`;
+  const text = usd.toFixed(4).replace(/0{1,2}$/, '');
+  return `$${text}`;
 }
 
 /** "$0.0042", "cost unknown", or "$0.0042 + unknown" when some calls had no price. */

@@ -65,8 +65,10 @@ export function failureAlert(input: FailureAlertInput): MessagePayload {
   const retries: Button[] = [];
   const seen = new Set<string>();
   const budget = kind === 'over_run_budget' || kind === 'over_daily_budget' || kind === 'unpriced_model';
+  // A raised cap keeps its place among the buttons.
+  const room = MAX_ALTERNATIVES - (input.raiseCapTo === undefined ? 0 : 1);
   for (const alt of input.alternatives) {
-    if (retries.length >= MAX_ALTERNATIVES) break;
+    if (retries.length >= room) break;
     const value = retryWithValue(step.id, alt.provider, alt.model);
     if (!value || seen.has(value) || (alt.provider === providerId && alt.model === model)) continue;
     seen.add(value);
@@ -79,7 +81,7 @@ export function failureAlert(input: FailureAlertInput): MessagePayload {
       }),
     );
   }
-  if (input.raiseCapTo !== undefined && retries.length < MAX_ALTERNATIVES) {
+  if (input.raiseCapTo !== undefined) {
     retries.push(
       button({
         actionId: ACTIONS.raiseBudget,
