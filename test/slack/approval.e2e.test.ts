@@ -208,6 +208,13 @@ describe('an approval gate', () => {
     const early = await h.click(card, ACTIONS.approve, { user: 'U0OWNER' });
     expect(JSON.stringify(await h.answer(early))).toContain('Only <@U0BOB>');
     expect(await h.core.engine.sweepApprovals()).toEqual({ failed: 0, escalated: 0 });
+    // App Home lists it under "Needs attention", with the decision but not the output.
+    await h.openHome('U0BOB');
+    await h.settle();
+    const home = h.stub.callsOf('views.publish').at(-1)!.body.view;
+    expect(visibleText(home)).toContain('waits for approval');
+    expect(visibleText(home)).not.toContain('timeout test');
+    expect(findByType(home, 'button').map((b) => b.action_id)).toContain(ACTIONS.approve);
 
     clock.advance(31 * 60_000);
     expect(await h.core.engine.sweepApprovals()).toEqual({ failed: 0, escalated: 1 });
