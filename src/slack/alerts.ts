@@ -115,11 +115,21 @@ export class FailureAlerts {
 
     const failed = { provider: step.lastError!.provider as ProviderId, model: step.lastError!.model };
     const budget = pause !== undefined && this.o.prices;
-    let alternatives = budget
-      ? cheaperAlternatives(failed, this.o.catalogue, budget.list, budget.maxOutputTokens)
-      : alternativesFor(failed, loaded.plans.get(stepId), this.o.catalogue);
-    if (this.o.rankAlternatives) {
-      alternatives = await this.o.rankAlternatives(alternatives).catch(() => alternatives);
+    let alternatives: ModelRef[];
+    if (budget) {
+      // Cheapest first; a provider in trouble ("degraded", circuit open) after the healthy ones.
+      const health = this.o.views.ctx.providerHealth;
+      const cheaper = cheaperAlternatives(failed, this.o.catalogue, budget.list, budget.maxOutputTokens);
+      alternatives = [
+        ...cheaper.filter((r) => !health?.(r.provider)),
+        ...cheaper.filter((r) => health?.(r.provider)),
+      ];
+    } else {
+      alternatives = alternativesFor(failed, loaded.plans.get(stepId), this.o.catalogue);
+      if (this.o.rankAlternatives) {
+        const ranked = alternatives;
+        alternatives = await this.o.rankAlternatives(ranked).catch(() => ranked);
+      }
     }
     if (channel) {
       const existing = isSlackTs(row.alertTs) && row.alertChannel ? row.alertTs : undefined;
