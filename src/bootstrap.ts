@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { secretValues } from './config.js';
 import { type Clock, systemClock } from './core/clock.js';
+import type { PriceList } from './core/cost.js';
 import { EngineEventBus } from './core/events.js';
 import type { HealthGate, ModelCatalogue, Providers } from './core/ports.js';
 import { type Database, openDatabase } from './db/database.js';
@@ -9,12 +10,11 @@ import { openStores, type Stores } from './db/stores.js';
 import type { SyncSummary } from './db/workflow-store.js';
 import { Engine } from './engine/engine.js';
 import type { WorkQueue } from './engine/queue.js';
-import type { PriceList } from './core/cost.js';
 import { HealthMonitor } from './health/monitor.js';
 import { createLogger, type Logger } from './logging.js';
 import { buildCatalogue } from './providers/catalogue.js';
-import { buildPriceList } from './providers/prices.js';
 import { redactSecrets } from './providers/error-mapping.js';
+import { buildPriceList } from './providers/prices.js';
 import { createProviders } from './providers/registry.js';
 import { loadWorkflowDirOrThrow } from './workflows/loader.js';
 

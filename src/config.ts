@@ -143,7 +143,8 @@ const envSchema = z.object({
   BUDGET_DAILY_USD: optionalString
     .transform((v) => (v === undefined ? undefined : Number(v)))
     .refine((n) => n === undefined || (Number.isFinite(n) && n > 0 && n <= 1_000_000), {
-      message: 'must be an amount in US dollars above 0, e.g. 25 (every run’s calls in one UTC day), or unset',
+      message:
+        'must be an amount in US dollars above 0, e.g. 25 (every run’s calls in one UTC day), or unset',
     }),
   MAX_OUTPUT_TOKENS: int(
     4096,
@@ -279,17 +280,25 @@ function readPrices(
     try {
       parsed = parseYaml(readFileSync(file, 'utf8'));
     } catch (error) {
-      const why = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+      const why =
+        (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
       problems.push({ variable: 'PRICES_FILE', message: `cannot read ${file}: ${why.split('\n')[0]}` });
     }
     if (parsed !== undefined && (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))) {
-      problems.push({ variable: 'PRICES_FILE', message: `must map "provider/model" to prices, ${PRICE_EXAMPLE}` });
+      problems.push({
+        variable: 'PRICES_FILE',
+        message: `must map "provider/model" to prices, ${PRICE_EXAMPLE}`,
+      });
     } else if (parsed) {
       for (const [ref, value] of Object.entries(parsed as Record<string, unknown>)) {
         const v = value as { input?: unknown; output?: unknown } | null;
-        const extra = v && typeof v === 'object' ? Object.keys(v).filter((k) => k !== 'input' && k !== 'output') : [];
+        const extra =
+          v && typeof v === 'object' ? Object.keys(v).filter((k) => k !== 'input' && k !== 'output') : [];
         if (!MODEL_REF.test(ref)) {
-          problems.push({ variable: 'PRICES_FILE', message: `"${ref}" must be "provider/model", ${PRICE_EXAMPLE}` });
+          problems.push({
+            variable: 'PRICES_FILE',
+            message: `"${ref}" must be "provider/model", ${PRICE_EXAMPLE}`,
+          });
         } else if (!v || typeof v !== 'object' || !amount(v.input) || !amount(v.output) || extra.length > 0) {
           problems.push({
             variable: 'PRICES_FILE',
@@ -304,7 +313,10 @@ function readPrices(
   for (const entry of inline) {
     const at = entry.lastIndexOf('=');
     const ref = entry.slice(0, at).trim();
-    const [input, output, ...rest] = entry.slice(at + 1).split(':').map((x) => Number(x.trim()));
+    const [input, output, ...rest] = entry
+      .slice(at + 1)
+      .split(':')
+      .map((x) => Number(x.trim()));
     if (at <= 0 || !MODEL_REF.test(ref) || rest.length > 0 || !amount(input) || !amount(output)) {
       problems.push({
         variable: 'MODEL_PRICES',

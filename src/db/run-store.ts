@@ -727,48 +727,50 @@ export class RunStore {
   ): Promise<boolean> {
     const runTo: RunStatus = decision.to === 'completed' ? 'running' : decision.to;
     const now = this.clock.now();
-    const moved = await this.prisma.$transaction(async (tx) => {
-      const { count } = await tx.runStep.updateMany({
-        where: {
-          id: step.id,
-          status: 'awaiting_approval',
-          ...(decision.version === undefined ? {} : { version: decision.version }),
-        },
-        data: { ...decision.data, status: decision.to, version: { increment: 1 } },
-      });
-      if (count === 0) return false;
-      const run = await tx.workflowRun.updateMany({
-        where: { id: step.runId, status: 'awaiting_approval' },
-        data: {
-          ...decision.runData,
-          status: runTo,
-          version: { increment: 1 },
-          ...(runTo === 'failed' ? { finishedAt: now } : {}),
-        },
-      });
-      // A step awaiting approval whose run is not (a bug, a hand edit): change nothing.
-      if (run.count === 0) throw new NotAwaiting();
-      if (decision.to === 'failed') {
-        await tx.runStep.updateMany({
-          where: { runId: step.runId, status: 'pending' },
-          data: { status: 'skipped', version: { increment: 1 } },
+    const moved = await this.prisma
+      .$transaction(async (tx) => {
+        const { count } = await tx.runStep.updateMany({
+          where: {
+            id: step.id,
+            status: 'awaiting_approval',
+            ...(decision.version === undefined ? {} : { version: decision.version }),
+          },
+          data: { ...decision.data, status: decision.to, version: { increment: 1 } },
         });
-      }
-      await tx.auditEvent.create({
-        data: {
-          runId: step.runId,
-          runStepId: step.id,
-          actor: decision.actor,
-          action: decision.audit.action,
-          fromValue: decision.audit.fromValue ?? null,
-          toValue: decision.audit.toValue ?? null,
-        },
+        if (count === 0) return false;
+        const run = await tx.workflowRun.updateMany({
+          where: { id: step.runId, status: 'awaiting_approval' },
+          data: {
+            ...decision.runData,
+            status: runTo,
+            version: { increment: 1 },
+            ...(runTo === 'failed' ? { finishedAt: now } : {}),
+          },
+        });
+        // A step awaiting approval whose run is not (a bug, a hand edit): change nothing.
+        if (run.count === 0) throw new NotAwaiting();
+        if (decision.to === 'failed') {
+          await tx.runStep.updateMany({
+            where: { runId: step.runId, status: 'pending' },
+            data: { status: 'skipped', version: { increment: 1 } },
+          });
+        }
+        await tx.auditEvent.create({
+          data: {
+            runId: step.runId,
+            runStepId: step.id,
+            actor: decision.actor,
+            action: decision.audit.action,
+            fromValue: decision.audit.fromValue ?? null,
+            toValue: decision.audit.toValue ?? null,
+          },
+        });
+        return true;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof NotAwaiting) return false;
+        throw error;
       });
-      return true;
-    }).catch((error: unknown) => {
-      if (error instanceof NotAwaiting) return false;
-      throw error;
-    });
     if (!moved) return false;
     this.stepChanged(step, decision.to, decision.actor);
     this.events.safeEmit('run.changed', { runId: step.runId, to: runTo, actor: decision.actor });

@@ -137,7 +137,10 @@ export async function expireApprovals(
         })
       )
         failed++;
-    } else if (!step.approvalEscalatedAt && (await o.store.escalateApproval(step, now, APPROVAL_TIMEOUT_ACTOR))) {
+    } else if (
+      !step.approvalEscalatedAt &&
+      (await o.store.escalateApproval(step, now, APPROVAL_TIMEOUT_ACTOR))
+    ) {
       escalated++;
     }
   }

@@ -1,11 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import {
-  callCost,
-  formatUsd,
-  type PriceList,
-  promptTokenBound,
-  worstCaseCost,
-} from '../core/cost.js';
+import { callCost, formatUsd, type PriceList, promptTokenBound, worstCaseCost } from '../core/cost.js';
 import type { PauseKind } from '../core/error-kinds.js';
 import type { ModelRef, Usage } from '../core/provider-spec.js';
 import type { BudgetCap, BudgetKey, BudgetLedger } from '../db/budget-ledger.js';
@@ -105,7 +99,11 @@ export class BudgetGuard {
    * Reserves a call's worst case, or throws BudgetExceeded. No cap applies: nothing is
    * written and nothing is refused, whatever the price.
    */
-  async reserve(run: BudgetedRun, ref: ModelRef, texts: readonly (string | undefined)[]): Promise<BudgetHold> {
+  async reserve(
+    run: BudgetedRun,
+    ref: ModelRef,
+    texts: readonly (string | undefined)[],
+  ): Promise<BudgetHold> {
     const caps = this.caps(run);
     if (caps.length === 0) return NO_HOLD;
     const price = this.o.prices.price(ref);

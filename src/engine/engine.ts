@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import { type Clock, systemClock } from '../core/clock.js';
-import { EngineEventBus } from '../core/events.js';
 import type { PriceList } from '../core/cost.js';
+import { EngineEventBus } from '../core/events.js';
 import type { HealthGate, ModelCatalogue, Providers } from '../core/ports.js';
 import type { Database } from '../db/database.js';
 import type { RunStore } from '../db/run-store.js';
@@ -11,16 +11,16 @@ import { openStores, type Stores } from '../db/stores.js';
 import type { WorkflowStore } from '../db/workflow-store.js';
 import type { Logger } from '../logging.js';
 import { buildPriceList } from '../providers/prices.js';
+import { Approvals, expireApprovals } from './approvals.js';
 import { BudgetGuard } from './budget.js';
 import { Executor } from './executor.js';
 import { PgBossQueue } from './pgboss-queue.js';
 import { planStep } from './plan.js';
 import { InProcessQueue, type WorkQueue } from './queue.js';
 import { recoverOrphans } from './recovery.js';
+import { Reruns } from './rerun.js';
 import { RunsService } from './runs.js';
 import { type PersonaSnapshot, readSnapshot } from './snapshot.js';
-import { Approvals, expireApprovals } from './approvals.js';
-import { Reruns } from './rerun.js';
 
 export interface EngineOptions {
   db: Database;
@@ -177,7 +177,10 @@ export class Engine {
           this.o.logger.warn({ err: (error as Error).message }, 'recovery sweep failed; will try again'),
       );
       this.sweepApprovals().catch((error: unknown) =>
-        this.o.logger.warn({ err: (error as Error).message }, 'approval timeout sweep failed; will try again'),
+        this.o.logger.warn(
+          { err: (error as Error).message },
+          'approval timeout sweep failed; will try again',
+        ),
       );
     }, sweepMs);
     this.sweepTimer.unref();

@@ -98,7 +98,8 @@ export class Reruns {
     const key = request.idempotencyKey?.trim() || undefined;
     if (key) {
       const existing = await this.o.store.runByRequestKey(key);
-      if (existing) return { run: existing, from: (await this.o.store.run(request.runId)) ?? existing, replayed: true };
+      if (existing)
+        return { run: existing, from: (await this.o.store.run(request.runId)) ?? existing, replayed: true };
     }
     const old = await this.check(request.runId, request.fromPosition);
     const edits = await this.validate(old.steps, request);
@@ -156,7 +157,8 @@ export class Reruns {
         next.personaId = edit.persona.personaId;
         next.overridePersonaId = null;
         const persona = edit.persona.personaId ? edit.personas.get(edit.persona.personaId) : undefined;
-        if (persona) snapshot.personas[persona.id] = { id: persona.id, name: persona.name, system: persona.system };
+        if (persona)
+          snapshot.personas[persona.id] = { id: persona.id, name: persona.name, system: persona.system };
         if (definition) definition.persona = persona?.name;
       }
       return next;
@@ -230,7 +232,11 @@ export class Reruns {
       if (edit.prompt !== undefined) {
         const prompt = edit.prompt;
         if (prompt.trim() === '') {
-          problems.push({ position: edit.position, field: 'prompt', message: 'The prompt must not be empty.' });
+          problems.push({
+            position: edit.position,
+            field: 'prompt',
+            message: 'The prompt must not be empty.',
+          });
         } else if (prompt.length > MAX_PROMPT_CHARS) {
           problems.push({
             position: edit.position,

@@ -75,7 +75,9 @@ export class UsergroupMembers {
     try {
       // docs.slack.dev/reference/methods/usergroups.users.list: { ok, users: [user ids] }.
       const result = await this.o.publisher.call('usergroups.users.list', { usergroup });
-      const users = new Set(Array.isArray(result.users) ? result.users.filter((u) => typeof u === 'string') : []);
+      const users = new Set(
+        Array.isArray(result.users) ? result.users.filter((u) => typeof u === 'string') : [],
+      );
       this.cache.set(usergroup, { at: now, users });
       return users.has(userId);
     } catch (error) {

@@ -65,7 +65,8 @@ export interface ControlActionsOptions {
 /** A modal submission's answer: errors by block id, or done (optionally showing a view next). */
 export type ControlSubmit = { errors: Record<string, string> } | { ok: true; confirmation?: ModalView };
 
-const STALE = 'This card was out of date, so nothing was changed: it now shows the latest. Try again from it.';
+const STALE =
+  'This card was out of date, so nothing was changed: it now shows the latest. Try again from it.';
 const MALFORMED = 'That choice is not one this card offers, so nothing was changed.';
 
 export class ControlActions {
@@ -158,7 +159,9 @@ export class ControlActions {
     const step = await this.o.reads.step(meta.stepId);
     if (!step) return { errors: { [first]: 'That step no longer exists; nothing was started.' } };
     if (step.version !== meta.version)
-      return { errors: { [first]: 'The run changed since this was opened; nothing was started. Open it again.' } };
+      return {
+        errors: { [first]: 'The run changed since this was opened; nothing was started. Open it again.' },
+      };
     const denied = await this.runPermission(step.runId, { userId: user.userId });
     if (denied) return { errors: { [first]: plain(denied.text) } };
     const edits = this.rerunEdits(values, step.position);
@@ -185,7 +188,8 @@ export class ControlActions {
         }
         return { errors };
       }
-      if (EngineError.isInstance(error)) return { errors: { [first]: `${error.message} Nothing was started.` } };
+      if (EngineError.isInstance(error))
+        return { errors: { [first]: `${error.message} Nothing was started.` } };
       throw error;
     }
   }
@@ -210,7 +214,7 @@ export class ControlActions {
     if (command.from === undefined) {
       // The first step that did not complete, or the first step of a completed run.
       const open = list.findIndex((s) => s.status !== 'completed');
-      position = open < 0 ? 0 : open;
+      position = Math.max(open, 0);
     } else if (/^\d{1,3}$/.test(command.from)) {
       position = Number(command.from) - 1;
     } else {
@@ -265,7 +269,9 @@ export class ControlActions {
     if (step.status !== 'paused' || step.lastErrorKind !== 'over_run_budget') {
       this.o.renderer.schedule(step.runId, { force: true });
       return errorMessage(
-        safeMrkdwn(`Step *${step.name}* is not paused on this run's cap now, so there is nothing to raise. Nothing was changed.`),
+        safeMrkdwn(
+          `Step *${step.name}* is not paused on this run's cap now, so there is nothing to raise. Nothing was changed.`,
+        ),
       );
     }
     try {
@@ -327,7 +333,8 @@ export class ControlActions {
       this.o.renderer.schedule(step.runId, { force: true });
       return {
         errors: {
-          [block]: 'The step changed since this was opened (someone decided or edited it); nothing was changed.',
+          [block]:
+            'The step changed since this was opened (someone decided or edited it); nothing was changed.',
         },
       };
     }
@@ -396,7 +403,8 @@ export class ControlActions {
         if (!persona) errors[blockId] = 'Pick a persona from the list.';
         else
           edit(at.position).persona = {
-            personaId: chosen === DEFAULT_PERSONA_VALUE || persona.kind === 'default' ? null : persona.personaId,
+            personaId:
+              chosen === DEFAULT_PERSONA_VALUE || persona.kind === 'default' ? null : persona.personaId,
           };
       } else {
         edit(at.position).prompt = value.value ?? '';

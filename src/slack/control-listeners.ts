@@ -1,9 +1,4 @@
-import type {
-  AllMiddlewareArgs,
-  App,
-  SlackActionMiddlewareArgs,
-  SlackViewMiddlewareArgs,
-} from '@slack/bolt';
+import type { AllMiddlewareArgs, App, SlackActionMiddlewareArgs, SlackViewMiddlewareArgs } from '@slack/bolt';
 import { type ActionInput, blockActionsSchema } from './card-actions.js';
 import type { ControlActions, ControlSubmit } from './control-actions.js';
 import type { Answer } from './editor-listeners.js';
@@ -114,7 +109,8 @@ export function registerControl(
   );
 
   type ViewArgs = SlackViewMiddlewareArgs & AllMiddlewareArgs;
-  const UNSAVED = 'Something went wrong on our side and nothing was changed. The details are in the Switchboard log.';
+  const UNSAVED =
+    'Something went wrong on our side and nothing was changed. The details are in the Switchboard log.';
 
   const onSubmit = (
     callback: string,

@@ -55,12 +55,21 @@ export class ControlNotices {
   }
 
   /** A decision made from a card or a modal, said in the run's thread. */
-  decided(step: RunStepRow, actor: string, decision: 'approved' | 'rejected' | 'edited', reason?: string): void {
+  decided(
+    step: RunStepRow,
+    actor: string,
+    decision: 'approved' | 'rejected' | 'edited',
+    reason?: string,
+  ): void {
     this.run(async () => {
       const loaded = await this.o.views.load(step.runId);
       const view = loaded?.steps.find((s) => s.id === step.id);
       if (!loaded || !view) return;
-      this.inThread(loaded.row, `decided:${step.id}:v${view.version}:${decision}`, decisionNote(view, actor, decision, reason));
+      this.inThread(
+        loaded.row,
+        `decided:${step.id}:v${view.version}:${decision}`,
+        decisionNote(view, actor, decision, reason),
+      );
     });
   }
 
@@ -133,12 +142,24 @@ export class ControlNotices {
     // Never the output: it stays in the run's channel; the alert links there.
     const message = escalationMessage({ run: loaded.run, step, owners, link: threadLink(permalink) });
     if (channel) {
-      await this.o.publisher.call('chat.postMessage', { channel, text: message.text, blocks: message.blocks });
+      await this.o.publisher.call('chat.postMessage', {
+        channel,
+        text: message.text,
+        blocks: message.blocks,
+      });
     }
-    this.inThread(loaded.row, `escalated:${stepId}`, escalationMessage({ run: loaded.run, step, owners, link: '' }));
+    this.inThread(
+      loaded.row,
+      `escalated:${stepId}`,
+      escalationMessage({ run: loaded.run, step, owners, link: '' }),
+    );
   }
 
-  private inThread(run: Pick<RunRow, 'id' | 'channelId' | 'threadTs'>, key: string, payload: MessagePayload): void {
+  private inThread(
+    run: Pick<RunRow, 'id' | 'channelId' | 'threadTs'>,
+    key: string,
+    payload: MessagePayload,
+  ): void {
     const threadTs = isSlackTs(run.threadTs) ? run.threadTs : undefined;
     if (!run.channelId || (!threadTs && !this.o.publisher.has(parentKey(run.id)))) return;
     this.o.publisher.put({ key, channel: run.channelId, threadOf: parentKey(run.id), threadTs, payload });

@@ -4,6 +4,7 @@ import type { EngineEventBus } from '../core/events.js';
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
 import type { RunReads } from '../db/run-reads.js';
+import { budgetDay } from '../engine/budget.js';
 import { describeHealth, healthStatus } from '../health/describe.js';
 import type { HealthRow } from '../health/stats.js';
 import type { Logger } from '../logging.js';
@@ -11,7 +12,6 @@ import { providerLabel } from '../providers/table.js';
 import type { ScheduleService } from '../schedules/service.js';
 import type { RunViews } from './run-views.js';
 import { alternativesFor, runView } from './view-model.js';
-import { budgetDay } from '../engine/budget.js';
 import { type AttentionItem, type HealthLine, homeView, type SpendLine } from './views/home-view.js';
 import type { MenuOptions } from './views/model.js';
 

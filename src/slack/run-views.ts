@@ -1,8 +1,8 @@
+import { addCost, NO_COST } from '../core/cost.js';
 import type { RunWithSteps } from '../db/run-reads.js';
 import type { Stores } from '../db/stores.js';
 import type { StepPlan } from '../engine/plan.js';
 import { type PersonaSnapshot, readSnapshot } from '../engine/snapshot.js';
-import { addCost, NO_COST } from '../core/cost.js';
 import {
   menuOptions,
   personasFor,

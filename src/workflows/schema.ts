@@ -340,7 +340,8 @@ export const workflowFileSchema = strict({
         ctx.addIssue({
           code: 'custom',
           path: ['steps', i, 'approval', 'owners'],
-          message: 'is true, but the workflow lists no owners: add owners: [U012AB3CD] or name other approvers',
+          message:
+            'is true, but the workflow lists no owners: add owners: [U012AB3CD] or name other approvers',
         });
       }
     });

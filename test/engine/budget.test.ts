@@ -66,8 +66,9 @@ async function runMany(options: { runs: number; capUsd: number; maxOutputTokens:
   const ids = runs.map((r) => r.id);
   await waitFor(
     async () =>
-      (await db.prisma.workflowRun.count({ where: { id: { in: ids }, status: { in: ['completed', 'paused'] } } })) ===
-      ids.length,
+      (await db.prisma.workflowRun.count({
+        where: { id: { in: ids }, status: { in: ['completed', 'paused'] } },
+      })) === ids.length,
     20_000,
     'every run to complete or pause',
   );
@@ -83,7 +84,11 @@ async function runMany(options: { runs: number; capUsd: number; maxOutputTokens:
 describe('a daily cap shared by 20 concurrent runs', () => {
   it('is never overspent: each call reserves its worst case first, in one locked write', async () => {
     const cap = 0.03;
-    const { attempts, spent, paused, ledger, calls } = await runMany({ runs: 20, capUsd: cap, maxOutputTokens: 20 });
+    const { attempts, spent, paused, ledger, calls } = await runMany({
+      runs: 20,
+      capUsd: cap,
+      maxOutputTokens: 20,
+    });
     // A call's worst case: (2 + 32) tokens in and 20 out = $0.0054; each costs $0.0015.
     expect(attempts.every((a) => a.costUsd !== null && Math.abs(a.costUsd - 15 * PRICE) < 1e-12)).toBe(true);
     expect(spent).toBeLessThanOrEqual(cap);
@@ -144,10 +149,17 @@ describe('a per-run cap', () => {
   it('costs nothing to check when no cap applies, and prices every call anyway', async () => {
     const openai = new ScriptedProvider('openai');
     engine = createTestEngine(db, [openai], { prices, budget: { maxOutputTokens: 64 } });
-    await putWorkflow(db, { name: 'free', provider: 'openai', model: 'gpt-4o-mini', steps: [step('only', 'go')] });
+    await putWorkflow(db, {
+      name: 'free',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      steps: [step('only', 'go')],
+    });
     await engine.start();
     const run = await startApiRun(engine, 'free');
-    await waitFor(async () => (await db.prisma.workflowRun.findUnique({ where: { id: run.id } }))?.status === 'completed');
+    await waitFor(
+      async () => (await db.prisma.workflowRun.findUnique({ where: { id: run.id } }))?.status === 'completed',
+    );
     expect(await db.prisma.budgetLedger.count()).toBe(0);
     const [attempt] = await db.prisma.stepAttempt.findMany({ where: { runId: run.id } });
     expect(attempt!.costUsd).toBeCloseTo(15 * PRICE, 12);

@@ -118,19 +118,36 @@ describe('metrics from a real run', () => {
     });
     metrics = createMetrics({ events: engine.events, queue: engine.queue, reads: storesOf(db).reads });
     await engine.start();
-    const run = await engine.runs.startRun({ workflow: 'priced', input: '', startedBy: 'U1', trigger: 'api' });
+    const run = await engine.runs.startRun({
+      workflow: 'priced',
+      input: '',
+      startedBy: 'U1',
+      trigger: 'api',
+    });
     await waitForRun(db, run.id, ['completed']);
     const text = await metrics.render();
     expect(metricType(text, 'switchboard_cost_usd_total')).toBe('counter');
     // 10 in + 5 out tokens at $1 and $2 per million.
     expect(
-      sampleValue(text, 'switchboard_cost_usd_total', { provider: 'openai', model: 'gpt-4o-mini', workflow: 'priced' }),
+      sampleValue(text, 'switchboard_cost_usd_total', {
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        workflow: 'priced',
+      }),
     ).toBeCloseTo(0.00002, 12);
     expect(
-      sampleValue(text, 'switchboard_cost_usd_total', { provider: 'openai', model: 'gpt-4o', workflow: 'priced' }),
+      sampleValue(text, 'switchboard_cost_usd_total', {
+        provider: 'openai',
+        model: 'gpt-4o',
+        workflow: 'priced',
+      }),
     ).toBeUndefined();
     expect(
-      sampleValue(text, 'switchboard_unpriced_calls_total', { provider: 'openai', model: 'gpt-4o', workflow: 'priced' }),
+      sampleValue(text, 'switchboard_unpriced_calls_total', {
+        provider: 'openai',
+        model: 'gpt-4o',
+        workflow: 'priced',
+      }),
     ).toBe(1);
   });
 

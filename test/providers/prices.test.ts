@@ -36,7 +36,9 @@ describe('prices', () => {
     const list = buildPriceList();
     const mini = list.price({ provider: 'openai', model: 'gpt-4o-mini' });
     expect(callCost({ inputTokens: 1_000_000, outputTokens: 500_000 }, mini)).toBeCloseTo(0.45, 10);
-    expect(callCost({ inputTokens: 10, outputTokens: 10 }, list.price({ provider: 'openai', model: 'llama3.1' }))).toBeNull();
+    expect(
+      callCost({ inputTokens: 10, outputTokens: 10 }, list.price({ provider: 'openai', model: 'llama3.1' })),
+    ).toBeNull();
     expect(formatCost({ usd: 0, unpriced: 1 })).toBe('cost unknown');
     expect(formatCost({ usd: 0.0021, unpriced: 1 })).toBe('$0.0021 + unknown');
     expect(formatCost({ usd: 0, unpriced: 0 })).toBe('$0.00');
@@ -56,21 +58,37 @@ describe('prices', () => {
     );
     const config = loadConfig({ PRICES_FILE: file, MODEL_PRICES: 'openai/gpt-4o-mini=0.5:0.75' });
     const list = buildPriceList(config.prices);
-    expect(list.price({ provider: 'openai', model: 'gpt-4o-mini' })).toEqual({ inputPerMTok: 0.5, outputPerMTok: 0.75 });
-    expect(list.price({ provider: 'openai', model: 'llama3.1:8b' })).toEqual({ inputPerMTok: 0, outputPerMTok: 0 });
-    expect(list.price({ provider: 'anthropic', model: 'claude-haiku-4-5' })).toEqual({ inputPerMTok: 1, outputPerMTok: 5 });
+    expect(list.price({ provider: 'openai', model: 'gpt-4o-mini' })).toEqual({
+      inputPerMTok: 0.5,
+      outputPerMTok: 0.75,
+    });
+    expect(list.price({ provider: 'openai', model: 'llama3.1:8b' })).toEqual({
+      inputPerMTok: 0,
+      outputPerMTok: 0,
+    });
+    expect(list.price({ provider: 'anthropic', model: 'claude-haiku-4-5' })).toEqual({
+      inputPerMTok: 1,
+      outputPerMTok: 5,
+    });
   });
 
   it('refuses a bad price file or list with the variable and what to write', () => {
     const bad = join(dir, 'bad.yml');
-    writeFileSync(bad, 'gpt-4o: { input: 1, output: 2 }\nopenai/gpt-4o: { input: -1, output: 2 }\nopenai/x: { in: 1 }\n');
+    writeFileSync(
+      bad,
+      'gpt-4o: { input: 1, output: 2 }\nopenai/gpt-4o: { input: -1, output: 2 }\nopenai/x: { in: 1 }\n',
+    );
     const message = problems({ PRICES_FILE: bad });
     expect(message).toContain('PRICES_FILE: "gpt-4o" must be "provider/model"');
-    expect(message).toContain('PRICES_FILE: "openai/gpt-4o" needs input and output: USD per million tokens, 0 or more');
+    expect(message).toContain(
+      'PRICES_FILE: "openai/gpt-4o" needs input and output: USD per million tokens, 0 or more',
+    );
     expect(message).toContain('PRICES_FILE: "openai/x" needs input and output');
     expect(problems({ PRICES_FILE: join(dir, 'nope.yml') })).toContain('PRICES_FILE: cannot read');
     writeFileSync(join(dir, 'list.yml'), '- openai/gpt-4o\n');
-    expect(problems({ PRICES_FILE: join(dir, 'list.yml') })).toContain('PRICES_FILE: must map "provider/model" to prices');
+    expect(problems({ PRICES_FILE: join(dir, 'list.yml') })).toContain(
+      'PRICES_FILE: must map "provider/model" to prices',
+    );
     expect(problems({ MODEL_PRICES: 'openai/gpt-4o=1' })).toContain(
       'MODEL_PRICES: "openai/gpt-4o=1" must be provider/model=input:output',
     );
@@ -83,8 +101,12 @@ describe('prices', () => {
       dailyUsd: 12.5,
       maxOutputTokens: 1000,
     });
-    expect(problems({ BUDGET_DAILY_USD: '0' })).toContain('BUDGET_DAILY_USD: must be an amount in US dollars above 0');
+    expect(problems({ BUDGET_DAILY_USD: '0' })).toContain(
+      'BUDGET_DAILY_USD: must be an amount in US dollars above 0',
+    );
     expect(problems({ BUDGET_DAILY_USD: '$5' })).toContain('BUDGET_DAILY_USD');
-    expect(problems({ MAX_OUTPUT_TOKENS: '0' })).toContain('MAX_OUTPUT_TOKENS: must be a whole number from 1');
+    expect(problems({ MAX_OUTPUT_TOKENS: '0' })).toContain(
+      'MAX_OUTPUT_TOKENS: must be a whole number from 1',
+    );
   });
 });

@@ -68,7 +68,8 @@ const stepOf = (runId: string, position: number) =>
   prisma().runStep.findFirstOrThrow({ where: { runId, position } });
 const errorsOf = (ack: { json: Record<string, unknown> | undefined }) =>
   (ack.json?.errors ?? {}) as Record<string, string>;
-const viewsOf = (callbackId: string) => [...h.stub.views.values()].filter((v) => v.callback_id === callbackId);
+const viewsOf = (callbackId: string) =>
+  [...h.stub.views.values()].filter((v) => v.callback_id === callbackId);
 
 /** Clicks a button that opens a modal, and returns the modal once Slack has it. */
 async function openModal(
@@ -106,7 +107,9 @@ describe('an approval gate', () => {
     // No model menus on a step awaiting approval (menus only while pending or paused).
     expect(findByType(draft.blocks, 'static_select')).toEqual([]);
     // The approvers are told with a mention in the thread; the publish step has not run.
-    expect(notes.map((n) => visibleText(n)).join('\n')).toContain('<@U0BOB> or <!subteam^S0REVIEW>: *Step 1/2');
+    expect(notes.map((n) => visibleText(n)).join('\n')).toContain(
+      '<@U0BOB> or <!subteam^S0REVIEW>: *Step 1/2',
+    );
     expect(llm).toHaveLength(1);
 
     // The starter is not an approver: refused, nothing changed.
@@ -121,10 +124,13 @@ describe('an approval gate', () => {
     });
     expect((await stepOf(run.id, 0)).status).toBe('awaiting_approval');
     // Someone outside the gate cannot reject through the modal either.
-    expect(errorsOf(await h.submitView(reject, { user: 'U0EVE', inputs: { reason: 'no' } })).reason).toContain(
-      'Only @U0BOB',
-    );
-    const rejected = await h.submitView(reject, { user: 'U0BOB', inputs: { reason: 'Too vague: name the features' } });
+    expect(
+      errorsOf(await h.submitView(reject, { user: 'U0EVE', inputs: { reason: 'no' } })).reason,
+    ).toContain('Only @U0BOB');
+    const rejected = await h.submitView(reject, {
+      user: 'U0BOB',
+      inputs: { reason: 'Too vague: name the features' },
+    });
     expect(rejected.json).toBeUndefined();
     await waitForRun(h.core.db, run.id, ['paused']);
     await h.settle();
@@ -152,13 +158,15 @@ describe('an approval gate', () => {
     expect(errorsOf(await h.submitView(edit, { user: 'U0BOB', inputs: { output: '' } }))).toEqual({
       output: 'The output must not be empty. Nothing was changed.',
     });
-    expect((await h.submitView(edit, { user: 'U0BOB', inputs: { output: 'Dark mode, by Bob' } })).json).toBeUndefined();
+    expect(
+      (await h.submitView(edit, { user: 'U0BOB', inputs: { output: 'Dark mode, by Bob' } })).json,
+    ).toBeUndefined();
     await h.settle();
     expect((await stepOf(run.id, 0)).output).toBe('Dark mode, by Bob');
     // The modal was opened from an older card: submitting it again is stale, nothing changes.
-    expect(errorsOf(await h.submitView(edit, { user: 'U0BOB', inputs: { output: 'again' } })).output).toContain(
-      'changed since this was opened',
-    );
+    expect(
+      errorsOf(await h.submitView(edit, { user: 'U0BOB', inputs: { output: 'again' } })).output,
+    ).toContain('changed since this was opened');
 
     // An old card (before the edit) is refused as stale.
     const stale = await h.click(card, ACTIONS.approve, { user: 'U0BOB' });
@@ -177,7 +185,9 @@ describe('an approval gate', () => {
     const done = await waitForRun(h.core.db, run.id, ['completed']);
     expect(done.status).toBe('completed');
     await h.settle();
-    const approvals = await prisma().auditEvent.findMany({ where: { runId: run.id, action: 'step.approve' } });
+    const approvals = await prisma().auditEvent.findMany({
+      where: { runId: run.id, action: 'step.approve' },
+    });
     expect(approvals).toHaveLength(1);
     // The next step read the approved (edited) output.
     expect(llm.at(-1)!.prompt).toBe('Publish:\nDark mode, by Bob');
@@ -195,7 +205,11 @@ describe('an approval gate', () => {
       'step.output_edit',
       'step.approve',
     ]);
-    expect(trail[3]).toMatchObject({ actor: 'U0BOB', fromValue: 'gpt-4o says: v2: dark mode', toValue: 'Dark mode, by Bob' });
+    expect(trail[3]).toMatchObject({
+      actor: 'U0BOB',
+      fromValue: 'gpt-4o says: v2: dark mode',
+      toValue: 'Dark mode, by Bob',
+    });
     const final = await h.thread(run.id);
     expect(visibleText(final.parent)).toContain('Completed');
     expect(final.notes.map((n) => visibleText(n)).join('\n')).toContain('rejected the output');
@@ -231,8 +245,14 @@ describe('an approval gate', () => {
     const now = (await h.thread(run.id)).cards[0]!;
     await h.click(now, ACTIONS.approve, { user: 'U0OWNER' });
     await waitForRun(h.core.db, run.id, ['completed']);
-    const audit = await prisma().auditEvent.findMany({ where: { runId: run.id }, orderBy: { createdAt: 'asc' } });
-    expect(audit.map((a) => [a.action, a.actor])).toContainEqual(['step.approval_escalate', 'approval-timeout']);
+    const audit = await prisma().auditEvent.findMany({
+      where: { runId: run.id },
+      orderBy: { createdAt: 'asc' },
+    });
+    expect(audit.map((a) => [a.action, a.actor])).toContainEqual([
+      'step.approval_escalate',
+      'approval-timeout',
+    ]);
     expect(audit.map((a) => [a.action, a.actor])).toContainEqual(['step.approve', 'U0OWNER']);
   });
 

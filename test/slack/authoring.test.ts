@@ -522,12 +522,22 @@ describe('approval gates and budgets from the editor (docs/control.md)', () => {
     const step = await latest(CALLBACKS.stepEditor);
     // Bad input: each refused with a clear error on its own field; nothing saved.
     const cases: [Record<string, string | { option: string }>, Record<string, string>][] = [
-      [{ approval: 'bob' }, { approval: expect.stringContaining('"bob" is not an approver') as unknown as string }],
+      [
+        { approval: 'bob' },
+        { approval: expect.stringContaining('"bob" is not an approver') as unknown as string },
+      ],
       [{ approval: 'S0ONE, S0TWO' }, { approval: 'Name at most one user group.' }],
-      [{ approval: '', approval_timeout: '30' }, { approval: expect.stringContaining('names no approver') as unknown as string }],
+      [
+        { approval: '', approval_timeout: '30' },
+        { approval: expect.stringContaining('names no approver') as unknown as string },
+      ],
       [
         { approval: 'starter', approval_timeout: 'soon' },
-        { approval_timeout: expect.stringContaining('must be a whole number from 1 to 43200') as unknown as string },
+        {
+          approval_timeout: expect.stringContaining(
+            'must be a whole number from 1 to 43200',
+          ) as unknown as string,
+        },
       ],
       [
         { approval: 'U0BOB', approval_timeout: '0' },
@@ -581,15 +591,17 @@ describe('approval gates and budgets from the editor (docs/control.md)', () => {
     expect(click.status).toBe(200);
     const modal = await latest(CALLBACKS.budgetEditor);
     valid(modal);
-    expect(errorsOf(await h.submitView(modal, { user: 'U0OWNER', inputs: { per_run_usd: 'lots' } }))).toEqual({
-      per_run_usd: 'must be an amount in US dollars, e.g. 0.50 (the most one run may spend)',
-    });
+    expect(errorsOf(await h.submitView(modal, { user: 'U0OWNER', inputs: { per_run_usd: 'lots' } }))).toEqual(
+      {
+        per_run_usd: 'must be an amount in US dollars, e.g. 0.50 (the most one run may spend)',
+      },
+    );
     expect(errorsOf(await h.submitView(modal, { user: 'U0OWNER', inputs: { per_day_usd: '0' } }))).toEqual({
       per_day_usd: 'must be more than 0 (the most all its runs may spend in a UTC day)',
     });
-    expect(errorsOf(await h.submitView(modal, { user: 'U0MALLORY', inputs: { per_run_usd: '1' } })).per_run_usd).toContain(
-      "You can't edit",
-    );
+    expect(
+      errorsOf(await h.submitView(modal, { user: 'U0MALLORY', inputs: { per_run_usd: '1' } })).per_run_usd,
+    ).toContain("You can't edit");
     expect((await review()).version).toBe(1);
 
     const ok = await h.submitView(modal, {
@@ -602,9 +614,18 @@ describe('approval gates and budgets from the editor (docs/control.md)', () => {
     expect((await definition()).budget).toEqual({ perRunUsd: 0.5, perDayUsd: 20 });
     expect(visibleText(await latest(CALLBACKS.editor))).toContain('budget: $0.50 per run · $20.00 per day');
     const audit = (await editAudit()).find((a) => a.action === 'workflow.budget');
-    expect(audit).toMatchObject({ field: 'v2 budget', fromValue: null, toValue: '{"per_run_usd":0.5,"per_day_usd":20}' });
+    expect(audit).toMatchObject({
+      field: 'v2 budget',
+      fromValue: null,
+      toValue: '{"per_run_usd":0.5,"per_day_usd":20}',
+    });
     // A run started now carries the per-run cap.
-    const run = await h.core.engine.runs.startRun({ workflow: 'review', input: 'x', startedBy: 'U0ALICE', trigger: 'api' });
+    const run = await h.core.engine.runs.startRun({
+      workflow: 'review',
+      input: 'x',
+      startedBy: 'U0ALICE',
+      trigger: 'api',
+    });
     expect(run.budgetUsd).toBe(0.5);
     // The modal was opened on v1: saving it again is refused as stale.
     const stale = await h.submitView(modal, { user: 'U0OWNER', inputs: { per_run_usd: '1' } });

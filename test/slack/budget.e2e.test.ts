@@ -59,7 +59,10 @@ describe('a budget of $0.01 per run', () => {
     await h.settle();
     const attempts = await prisma().stepAttempt.findMany({ where: { runId: run.id } });
     // 12 in + 7 out at $10 per million: $0.00019 each, kept on the attempt row.
-    expect(attempts.map((a) => a.costUsd)).toEqual([expect.closeTo(0.00019, 10), expect.closeTo(0.00019, 10)]);
+    expect(attempts.map((a) => a.costUsd)).toEqual([
+      expect.closeTo(0.00019, 10),
+      expect.closeTo(0.00019, 10),
+    ]);
     const ledger = await prisma().budgetLedger.findUniqueOrThrow({
       where: { scope_day: { scope: `run:${run.id}`, day: '' } },
     });
@@ -106,7 +109,9 @@ describe('a budget of $0.01 per run', () => {
 
     // The starter is no owner: refused, nothing changed.
     const denied = await h.click(alert, ACTIONS.raiseBudget, { user: 'U0ALICE' });
-    expect(JSON.stringify(await h.answer(denied))).toContain("Only the workflow's owners and Switchboard admins");
+    expect(JSON.stringify(await h.answer(denied))).toContain(
+      "Only the workflow's owners and Switchboard admins",
+    );
     expect((await prisma().workflowRun.findUniqueOrThrow({ where: { id: run.id } })).budgetUsd).toBe(0.01);
     // A forged value changes nothing either.
     const forged = await h.click(alert, ACTIONS.raiseBudget, { user: 'U0OWNER', value: 'not-this-step' });

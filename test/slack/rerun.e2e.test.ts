@@ -54,10 +54,12 @@ afterAll(async () => {
 });
 
 const prisma = () => h.core.db.prisma;
-const steps = (runId: string) => prisma().runStep.findMany({ where: { runId }, orderBy: { position: 'asc' } });
+const steps = (runId: string) =>
+  prisma().runStep.findMany({ where: { runId }, orderBy: { position: 'asc' } });
 const errorsOf = (ack: { json: Record<string, unknown> | undefined }) =>
   (ack.json?.errors ?? {}) as Record<string, string>;
-const viewsOf = (callbackId: string) => [...h.stub.views.values()].filter((v) => v.callback_id === callbackId);
+const viewsOf = (callbackId: string) =>
+  [...h.stub.views.values()].filter((v) => v.callback_id === callbackId);
 
 async function finishedRun(input = 'changelog') {
   await h.command(`run four ${input}`);
@@ -112,10 +114,14 @@ describe('re-run from a step', () => {
       },
     });
     expect(errorsOf(bad)).toEqual({
-      [rerunBlock(2, 'prompt')]: `{{steps.four.output}}: step "four" runs later; a step can only use earlier steps' output`,
+      [rerunBlock(2, 'prompt')]:
+        `{{steps.four.output}}: step "four" runs later; a step can only use earlier steps' output`,
       [rerunBlock(3, 'model')]: 'openai/gpt-9 is not an available model: pick one from the list.',
     });
-    const empty = await h.submitView(modal!, { user: 'U0ALICE', inputs: { [rerunBlock(3, 'prompt')]: '  ' } });
+    const empty = await h.submitView(modal!, {
+      user: 'U0ALICE',
+      inputs: { [rerunBlock(3, 'prompt')]: '  ' },
+    });
     expect(errorsOf(empty)).toEqual({ [rerunBlock(3, 'prompt')]: 'The prompt must not be empty.' });
     // Someone who may not act on the old run cannot re-run it.
     const denied = await h.submitView(modal!, { user: 'U0EVE', inputs: {} });
@@ -151,7 +157,12 @@ describe('re-run from a step', () => {
     // Step 3 ran with step 2's reused output.
     expect(made[0]!.prompt).toBe(`Three: ${a[1]!.output}`);
     // The new run: linked, same input, the snapshot plus the edits, in the old run's channel.
-    expect(rerun).toMatchObject({ rerunFromPosition: 2, input: 'changelog', channelId: 'C0RUNS', startedBy: 'U0ALICE' });
+    expect(rerun).toMatchObject({
+      rerunFromPosition: 2,
+      input: 'changelog',
+      channelId: 'C0RUNS',
+      startedBy: 'U0ALICE',
+    });
     const snapshot = readSnapshot(rerun.snapshot).definition;
     expect(snapshot.steps[2]).toMatchObject({ provider: 'openai', model: 'gpt-4o' });
     expect(snapshot.steps[3]!.prompt).toBe('Four, shorter: {{steps.three.output}}');
@@ -167,7 +178,9 @@ describe('re-run from a step', () => {
     expect(note).toContain(`re-ran this from step 3 as *run #${rerun.number}*`);
     expect(note).toContain(`Open run #${rerun.number}`);
     // Both trails record it.
-    expect(await prisma().auditEvent.findFirst({ where: { runId: old.id, action: 'run.rerun_as' } })).toMatchObject({
+    expect(
+      await prisma().auditEvent.findFirst({ where: { runId: old.id, action: 'run.rerun_as' } }),
+    ).toMatchObject({
       actor: 'U0ALICE',
       fromValue: 'step 3',
       toValue: `#${rerun.number}`,
@@ -228,7 +241,9 @@ describe('re-run from a step', () => {
     const old = await finishedRun('paused at two');
     expect(old.status).toBe('paused');
     const reply = await h.answer(await h.command(`rerun ${old.number} from 1`));
-    expect(JSON.stringify(reply)).toContain('only a finished run (completed, failed or cancelled) can be re-run');
+    expect(JSON.stringify(reply)).toContain(
+      'only a finished run (completed, failed or cancelled) can be re-run',
+    );
     expect(await prisma().workflowRun.count()).toBe(1);
   });
 });

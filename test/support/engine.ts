@@ -147,7 +147,10 @@ export function createTestEngine(
     db,
     prices: options.prices,
     config: {
-      budget: options.budget && { dailyUsd: options.budget.dailyUsd, maxOutputTokens: options.budget.maxOutputTokens },
+      budget: options.budget && {
+        dailyUsd: options.budget.dailyUsd,
+        maxOutputTokens: options.budget.maxOutputTokens,
+      },
       defaults: { provider: options.defaults?.provider, model: options.defaults?.model },
       retry: options.retry ?? { maxAttempts: 3, baseMs: 100, maxMs: 1000 },
       retryJitter: options.jitter,

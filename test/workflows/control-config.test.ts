@@ -49,7 +49,9 @@ describe('approval and budget in a workflow file', () => {
     });
     const definition: WorkflowDefinition = workflows[0]!;
     const yaml = exportWorkflowYaml(definition);
-    expect(yaml).toContain('approval:\n      usergroup: S0REVIEW\n      timeout_minutes: 5\n      on_timeout: fail');
+    expect(yaml).toContain(
+      'approval:\n      usergroup: S0REVIEW\n      timeout_minutes: 5\n      on_timeout: fail',
+    );
     expect(yaml).toContain('budget:\n  per_day_usd: 3.25');
     const dir = mkdtempSync(join(tmpdir(), 'sb-control-'));
     try {
@@ -65,7 +67,10 @@ describe('approval and budget in a workflow file', () => {
 
   it('bad approval settings get precise errors and the workflow is left out', async () => {
     const { problems, workflows } = await load({
-      'a.yml': workflowYml('a', '    approval: { timeout_minutes: 0, on_timeout: later, users: [bob], groupe: S1 }\n'),
+      'a.yml': workflowYml(
+        'a',
+        '    approval: { timeout_minutes: 0, on_timeout: later, users: [bob], groupe: S1 }\n',
+      ),
       'b.yml': workflowYml('b', '    approval: {}\n'),
       'c.yml': workflowYml('c', '    approval: { owners: true }\n'),
       'd.yml': workflowYml('d', '    approval: { starter: yes, on_timeout: fail }\n'),
@@ -104,7 +109,10 @@ describe('approval and budget in a workflow file', () => {
         '{ per_day_usd: "$5" }',
         'a.yml: budget.per_day_usd: must be an amount in US dollars, e.g. 0.50 (the most all its runs may spend in a UTC day)',
       ],
-      ['{ per_run: 1 }', 'a.yml: budget.per_run: unknown field "per_run" — did you mean "per_run_usd"? (allowed: per_run_usd, per_day_usd)'],
+      [
+        '{ per_run: 1 }',
+        'a.yml: budget.per_run: unknown field "per_run" — did you mean "per_run_usd"? (allowed: per_run_usd, per_day_usd)',
+      ],
       ['5', 'a.yml: budget: must be a mapping of per_run_usd, per_day_usd'],
       ['{ per_run_usd: -1 }', 'a.yml: budget.per_run_usd: must be more than 0 (the most one run may spend)'],
     ];

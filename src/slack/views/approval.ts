@@ -54,7 +54,9 @@ function where(step: Pick<StepView, 'position' | 'total' | 'name'>): string {
 }
 
 /** Edit…: the output in a text box; saving stores it as the step's output (still awaiting approval). */
-export function outputEditModal(step: Pick<StepView, 'id' | 'version' | 'position' | 'total' | 'name' | 'output'>): ModalView {
+export function outputEditModal(
+  step: Pick<StepView, 'id' | 'version' | 'position' | 'total' | 'name' | 'output'>,
+): ModalView {
   const output = step.output ?? '';
   const blocks: (Block | types.InputBlock)[] = [context('edit-where', [safeMrkdwn(where(step))])];
   const fits = output.length <= MAX_EDITABLE_OUTPUT;
@@ -92,7 +94,9 @@ export function outputEditModal(step: Pick<StepView, 'id' | 'version' | 'positio
 }
 
 /** Reject…: why, in a few words; the step then pauses with its menus for a retry. */
-export function rejectModal(step: Pick<StepView, 'id' | 'version' | 'position' | 'total' | 'name'>): ModalView {
+export function rejectModal(
+  step: Pick<StepView, 'id' | 'version' | 'position' | 'total' | 'name'>,
+): ModalView {
   const blocks: (Block | types.InputBlock)[] = [
     context('reject-where', [safeMrkdwn(where(step))]),
     {
@@ -124,7 +128,10 @@ export function rejectModal(step: Pick<StepView, 'id' | 'version' | 'position' |
 }
 
 /** The thread note that tells the approvers (a mention: they are told where the output is). */
-export function approvalRequestNote(run: Pick<RunView, 'number' | 'workflowName'>, step: StepView): MessagePayload {
+export function approvalRequestNote(
+  run: Pick<RunView, 'number' | 'workflowName'>,
+  step: StepView,
+): MessagePayload {
   const who = step.approval ? approversMrkdwn(step.approval) : 'Switchboard admins';
   const text = `:raised_hand: ${who}: *${safeMrkdwn(where(step))}* of ${safeMrkdwn(excerpt(run.workflowName, 80))} run #${run.number} waits for your approval. *Approve*, *Edit…* or *Reject…* it on its card above.`;
   return {
@@ -134,7 +141,12 @@ export function approvalRequestNote(run: Pick<RunView, 'number' | 'workflowName'
 }
 
 /** A decision, said in the thread: "<@U1> approved step 2/3 draft." */
-export function decisionNote(step: StepView, actor: string, decision: 'approved' | 'rejected' | 'edited', reason?: string): MessagePayload {
+export function decisionNote(
+  step: StepView,
+  actor: string,
+  decision: 'approved' | 'rejected' | 'edited',
+  reason?: string,
+): MessagePayload {
   const what = `${starterMrkdwn(actor)} ${decision} the output of *${safeMrkdwn(where(step))}*`;
   const why = reason ? `: ${mrkdwn(excerpt(reason, 300), 900)}` : '.';
   return {
@@ -164,5 +176,8 @@ export function escalationMessage(input: {
   ];
   const blocks: Block[] = [section(stepBlockId(step.id, step.version, 'escalated'), lines.join('\n'))];
   if (input.link) blocks.push(context(stepBlockId(step.id, step.version, 'escalated-link'), [input.link]));
-  return { text: mrkdwn(`Run #${run.number} ${where(step)} waits for approval`, LIMITS.fallbackText), blocks };
+  return {
+    text: mrkdwn(`Run #${run.number} ${where(step)} waits for approval`, LIMITS.fallbackText),
+    blocks,
+  };
 }

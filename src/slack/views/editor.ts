@@ -1,4 +1,5 @@
 import type { types } from '@slack/bolt';
+import { formatUsd } from '../../core/cost.js';
 import { ACTIONS, CALLBACKS, DEFAULT_PERSONA_VALUE, isId, modelValue } from './action-ids.js';
 import {
   actions,
@@ -14,7 +15,6 @@ import {
 } from './blocks.js';
 import type { PersonaMenu, ProviderMenu } from './model.js';
 import { starterMrkdwn } from './status.js';
-import { formatUsd } from '../../core/cost.js';
 import { excerpt, mrkdwn, safeMrkdwn } from './text.js';
 
 /**
@@ -212,18 +212,32 @@ function budgetWords(b: EditorBudget | undefined): string {
 // ── the budget editor ────────────────────────────────────────────────────────
 
 /** The workflow's budget (docs/control.md): two amounts in USD, pushed on top of the editor. */
-export function budgetEditorModal(b: { workflow: string; version: number; budget?: EditorBudget | undefined }): ModalView {
+export function budgetEditorModal(b: {
+  workflow: string;
+  version: number;
+  budget?: EditorBudget | undefined;
+}): ModalView {
   const amount = (v: number | undefined) => (v === undefined ? '' : String(v));
   const blocks: ViewBlock[] = [
     context('budget-where', [`${safeMrkdwn(b.workflow)} · v${b.version}`]),
-    input('per_run_usd', 'Per run (USD)', textInput(amount(b.budget?.perRunUsd), { max: 20, placeholder: '0.50' }), {
-      optional: true,
-      hint: 'The most one run may spend. Before a call that could cross it, the step pauses.',
-    }),
-    input('per_day_usd', 'Per day (USD)', textInput(amount(b.budget?.perDayUsd), { max: 20, placeholder: '20' }), {
-      optional: true,
-      hint: 'The most all its runs may spend together in a UTC day. Leave both empty for no budget.',
-    }),
+    input(
+      'per_run_usd',
+      'Per run (USD)',
+      textInput(amount(b.budget?.perRunUsd), { max: 20, placeholder: '0.50' }),
+      {
+        optional: true,
+        hint: 'The most one run may spend. Before a call that could cross it, the step pauses.',
+      },
+    ),
+    input(
+      'per_day_usd',
+      'Per day (USD)',
+      textInput(amount(b.budget?.perDayUsd), { max: 20, placeholder: '20' }),
+      {
+        optional: true,
+        hint: 'The most all its runs may spend together in a UTC day. Leave both empty for no budget.',
+      },
+    ),
   ];
   return {
     type: 'modal',
@@ -436,7 +450,11 @@ export function stepEditorModal(s: StepEditorInput): ModalView {
       }),
       { optional: true, hint: 'Empty: the output waits as long as it takes.' },
     ),
-    input('approval_on_timeout', 'After the timeout', onTimeoutInput(s.step.approval?.onTimeout ?? 'escalate')),
+    input(
+      'approval_on_timeout',
+      'After the timeout',
+      onTimeoutInput(s.step.approval?.onTimeout ?? 'escalate'),
+    ),
   );
   return {
     type: 'modal',

@@ -1,4 +1,5 @@
 import type { types } from '@slack/bolt';
+import { type CostTotal, formatCost, formatUsd } from '../../core/cost.js';
 import {
   ACTIONS,
   alertBlockId,
@@ -7,7 +8,6 @@ import {
   retryWithValue,
   stepBlockId,
 } from './action-ids.js';
-import { type CostTotal, formatCost, formatUsd } from '../../core/cost.js';
 import { approvalBlocks } from './approval.js';
 import { actions, type Block, type Button, button, context, LIMITS, plain, section } from './blocks.js';
 import { describeError, errorAdvice, providerLabel } from './error-words.js';

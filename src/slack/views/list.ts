@@ -1,11 +1,11 @@
+import { formatCost } from '../../core/cost.js';
 import { threadLink } from './alert.js';
 import { type Block, context, LIMITS, section } from './blocks.js';
 import { type OriginView, originMrkdwn } from './editor.js';
 import { describeError, providerLabel } from './error-words.js';
 import type { MessagePayload, ProviderMenu, RunView, StepView } from './model.js';
-import { RUN_STATUS, STEP_STATUS, slackDate, starterMrkdwn } from './status.js';
-import { formatCost } from '../../core/cost.js';
 import { usageWords } from './run-message.js';
+import { RUN_STATUS, STEP_STATUS, slackDate, starterMrkdwn } from './status.js';
 import { excerpt, inlineCode, mrkdwn, quoteLine, safeMrkdwn, truncate } from './text.js';
 
 /** Ephemeral answers to `/workflow list`, `status` and `health`. */

@@ -8,7 +8,16 @@ import {
   stepModalMetadata,
 } from './action-ids.js';
 import { threadLink } from './alert.js';
-import { type Block, context, LIMITS, type ModalView, option, type PlainTextOption, plain, section } from './blocks.js';
+import {
+  type Block,
+  context,
+  LIMITS,
+  type ModalView,
+  option,
+  type PlainTextOption,
+  plain,
+  section,
+} from './blocks.js';
 import type { MessagePayload, PersonaMenu, ProviderMenu } from './model.js';
 import { starterMrkdwn } from './status.js';
 import { excerpt, safeMrkdwn } from './text.js';
@@ -49,10 +58,13 @@ export interface RerunModalInput {
   workflowPersona: string | null;
 }
 
-export const rerunBlock = (position: number, field: 'model' | 'persona' | 'prompt') => `s${position}-${field}`;
+export const rerunBlock = (position: number, field: 'model' | 'persona' | 'prompt') =>
+  `s${position}-${field}`;
 
 /** Parses a re-run input's block id back into its step and field. */
-export function parseRerunBlock(blockId: string): { position: number; field: 'model' | 'persona' | 'prompt' } | undefined {
+export function parseRerunBlock(
+  blockId: string,
+): { position: number; field: 'model' | 'persona' | 'prompt' } | undefined {
   const m = /^s(\d{1,3})-(model|persona|prompt)$/.exec(blockId);
   return m ? { position: Number(m[1]), field: m[2] as 'model' | 'persona' | 'prompt' } : undefined;
 }
@@ -85,7 +97,12 @@ function personaInput(step: RerunStepInput, input: RerunModalInput): types.Stati
   const personas = [...new Map(input.personas.filter((p) => isId(p.id)).map((p) => [p.id, p])).values()]
     .slice(0, LIMITS.optionsPerSelect - 2)
     .map((p) => option(excerpt(p.name, LIMITS.optionText), p.id));
-  return { type: 'static_select', action_id: RERUN_INPUT, options: [keep, fallback, ...personas], initial_option: keep };
+  return {
+    type: 'static_select',
+    action_id: RERUN_INPUT,
+    options: [keep, fallback, ...personas],
+    initial_option: keep,
+  };
 }
 
 export function rerunModal(input: RerunModalInput): ModalView {
@@ -104,7 +121,9 @@ export function rerunModal(input: RerunModalInput): ModalView {
   }
   for (const step of shown) {
     blocks.push(
-      context(`s${step.position}-head`, [`*Step ${step.position + 1}/${input.from.total} · ${safeMrkdwn(excerpt(step.name, 80))}*`]),
+      context(`s${step.position}-head`, [
+        `*Step ${step.position + 1}/${input.from.total} · ${safeMrkdwn(excerpt(step.name, 80))}*`,
+      ]),
       {
         type: 'input',
         block_id: rerunBlock(step.position, 'model'),
@@ -170,7 +189,9 @@ export function rerunLinkNote(input: {
   const text = `:repeat: ${starterMrkdwn(input.actor)} re-ran this from step ${input.fromStep} as *run #${input.newRun.number}*.${link ? ` ${link}` : ''}`;
   return {
     text: `Re-run from step ${input.fromStep} as run #${input.newRun.number}`,
-    blocks: [section(runBlockId(input.oldRun.id, input.oldRun.version, `rerun-${input.newRun.number}`), text)],
+    blocks: [
+      section(runBlockId(input.oldRun.id, input.oldRun.version, `rerun-${input.newRun.number}`), text),
+    ],
   };
 }
 
@@ -181,7 +202,11 @@ export function rerunStartedMessage(input: {
   fromStep: number;
   channelId: string | null;
 }): MessagePayload {
-  const where = input.channelId && /^[CG][A-Z0-9]{2,}$/.test(input.channelId) ? ` in <#${input.channelId}>` : '';
+  const where =
+    input.channelId && /^[CG][A-Z0-9]{2,}$/.test(input.channelId) ? ` in <#${input.channelId}>` : '';
   const text = `:repeat: Re-running run #${input.oldNumber} from step ${input.fromStep} as *run #${input.newNumber}*${where}; steps before ${input.fromStep} reuse its outputs.`;
-  return { text: `Re-running run #${input.oldNumber} as run #${input.newNumber}`, blocks: [section('rerun-started', text)] };
+  return {
+    text: `Re-running run #${input.oldNumber} as run #${input.newNumber}`,
+    blocks: [section('rerun-started', text)],
+  };
 }
