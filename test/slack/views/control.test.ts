@@ -37,7 +37,12 @@ const ids = (payload: unknown) => findByType(payload, 'button').map((b) => b.act
 describe('a card awaiting approval', () => {
   it('shows the output, who may decide, and Approve / Edit… / Reject… — no menus', () => {
     const card = stepCard(
-      aStep({ status: 'awaiting_approval', output: 'Draft notes', approval: gate, cost: { usd: 0.0021, unpriced: 0 } }),
+      aStep({
+        status: 'awaiting_approval',
+        output: 'Draft notes',
+        approval: gate,
+        cost: { usd: 0.0021, unpriced: 0 },
+      }),
       someMenus(),
     );
     expectValidMessage(card);
@@ -51,7 +56,9 @@ describe('a card awaiting approval', () => {
 
   it('a rejected step pauses with the reason, escaped, and its menus and Retry', () => {
     const card = stepCard(
-      aPausedStep({ lastError: { kind: 'rejected', message: HOSTILE, provider: 'openai', model: 'gpt-4o-mini' } }),
+      aPausedStep({
+        lastError: { kind: 'rejected', message: HOSTILE, provider: 'openai', model: 'gpt-4o-mini' },
+      }),
       someMenus(),
     );
     expectValidMessage(card);
@@ -82,7 +89,10 @@ describe('the approval modals and notes', () => {
     const modal = outputEditModal(step);
     expectValidModal(modal);
     expect(modal.callback_id).toBe(CALLBACKS.approvalEdit);
-    expect(parseStepModalMetadata(modal.private_metadata)).toEqual({ stepId: step.id, version: step.version });
+    expect(parseStepModalMetadata(modal.private_metadata)).toEqual({
+      stepId: step.id,
+      version: step.version,
+    });
     const long = outputEditModal({ ...step, output: 'x'.repeat(3001) });
     expectValidModal(long);
     expect(findByType(long, 'input')).toEqual([]);
@@ -115,8 +125,22 @@ describe('re-run views', () => {
     run: { number: 41, workflowName: 'release-notes' },
     from: { id: 'step3', version: 4, position: 2, total: 4 },
     steps: [
-      { position: 2, name: 'three', prompt: 'Three: {{previous.output}}', provider: 'openai', model: 'gpt-4o-mini', personaName: 'tech-writer' },
-      { position: 3, name: 'four', prompt: 'y'.repeat(3001), provider: 'openai', model: 'gpt-4o-mini', personaName: null },
+      {
+        position: 2,
+        name: 'three',
+        prompt: 'Three: {{previous.output}}',
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        personaName: 'tech-writer',
+      },
+      {
+        position: 3,
+        name: 'four',
+        prompt: 'y'.repeat(3001),
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        personaName: null,
+      },
     ],
     providers: someMenus().providers,
     personas: someMenus().personas,
@@ -136,7 +160,9 @@ describe('re-run views', () => {
     ]);
     expect(JSON.stringify(modal)).toContain(`"value":"${KEEP_VALUE}"`);
     expect(visibleText(modal)).toContain('Steps 1–2 reuse its outputs (no provider calls)');
-    expect(visibleText(modal)).toContain('3,001 characters, more than a Slack text box holds; it runs as before');
+    expect(visibleText(modal)).toContain(
+      '3,001 characters, more than a Slack text box holds; it runs as before',
+    );
     expect(parseRerunBlock('s12-prompt')).toEqual({ position: 12, field: 'prompt' });
     expect(parseRerunBlock('s1-output')).toBeUndefined();
   });
