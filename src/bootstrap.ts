@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { secretValues } from './config.js';
 import { type Clock, systemClock } from './core/clock.js';
+import type { PriceList } from './core/cost.js';
 import { EngineEventBus } from './core/events.js';
 import type { HealthGate, ModelCatalogue, Providers } from './core/ports.js';
 import { type Database, openDatabase } from './db/database.js';
@@ -13,6 +14,7 @@ import { HealthMonitor } from './health/monitor.js';
 import { createLogger, type Logger } from './logging.js';
 import { buildCatalogue } from './providers/catalogue.js';
 import { redactSecrets } from './providers/error-mapping.js';
+import { buildPriceList } from './providers/prices.js';
 import { createProviders } from './providers/registry.js';
 import { loadWorkflowDirOrThrow } from './workflows/loader.js';
 
@@ -28,6 +30,8 @@ export interface Core {
   stores: Stores;
   catalogue: ModelCatalogue;
   providers: Providers;
+  /** Model prices: built-in, overridden by PRICES_FILE and MODEL_PRICES. */
+  prices: PriceList;
   engine: Engine;
   /** Provider health and circuit breakers (undefined when CoreOptions.health replaced it). */
   health: HealthMonitor | undefined;
@@ -63,6 +67,7 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
     const applied = await migrate(db);
     if (applied.length > 0) logger.info({ applied }, 'database migrated');
     const catalogue = buildCatalogue(config);
+    const prices = buildPriceList(config.prices);
     const providers = options.providers ?? createProviders(config);
     const clock = options.clock ?? systemClock;
     const stores = openStores(db, new EngineEventBus(), clock);
@@ -97,6 +102,7 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
       config,
       providers,
       catalogue,
+      prices,
       logger,
       clock,
       queue: options.queue,
@@ -110,6 +116,7 @@ export async function createCore(config: Config, options: CoreOptions = {}): Pro
       stores,
       catalogue,
       providers,
+      prices,
       engine,
       health: health instanceof HealthMonitor ? health : undefined,
       syncWorkflowFiles,

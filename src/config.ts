@@ -1,8 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { ModelPrice } from './core/cost.js';
 import type { ProviderId, ProviderSettings } from './core/provider-spec.js';
 import { isModelName } from './core/provider-spec.js';
 import { normalizeTimezone, timezoneProblem } from './core/timezone.js';
+import type { PriceOverrides } from './providers/prices.js';
 import {
   type BuiltInProviderId,
   ENDPOINTS_VARIABLE,
@@ -161,6 +164,21 @@ const envSchema = z.object({
     ctx.addIssue({ code: 'custom', message: timezoneProblem(value ?? '') ?? 'unknown time zone' });
     return z.NEVER;
   }),
+  PRICES_FILE: optionalString,
+  MODEL_PRICES: list,
+  BUDGET_DAILY_USD: optionalString
+    .transform((v) => (v === undefined ? undefined : Number(v)))
+    .refine((n) => n === undefined || (Number.isFinite(n) && n > 0 && n <= 1_000_000), {
+      message:
+        'must be an amount in US dollars above 0, e.g. 25 (every run’s calls in one UTC day), or unset',
+    }),
+  MAX_OUTPUT_TOKENS: int(
+    4096,
+    1,
+    1_000_000,
+    'output tokens a provider call may produce at most, e.g. 4096; budgets count on it',
+  ),
+
   SCHEDULE_PAUSE_TIMEOUT_MINUTES: int(
     1440,
     0,
@@ -205,6 +223,10 @@ export interface Config {
   ops: { metricsEnabled: boolean };
   /** Scheduled runs (src/schedules): defaults for schedules that do not say. */
   schedules: { timezone: string; pauseTimeoutMinutes: number };
+  /** Prices per model beyond or instead of the built-in ones ("provider/model" → USD per million tokens). */
+  prices: PriceOverrides;
+  /** Spending caps (docs/control.md): BUDGET_DAILY_USD for all runs together; the most a call may produce. */
+  budget: { dailyUsd: number | undefined; maxOutputTokens: number };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -239,6 +261,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       message: `must not exceed BREAKER_WINDOW (${e.BREAKER_WINDOW}): the circuit could never open`,
     });
   }
+  const prices = readPrices(e.PRICES_FILE, e.MODEL_PRICES, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -276,7 +299,77 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     ops: { metricsEnabled: e.METRICS_ENABLED },
     schedules: { timezone: e.SCHEDULE_TIMEZONE, pauseTimeoutMinutes: e.SCHEDULE_PAUSE_TIMEOUT_MINUTES },
+    prices,
+    budget: { dailyUsd: e.BUDGET_DAILY_USD, maxOutputTokens: e.MAX_OUTPUT_TOKENS },
   };
+}
+
+const MODEL_REF = /^[a-z][a-z0-9_-]{0,31}\/[^\s|]{1,140}$/;
+const PRICE_EXAMPLE = 'e.g. openai/gpt-4o-mini: { input: 0.15, output: 0.6 }';
+
+/**
+ * Prices from PRICES_FILE (YAML or JSON: "provider/model" → { input, output }, USD per
+ * million tokens), then MODEL_PRICES ("provider/model=input:output,…"), which wins.
+ */
+function readPrices(
+  file: string | undefined,
+  inline: string[],
+  problems: { variable: string; message: string }[],
+): PriceOverrides {
+  const prices: Record<string, ModelPrice> = {};
+  const amount = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, 'utf8'));
+    } catch (error) {
+      const why =
+        (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+      problems.push({ variable: 'PRICES_FILE', message: `cannot read ${file}: ${why.split('\n')[0]}` });
+    }
+    if (parsed !== undefined && (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))) {
+      problems.push({
+        variable: 'PRICES_FILE',
+        message: `must map "provider/model" to prices, ${PRICE_EXAMPLE}`,
+      });
+    } else if (parsed) {
+      for (const [ref, value] of Object.entries(parsed as Record<string, unknown>)) {
+        const v = value as { input?: unknown; output?: unknown } | null;
+        const extra =
+          v && typeof v === 'object' ? Object.keys(v).filter((k) => k !== 'input' && k !== 'output') : [];
+        if (!MODEL_REF.test(ref)) {
+          problems.push({
+            variable: 'PRICES_FILE',
+            message: `"${ref}" must be "provider/model", ${PRICE_EXAMPLE}`,
+          });
+        } else if (!v || typeof v !== 'object' || !amount(v.input) || !amount(v.output) || extra.length > 0) {
+          problems.push({
+            variable: 'PRICES_FILE',
+            message: `"${ref}" needs input and output: USD per million tokens, 0 or more (${PRICE_EXAMPLE})`,
+          });
+        } else {
+          prices[ref] = { inputPerMTok: v.input as number, outputPerMTok: v.output as number };
+        }
+      }
+    }
+  }
+  for (const entry of inline) {
+    const at = entry.lastIndexOf('=');
+    const ref = entry.slice(0, at).trim();
+    const [input, output, ...rest] = entry
+      .slice(at + 1)
+      .split(':')
+      .map((x) => Number(x.trim()));
+    if (at <= 0 || !MODEL_REF.test(ref) || rest.length > 0 || !amount(input) || !amount(output)) {
+      problems.push({
+        variable: 'MODEL_PRICES',
+        message: `"${entry}" must be provider/model=input:output in USD per million tokens, e.g. openai/gpt-4o-mini=0.15:0.6`,
+      });
+      continue;
+    }
+    prices[ref] = { inputPerMTok: input!, outputPerMTok: output! };
+  }
+  return prices;
 }
 
 function providerSettings(id: BuiltInProviderId, e: Record<string, unknown>): ProviderSettings {

@@ -103,11 +103,11 @@ async function runInTerminal(
   try {
     const finished = new Promise<string>((resolve) => {
       engine.events.on('step.changed', ({ stepId, to }) => {
-        if (to !== 'completed' && to !== 'paused') return;
+        if (to !== 'completed' && to !== 'paused' && to !== 'awaiting_approval') return;
         void stores.reads.step(stepId).then((s) => {
           if (!s) return;
           const head = `── step ${s.position + 1} · ${s.name}`;
-          if (s.status === 'completed') {
+          if (s.status === 'completed' || s.status === 'awaiting_approval') {
             console.log(
               `${head} · ${s.answeredProvider}/${s.answeredModel} · persona: ${s.personaUsed ?? 'none'}`,
             );
@@ -115,6 +115,8 @@ async function runInTerminal(
               `   ${s.latencyMs} ms · ${s.inputTokens} in / ${s.outputTokens} out tokens · ${s.attempts} attempt(s)`,
             );
             console.log(s.output ?? '');
+            // A gated step's output waits for a person in Slack (docs/control.md): the CLI stops there.
+            if (s.status === 'awaiting_approval') console.log('   awaits approval (approve it in Slack)');
           } else {
             console.log(
               `${head} · paused: ${s.lastErrorKind} from ${s.lastErrorProvider}/${s.lastErrorModel}`,
@@ -124,7 +126,7 @@ async function runInTerminal(
         });
       });
       engine.events.on('run.changed', ({ to }) => {
-        if (['completed', 'paused', 'cancelled', 'failed'].includes(to)) resolve(to);
+        if (['completed', 'paused', 'awaiting_approval', 'cancelled', 'failed'].includes(to)) resolve(to);
       });
     });
     await engine.start();

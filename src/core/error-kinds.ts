@@ -116,5 +116,45 @@ export function toErrorKind(kind: string | null | undefined): ErrorKind {
 /** The short words for a stored kind, including a skip for an open circuit. */
 export function kindWords(kind: string | null | undefined): string {
   if (kind === CIRCUIT_OPEN) return 'skipped (circuit open)';
+  const pause = toPauseKind(kind);
+  if (pause) return PAUSE_WORDS[pause].short;
   return ERROR_WORDS[toErrorKind(kind)].short;
+}
+
+/**
+ * Why a step paused when no provider failed (docs/control.md): a person rejected its output,
+ * or the next call could have crossed a budget. Stored in RunStep.lastErrorKind like a
+ * provider's kind, with the details in lastErrorMessage; the same surfaces show them.
+ */
+export const PAUSE_KINDS = ['rejected', 'over_run_budget', 'over_daily_budget', 'unpriced_model'] as const;
+export type PauseKind = (typeof PAUSE_KINDS)[number];
+
+export const PAUSE_WORDS: Readonly<Record<PauseKind, { short: string; headline: string; advice: string }>> = {
+  rejected: {
+    short: 'rejected',
+    headline: 'Output rejected',
+    advice:
+      'Switch the provider/model or persona below if that helps, then Retry: the new output waits for approval again.',
+  },
+  over_run_budget: {
+    short: 'over its budget',
+    headline: 'Paused before the next call: it could cross this run’s budget',
+    advice: 'Retry with a cheaper model, or raise this run’s cap (workflow owners and admins).',
+  },
+  over_daily_budget: {
+    short: 'over the daily budget',
+    headline: 'Paused before the next call: it could cross a daily budget',
+    advice:
+      'Retry with a cheaper model, or wait until the daily cap resets at 00:00 UTC; the cap itself is in the workflow’s budget or BUDGET_DAILY_USD.',
+  },
+  unpriced_model: {
+    short: 'no price known',
+    headline: 'Paused: the model has no known price, so the budget cannot be checked',
+    advice: 'Switch the step to a priced model, or add the model’s price to PRICES_FILE or MODEL_PRICES.',
+  },
+};
+
+/** The pause kind of a stored kind, if it is one. */
+export function toPauseKind(kind: string | null | undefined): PauseKind | undefined {
+  return (PAUSE_KINDS as readonly string[]).includes(kind ?? '') ? (kind as PauseKind) : undefined;
 }

@@ -26,6 +26,10 @@ export interface EngineEvents {
       finishedAt: Date;
       inputTokens?: number;
       outputTokens?: number;
+      /** USD at the known price; null when no price is known (docs/control.md). */
+      costUsd?: number | null;
+      /** The run's workflow (the cost metric's label). */
+      workflow?: string;
     },
   ];
 }

@@ -25,6 +25,30 @@ export interface StepDefinition {
   fallbacks: ModelRef[];
   retry?: RetryPolicy | undefined;
   timeoutSeconds?: number | undefined;
+  /** A person approves the step's output before the run goes on (docs/control.md). */
+  approval?: ApprovalPolicy | undefined;
+}
+
+/** Who approves a gated step, and what happens when nobody does in time. */
+export interface ApprovalPolicy {
+  /** Slack user ids. */
+  users: string[];
+  /** A Slack user group id (S…): any member may approve. */
+  usergroup?: string | undefined;
+  /** The person who started the run. */
+  starter: boolean;
+  /** The workflow's owners. */
+  owners: boolean;
+  /** Minutes the output waits; unset → forever. */
+  timeoutMinutes?: number | undefined;
+  /** After the timeout: fail the run, or tell the alert channel and keep waiting. */
+  onTimeout: 'fail' | 'escalate';
+}
+
+/** Spending caps in USD (docs/control.md); unset → no cap at that level. */
+export interface BudgetPolicy {
+  perRunUsd?: number | undefined;
+  perDayUsd?: number | undefined;
 }
 
 export interface WorkflowDefinition {
@@ -49,6 +73,8 @@ export interface WorkflowDefinition {
   steps: StepDefinition[];
   /** When the workflow runs by itself (src/schedules, docs/schedules.md). */
   schedules?: ScheduleDefinition[] | undefined;
+  /** Spending caps of its runs (docs/control.md). */
+  budget?: BudgetPolicy | undefined;
 }
 
 /** One entry of a workflow file's `schedules:` list. */

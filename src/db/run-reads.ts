@@ -28,6 +28,20 @@ export interface AttemptNoteRow {
   outcome: 'success' | 'error' | 'skipped';
   errorKind: string | null;
   startedAt: Date;
+  /** USD at the price known when it was recorded; null: unknown (or not billed: a failure). */
+  costUsd: number | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+}
+
+/** What a run's answered calls used and cost (docs/control.md, "Cost"). */
+export interface RunUsage {
+  inputTokens: number;
+  outputTokens: number;
+  /** Sum of the calls with a known price. */
+  costUsd: number;
+  /** Answered calls with no known price: the cost is then unknown in part. */
+  unpriced: number;
 }
 
 const stepsInOrder = { steps: { orderBy: { position: 'asc' as const } } };
@@ -52,8 +66,50 @@ export class RunReads {
         outcome: true,
         errorKind: true,
         startedAt: true,
+        costUsd: true,
+        inputTokens: true,
+        outputTokens: true,
       },
     });
+  }
+
+  /** Tokens and cost of the answered calls of each run (failed calls are not billed). */
+  async usageOf(runIds: readonly string[]): Promise<Map<string, RunUsage>> {
+    if (runIds.length === 0) return new Map();
+    const rows = await this.prisma.stepAttempt.groupBy({
+      by: ['runId'],
+      where: { runId: { in: [...runIds] }, outcome: 'success' },
+      _sum: { inputTokens: true, outputTokens: true, costUsd: true },
+      _count: { _all: true, costUsd: true },
+    });
+    return new Map(
+      rows.map((r) => [
+        r.runId,
+        {
+          inputTokens: r._sum.inputTokens ?? 0,
+          outputTokens: r._sum.outputTokens ?? 0,
+          costUsd: r._sum.costUsd ?? 0,
+          unpriced: r._count._all - r._count.costUsd,
+        },
+      ]),
+    );
+  }
+
+  /** What every answered call since `since` cost (App Home's "spent today"). */
+  async spendSince(since: Date): Promise<{ costUsd: number; unpriced: number }> {
+    const row = await this.prisma.stepAttempt.aggregate({
+      where: { finishedAt: { gte: since }, outcome: 'success' },
+      _sum: { costUsd: true },
+      _count: { _all: true, costUsd: true },
+    });
+    return { costUsd: row._sum.costUsd ?? 0, unpriced: row._count._all - row._count.costUsd };
+  }
+
+  /** A run's number by id (a re-run's parent message names the run it re-runs). */
+  runNumber(runId: string): Promise<number | undefined> {
+    return this.prisma.workflowRun
+      .findUnique({ where: { id: runId }, select: { number: true } })
+      .then((r) => r?.number);
   }
 
   step(stepId: string): Promise<RunStepRow | null> {
@@ -92,16 +148,19 @@ export class RunReads {
     });
   }
 
-  /** Paused runs, newest first, at most `take`; and how many there are in all. */
+  /**
+   * Runs waiting for someone — paused, or awaiting an approval — newest first, at most
+   * `take`; and how many there are in all.
+   */
   async pausedRuns(take: number): Promise<{ ids: string[]; total: number }> {
+    const where = { status: { in: ['paused' as const, 'awaiting_approval' as const] } };
     const rows = await this.prisma.workflowRun.findMany({
-      where: { status: 'paused' },
+      where,
       orderBy: { number: 'desc' },
       take,
       select: { id: true },
     });
-    const total =
-      rows.length < take ? rows.length : await this.prisma.workflowRun.count({ where: { status: 'paused' } });
+    const total = rows.length < take ? rows.length : await this.prisma.workflowRun.count({ where });
     return { ids: rows.map((r) => r.id), total };
   }
 

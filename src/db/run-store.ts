@@ -73,16 +73,39 @@ export interface NewRun {
   threadTs: string | null;
   /** An existing thread the run is posted in (WorkflowRun.inThreadTs). */
   inThreadTs?: string | null | undefined;
-  steps: {
-    name: string;
-    prompt: string;
-    provider: string | null;
-    model: string | null;
-    personaId: string | null;
-    fallbacks: unknown;
-    retry: unknown;
-    timeoutSeconds: number | null;
-  }[];
+  /** The run's spending cap in USD (budget.per_run_usd); null: none. */
+  budgetUsd?: number | null | undefined;
+  /** A re-run: the run it re-runs and the position it starts from (docs/control.md). */
+  rerunOf?: { runId: string; position: number } | undefined;
+  steps: NewRunStep[];
+}
+
+export interface NewRunStep {
+  name: string;
+  prompt: string;
+  provider: string | null;
+  model: string | null;
+  personaId: string | null;
+  fallbacks: unknown;
+  retry: unknown;
+  timeoutSeconds: number | null;
+  approval?: unknown;
+  overrideProvider?: string | null | undefined;
+  overrideModel?: string | null | undefined;
+  overridePersonaId?: string | null | undefined;
+  /** A re-run's earlier step: born completed with the old run's answer, no provider call. */
+  reused?: ReusedAnswer | undefined;
+}
+
+/** What a re-run copies from the old run's completed step. */
+export interface ReusedAnswer {
+  fromRun: number;
+  output: string;
+  answeredProvider: string | null;
+  answeredModel: string | null;
+  personaUsed: string | null;
+  finishReason: string | null;
+  finishedAt: Date;
 }
 
 /** An execution's claim of a pending step (see RunStore.claimStep). */
@@ -112,10 +135,48 @@ export interface StepCompletion {
   finishedAt: Date;
   attemptId: string;
   startedAt: Date;
+  /** The call's cost at today's price (null: no price known); kept on its attempt row. */
+  costUsd: number | null;
+  /** The run's workflow, for the cost metric. */
+  workflow: string;
 }
 
 type ClaimRow = { step: { id: string }; claim: StepClaim };
 type CompletionRow = { step: { id: string; runId: string }; done: StepCompletion };
+
+/** A run step's row as createRun writes it: pending, or completed with a reused answer. */
+function stepRow(step: NewRunStep, position: number) {
+  const reused = step.reused;
+  return {
+    position,
+    name: step.name,
+    prompt: step.prompt,
+    provider: step.provider,
+    model: step.model,
+    personaId: step.personaId,
+    fallbacks: step.fallbacks as Prisma.InputJsonValue,
+    retry: (step.retry ?? undefined) as Prisma.InputJsonValue | undefined,
+    timeoutSeconds: step.timeoutSeconds,
+    approval: (step.approval ?? undefined) as Prisma.InputJsonValue | undefined,
+    overrideProvider: step.overrideProvider ?? null,
+    overrideModel: step.overrideModel ?? null,
+    overridePersonaId: step.overridePersonaId ?? null,
+    ...(reused
+      ? {
+          status: 'completed' as const,
+          output: reused.output,
+          answeredProvider: reused.answeredProvider,
+          answeredModel: reused.answeredModel,
+          personaUsed: reused.personaUsed,
+          finishReason: reused.finishReason,
+          reusedFrom: reused.fromRun,
+          finishedAt: reused.finishedAt,
+        }
+      : {}),
+  };
+}
+
+class NotAwaiting extends Error {}
 
 /** Timestamps go in as ISO text and are stored in UTC, as Prisma stores them. */
 const utc = (column: string) => `(${column}::timestamptz AT TIME ZONE 'UTC')`;
@@ -138,9 +199,10 @@ RETURNING s."id" AS "id", s."leaseOwner" AS "lease"`;
 const COMPLETE_SQL = `
 WITH v AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-    $8::int[], $9::int[], $10::int[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[])
+    $8::int[], $9::int[], $10::int[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[],
+    $16::float8[])
   AS v(step_id, lease, output, provider, model, persona, finish_reason, latency_ms, attempts, input_tokens,
-    output_tokens, finished_at, attempt_id, run_id, started_at)
+    output_tokens, finished_at, attempt_id, run_id, started_at, cost_usd)
 ), moved AS (
   UPDATE "RunStep" s SET "status" = ${stepState('completed')}, "version" = s."version" + 1,
     "output" = v.output, "answeredProvider" = v.provider, "answeredModel" = v.model, "personaUsed" = v.persona,
@@ -153,9 +215,9 @@ WITH v AS (
   RETURNING v.attempt_id
 ), saved AS (
   INSERT INTO "StepAttempt" ("id", "runStepId", "runId", "number", "provider", "model", "outcome", "latencyMs",
-    "inputTokens", "outputTokens", "startedAt", "finishedAt")
+    "inputTokens", "outputTokens", "costUsd", "startedAt", "finishedAt")
   SELECT v.attempt_id, v.step_id, v.run_id, v.attempts, v.provider, v.model, 'success'::"AttemptOutcome",
-    v.latency_ms, v.input_tokens, v.output_tokens, ${utc('v.started_at')}, ${utc('v.finished_at')}
+    v.latency_ms, v.input_tokens, v.output_tokens, v.cost_usd, ${utc('v.started_at')}, ${utc('v.finished_at')}
   FROM v JOIN moved USING (attempt_id)
   RETURNING "id"
 )
@@ -277,19 +339,22 @@ export class RunStore {
    * with any breaker skips beside it. Without skips it is one statement batched with the
    * completions made at the same moment. `maybeDone`: an earlier try may have committed
    * before its connection was lost; if its attempt row is there, it counts as this one.
+   * `awaitApproval`: a gated step's answer goes to `awaiting_approval` instead, and its run
+   * with it, in the same transaction (docs/control.md).
    * False when the lease was lost. Raises attempt.recorded and step.changed once saved.
    */
   async completeStep(
     step: { id: string; runId: string },
     done: StepCompletion,
-    options: { skips: SkippedCall[]; maybeDone: boolean },
+    options: { skips: SkippedCall[]; maybeDone: boolean; awaitApproval?: boolean },
   ): Promise<boolean> {
+    const to: StepStatus = options.awaitApproval ? 'awaiting_approval' : 'completed';
     const saved =
       (options.maybeDone && (await this.attemptExists(done.attemptId))) ||
-      (options.skips.length === 0
+      (options.skips.length === 0 && !options.awaitApproval
         ? await this.completions.run({ step, done })
         : await this.prisma.$transaction(async (tx) => {
-            const moved = await this.guardedStepMove(tx, step, 'completed', {
+            const moved = await this.guardedStepMove(tx, step, to, {
               from: ['running'],
               where: { leaseOwner: done.lease },
               data: {
@@ -308,6 +373,12 @@ export class RunStore {
               },
             });
             if (!moved) return false;
+            if (options.awaitApproval) {
+              await tx.workflowRun.updateMany({
+                where: { id: step.runId, status: { in: runSourcesFor('awaiting_approval') } },
+                data: { status: 'awaiting_approval', version: { increment: 1 } },
+              });
+            }
             await tx.stepAttempt.createMany({ data: options.skips, skipDuplicates: true });
             await tx.stepAttempt.create({
               data: {
@@ -321,6 +392,7 @@ export class RunStore {
                 latencyMs: done.latencyMs,
                 inputTokens: done.inputTokens,
                 outputTokens: done.outputTokens,
+                costUsd: done.costUsd,
                 startedAt: done.startedAt,
                 finishedAt: done.finishedAt,
               },
@@ -340,8 +412,12 @@ export class RunStore {
       finishedAt: done.finishedAt,
       inputTokens: done.inputTokens,
       outputTokens: done.outputTokens,
+      costUsd: done.costUsd,
+      workflow: done.workflow,
     });
-    this.stepChanged(step, 'completed', 'engine');
+    this.stepChanged(step, to, 'engine');
+    if (options.awaitApproval)
+      this.events.safeEmit('run.changed', { runId: step.runId, to: 'awaiting_approval', actor: 'engine' });
     return true;
   }
 
@@ -418,6 +494,7 @@ export class RunStore {
         errorKind: call.errorKind,
         latencyMs: call.latencyMs,
         finishedAt: call.finishedAt,
+        costUsd: null,
       });
     return result;
   }
@@ -440,33 +517,45 @@ export class RunStore {
   async createRun(run: NewRun): Promise<RunRow | 'duplicate'> {
     let created: RunRow;
     try {
-      created = await this.prisma.workflowRun.create({
-        data: {
-          requestKey: run.requestKey,
-          workflowId: run.workflowId,
-          workflowName: run.workflowName,
-          snapshot: run.snapshot as Prisma.InputJsonValue,
-          input: run.input,
-          trigger: run.trigger,
-          startedBy: run.startedBy,
-          channelId: run.channelId,
-          threadTs: run.threadTs,
-          inThreadTs: run.inThreadTs ?? null,
-          steps: {
-            create: run.steps.map((step, position) => ({
-              position,
-              name: step.name,
-              prompt: step.prompt,
-              provider: step.provider,
-              model: step.model,
-              personaId: step.personaId,
-              fallbacks: step.fallbacks as Prisma.InputJsonValue,
-              retry: (step.retry ?? undefined) as Prisma.InputJsonValue | undefined,
-              timeoutSeconds: step.timeoutSeconds,
-            })),
+      created = await this.prisma.$transaction(async (tx) => {
+        const row = await tx.workflowRun.create({
+          data: {
+            requestKey: run.requestKey,
+            workflowId: run.workflowId,
+            workflowName: run.workflowName,
+            snapshot: run.snapshot as Prisma.InputJsonValue,
+            input: run.input,
+            trigger: run.trigger,
+            startedBy: run.startedBy,
+            channelId: run.channelId,
+            threadTs: run.threadTs,
+            inThreadTs: run.inThreadTs ?? null,
+            budgetUsd: run.budgetUsd ?? null,
+            rerunOfId: run.rerunOf?.runId ?? null,
+            rerunFromPosition: run.rerunOf?.position ?? null,
+            steps: { create: run.steps.map(stepRow) },
+            audit: {
+              create: {
+                actor: run.startedBy,
+                action: run.rerunOf ? 'run.rerun' : 'run.start',
+                toValue: run.trigger,
+              },
+            },
           },
-          audit: { create: { actor: run.startedBy, action: 'run.start', toValue: run.trigger } },
-        },
+        });
+        // The old run's trail says where it was re-run, in the same transaction.
+        if (run.rerunOf) {
+          await tx.auditEvent.create({
+            data: {
+              runId: run.rerunOf.runId,
+              actor: run.startedBy,
+              action: 'run.rerun_as',
+              fromValue: `step ${run.rerunOf.position + 1}`,
+              toValue: `#${row.number}`,
+            },
+          });
+        }
+        return row;
       });
     } catch (error) {
       if (run.requestKey && error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')
@@ -597,7 +686,7 @@ export class RunStore {
   /** The newest run a starter (e.g. "schedule:<id>") has queued, running or paused. */
   activeRunOf(startedBy: string) {
     return this.prisma.workflowRun.findFirst({
-      where: { startedBy, status: { in: ['queued', 'running', 'paused'] } },
+      where: { startedBy, status: { in: ['queued', 'running', 'paused', 'awaiting_approval'] } },
       orderBy: { createdAt: 'desc' },
       select: { id: true, number: true, status: true },
     });
@@ -617,6 +706,146 @@ export class RunStore {
         steps: { where: { status: 'paused' }, select: { updatedAt: true } },
       },
     });
+  }
+
+  // ── approvals (docs/control.md) ─────────────────────────────────────────────
+
+  /**
+   * A decision on a step awaiting approval: the step and its run move together, with the
+   * audit row, in one transaction, guarded by the step's status and version (the card's).
+   * Two approvers clicking at once: the first write matches, the second matches nothing and
+   * returns false. Approve: completed + running. Reject: paused + paused. Timeout: failed +
+   * failed (its pending steps skipped).
+   */
+  async decideApproval(
+    step: { id: string; runId: string },
+    decision: {
+      to: 'completed' | 'paused' | 'failed';
+      actor: string;
+      version?: number | undefined;
+      data?: StepChanges;
+      runData?: RunChanges;
+      audit: AuditEntry;
+    },
+  ): Promise<boolean> {
+    const runTo: RunStatus = decision.to === 'completed' ? 'running' : decision.to;
+    const now = this.clock.now();
+    const moved = await this.prisma
+      .$transaction(async (tx) => {
+        const { count } = await tx.runStep.updateMany({
+          where: {
+            id: step.id,
+            status: 'awaiting_approval',
+            ...(decision.version === undefined ? {} : { version: decision.version }),
+          },
+          data: { ...decision.data, status: decision.to, version: { increment: 1 } },
+        });
+        if (count === 0) return false;
+        const run = await tx.workflowRun.updateMany({
+          where: { id: step.runId, status: 'awaiting_approval' },
+          data: {
+            ...decision.runData,
+            status: runTo,
+            version: { increment: 1 },
+            ...(runTo === 'failed' ? { finishedAt: now } : {}),
+          },
+        });
+        // A step awaiting approval whose run is not (a bug, a hand edit): change nothing.
+        if (run.count === 0) throw new NotAwaiting();
+        if (decision.to === 'failed') {
+          await tx.runStep.updateMany({
+            where: { runId: step.runId, status: 'pending' },
+            data: { status: 'skipped', version: { increment: 1 } },
+          });
+        }
+        await tx.auditEvent.create({
+          data: {
+            runId: step.runId,
+            runStepId: step.id,
+            actor: decision.actor,
+            action: decision.audit.action,
+            fromValue: decision.audit.fromValue ?? null,
+            toValue: decision.audit.toValue ?? null,
+          },
+        });
+        return true;
+      })
+      .catch((error: unknown) => {
+        if (error instanceof NotAwaiting) return false;
+        throw error;
+      });
+    if (!moved) return false;
+    this.stepChanged(step, decision.to, decision.actor);
+    this.events.safeEmit('run.changed', { runId: step.runId, to: runTo, actor: decision.actor });
+    return true;
+  }
+
+  /**
+   * Marks a waiting approval as escalated (its timeout passed, on_timeout: escalate), once:
+   * guarded on the mark being unset, so one process tells the alert channel. Raises
+   * step.edited with field "step.approval_escalate".
+   */
+  async escalateApproval(step: { id: string; runId: string }, at: Date, actor: string): Promise<boolean> {
+    const done = await this.withAudit(
+      { runId: step.runId, runStepId: step.id, actor, action: 'step.approval_escalate' },
+      (tx) =>
+        tx.runStep
+          .updateMany({
+            where: { id: step.id, status: 'awaiting_approval', approvalEscalatedAt: null },
+            data: { approvalEscalatedAt: at },
+          })
+          .then(({ count }) => count === 1),
+    );
+    if (done)
+      this.events.safeEmit('step.edited', {
+        runId: step.runId,
+        stepId: step.id,
+        field: 'step.approval_escalate',
+        actor,
+      });
+    return done;
+  }
+
+  /** Steps waiting for approval with a gate that has a timeout, oldest first (the sweep's work list). */
+  awaitingApprovals() {
+    return this.prisma.runStep.findMany({
+      where: { status: 'awaiting_approval' },
+      orderBy: { finishedAt: 'asc' },
+      select: {
+        id: true,
+        runId: true,
+        name: true,
+        position: true,
+        version: true,
+        approval: true,
+        approvalEscalatedAt: true,
+        finishedAt: true,
+        updatedAt: true,
+      },
+    });
+  }
+
+  /**
+   * Sets a run's spending cap (raised from Slack), guarded by the cap the caller saw, with
+   * its audit row. False when the cap changed meanwhile.
+   */
+  async setRunBudget(
+    runId: string,
+    change: { from: number | null; to: number; actor: string },
+  ): Promise<boolean> {
+    return this.withAudit(
+      {
+        runId,
+        actor: change.actor,
+        action: 'run.budget',
+        fromValue: change.from === null ? null : String(change.from),
+        toValue: String(change.to),
+      },
+      (tx) =>
+        tx.workflowRun
+          .updateMany({ where: { id: runId, budgetUsd: change.from }, data: { budgetUsd: change.to } })
+          .then(({ count }) => count === 1),
+    );
   }
 
   // ── internals ───────────────────────────────────────────────────────────────
@@ -698,6 +927,7 @@ export class RunStore {
       d.map((x) => x.attemptId),
       rows.map((r) => r.step.runId),
       d.map((x) => x.startedAt.toISOString()),
+      d.map((x) => x.costUsd),
     );
     const ids = new Set(saved.map((s) => s.attemptId));
     return d.map((x) => ids.has(x.attemptId));

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { EngineEventBus } from '../core/events.js';
+import { BudgetLedger } from './budget-ledger.js';
 import type { Database } from './database.js';
 import { FunctionStore } from './function-store.js';
 import { RunReads } from './run-reads.js';
@@ -22,6 +23,8 @@ export interface Stores {
   reads: RunReads;
   /** Workflow Builder steps waiting for their runs. */
   functions: FunctionStore;
+  /** Spending reserved and settled against budget caps. */
+  budgets: BudgetLedger;
 }
 
 export function openStores(db: Database, events: EngineEventBus, clock: Clock): Stores {
@@ -31,5 +34,6 @@ export function openStores(db: Database, events: EngineEventBus, clock: Clock): 
     schedules: new ScheduleStore(db.prisma),
     reads: new RunReads(db.prisma),
     functions: new FunctionStore(db.prisma, clock),
+    budgets: new BudgetLedger(db.prisma),
   };
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import { type Clock, systemClock } from '../core/clock.js';
+import type { PriceList } from '../core/cost.js';
 import { EngineEventBus } from '../core/events.js';
 import type { HealthGate, ModelCatalogue, Providers } from '../core/ports.js';
 import type { Database } from '../db/database.js';
@@ -9,11 +10,15 @@ import type { RunStore } from '../db/run-store.js';
 import { openStores, type Stores } from '../db/stores.js';
 import type { WorkflowStore } from '../db/workflow-store.js';
 import type { Logger } from '../logging.js';
+import { buildPriceList } from '../providers/prices.js';
+import { Approvals, expireApprovals } from './approvals.js';
+import { BudgetGuard } from './budget.js';
 import { Executor } from './executor.js';
 import { PgBossQueue } from './pgboss-queue.js';
 import { planStep } from './plan.js';
 import { InProcessQueue, type WorkQueue } from './queue.js';
 import { recoverOrphans } from './recovery.js';
+import { Reruns } from './rerun.js';
 import { RunsService } from './runs.js';
 import { type PersonaSnapshot, readSnapshot } from './snapshot.js';
 
@@ -22,7 +27,9 @@ export interface EngineOptions {
   /** The data layer on `db`; opened here when not given. */
   stores?: Stores;
   config: Pick<Config, 'defaults' | 'retry' | 'stepTimeoutMs' | 'worker'> &
-    Partial<Pick<Config, 'retryJitter' | 'stepDeadlineMs'>>;
+    Partial<Pick<Config, 'retryJitter' | 'stepDeadlineMs' | 'budget'>>;
+  /** Model prices (src/providers/prices.ts): cost per call, and budgets. Default: the built-in ones. */
+  prices?: PriceList;
   providers: Providers;
   catalogue: ModelCatalogue;
   logger: Logger;
@@ -48,6 +55,11 @@ export class Engine {
   readonly queue: WorkQueue;
   readonly executor: Executor;
   readonly runs: RunsService;
+  /** Approve, edit or reject a gated step's output (docs/control.md). */
+  readonly approvals: Approvals;
+  /** Re-run a finished run from a step. */
+  readonly reruns: Reruns;
+  readonly budget: BudgetGuard;
   readonly owner: string;
   private sweepTimer: NodeJS.Timeout | undefined;
   private started = false;
@@ -75,7 +87,18 @@ export class Engine {
       },
       defaultTimeoutMs: o.config.stepTimeoutMs,
     };
+    this.budget = new BudgetGuard({
+      ledger: this.stores.budgets,
+      prices: o.prices ?? buildPriceList(),
+      settings: {
+        dailyUsd: o.config.budget?.dailyUsd,
+        maxOutputTokens: o.config.budget?.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+      },
+      clock,
+      logger: o.logger,
+    });
     this.executor = new Executor({
+      budget: this.budget,
       store: this.store,
       providers: o.providers,
       logger: o.logger,
@@ -104,6 +127,22 @@ export class Engine {
       configuredProviders: () => o.providers.configured(),
       abortStep: (id) => this.executor.abortStep(id),
     });
+    this.approvals = new Approvals({ store: this.store, queue: this.queue });
+    this.reruns = new Reruns({
+      store: this.store,
+      workflows: this.workflows,
+      queue: this.queue,
+      catalogue: o.catalogue,
+      configuredProviders: () => o.providers.configured(),
+    });
+    this.clock = clock;
+  }
+
+  private readonly clock: Clock;
+
+  /** Fails or escalates approvals past their timeout (the sweep does this; tests call it). */
+  sweepApprovals(): Promise<{ failed: number; escalated: number }> {
+    return expireApprovals({ store: this.store, logger: this.o.logger }, this.clock);
   }
 
   /** Reclaims orphans, then starts working the queue and sweeping periodically. */
@@ -137,6 +176,12 @@ export class Engine {
         (error: unknown) =>
           this.o.logger.warn({ err: (error as Error).message }, 'recovery sweep failed; will try again'),
       );
+      this.sweepApprovals().catch((error: unknown) =>
+        this.o.logger.warn(
+          { err: (error as Error).message },
+          'approval timeout sweep failed; will try again',
+        ),
+      );
     }, sweepMs);
     this.sweepTimer.unref();
   }
@@ -158,6 +203,9 @@ export class Engine {
     }
   }
 }
+
+/** MAX_OUTPUT_TOKENS's default (src/config.ts), for engines built without a config. */
+const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
 
 function defaultQueue(db: Database): WorkQueue {
   if (db.kind === 'postgres' && db.url) return new PgBossQueue(db.url);

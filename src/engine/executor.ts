@@ -5,9 +5,10 @@ import type { RunRow, RunStepRow, RunStore } from '../db/run-store.js';
 import { isTransientDbError } from '../db/transient-errors.js';
 import type { Logger } from '../logging.js';
 import { renderTemplate } from '../workflows/templates.js';
+import { BudgetExceeded, type BudgetGuard } from './budget.js';
 import { callProvider } from './call.js';
 import { DatabaseUnavailable, Interrupted, persist, StepLease } from './lease.js';
-import { type Execution, OutcomeWriter, type Success } from './outcomes.js';
+import { type Execution, type ExecutionRun, OutcomeWriter, type Success } from './outcomes.js';
 import type { StepPlan } from './plan.js';
 import { backoffDelay } from './retry.js';
 
@@ -23,6 +24,8 @@ export interface ExecutorOptions {
   random?: (() => number) | undefined;
   /** Removes configured secrets from any text before it is stored (defence in depth). */
   redact?: ((text: string) => string) | undefined;
+  /** Prices each call and reserves its worst case under the run's budget caps (docs/control.md). */
+  budget: BudgetGuard;
 }
 
 type Failure = { ok: false; error: ProviderError; calls: number; skipped: ModelRef[] };
@@ -178,7 +181,7 @@ export class Executor {
 
   /** Runs one claimed step; returns its output when it completed and was saved. */
   private async execute(
-    run: { id: string; snapshot: unknown; input: string },
+    run: ExecutionRun,
     step: RunStepRow,
     steps: RunStepRow[],
     lease: StepLease,
@@ -208,11 +211,19 @@ export class Executor {
         date: store.clock.now().toISOString().slice(0, 10),
       });
       const outcome = await this.walkChain(x, plan, prompt);
-      if (outcome.ok)
-        return (await this.outcomes.complete(x, plan, outcome)) ? outcome.result.text : undefined;
+      if (outcome.ok) {
+        const saved = await this.outcomes.complete(x, plan, outcome);
+        // A gated step's run now waits for approval: the loop reads it again and stops.
+        return saved && step.approval === null ? outcome.result.text : undefined;
+      }
       await this.outcomes.pause(x, outcome.error);
       return undefined;
     } catch (error) {
+      if (BudgetExceeded.isInstance(error)) {
+        x.log.info({ kind: error.kind }, 'call refused by a budget: pausing the step');
+        await this.outcomes.pause(x, { kind: error.kind, message: error.message, ...error.ref });
+        return undefined;
+      }
       await this.handleInterruption(x, error).catch((failure: unknown) => {
         // The database is unreachable: the step stays `running` until its lease lapses,
         // then recovery hands it back. Nothing is lost, it only waits.
@@ -352,6 +363,8 @@ export class Executor {
         // somewhere to go; with nothing after it, the retry policy runs its course, so the
         // breaker never does worse than no breaker.
         if (health && tries > 1 && health.isOpen?.(ref) && this.hasLater(candidates, ref)) break;
+        // Refused (BudgetExceeded): the step pauses with the reason, before any call.
+        const hold = await this.o.budget.reserve(x.run, ref, [plan.persona?.system, prompt]);
         x.number += 1;
         const number = x.number;
         const startedAt = this.o.store.clock.now();
@@ -361,12 +374,22 @@ export class Executor {
             model: ref.model,
             system: plan.persona?.system,
             prompt,
+            maxOutputTokens: this.o.budget.maxOutputTokens,
             signal: x.signal,
             timeoutMs: plan.timeoutMs,
           });
           const latencyMs = Math.round(performance.now() - t0);
-          return { ok: true, ref, result, number, startedAt, latencyMs };
+          const costUsd = this.o.budget.costOf(ref, result.usage);
+          await hold.settle(costUsd);
+          return { ok: true, ref, result, number, startedAt, latencyMs, costUsd };
         } catch (error) {
+          // A refused call is not billed; one cut off mid-answer (timeout, cancel, shutdown)
+          // may be, by an unknown amount: it keeps its worst case.
+          const cutOff =
+            error instanceof Interrupted ||
+            x.signal.aborted ||
+            (ProviderError.isInstance(error) && error.kind === 'timeout');
+          await hold.settle(cutOff ? hold.worstUsd : 0);
           if (error instanceof Interrupted) throw error;
           if (x.signal.aborted && x.signal.reason instanceof Interrupted) throw x.signal.reason;
           calls += 1;

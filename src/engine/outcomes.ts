@@ -10,9 +10,27 @@ import type { StepPlan } from './plan.js';
 
 const STORED_MESSAGE_CHARS = 500;
 
+/** The run columns an execution reads. */
+export interface ExecutionRun {
+  id: string;
+  snapshot: unknown;
+  input: string;
+  workflowName: string;
+  budgetUsd: number | null;
+}
+
+/** Why a step pauses: a provider's failure, or a pause of our own (a budget, docs/control.md). */
+export interface PauseCause {
+  kind: string;
+  message: string;
+  status?: number | undefined;
+  provider: string;
+  model?: string | undefined;
+}
+
 /** One execution of one claimed step. */
 export interface Execution {
-  run: { id: string; snapshot: unknown; input: string };
+  run: ExecutionRun;
   step: RunStepRow;
   lease: StepLease;
   signal: AbortSignal;
@@ -32,6 +50,8 @@ export interface Success {
   number: number;
   startedAt: Date;
   latencyMs: number;
+  /** At today's price; null when the model has none. */
+  costUsd: number | null;
 }
 
 /**
@@ -73,14 +93,18 @@ export class OutcomeWriter {
       finishedAt: store.clock.now(),
       attemptId: randomUUID(),
       startedAt: success.startedAt,
+      costUsd: success.costUsd,
+      workflow: x.run.workflowName,
     };
+    // A gated step's answer waits for a person (docs/control.md); the run waits with it.
+    const awaitApproval = x.step.approval !== null && x.step.approval !== undefined;
     // A retry after an ambiguous commit (connection lost while committing) finds it done.
     // The first try cannot have committed before, so it skips that lookup.
     let maybeDone = false;
     const saved = await persist(
       x.lease,
       () => {
-        const attempt = store.completeStep(x.step, done, { skips: x.skips, maybeDone });
+        const attempt = store.completeStep(x.step, done, { skips: x.skips, maybeDone, awaitApproval });
         maybeDone = true;
         return attempt;
       },
@@ -93,7 +117,7 @@ export class OutcomeWriter {
     return true;
   }
 
-  async pause(x: Execution, last: ProviderError) {
+  async pause(x: Execution, last: PauseCause) {
     const { store } = this.o;
     x.log.warn({ kind: last.kind, provider: last.provider, model: last.model }, 'step paused after failure');
     const paused = await persist(

@@ -3,6 +3,7 @@ import type { ProviderId } from '../core/provider-spec.js';
 import { EDITABLE_STEP, type RunStatus, type Trigger } from '../core/states.js';
 import type { RunRow, RunStepRow, RunStore, StepChanges } from '../db/run-store.js';
 import type { WorkflowStore } from '../db/workflow-store.js';
+import { raisedCap } from './budget.js';
 import { EngineError, notFound, stale } from './engine-error.js';
 import type { WorkQueue } from './queue.js';
 import type { RunSnapshot } from './snapshot.js';
@@ -104,7 +105,9 @@ export class RunsService {
         fallbacks: step.fallbacks,
         retry: step.retry ?? null,
         timeoutSeconds: step.timeoutSeconds ?? null,
+        approval: step.approval ?? null,
       })),
+      budgetUsd: definition.budget?.perRunUsd ?? null,
     });
     if (run === 'duplicate') {
       // Two deliveries of one request raced past the lookup: the unique key let one win.
@@ -158,13 +161,14 @@ export class RunsService {
       runId,
       'cancelled',
       actor,
-      ['queued', 'running', 'paused'],
+      ['queued', 'running', 'paused', 'awaiting_approval'],
       'run.cancel',
     );
     const steps = await this.o.store.steps(runId);
     for (const step of steps) {
       if (step.status === 'pending') await this.o.store.moveStep(step, 'skipped', { actor });
-      else if (step.status === 'paused') await this.o.store.moveStep(step, 'cancelled', { actor });
+      else if (step.status === 'paused' || step.status === 'awaiting_approval')
+        await this.o.store.moveStep(step, 'cancelled', { actor });
       else if (step.status === 'running') this.o.abortStep?.(step.id);
     }
     return run;
@@ -230,6 +234,22 @@ export class RunsService {
     return this.editStep(step, actor, expectedVersion, 'step.persona', previous, persona?.name ?? null, {
       overridePersonaId: persona?.id ?? null,
     });
+  }
+
+  /**
+   * "Raise this run's cap" (docs/control.md): doubles the run's spending cap, rounded up to
+   * the cent, guarded by the cap the caller saw. Who may do it is the caller's check
+   * (workflow owners and admins). Returns the old and new cap.
+   */
+  async raiseRunBudget(runId: string, actor: string): Promise<{ from: number; to: number; number: number }> {
+    const run = await this.o.store.run(runId);
+    if (!run) throw notFound(`No run ${runId}.`);
+    if (run.budgetUsd === null)
+      throw new EngineError('invalid_choice', `Run #${run.number} has no cap of its own to raise.`);
+    const to = raisedCap(run.budgetUsd);
+    const raised = await this.o.store.setRunBudget(runId, { from: run.budgetUsd, to, actor });
+    if (!raised) throw stale(`Run #${run.number}'s cap was changed by someone else meanwhile.`);
+    return { from: run.budgetUsd, to, number: run.number };
   }
 
   async step(stepId: string) {

@@ -77,6 +77,18 @@ export function createMetrics(sources: MetricsSources): Metrics {
     labelNames: ['status'] as const,
     registers: [registry],
   });
+  const cost = new Counter({
+    name: 'switchboard_cost_usd_total',
+    help: 'USD spent on answered provider calls by this process, at the price known when each was recorded (docs/control.md).',
+    labelNames: ['provider', 'model', 'workflow'] as const,
+    registers: [registry],
+  });
+  const unpriced = new Counter({
+    name: 'switchboard_unpriced_calls_total',
+    help: 'Answered provider calls whose model has no known price: their cost is missing from switchboard_cost_usd_total.',
+    labelNames: ['provider', 'model', 'workflow'] as const,
+    registers: [registry],
+  });
   const slackCalls = new Counter({
     name: 'switchboard_slack_calls_total',
     help: 'Slack Web API calls made by this process (retries included).',
@@ -123,7 +135,14 @@ export function createMetrics(sources: MetricsSources): Metrics {
     outcome: string;
     errorKind: string | null;
     latencyMs: number;
+    costUsd?: number | null;
+    workflow?: string;
   }) => {
+    if (e.outcome === 'success') {
+      const labels = { provider: e.provider, model: e.model, workflow: e.workflow ?? 'unknown' };
+      if (e.costUsd === null || e.costUsd === undefined) unpriced.inc(labels);
+      else cost.inc(labels, e.costUsd);
+    }
     providerCalls.inc({
       provider: e.provider,
       model: e.model,

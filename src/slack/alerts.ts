@@ -1,14 +1,17 @@
+import type { PriceList } from '../core/cost.js';
+import { toPauseKind } from '../core/error-kinds.js';
 import type { EngineEventBus } from '../core/events.js';
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
 import type { ModelRef } from '../core/workflow-definition.js';
 import type { Stores } from '../db/stores.js';
+import { raisedCap } from '../engine/budget.js';
 import { readSnapshot } from '../engine/snapshot.js';
 import type { Logger } from '../logging.js';
 import type { Publisher } from './publisher.js';
 import { parentKey } from './renderer.js';
 import type { LoadedRun, RunViews } from './run-views.js';
-import { alternativesFor, isSlackTs } from './view-model.js';
+import { alternativesFor, cheaperAlternatives, isSlackTs } from './view-model.js';
 import { type Block, context, section } from './views/blocks.js';
 import {
   alertBlockId,
@@ -44,6 +47,8 @@ export interface AlertsOptions {
   parentWaitMs?: number | undefined;
   /** Reorders the "Retry with …" choices, e.g. healthiest provider first. */
   rankAlternatives?: ((choices: ModelRef[]) => Promise<ModelRef[]>) | undefined;
+  /** Model prices and MAX_OUTPUT_TOKENS: a budget pause offers cheaper models (docs/control.md). */
+  prices?: { list: PriceList; maxOutputTokens: number } | undefined;
 }
 
 export class FailureAlerts {
@@ -95,6 +100,9 @@ export class FailureAlerts {
     const step = loaded.steps[index]!;
     // Already retried (or a pause without a failure): nothing to tell the team.
     if (row.status !== 'paused' || !row.lastErrorKind) return;
+    const pause = toPauseKind(row.lastErrorKind);
+    // A rejection was a person's decision, said in the thread (control-notices.ts).
+    if (pause === 'rejected') return;
 
     const workflow = await this.o.stores.workflows.facts({ id: loaded.row.workflowId });
     const channel =
@@ -106,9 +114,22 @@ export class FailureAlerts {
     const permalink = threadTs ? await this.permalink(loaded.row.channelId!, threadTs, runId) : undefined;
 
     const failed = { provider: step.lastError!.provider as ProviderId, model: step.lastError!.model };
-    let alternatives = alternativesFor(failed, loaded.plans.get(stepId), this.o.catalogue);
-    if (this.o.rankAlternatives) {
-      alternatives = await this.o.rankAlternatives(alternatives).catch(() => alternatives);
+    const budget = pause !== undefined && this.o.prices;
+    let alternatives: ModelRef[];
+    if (budget) {
+      // Cheapest first; a provider in trouble ("degraded", circuit open) after the healthy ones.
+      const health = this.o.views.ctx.providerHealth;
+      const cheaper = cheaperAlternatives(failed, this.o.catalogue, budget.list, budget.maxOutputTokens);
+      alternatives = [
+        ...cheaper.filter((r) => !health?.(r.provider)),
+        ...cheaper.filter((r) => health?.(r.provider)),
+      ];
+    } else {
+      alternatives = alternativesFor(failed, loaded.plans.get(stepId), this.o.catalogue);
+      if (this.o.rankAlternatives) {
+        const ranked = alternatives;
+        alternatives = await this.o.rankAlternatives(ranked).catch(() => ranked);
+      }
     }
     if (channel) {
       const existing = isSlackTs(row.alertTs) && row.alertChannel ? row.alertTs : undefined;
@@ -122,6 +143,10 @@ export class FailureAlerts {
           permalink,
           alternatives,
           providers: loaded.menus.providers,
+          raiseCapTo:
+            pause === 'over_run_budget' && loaded.row.budgetUsd !== null
+              ? raisedCap(loaded.row.budgetUsd)
+              : undefined,
         }),
         onPosted: async ({ ts, channel: posted }) => {
           await this.o.stores.runs.setAlert(stepId, posted, ts);

@@ -3,7 +3,7 @@ import { parseScheduleCommand, type ScheduleCommand } from './schedule-commands.
 import type { SUBCOMMANDS } from './views/help.js';
 
 /**
- * `/workflow run <name> [input…] | list | status [run] | cancel <run> | health | schedule …
+ * `/workflow run <name> [input…] | list | status [run] | cancel <run> | rerun <run> [from <step>] | health | schedule …
  * | edit <name> | export <name> | persona list|add|edit <name> | help`, parsed: the slash
  * command's body (zod) and its text (pure).
  */
@@ -25,6 +25,7 @@ export type Command =
   | { kind: 'list' }
   | { kind: 'status'; run?: string }
   | { kind: 'cancel'; run: string }
+  | { kind: 'rerun'; run: string; from?: string }
   | { kind: 'health' }
   | { kind: 'schedule'; command: ScheduleCommand }
   | { kind: 'edit'; workflow: string }
@@ -63,6 +64,8 @@ export function parseCommand(rawText: string): Command {
       if (!arg)
         return { kind: 'usage', subcommand: 'cancel', problem: 'Say which run to cancel, by its number.' };
       return { kind: 'cancel', run: arg };
+    case 'rerun':
+      return parseRerun(arg, rest);
     case 'health':
       return { kind: 'health' };
     case 'schedule':
@@ -98,4 +101,29 @@ function parsePersona(action: string | undefined, rest: string): Command {
     subcommand: 'persona',
     problem: `\`persona\` has no action "${action}": use list, add or edit.`,
   };
+}
+
+/** `rerun <run> [from <step>]`: the step by number (1-based) or name; `from` may be left out. */
+function parseRerun(run: string | undefined, rest: string): Command {
+  if (!run) return { kind: 'usage', subcommand: 'rerun', problem: 'Say which run to re-run, by its number.' };
+  const words = rest.split(/\s+/).filter(Boolean);
+  if (words[0]?.toLowerCase() === 'from') words.shift();
+  if (rest && words.length === 0)
+    return { kind: 'usage', subcommand: 'rerun', problem: 'Say which step to re-run from, e.g. `from 3`.' };
+  if (words.length > 1)
+    return {
+      kind: 'usage',
+      subcommand: 'rerun',
+      problem: `Expected one step after the run, not "${words.join(' ')}".`,
+    };
+  const from = words[0];
+  if (from !== undefined && !/^(\d{1,3}|[a-z0-9][a-z0-9_-]{0,63})$/.test(from))
+    return {
+      kind: 'usage',
+      subcommand: 'rerun',
+      problem: `"${from}" is not a step: give its number (1, 2, …) or its name.`,
+    };
+  if (from !== undefined && /^\d+$/.test(from) && Number(from) < 1)
+    return { kind: 'usage', subcommand: 'rerun', problem: 'Steps are numbered from 1.' };
+  return from === undefined ? { kind: 'rerun', run } : { kind: 'rerun', run, from };
 }

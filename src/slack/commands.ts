@@ -6,6 +6,7 @@ import { describeHealth } from '../health/describe.js';
 import type { ProviderHealth } from '../health/monitor.js';
 import { quietRow } from '../health/stats.js';
 import type { Command } from './command-parser.js';
+import type { ControlActions } from './control-actions.js';
 import { mayActOnRun, mayRunWorkflow, type PermissionPolicy, runAccess } from './permissions.js';
 import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher } from './publisher.js';
@@ -51,6 +52,7 @@ export interface CommandServiceOptions {
   schedules: ScheduleCommands;
   authoring: AuthoringService;
   personas: PersonaEditor;
+  control: ControlActions;
 }
 
 export interface CommandContext {
@@ -115,6 +117,8 @@ export class CommandService {
           return command.run ? await this.status(command.run) : await this.recent(ctx.channelId);
         case 'cancel':
           return await this.cancel(command.run, ctx);
+        case 'rerun':
+          return await this.o.control.rerunCommand(command, ctx);
         case 'health':
           return await this.health();
         case 'schedule':
@@ -212,7 +216,8 @@ export class CommandService {
   private async recent(channelId: string): Promise<MessagePayload> {
     let rows = await this.o.stores.reads.recentRuns({ channelId, take: 10 });
     if (rows.length === 0) rows = await this.o.stores.reads.recentRuns({ take: 10 });
-    return recentRunsMessage(rows.map(runView));
+    const usage = await this.o.stores.reads.usageOf(rows.map((r) => r.id));
+    return recentRunsMessage(rows.map((r) => runView(r, { usage: usage.get(r.id) })));
   }
 
   /** The workflow a run belongs to (its name), for "Edit workflow" on the run's message. */

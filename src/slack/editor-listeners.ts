@@ -131,6 +131,10 @@ export function registerEditors(app: App, deps: ListenerDeps, inFlight: InFlight
     ACTIONS.editorAdd,
     onEditor('editor add', ({ meta, userId }) => authoring.onAddStep(meta, userId)),
   );
+  app.action(
+    ACTIONS.editorBudget,
+    onEditor('editor budget', ({ meta, userId }) => authoring.onBudget(meta, userId)),
+  );
 
   type ViewArgs = SlackViewMiddlewareArgs & AllMiddlewareArgs;
   const UNSAVED =
@@ -165,6 +169,43 @@ export function registerEditors(app: App, deps: ListenerDeps, inFlight: InFlight
         return;
       }
       // Closes the step editor; the workflow editor under it is redrawn with the new version.
+      await ack();
+      const root = view.root_view_id ?? view.previous_view_id;
+      if (root && result.editor) {
+        await client.views
+          .update({ view_id: root, view: result.editor })
+          .catch((error: unknown) =>
+            logger.warn({ err: (error as Error).message }, 'redrawing the workflow editor failed'),
+          );
+      }
+    }),
+  );
+
+  app.view(
+    CALLBACKS.budgetEditor,
+    inFlight.wrap(async ({ ack, body, client }: ViewArgs) => {
+      const parsed = viewSubmissionSchema.safeParse(body);
+      const meta = parsed.success ? parseEditorMetadata(parsed.data.view.private_metadata) : undefined;
+      if (!parsed.success || !meta) {
+        await ack({
+          response_action: 'errors',
+          errors: { per_run_usd: 'Slack sent something I could not read; nothing was saved.' },
+        });
+        return;
+      }
+      const { view, user } = parsed.data;
+      let result: Awaited<ReturnType<AuthoringService['submitBudget']>>;
+      try {
+        result = await authoring.submitBudget(meta, view.state.values, user.id);
+      } catch (error) {
+        logger.error({ err: (error as Error).message }, 'saving a budget failed');
+        await ack({ response_action: 'errors', errors: { per_run_usd: UNSAVED } });
+        return;
+      }
+      if ('errors' in result) {
+        await ack({ response_action: 'errors', errors: result.errors });
+        return;
+      }
       await ack();
       const root = view.root_view_id ?? view.previous_view_id;
       if (root && result.editor) {

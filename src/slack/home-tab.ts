@@ -4,13 +4,14 @@ import type { EngineEventBus } from '../core/events.js';
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
 import type { RunReads } from '../db/run-reads.js';
+import { budgetDay } from '../engine/budget.js';
 import { describeHealth, healthStatus } from '../health/describe.js';
 import type { HealthRow } from '../health/stats.js';
 import type { Logger } from '../logging.js';
 import type { ScheduleService } from '../schedules/service.js';
 import type { RunViews } from './run-views.js';
 import { alternativesFor, runView } from './view-model.js';
-import { type AttentionItem, type HealthLine, homeView } from './views/home-view.js';
+import { type AttentionItem, type HealthLine, homeView, type SpendLine } from './views/home-view.js';
 import type { MenuOptions } from './views/model.js';
 
 /**
@@ -20,7 +21,7 @@ import type { MenuOptions } from './views/model.js';
  */
 
 export interface HomeTabOptions {
-  reads: Pick<RunReads, 'recentRuns' | 'pausedRuns'>;
+  reads: Pick<RunReads, 'recentRuns' | 'pausedRuns' | 'usageOf' | 'spendSince'>;
   views: RunViews;
   schedules: ScheduleService;
   catalogue: ModelCatalogue;
@@ -31,6 +32,8 @@ export interface HomeTabOptions {
   logger: Logger;
   /** Clock for the "opened lately" window. */
   clock?: Pick<Clock, 'now'>;
+  /** BUDGET_DAILY_USD, shown beside today's spend. */
+  dailyCapUsd?: number | undefined;
 }
 
 const MAX_ATTENTION = 10;
@@ -55,17 +58,20 @@ export class HomeTab {
 
   /** The Home view for a user, with `notice` (safe mrkdwn) on top. */
   async view(notice?: string): Promise<types.HomeView> {
-    const [attention, recent, health, schedules] = await Promise.all([
+    const [attention, recent, health, schedules, spend] = await Promise.all([
       this.attention(),
       this.o.reads.recentRuns({ take: RECENT_RUNS }),
       this.health(),
       this.o.schedules.listSchedules(),
+      this.spendToday(),
     ]);
+    const usage = await this.o.reads.usageOf(recent.map((r) => r.id));
     return homeView({
       attention: attention.items,
       moreAttention: attention.more,
       menus: attention.menus,
-      recent: recent.map(runView),
+      recent: recent.map((r) => runView(r, { usage: usage.get(r.id) })),
+      spend,
       health,
       schedules: schedules.slice(0, MAX_SCHEDULES),
       notice,
@@ -142,8 +148,12 @@ export class HomeTab {
       if (!loaded) continue;
       menus ??= loaded.menus;
       // The step someone has to act on. A run paused by hand has none: its Resume is on the run.
-      const step = loaded.steps.find((s) => s.status === 'paused');
+      const step = loaded.steps.find((s) => s.status === 'paused' || s.status === 'awaiting_approval');
       if (!step) continue;
+      if (step.status === 'awaiting_approval') {
+        items.push({ run: loaded.run, step, alternatives: [] });
+        continue;
+      }
       const failed = {
         provider: (step.lastError?.provider ?? step.provider) as ProviderId,
         model: step.lastError?.model ?? step.model,
@@ -159,6 +169,13 @@ export class HomeTab {
       more: Math.max(0, total - items.length),
       menus: menus ?? { providers: [], personas: [] },
     };
+  }
+
+  /** What today's calls (UTC) cost, and the global cap (docs/control.md). */
+  private async spendToday(): Promise<SpendLine> {
+    const day = budgetDay(new Date(this.now()));
+    const spent = await this.o.reads.spendSince(new Date(`${day}T00:00:00.000Z`));
+    return { day, cost: { usd: spent.costUsd, unpriced: spent.unpriced }, capUsd: this.o.dailyCapUsd };
   }
 
   private async health(): Promise<HealthLine[]> {

@@ -1,6 +1,7 @@
 import type { Logger } from '../logging.js';
 import type { ActionService } from './card-actions.js';
 import type { CommandService } from './commands.js';
+import type { ControlActions } from './control-actions.js';
 import type { HomeTab } from './home-tab.js';
 import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher } from './publisher.js';
@@ -10,6 +11,8 @@ import type { AuthoringService } from './workflow-editor.js';
 export interface ListenerDeps {
   commands: CommandService;
   actions: ActionService;
+  /** Approvals, re-runs and budget raises (docs/control.md). */
+  control: ControlActions;
   authoring: AuthoringService;
   personas: PersonaEditor;
   home: HomeTab;

@@ -9,6 +9,7 @@ import type {
 } from '@slack/bolt';
 import { type ActionInput, type ActionReply, blockActionsSchema } from './card-actions.js';
 import { parseCommand, slashCommandSchema } from './command-parser.js';
+import { registerControl } from './control-listeners.js';
 import { type Answer, registerEditors } from './editor-listeners.js';
 import { InFlight, type ListenerDeps } from './listener-deps.js';
 import { ACTIONS, ALERT_RETRY_WITH_PATTERN, OOPS_MESSAGE, UNREADABLE_MESSAGE } from './views/index.js';
@@ -232,6 +233,7 @@ export function registerListeners(app: App, deps: ListenerDeps): InFlight {
   );
 
   registerEditors(app, deps, inFlight, answer);
+  registerControl(app, deps, inFlight, answer);
 
   app.error(async (error) => {
     logger.error({ err: error.message, code: (error as { code?: string }).code }, 'Slack app error');

@@ -1,8 +1,17 @@
+import { addCost, NO_COST } from '../core/cost.js';
 import type { RunWithSteps } from '../db/run-reads.js';
 import type { Stores } from '../db/stores.js';
 import type { StepPlan } from '../engine/plan.js';
 import { type PersonaSnapshot, readSnapshot } from '../engine/snapshot.js';
-import { menuOptions, personasFor, runView, stepView, tryPlan, type ViewContext } from './view-model.js';
+import {
+  menuOptions,
+  personasFor,
+  runView,
+  stepView,
+  tryPlan,
+  usageOfAttempts,
+  type ViewContext,
+} from './view-model.js';
 import { fallbackNote } from './views/fallback-note.js';
 import type { MenuOptions, RunView, StepView } from './views/model.js';
 
@@ -28,11 +37,10 @@ export class RunViews {
     if (!row) return undefined;
     const snapshot = readSnapshot(row.snapshot);
     const snapshotPersonas = snapshot.personas;
-    const [enabled, attempts] = await Promise.all([
+    const [enabled, attempts, rerunOfNumber] = await Promise.all([
       this.stores.workflows.personas(),
-      row.steps.some((s) => s.status === 'completed')
-        ? this.stores.reads.attemptsOf(runId)
-        : Promise.resolve([]),
+      row.steps.some((s) => s.attempts > 0) ? this.stores.reads.attemptsOf(runId) : Promise.resolve([]),
+      row.rerunOfId ? this.stores.reads.runNumber(row.rerunOfId) : Promise.resolve(undefined),
     ]);
     // A persona chosen from a card after the run started (possibly disabled since).
     const missing = row.steps
@@ -47,12 +55,13 @@ export class RunViews {
       const plan = tryPlan(snapshot, step, this.ctx, personas);
       plans.set(step.id, plan);
       // Only the step's latest execution: a retry after a switch from the card needs no excuse.
-      const note = fallbackNote(
-        attempts.filter((a) => a.runStepId === step.id),
-        { since: step.startedAt },
-      );
-      return stepView(row, step, this.ctx, personas, { fallbackNote: note, plan: plan ?? null });
+      const own = attempts.filter((a) => a.runStepId === step.id);
+      const note = fallbackNote(own, { since: step.startedAt });
+      const answered = own.filter((a) => a.outcome === 'success');
+      const cost = answered.length > 0 ? answered.reduce((t, a) => addCost(t, a.costUsd), NO_COST) : null;
+      return stepView(row, step, this.ctx, personas, { fallbackNote: note, plan: plan ?? null, cost });
     });
-    return { row, run: runView(row), steps, menus: menuOptions(this.ctx, enabled), plans };
+    const run = runView(row, { usage: usageOfAttempts(attempts), rerunOfNumber });
+    return { row, run, steps, menus: menuOptions(this.ctx, enabled), plans };
   }
 }

@@ -2,17 +2,22 @@ import type { Server } from 'node:http';
 import type { AddressInfo, ListenOptions } from 'node:net';
 import { App, type CustomRoute, HTTPReceiver, type Receiver, webApi } from '@slack/bolt';
 import type { Config } from '../config.js';
+import type { PriceList } from '../core/cost.js';
 import type { ModelCatalogue } from '../core/ports.js';
 import { TERMINAL_RUN } from '../core/states.js';
 import type { Stores } from '../db/stores.js';
 import type { Engine } from '../engine/engine.js';
 import { figuresOnly, type ProviderHealth } from '../health/monitor.js';
 import type { Logger } from '../logging.js';
+import { buildPriceList } from '../providers/prices.js';
 import { ScheduleService } from '../schedules/service.js';
 import { type AlertsOptions, FailureAlerts } from './alerts.js';
+import { UsergroupMembers } from './approvers.js';
 import { boltLogger } from './bolt-logger.js';
 import { ActionService } from './card-actions.js';
 import { CommandService } from './commands.js';
+import { ControlActions } from './control-actions.js';
+import { ControlNotices } from './control-notices.js';
 import { registerFunctionSteps } from './function-listeners.js';
 import { FunctionSteps } from './function-steps.js';
 import { HomeTab } from './home-tab.js';
@@ -46,8 +51,10 @@ export class SlackConfigError extends Error {
 /** What the Slack app needs of the bot's core (src/bootstrap.ts). */
 export interface SlackCore {
   stores: Stores;
-  engine: Pick<Engine, 'runs' | 'events' | 'owner'>;
+  engine: Pick<Engine, 'runs' | 'events' | 'owner' | 'approvals' | 'reruns'>;
   catalogue: ModelCatalogue;
+  /** Model prices: cheaper "Retry with …" choices on a budget alert (default: the built-in ones). */
+  prices?: PriceList | undefined;
   logger: Logger;
   /** Provider health with circuit breakers; without it, the figures alone. */
   health?: ProviderHealth | undefined;
@@ -55,7 +62,8 @@ export interface SlackCore {
 
 export interface SlackAppOptions {
   core: SlackCore;
-  config: Pick<Config, 'slack' | 'defaults' | 'retry' | 'stepTimeoutMs' | 'schedules'>;
+  config: Pick<Config, 'slack' | 'defaults' | 'retry' | 'stepTimeoutMs' | 'schedules'> &
+    Partial<Pick<Config, 'budget'>>;
   /** Web API client for posting and editing messages (default: a WebClient on SLACK_API_URL). */
   client?: SlackCaller;
   /** Per-method buckets (default: Slack's documented limits). */
@@ -209,6 +217,30 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     alertChannel: slack.alertChannel,
     parentWaitMs: options.alertParentWaitMs,
     rankAlternatives: options.rankAlternatives,
+    prices: {
+      list: core.prices ?? buildPriceList(),
+      maxOutputTokens: config.budget?.maxOutputTokens ?? 4096,
+    },
+  });
+  const notices = new ControlNotices({
+    stores,
+    views,
+    publisher,
+    logger,
+    alertChannel: slack.alertChannel,
+    parentWaitMs: options.alertParentWaitMs,
+  });
+  const control = new ControlActions({
+    reads: stores.reads,
+    runs,
+    approvals: core.engine.approvals,
+    reruns: core.engine.reruns,
+    views,
+    renderer,
+    policy,
+    groups: new UsergroupMembers({ publisher, logger }),
+    notices,
+    logger,
   });
   const schedules =
     options.schedules ??
@@ -237,6 +269,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     schedules: new ScheduleCommands({ workflows: stores.workflows, service: schedules, policy }),
     authoring,
     personas,
+    control,
   });
   const actions = new ActionService({ reads: stores.reads, runs, views, renderer, policy, logger });
   const home = new HomeTab({
@@ -247,10 +280,12 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     health: () => health.providers(),
     logger,
     publish: (userId, view) => app.client.views.publish({ user_id: userId, view }),
+    dailyCapUsd: config.budget?.dailyUsd,
   });
   const inFlight = registerListeners(app, {
     commands,
     actions,
+    control,
     authoring,
     personas,
     home,
@@ -280,6 +315,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const detach = [
     renderer.attach(core.engine.events),
     alerts.attach(core.engine.events),
+    notices.attach(core.engine.events),
     home.attach(core.engine.events),
   ];
   // Workflow Builder steps start listening (and sweeping) once the app starts receiving.
@@ -336,14 +372,25 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       const left = () => Math.max(0, deadline - Date.now());
       for (;;) {
         const quiet = await Promise.race([
-          Promise.all([inFlight.idle(), renderer.idle(), alerts.idle(), functionSteps.idle()]).then(
-            () => true,
-          ),
+          Promise.all([
+            inFlight.idle(),
+            renderer.idle(),
+            alerts.idle(),
+            functionSteps.idle(),
+            notices.idle(),
+          ]).then(() => true),
           new Promise<boolean>((resolve) => setTimeout(() => resolve(false), left()).unref()),
         ]);
         const drained = quiet && (await publisher.flush(left()));
         if (!drained) return false;
-        if (inFlight.isIdle() && renderer.isIdle() && alerts.isIdle() && functionSteps.isIdle()) return true;
+        if (
+          inFlight.isIdle() &&
+          renderer.isIdle() &&
+          alerts.isIdle() &&
+          functionSteps.isIdle() &&
+          notices.isIdle()
+        )
+          return true;
       }
     },
 

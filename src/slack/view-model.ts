@@ -1,12 +1,23 @@
 import type { Config } from '../config.js';
+import { addCost, type CostTotal, NO_COST, type PriceList, worstCaseCost } from '../core/cost.js';
 import type { ModelCatalogue } from '../core/ports.js';
 import type { ProviderId } from '../core/provider-spec.js';
+import { TERMINAL_RUN } from '../core/states.js';
 import type { ModelRef } from '../core/workflow-definition.js';
-import type { RunWithSteps } from '../db/run-reads.js';
+import type { AttemptNoteRow, RunUsage, RunWithSteps } from '../db/run-reads.js';
 import type { RunStepRow } from '../db/run-store.js';
+import { readApproval } from '../engine/approvals.js';
 import { type PlanContext, planStep, type StepPlan } from '../engine/plan.js';
+import { rerunnableUpTo } from '../engine/rerun.js';
 import { type PersonaSnapshot, type RunSnapshot, readSnapshot } from '../engine/snapshot.js';
-import type { MenuOptions, PersonaSource, RunView, StepView } from './views/model.js';
+import type {
+  ApprovalView,
+  MenuOptions,
+  PersonaSource,
+  RunView,
+  StepView,
+  UsageView,
+} from './views/model.js';
 
 /**
  * Database rows → the plain view-models the Block Kit builders take. Effective
@@ -48,8 +59,15 @@ export function repliesThreadTs(row: {
   return row.inThreadTs ?? row.threadTs;
 }
 
-export function runView(run: RunWithSteps): RunView {
+/** What a run view may say beyond its row: usage, and the number of the run it re-runs. */
+export interface RunExtras {
+  usage?: UsageView | RunUsage | undefined;
+  rerunOfNumber?: number | undefined;
+}
+
+export function runView(run: RunWithSteps, extras: RunExtras = {}): RunView {
   const snapshot = readSnapshot(run.snapshot);
+  const usage = extras.usage && 'costUsd' in extras.usage ? usageView(extras.usage) : extras.usage;
   return {
     id: run.id,
     number: run.number,
@@ -64,7 +82,35 @@ export function runView(run: RunWithSteps): RunView {
     reason: run.reason,
     createdAt: run.createdAt.toISOString(),
     version: run.version,
+    usage: usage ?? null,
+    rerunOf:
+      extras.rerunOfNumber !== undefined && run.rerunFromPosition !== null
+        ? { number: extras.rerunOfNumber, fromStep: run.rerunFromPosition + 1 }
+        : null,
+    budgetUsd: run.budgetUsd,
   };
+}
+
+export function usageView(u: RunUsage): UsageView {
+  return {
+    inputTokens: u.inputTokens,
+    outputTokens: u.outputTokens,
+    cost: { usd: u.costUsd, unpriced: u.unpriced },
+  };
+}
+
+/** Tokens and cost of the answered calls among `attempts` (failed calls are not billed). */
+export function usageOfAttempts(attempts: readonly AttemptNoteRow[]): UsageView {
+  let cost: CostTotal = NO_COST;
+  let inputTokens = 0;
+  let outputTokens = 0;
+  for (const a of attempts) {
+    if (a.outcome !== 'success') continue;
+    cost = addCost(cost, a.costUsd);
+    inputTokens += a.inputTokens ?? 0;
+    outputTokens += a.outputTokens ?? 0;
+  }
+  return { inputTokens, outputTokens, cost };
 }
 
 /** Personas a run's steps may name: the run's snapshot plus any chosen from a card since. */
@@ -82,6 +128,8 @@ export interface StepFacts {
   fallbackNote?: string | null | undefined;
   /** The step's plan when the caller has it already (null: no provider can serve it). */
   plan?: StepPlan | null | undefined;
+  /** What its answered calls cost (undefined: it made none). */
+  cost?: CostTotal | null | undefined;
 }
 
 export function stepView(
@@ -129,6 +177,24 @@ export function stepView(
     attempts: step.attempts,
     lastError,
     fallbackNote: step.status === 'completed' ? (facts.fallbackNote ?? null) : null,
+    cost: facts.cost ?? null,
+    reusedFrom: step.reusedFrom,
+    approval: approvalView(run, step),
+    rerunnable: TERMINAL_RUN.has(run.status) && step.position <= rerunnableUpTo(run.steps),
+  };
+}
+
+function approvalView(run: RunWithSteps, step: RunStepRow): ApprovalView | null {
+  const policy = readApproval(step.approval);
+  if (!policy) return null;
+  return {
+    users: policy.users,
+    usergroup: policy.usergroup ?? null,
+    starter: policy.starter ? run.startedBy : null,
+    owners: policy.owners,
+    timeoutMinutes: policy.timeoutMinutes ?? null,
+    onTimeout: policy.onTimeout,
+    escalated: step.approvalEscalatedAt !== null,
   };
 }
 
@@ -191,4 +257,36 @@ export function alternativesFor(
   }
   for (const ref of plan?.candidates ?? []) add(ref);
   return out;
+}
+
+/** A prompt size for comparing models by price when the real prompt is not at hand. */
+const NOMINAL_PROMPT_TOKENS = 2000;
+
+/**
+ * "Retry with …" choices for a step a budget paused (docs/control.md): every configured model
+ * with a known price whose worst case is below the failed model's (any priced model when the
+ * failed one has no price), cheapest first. The caller may reorder them by health.
+ */
+export function cheaperAlternatives(
+  failed: ModelRef,
+  catalogue: ModelCatalogue,
+  prices: PriceList,
+  maxOutputTokens: number,
+): ModelRef[] {
+  const worst = (ref: ModelRef) => {
+    const price = prices.price(ref);
+    return price ? worstCaseCost(NOMINAL_PROMPT_TOKENS, maxOutputTokens, price) : undefined;
+  };
+  const limit = worst(failed) ?? Number.POSITIVE_INFINITY;
+  const out: { ref: ModelRef; usd: number }[] = [];
+  for (const provider of catalogue.providers) {
+    for (const model of catalogue.models(provider)) {
+      const ref = { provider, model };
+      const usd = worst(ref);
+      if (usd === undefined || usd >= limit) continue;
+      if (ref.provider === failed.provider && ref.model === failed.model) continue;
+      out.push({ ref, usd });
+    }
+  }
+  return out.sort((a, b) => a.usd - b.usd).map((c) => c.ref);
 }

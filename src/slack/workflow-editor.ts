@@ -18,10 +18,11 @@ import {
   withStepFile,
 } from '../workflows/definition-edits.js';
 import { formatPath, MAX_STEPS, type SchemaProblem } from '../workflows/schema.js';
-import { exportWorkflowYaml, stepToFile, workflowToFile } from '../workflows/yaml-export.js';
+import { budgetToFile, exportWorkflowYaml, stepToFile, workflowToFile } from '../workflows/yaml-export.js';
 import { mayEditWorkflow, type PermissionPolicy } from './permissions.js';
 import { menuOptions, type ViewContext } from './view-model.js';
 import {
+  budgetEditorModal,
   DEFAULT_MODEL_VALUE,
   DEFAULT_PERSONA_VALUE,
   type EditorMetadata,
@@ -108,7 +109,17 @@ const FIELD_BLOCK: Record<string, string> = {
   model: 'model',
   persona: 'persona',
   fallbacks: 'fallbacks',
+  approval: 'approval',
 };
+
+/** Where a problem inside a step's `approval:` goes in the step editor. */
+const APPROVAL_BLOCK: Record<string, string> = {
+  timeout_minutes: 'approval_timeout',
+  on_timeout: 'approval_on_timeout',
+};
+
+const USER = /^<?@?([UW][A-Z0-9]{2,})(?:\|[^>]*)?>?$/;
+const GROUP = /^<?!?(?:subteam\^)?(S[A-Z0-9]{2,})(?:\|[^>]*)?>?$/;
 
 export class AuthoringService {
   readonly definitions: WorkflowAuthoring;
@@ -262,6 +273,86 @@ export class AuthoringService {
     }
   }
 
+  // ── the budget ────────────────────────────────────────────────────────────
+
+  /** "Budget…" in the editor: the budget modal pushed on top. */
+  async onBudget(meta: EditorMetadata, userId: string): Promise<EditorResult> {
+    const ready = await this.ready(meta, userId);
+    if ('result' in ready) return ready.result;
+    const { workflow } = ready;
+    return {
+      push: budgetEditorModal({
+        workflow: workflow.name,
+        version: workflow.version,
+        budget: workflow.definition.budget,
+      }),
+    };
+  }
+
+  /** The budget modal's Save: validated by the file rules, saved as a new version. */
+  async submitBudget(meta: EditorMetadata, values: Values, userId: string): Promise<SubmitResult> {
+    let workflow: EditableWorkflow;
+    try {
+      workflow = await this.definitions.load(meta.workflow);
+    } catch (error) {
+      if (AuthoringError.isInstance(error)) return { errors: { per_run_usd: error.message } };
+      throw error;
+    }
+    const denied = mayEditWorkflow(userId, workflow, this.o.policy);
+    if (!denied.allowed) return { errors: { per_run_usd: mrkdwnToPlain(denied.message) } };
+    if (workflow.version !== meta.version) {
+      return {
+        errors: {
+          per_run_usd: `Someone else changed ${workflow.name} meanwhile (now v${workflow.version}), so this was not saved. Go back and open the budget again.`,
+        },
+      };
+    }
+    const budget: Record<string, unknown> = {};
+    for (const field of ['per_run_usd', 'per_day_usd'] as const) {
+      const raw = values[field]?.[INPUT_ACTION]?.value?.trim().replace(/^\$/, '') ?? '';
+      // Anything that is not a plain number goes to the file rules as text, which say why.
+      if (raw !== '') budget[field] = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+    }
+    const file = workflowToFile(workflow.definition);
+    if (Object.keys(budget).length > 0) file.budget = budget;
+    else delete file.budget;
+    try {
+      const definition = await this.definitions.validate(file);
+      const before = budgetToFile(workflow.definition.budget);
+      const after = budgetToFile(definition.budget);
+      const saved = await this.definitions.save({
+        workflowId: workflow.id,
+        expectedVersion: workflow.version,
+        definition,
+        actor: userId,
+        action: 'workflow.budget',
+        changes: [
+          {
+            field: 'budget',
+            from: before ? JSON.stringify(before) : null,
+            to: after ? JSON.stringify(after) : null,
+          },
+        ],
+      });
+      const fresh = await this.definitions.load(workflow.name);
+      return {
+        ok: true,
+        editor: this.editorView(fresh, { ok: true, text: `Saved v${saved.version}: budget updated.` }),
+      };
+    } catch (error) {
+      if (!AuthoringError.isInstance(error)) throw error;
+      if (error.code !== 'invalid') return { errors: { per_run_usd: error.message } };
+      const errors: Record<string, string> = {};
+      for (const p of error.problems) {
+        const [top, field] = p.path;
+        const block = top === 'budget' && field === 'per_day_usd' ? 'per_day_usd' : 'per_run_usd';
+        const message = top === 'budget' ? p.message : `${formatPath(p.path)}: ${p.message}`;
+        errors[block] = errors[block] ? `${errors[block]}; ${message}` : message;
+      }
+      return { errors };
+    }
+  }
+
   // ── export ────────────────────────────────────────────────────────────────
 
   /** `/workflow export <name>`: the YAML, and a message when it is short enough for one. */
@@ -361,6 +452,7 @@ export class AuthoringService {
       defaultPersona: d.persona ?? null,
       steps: d.steps.map(editorStep),
       maxSteps: MAX_STEPS,
+      budget: d.budget,
       notice,
     });
   }
@@ -428,11 +520,16 @@ export class AuthoringService {
       .filter(Boolean);
     if (fallbacks.length > 0) file.fallbacks = fallbacks;
     else delete file.fallbacks;
+    const approval = approvalFromValues(get);
+    if ('error' in approval) return { errors: { approval: approval.error } };
+    if (approval.file) file.approval = approval.file;
+    else delete file.approval;
     return { file };
   }
 }
 
 function editorStep(s: StepDefinition): EditorStep {
+  const a = s.approval;
   return {
     name: s.name,
     prompt: s.prompt,
@@ -440,7 +537,57 @@ function editorStep(s: StepDefinition): EditorStep {
     model: s.model,
     persona: s.persona,
     fallbacks: s.fallbacks.map((f) => `${f.provider}/${f.model}`),
+    approval: a
+      ? {
+          approvers: [
+            ...a.users,
+            ...(a.usergroup ? [a.usergroup] : []),
+            ...(a.starter ? ['starter'] : []),
+            ...(a.owners ? ['owners'] : []),
+          ],
+          timeoutMinutes: a.timeoutMinutes,
+          onTimeout: a.onTimeout,
+        }
+      : undefined,
   };
+}
+
+/**
+ * The step editor's approval inputs → the step's `approval:` in the file format (checked by
+ * the file rules after), none when both boxes are empty, or why a word is not an approver.
+ */
+function approvalFromValues(
+  get: (block: string) => { value?: string | null; selected_option?: { value: string } | null } | undefined,
+): { file?: Record<string, unknown> } | { error: string } {
+  const words = (get('approval')?.value ?? '')
+    .split(/[,\s]+/)
+    .map((w) => w.trim())
+    .filter(Boolean);
+  const timeout = get('approval_timeout')?.value?.trim() ?? '';
+  if (words.length === 0 && timeout === '') return {};
+  const file: Record<string, unknown> = {};
+  const users: string[] = [];
+  for (const word of words) {
+    const user = USER.exec(word)?.[1];
+    const group = GROUP.exec(word)?.[1];
+    if (user) users.push(user);
+    else if (group) {
+      if (file.usergroup && file.usergroup !== group) return { error: 'Name at most one user group.' };
+      file.usergroup = group;
+    } else if (word.toLowerCase() === 'starter') file.starter = true;
+    else if (word.toLowerCase() === 'owners') file.owners = true;
+    else
+      return {
+        error: `"${word}" is not an approver: use Slack user ids (U012AB3CD), one user group id (S0REVIEWERS), "starter" or "owners".`,
+      };
+  }
+  if (users.length > 0) file.users = [...new Set(users)];
+  if (timeout !== '') {
+    // Anything but digits goes to the file rules as text, which say what is expected.
+    file.timeout_minutes = /^\d{1,6}$/.test(timeout) ? Number(timeout) : timeout;
+    file.on_timeout = get('approval_on_timeout')?.selected_option?.value ?? 'escalate';
+  }
+  return { file };
 }
 
 function newStepName(d: WorkflowDefinition): string {
@@ -461,8 +608,13 @@ export function blockErrors(
 ): Record<string, string> {
   const errors: Record<string, string> = {};
   for (const p of problems) {
-    const [top, at, field] = p.path;
-    const mapped = top === 'steps' && typeof field === 'string' ? FIELD_BLOCK[field] : undefined;
+    const [top, at, field, inner] = p.path;
+    const mapped =
+      top === 'steps' && typeof field === 'string'
+        ? field === 'approval' && typeof inner === 'string'
+          ? (APPROVAL_BLOCK[inner] ?? 'approval')
+          : FIELD_BLOCK[field]
+        : undefined;
     const block = mapped && blocks.has(mapped) ? mapped : fallback;
     const message =
       top === 'steps' && at === index && mapped ? p.message : `${formatPath(p.path)}: ${p.message}`;

@@ -4,6 +4,8 @@ import type { ProviderId } from '../core/provider-spec.js';
 import { nearest } from '../core/suggest.js';
 import { normalizeTimezone, timezoneProblem } from '../core/timezone.js';
 import type {
+  ApprovalPolicy,
+  BudgetPolicy,
   ModelRef,
   PersonaDefinition,
   RetryPolicy,
@@ -26,6 +28,8 @@ const STEP_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const CHANNEL = /^(?:[CG][A-Z0-9]{2,}|#[a-z0-9][a-z0-9._-]{0,79})$/;
 // User ids start with U, or W on Enterprise Grid.
 const USER_ID = /^[UW][A-Z0-9]{2,}$/;
+// User group ids start with S.
+const USERGROUP_ID = /^S[A-Z0-9]{2,}$/;
 
 export const MAX_STEPS = 40;
 export const MAX_RETRIES = 10;
@@ -36,6 +40,8 @@ function strict<S extends z.ZodRawShape>(shape: S) {
   const allowed = Object.keys(shape);
   return z.strictObject(shape, {
     error: (issue) => {
+      if (issue.code === 'invalid_type' && issue.expected === 'object')
+        return `must be a mapping of ${allowed.join(', ')}`;
       if (issue.code !== 'unrecognized_keys') return undefined;
       const keys = issue.keys.map((k) => `"${k}"`).join(', ');
       const guess = issue.keys.length === 1 ? closest(issue.keys[0]!, allowed) : undefined;
@@ -143,12 +149,76 @@ function toRetry(value: ExecutionInput): RetryPolicy | undefined {
   return policy;
 }
 
+const yesNo = z.boolean({ error: 'must be true or false' });
+
+export const MAX_APPROVAL_TIMEOUT_MINUTES = 43_200;
+
+/** A step's `approval:` (docs/control.md): who approves its output, and what a timeout does. */
+export const approvalFile = strict({
+  users: userIds.max(50, 'at most 50 users').optional(),
+  usergroup: z
+    .string({ error: 'must be a Slack user group id, e.g. S0REVIEWERS' })
+    .regex(USERGROUP_ID, 'must be a Slack user group id such as S0REVIEWERS (a @handle can be renamed)')
+    .optional(),
+  starter: yesNo.optional(),
+  owners: yesNo.optional(),
+  timeout_minutes: wholeNumber(
+    1,
+    MAX_APPROVAL_TIMEOUT_MINUTES,
+    'minutes the output waits for approval',
+  ).optional(),
+  on_timeout: z.enum(['fail', 'escalate'], { error: 'must be fail or escalate' }).optional(),
+})
+  .superRefine((a, ctx) => {
+    if ((a.users ?? []).length === 0 && !a.usergroup && !a.starter && !a.owners) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'names no approver: set users, usergroup, starter: true or owners: true',
+      });
+    }
+    if (a.on_timeout !== undefined && a.timeout_minutes === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['on_timeout'],
+        message: 'needs timeout_minutes (how long the output waits before it)',
+      });
+    }
+  })
+  .transform(
+    (a): ApprovalPolicy => ({
+      users: a.users ?? [],
+      usergroup: a.usergroup,
+      starter: a.starter ?? false,
+      owners: a.owners ?? false,
+      timeoutMinutes: a.timeout_minutes,
+      onTimeout: a.on_timeout ?? 'escalate',
+    }),
+  );
+
+const usd = (hint: string) =>
+  z
+    .number({ error: `must be an amount in US dollars, e.g. 0.50 (${hint})` })
+    .positive(`must be more than 0 (${hint})`)
+    .max(1_000_000, `must be at most 1000000 (${hint})`);
+
+/** A workflow's `budget:` (docs/control.md): USD caps per run and per UTC day. */
+export const budgetFile = strict({
+  per_run_usd: usd('the most one run may spend').optional(),
+  per_day_usd: usd('the most all its runs may spend in a UTC day').optional(),
+})
+  .superRefine((b, ctx) => {
+    if (b.per_run_usd === undefined && b.per_day_usd === undefined)
+      ctx.addIssue({ code: 'custom', message: 'set per_run_usd, per_day_usd or both' });
+  })
+  .transform((b): BudgetPolicy => ({ perRunUsd: b.per_run_usd, perDayUsd: b.per_day_usd }));
+
 const stepFile = strict({
   name: z
     .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be text') })
     .regex(STEP_NAME, 'must be 1-64 lowercase letters, digits, "-" or "_", e.g. summarize'),
   prompt: text('the prompt template', 100_000),
   ...execution,
+  approval: approvalFile.optional(),
 })
   .superRefine(checkRetry)
   .transform(
@@ -161,6 +231,7 @@ const stepFile = strict({
       fallbacks: s.fallbacks ?? [],
       retry: toRetry(s),
       timeoutSeconds: s.timeout_seconds,
+      ...(s.approval === undefined ? {} : { approval: s.approval }),
     }),
   );
 
@@ -253,10 +324,21 @@ export const workflowFileSchema = strict({
     .min(1, 'needs at least one step')
     .max(MAX_STEPS, `at most ${MAX_STEPS} steps`),
   schedules: scheduleList.optional(),
+  budget: budgetFile.optional(),
   ...execution,
 })
   .superRefine((w, ctx) => {
     checkRetry(w, ctx);
+    w.steps.forEach((step, i) => {
+      if (step.approval?.owners && (w.owners ?? []).length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['steps', i, 'approval', 'owners'],
+          message:
+            'is true, but the workflow lists no owners: add owners: [U012AB3CD] or name other approvers',
+        });
+      }
+    });
     const seen = new Map<string, number>();
     w.steps.forEach((step, i) => {
       const first = seen.get(step.name);
@@ -284,6 +366,7 @@ export const workflowFileSchema = strict({
       timeoutSeconds: w.timeout_seconds,
       steps: w.steps,
       ...(w.schedules === undefined ? {} : { schedules: w.schedules }),
+      ...(w.budget === undefined ? {} : { budget: w.budget }),
     }),
   );
 

@@ -1,5 +1,7 @@
 import { stringify } from 'yaml';
 import type {
+  ApprovalPolicy,
+  BudgetPolicy,
   ModelRef,
   PersonaDefinition,
   RetryPolicy,
@@ -40,6 +42,27 @@ function list<T>(items: readonly T[] | undefined, map: (item: T) => unknown): un
   return items && items.length > 0 ? items.map(map) : undefined;
 }
 
+/** Only what differs from the defaults, so a file round-trips to the same definition. */
+export function approvalToFile(a: ApprovalPolicy | undefined): FileObject | undefined {
+  if (!a) return undefined;
+  return compact([
+    ['users', a.users.length > 0 ? [...a.users] : undefined],
+    ['usergroup', a.usergroup],
+    ['starter', a.starter ? true : undefined],
+    ['owners', a.owners ? true : undefined],
+    ['timeout_minutes', a.timeoutMinutes],
+    ['on_timeout', a.timeoutMinutes === undefined ? undefined : a.onTimeout],
+  ]);
+}
+
+export function budgetToFile(b: BudgetPolicy | undefined): FileObject | undefined {
+  if (!b) return undefined;
+  return compact([
+    ['per_run_usd', b.perRunUsd],
+    ['per_day_usd', b.perDayUsd],
+  ]);
+}
+
 export function stepToFile(step: StepDefinition): FileObject {
   return compact([
     ['name', step.name],
@@ -50,6 +73,7 @@ export function stepToFile(step: StepDefinition): FileObject {
     ['fallbacks', list(step.fallbacks, ref)],
     ['retry', retry(step.retry)],
     ['timeout_seconds', step.timeoutSeconds],
+    ['approval', approvalToFile(step.approval)],
   ]);
 }
 
@@ -79,6 +103,7 @@ export function workflowToFile(definition: WorkflowDefinition): FileObject {
     ['fallbacks', list(definition.fallbacks, ref)],
     ['retry', retry(definition.retry)],
     ['timeout_seconds', definition.timeoutSeconds],
+    ['budget', budgetToFile(definition.budget)],
     ['steps', definition.steps.map(stepToFile)],
     ['schedules', list(definition.schedules, scheduleToFile)],
   ]);

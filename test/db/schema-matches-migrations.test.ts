@@ -47,6 +47,8 @@ const SQL_TYPES: Record<string, string> = {
   Boolean: 'boolean',
   DateTime: 'timestamp without time zone',
   Json: 'jsonb',
+  // Prisma's Float is DOUBLE PRECISION on PostgreSQL.
+  Float: 'double precision',
 };
 /** Defaults Prisma fills in on the client; the column has none. */
 const CLIENT_DEFAULTS = new Set(['cuid', 'uuid', 'nanoid', 'ulid']);

@@ -3,6 +3,7 @@ import { EngineEventBus } from '../../src/core/events.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { createMetrics, type Metrics } from '../../src/ops/metrics.js';
+import { buildPriceList } from '../../src/providers/prices.js';
 import { storesOf, type TestDatabase, useTestDatabase } from '../support/db.js';
 import {
   createTestEngine,
@@ -100,6 +101,54 @@ describe('metrics from a real run', () => {
     expect(
       sampleValue(text, 'switchboard_provider_latency_seconds_sum', openaiLatency),
     ).toBeGreaterThanOrEqual(0);
+  });
+
+  it('adds up the cost of answered calls by provider, model and workflow; unpriced calls are counted apart', async () => {
+    const openai = new ScriptedProvider('openai');
+    await putWorkflow(db, {
+      name: 'priced',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      steps: [step('one', 'a'), step('two', 'b', { model: 'gpt-4o' })],
+    });
+    // gpt-4o-mini at $1 in and $2 out per million; gpt-4o with no price at all.
+    const listed = buildPriceList({ 'openai/gpt-4o-mini': { inputPerMTok: 1, outputPerMTok: 2 } });
+    engine = createTestEngine(db, [openai], {
+      prices: { price: (ref) => (ref.model === 'gpt-4o' ? undefined : listed.price(ref)) },
+    });
+    metrics = createMetrics({ events: engine.events, queue: engine.queue, reads: storesOf(db).reads });
+    await engine.start();
+    const run = await engine.runs.startRun({
+      workflow: 'priced',
+      input: '',
+      startedBy: 'U1',
+      trigger: 'api',
+    });
+    await waitForRun(db, run.id, ['completed']);
+    const text = await metrics.render();
+    expect(metricType(text, 'switchboard_cost_usd_total')).toBe('counter');
+    // 10 in + 5 out tokens at $1 and $2 per million.
+    expect(
+      sampleValue(text, 'switchboard_cost_usd_total', {
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        workflow: 'priced',
+      }),
+    ).toBeCloseTo(0.00002, 12);
+    expect(
+      sampleValue(text, 'switchboard_cost_usd_total', {
+        provider: 'openai',
+        model: 'gpt-4o',
+        workflow: 'priced',
+      }),
+    ).toBeUndefined();
+    expect(
+      sampleValue(text, 'switchboard_unpriced_calls_total', {
+        provider: 'openai',
+        model: 'gpt-4o',
+        workflow: 'priced',
+      }),
+    ).toBe(1);
   });
 
   it('counts step and run transitions by status, and reads paused runs from the database', async () => {

@@ -514,3 +514,121 @@ describe('which wins: the file or an edit in Slack', () => {
     expect(visibleText(editor)).toMatch(/v3 · from \S*review\.yml/);
   });
 });
+
+describe('approval gates and budgets from the editor (docs/control.md)', () => {
+  it('a step’s approval is edited in its step editor, checked by the file rules, and exported', async () => {
+    const editor = await openEditor();
+    await onStep(editor, 'edit', 1);
+    const step = await latest(CALLBACKS.stepEditor);
+    // Bad input: each refused with a clear error on its own field; nothing saved.
+    const cases: [Record<string, string | { option: string }>, Record<string, string>][] = [
+      [
+        { approval: 'bob' },
+        { approval: expect.stringContaining('"bob" is not an approver') as unknown as string },
+      ],
+      [{ approval: 'S0ONE, S0TWO' }, { approval: 'Name at most one user group.' }],
+      [
+        { approval: '', approval_timeout: '30' },
+        { approval: expect.stringContaining('names no approver') as unknown as string },
+      ],
+      [
+        { approval: 'starter', approval_timeout: 'soon' },
+        {
+          approval_timeout: expect.stringContaining(
+            'must be a whole number from 1 to 43200',
+          ) as unknown as string,
+        },
+      ],
+      [
+        { approval: 'U0BOB', approval_timeout: '0' },
+        { approval_timeout: expect.stringContaining('must be a whole number') as unknown as string },
+      ],
+    ];
+    for (const [inputs, errors] of cases) {
+      const ack = await h.submitView(step, { user: 'U0OWNER', rootViewId: editor.id, inputs });
+      expect(errorsOf(ack), JSON.stringify(inputs)).toEqual(errors);
+    }
+    expect((await review()).version).toBe(1);
+
+    const ok = await h.submitView(step, {
+      user: 'U0OWNER',
+      rootViewId: editor.id,
+      inputs: {
+        approval: '<@U0BOB>, S0REVIEW, starter',
+        approval_timeout: '45',
+        approval_on_timeout: { option: 'fail' },
+      },
+    });
+    expect(ok.json?.response_action).toBeUndefined();
+    await h.settle();
+    const def = await definition();
+    expect(def.steps[1]!.approval).toEqual({
+      users: ['U0BOB'],
+      usergroup: 'S0REVIEW',
+      starter: true,
+      owners: false,
+      timeoutMinutes: 45,
+      onTimeout: 'fail',
+    });
+    expect((await editAudit()).map((a) => [a.action, a.field])).toContainEqual([
+      'workflow.step.edit',
+      'v2 steps[1].approval',
+    ]);
+    expect(visibleText(await latest(CALLBACKS.editor))).toContain('approval: U0BOB, S0REVIEW, starter');
+    // The step editor opens with the gate filled in.
+    await onStep(await latest(CALLBACKS.editor), 'edit', 1);
+    const again = await latest(CALLBACKS.stepEditor);
+    valid(again);
+    expect(JSON.stringify(again)).toContain('"initial_value":"U0BOB, S0REVIEW, starter"');
+    const exported = await h.answer(await h.command('export review', { user: 'U0OWNER' }));
+    expect(visibleText(exported)).toContain('approval:');
+    expect(visibleText(exported)).toContain('on_timeout: fail');
+  });
+
+  it('the budget is edited from "Budget…", with bad amounts refused', async () => {
+    const editor = await openEditor();
+    const click = await h.clickInView(editor, ACTIONS.editorBudget, { user: 'U0OWNER' });
+    expect(click.status).toBe(200);
+    const modal = await latest(CALLBACKS.budgetEditor);
+    valid(modal);
+    expect(errorsOf(await h.submitView(modal, { user: 'U0OWNER', inputs: { per_run_usd: 'lots' } }))).toEqual(
+      {
+        per_run_usd: 'must be an amount in US dollars, e.g. 0.50 (the most one run may spend)',
+      },
+    );
+    expect(errorsOf(await h.submitView(modal, { user: 'U0OWNER', inputs: { per_day_usd: '0' } }))).toEqual({
+      per_day_usd: 'must be more than 0 (the most all its runs may spend in a UTC day)',
+    });
+    expect(
+      errorsOf(await h.submitView(modal, { user: 'U0MALLORY', inputs: { per_run_usd: '1' } })).per_run_usd,
+    ).toContain("You can't edit");
+    expect((await review()).version).toBe(1);
+
+    const ok = await h.submitView(modal, {
+      user: 'U0OWNER',
+      rootViewId: editor.id,
+      inputs: { per_run_usd: '$0.50', per_day_usd: '20' },
+    });
+    expect(ok.json?.response_action).toBeUndefined();
+    await h.settle();
+    expect((await definition()).budget).toEqual({ perRunUsd: 0.5, perDayUsd: 20 });
+    expect(visibleText(await latest(CALLBACKS.editor))).toContain('budget: $0.50 per run · $20.00 per day');
+    const audit = (await editAudit()).find((a) => a.action === 'workflow.budget');
+    expect(audit).toMatchObject({
+      field: 'v2 budget',
+      fromValue: null,
+      toValue: '{"per_run_usd":0.5,"per_day_usd":20}',
+    });
+    // A run started now carries the per-run cap.
+    const run = await h.core.engine.runs.startRun({
+      workflow: 'review',
+      input: 'x',
+      startedBy: 'U0ALICE',
+      trigger: 'api',
+    });
+    expect(run.budgetUsd).toBe(0.5);
+    // The modal was opened on v1: saving it again is refused as stale.
+    const stale = await h.submitView(modal, { user: 'U0OWNER', inputs: { per_run_usd: '1' } });
+    expect(errorsOf(stale).per_run_usd).toContain('Someone else changed review meanwhile');
+  });
+});

@@ -61,7 +61,7 @@ describe('manifest.yml', () => {
     expect(manifest.features.bot_user?.display_name).toBe('Switchboard');
     const command = manifest.features.slash_commands?.find((c) => c.command === '/workflow');
     expect(command?.usage_hint).toBe(
-      'run <name> [input] | list | status [run] | cancel <run> | schedule add|list|pause|resume|remove | edit <name> | export <name> | persona list|add|edit | health | help',
+      'run <name> [input] | list | status [run] | cancel <run> | rerun <run> [from <step>] | schedule add|list|pause|resume|remove | edit <name> | export <name> | persona list|add|edit | health | help',
     );
     expect(command?.url).toBe('https://example.com/slack/events');
   });
@@ -128,6 +128,7 @@ describe('manifest.yml', () => {
         'mpim:history',
         'im:read',
         'mpim:read',
+        'usergroups:read',
       ]),
     );
   });

@@ -1,4 +1,5 @@
 import type { Clock } from '../../src/core/clock.js';
+import type { PriceList } from '../../src/core/cost.js';
 import type { HealthGate, ModelCatalogue, Providers } from '../../src/core/ports.js';
 import type { ProviderId } from '../../src/core/provider-spec.js';
 import {
@@ -139,11 +140,19 @@ export function createTestEngine(
     sweepMs?: number;
     redact?: (text: string) => string;
     concurrency?: number;
+    /** Budgets (docs/control.md) and the prices they count in. */
+    budget?: { dailyUsd?: number; maxOutputTokens: number };
+    prices?: PriceList;
   } = {},
 ) {
   return new Engine({
     db,
+    prices: options.prices,
     config: {
+      budget: options.budget && {
+        dailyUsd: options.budget.dailyUsd,
+        maxOutputTokens: options.budget.maxOutputTokens,
+      },
       defaults: { provider: options.defaults?.provider, model: options.defaults?.model },
       retry: options.retry ?? { maxAttempts: 3, baseMs: 100, maxMs: 1000 },
       retryJitter: options.jitter,

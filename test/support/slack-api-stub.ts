@@ -141,6 +141,8 @@ export interface SlackApiStub {
       botName?: string;
     },
   ): string;
+  /** User groups by id (S…) and their members, for usergroups.users.list. */
+  usergroups: Map<string, string[]>;
   /** A response_url that lands in `responses`. */
   responseUrl(id: string): string;
   /** The next `times` calls of `method` get this answer instead. */
@@ -173,6 +175,7 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
   const conversations = new Map<string, StubConversation>();
   const users = new Map<string, StubUser>();
   const functionExecutions = new Map<string, StubFunctionExecution>();
+  const usergroups = new Map<string, string[]>();
   let viewCounter = 0;
   let fileCounter = 0;
   const overrides = new Map<string, { answer: Override; times: number }[]>();
@@ -337,6 +340,14 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       case 'views.publish':
         json(200, { ok: true, view: { id: 'V0HOME', ...(body.view as object) } });
         return;
+      case 'usergroups.users.list': {
+        // docs.slack.dev/reference/methods/usergroups.users.list: the members' ids; an
+        // unknown group is `no_such_subteam`.
+        const members = usergroups.get(str('usergroup') ?? '');
+        if (!members) return json(200, { ok: false, error: 'no_such_subteam' });
+        json(200, { ok: true, users: members });
+        return;
+      }
       case 'conversations.info': {
         const id = str('channel') ?? '';
         const c = conversationOf(id);
@@ -512,6 +523,7 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       });
       return ts;
     },
+    usergroups,
     responseUrl: (id) => `${base}/response/${id}`,
     override(method, answer, times = 1) {
       const queue = overrides.get(method) ?? [];
@@ -530,6 +542,7 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       messages.clear();
       views.clear();
       uploads.clear();
+      usergroups.clear();
       overrides.clear();
       conversations.clear();
       users.clear();

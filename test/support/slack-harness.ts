@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import nock from 'nock';
 import { type Core, createCore } from '../../src/bootstrap.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import type { Clock } from '../../src/core/clock.js';
 import { InProcessQueue } from '../../src/engine/queue.js';
 import { silentLogger } from '../../src/logging.js';
 import { createScheduleService } from '../../src/schedules/start.js';
@@ -145,6 +146,8 @@ export interface HarnessOptions {
   rateLimits?: RateLimits;
   /** The clock of the schedule commands (next fire times); the suite's calendar when unset. */
   scheduleClock?: { now(): Date };
+  /** The core's clock (engine, budgets, approval timeouts): e.g. a real-time TestClock a test moves on. */
+  clock?: Clock;
 }
 
 export interface Harness {
@@ -256,7 +259,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...options.env,
   });
   const db = await createTestDatabase();
-  const core = await createCore(config, { db, logger: silentLogger, queue: new InProcessQueue() });
+  const core = await createCore(config, {
+    db,
+    logger: silentLogger,
+    queue: new InProcessQueue(),
+    clock: options.clock,
+  });
   const slack = createSlackApp({
     core,
     config,

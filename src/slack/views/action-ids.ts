@@ -36,6 +36,18 @@ export const ACTIONS = {
   editorStep: 'wf_step',
   /** button in the workflow editor: pushes an empty step editor. */
   editorAdd: 'wf_add_step',
+  /** button in the workflow editor: pushes the budget editor. */
+  editorBudget: 'wf_budget',
+  /** buttons on a card awaiting approval, value `${stepId}`; step and version from the block_id (docs/control.md). */
+  approve: 'step_approve',
+  /** opens the modal that edits the output awaiting approval. */
+  approveEdit: 'step_approve_edit',
+  /** opens the modal that asks why the output is rejected. */
+  approveReject: 'step_reject',
+  /** button on every card of a finished run, value `${stepId}`: opens the re-run modal. */
+  rerun: 'step_rerun',
+  /** button on a budget alert, value `${stepId}`: doubles the run's cap and retries the step. */
+  raiseBudget: 'alert_raise_budget',
 } as const;
 
 /** The parent message's "Edit workflow" overflow option. */
@@ -58,6 +70,14 @@ export const CALLBACKS = {
   /** A step's editor, pushed on top of the workflow editor. */
   stepEditor: 'wf_step_editor',
   persona: 'persona_editor',
+  /** Edit… on a card awaiting approval: the output in a text box. */
+  approvalEdit: 'step_approval_edit',
+  /** Reject… on a card awaiting approval: the reason. */
+  approvalReject: 'step_approval_reject',
+  /** Re-run from here…: the later steps' model, persona and prompt. */
+  rerun: 'run_rerun',
+  /** The workflow's budget, pushed on top of the workflow editor. */
+  budgetEditor: 'wf_budget_editor',
   /** "Run a workflow…" from a shortcut (views/run-from-message.ts). */
   runWorkflow: 'run_workflow_modal',
   /** What it shows after the submission (starting, started, refused): closes only. */
@@ -71,6 +91,30 @@ export const SHORTCUTS = {
   /** Global shortcut "Run a workflow": a text box for the input, a channel to post in. */
   global: 'run_workflow_shortcut',
 } as const;
+
+/**
+ * private_metadata of the step modals (edit, reject, re-run): the step and the card version
+ * the modal was opened from, so a submission on a card that changed since is refused.
+ */
+export interface StepModalMetadata {
+  stepId: string;
+  version: number;
+}
+
+export function stepModalMetadata(m: StepModalMetadata): string {
+  return JSON.stringify({ s: m.stepId, v: m.version });
+}
+
+export function parseStepModalMetadata(raw: unknown): StepModalMetadata | undefined {
+  try {
+    const v = JSON.parse(String(raw)) as { s?: unknown; v?: unknown };
+    if (isId(v.s) && Number.isInteger(v.v) && (v.v as number) >= 0)
+      return { stepId: v.s, version: v.v as number };
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
 
 /** Persona menu value for "Workflow default (X)": clears the override. */
 export const DEFAULT_PERSONA_VALUE = '__default__';

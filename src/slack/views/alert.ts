@@ -1,4 +1,11 @@
-import { alertBlockId, alertRetryWithActionId, type ModelChoice, retryWithValue } from './action-ids.js';
+import { formatUsd } from '../../core/cost.js';
+import {
+  ACTIONS,
+  alertBlockId,
+  alertRetryWithActionId,
+  type ModelChoice,
+  retryWithValue,
+} from './action-ids.js';
 import { actions, type Block, type Button, button, context, LIMITS, section } from './blocks.js';
 import { describeError, errorAdvice, providerLabel } from './error-words.js';
 import type { MessagePayload, ProviderMenu, RunView, StepView } from './model.js';
@@ -20,6 +27,8 @@ export interface FailureAlertInput {
   alternatives: readonly ModelChoice[];
   /** For provider labels ("Anthropic"). */
   providers?: readonly ProviderMenu[];
+  /** A budget pause of a run with its own cap: "Raise this run's cap to $X" (owners and admins). */
+  raiseCapTo?: number | undefined;
 }
 
 /** Team-channel notice that a step paused after a failure, with one-click retries elsewhere. */
@@ -55,8 +64,11 @@ export function failureAlert(input: FailureAlertInput): MessagePayload {
 
   const retries: Button[] = [];
   const seen = new Set<string>();
+  const budget = kind === 'over_run_budget' || kind === 'over_daily_budget' || kind === 'unpriced_model';
+  // A raised cap keeps its place among the buttons.
+  const room = MAX_ALTERNATIVES - (input.raiseCapTo === undefined ? 0 : 1);
   for (const alt of input.alternatives) {
-    if (retries.length >= MAX_ALTERNATIVES) break;
+    if (retries.length >= room) break;
     const value = retryWithValue(step.id, alt.provider, alt.model);
     if (!value || seen.has(value) || (alt.provider === providerId && alt.model === model)) continue;
     seen.add(value);
@@ -69,10 +81,29 @@ export function failureAlert(input: FailureAlertInput): MessagePayload {
       }),
     );
   }
+  if (input.raiseCapTo !== undefined) {
+    retries.push(
+      button({
+        actionId: ACTIONS.raiseBudget,
+        text: `Raise this run's cap to ${formatUsd(input.raiseCapTo)}`,
+        value: step.id,
+        confirm: {
+          title: 'Raise the cap and retry?',
+          text: `Run #${run.number} may then spend up to ${formatUsd(input.raiseCapTo)}; the step is retried at once.`,
+          confirm: 'Raise and retry',
+          deny: 'Keep the cap',
+        },
+      }),
+    );
+  }
   if (retries.length > 0) blocks.push(actions(id('retry'), retries));
   else
     blocks.push(
-      context(id('retry-none'), ['No other provider is configured: fix this one, then Retry from the card.']),
+      context(id('retry-none'), [
+        budget
+          ? 'No cheaper model is configured: wait for the daily cap to reset, or raise the cap in the workflow or BUDGET_DAILY_USD.'
+          : 'No other provider is configured: fix this one, then Retry from the card.',
+      ]),
     );
 
   return { text: mrkdwn(`${plainWhere(run, step)} paused: ${headline}`, LIMITS.fallbackText), blocks };
@@ -140,7 +171,7 @@ function plainWhere(run: RunRef, step: StepView): string {
  * A link to the run thread. Only https URLs without characters that would end the link
  * early are accepted; `&` is escaped as Slack asks for links too.
  */
-export function threadLink(permalink: string | null | undefined): string {
+export function threadLink(permalink: string | null | undefined, label = 'Open the run thread'): string {
   if (!permalink || !/^https:\/\/[^\s<>|]+$/.test(permalink) || permalink.length > 1000) return '';
-  return `<${escapeMrkdwn(permalink)}|Open the run thread>`;
+  return `<${escapeMrkdwn(permalink)}|${escapeMrkdwn(label)}>`;
 }

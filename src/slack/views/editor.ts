@@ -1,4 +1,5 @@
 import type { types } from '@slack/bolt';
+import { formatUsd } from '../../core/cost.js';
 import { ACTIONS, CALLBACKS, DEFAULT_PERSONA_VALUE, isId, modelValue } from './action-ids.js';
 import {
   actions,
@@ -26,7 +27,16 @@ import { excerpt, mrkdwn, safeMrkdwn } from './text.js';
 export type ViewBlock = Block | types.InputBlock;
 
 /** Input block ids of the step editor; a file path maps onto them (steps[i].model → model). */
-export const STEP_FIELDS = ['name', 'prompt', 'model', 'persona', 'fallbacks'] as const;
+export const STEP_FIELDS = [
+  'name',
+  'prompt',
+  'model',
+  'persona',
+  'fallbacks',
+  'approval',
+  'approval_timeout',
+  'approval_on_timeout',
+] as const;
 export type StepField = (typeof STEP_FIELDS)[number];
 /** Every input's action_id (one element per input block). */
 export const INPUT_ACTION = 'value';
@@ -61,6 +71,21 @@ export interface EditorStep {
   model?: string | undefined;
   persona?: string | undefined;
   fallbacks: string[];
+  /** Its approval gate as the editor shows it (docs/control.md); undefined: none. */
+  approval?: EditorApproval | undefined;
+}
+
+export interface EditorApproval {
+  /** User ids, a user group id, "starter", "owners": one box, comma-separated. */
+  approvers: string[];
+  timeoutMinutes?: number | undefined;
+  onTimeout: 'fail' | 'escalate';
+}
+
+/** The budget line of the editor ("$1.00 per run · $20.00 per day"). */
+export interface EditorBudget {
+  perRunUsd?: number | undefined;
+  perDayUsd?: number | undefined;
 }
 
 export interface EditorInput {
@@ -74,6 +99,7 @@ export interface EditorInput {
   defaultPersona: string | null;
   steps: readonly EditorStep[];
   maxSteps: number;
+  budget?: EditorBudget | undefined;
   /** A line at the top: what the last action did, or why it did nothing (safe mrkdwn). */
   notice?: { ok: boolean; text: string } | undefined;
 }
@@ -120,8 +146,9 @@ function stepSummary(step: EditorStep, index: number, input: EditorInput): strin
     step.provider && step.model ? `${step.provider}/${step.model}` : `default (${input.defaultModel})`;
   const persona = step.persona ?? (input.defaultPersona ? `default (${input.defaultPersona})` : 'none');
   const fallbacks = step.fallbacks.length > 0 ? ` · then ${step.fallbacks.join(', ')}` : '';
+  const gate = step.approval ? ` · approval: ${excerpt(step.approval.approvers.join(', '), 80)}` : '';
   return [
-    `*${index + 1}. ${safeMrkdwn(excerpt(step.name, 64))}*`,
+    `*${index + 1}. ${safeMrkdwn(excerpt(step.name, 64))}*${safeMrkdwn(gate)}`,
     safeMrkdwn(`${model} · persona: ${excerpt(persona, 75)}${fallbacks}`),
     `>${mrkdwn(excerpt(step.prompt, 180), 600)}`,
   ].join('\n');
@@ -138,6 +165,7 @@ export function workflowEditorModal(input: EditorInput): ModalView {
       originMrkdwn(input.origin),
       safeMrkdwn(`default model ${input.defaultModel} · persona ${input.defaultPersona ?? 'none'}`),
       `owners: ${input.owners.length > 0 ? input.owners.slice(0, 5).map(starterMrkdwn).join(', ') : 'none (admins only)'}`,
+      `budget: ${budgetWords(input.budget)}`,
     ]),
   ];
   if (input.notice) {
@@ -154,9 +182,10 @@ export function workflowEditorModal(input: EditorInput): ModalView {
       accessory: stepOverflow(i, input.steps.length),
     });
   });
-  if (input.steps.length < input.maxSteps) {
-    blocks.push(actions('wf-add', [button({ actionId: ACTIONS.editorAdd, text: 'Add step', value: 'add' })]));
-  }
+  const buttons = [button({ actionId: ACTIONS.editorBudget, text: 'Budget…', value: 'budget' })];
+  if (input.steps.length < input.maxSteps)
+    buttons.unshift(button({ actionId: ACTIONS.editorAdd, text: 'Add step', value: 'add' }));
+  blocks.push(actions('wf-add', buttons));
   blocks.push(
     context('wf-help', [
       'Each change is saved at once as a new version, checked by the same rules as workflow files. Runs already started keep the definition they started with.',
@@ -168,6 +197,55 @@ export function workflowEditorModal(input: EditorInput): ModalView {
     private_metadata: editorMetadata({ workflow: input.name, version: input.version }),
     title: plain('Edit workflow', LIMITS.modalTitle),
     close: plain('Done', LIMITS.modalTitle),
+    blocks: blocks as ModalView['blocks'],
+  };
+}
+
+function budgetWords(b: EditorBudget | undefined): string {
+  const parts = [
+    b?.perRunUsd !== undefined ? `${formatUsd(b.perRunUsd)} per run` : '',
+    b?.perDayUsd !== undefined ? `${formatUsd(b.perDayUsd)} per day` : '',
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(' · ') : 'none';
+}
+
+// ── the budget editor ────────────────────────────────────────────────────────
+
+/** The workflow's budget (docs/control.md): two amounts in USD, pushed on top of the editor. */
+export function budgetEditorModal(b: {
+  workflow: string;
+  version: number;
+  budget?: EditorBudget | undefined;
+}): ModalView {
+  const amount = (v: number | undefined) => (v === undefined ? '' : String(v));
+  const blocks: ViewBlock[] = [
+    context('budget-where', [`${safeMrkdwn(b.workflow)} · v${b.version}`]),
+    input(
+      'per_run_usd',
+      'Per run (USD)',
+      textInput(amount(b.budget?.perRunUsd), { max: 20, placeholder: '0.50' }),
+      {
+        optional: true,
+        hint: 'The most one run may spend. Before a call that could cross it, the step pauses.',
+      },
+    ),
+    input(
+      'per_day_usd',
+      'Per day (USD)',
+      textInput(amount(b.budget?.perDayUsd), { max: 20, placeholder: '20' }),
+      {
+        optional: true,
+        hint: 'The most all its runs may spend together in a UTC day. Leave both empty for no budget.',
+      },
+    ),
+  ];
+  return {
+    type: 'modal',
+    callback_id: CALLBACKS.budgetEditor,
+    private_metadata: editorMetadata({ workflow: b.workflow, version: b.version }),
+    title: plain('Budget', LIMITS.modalTitle),
+    submit: plain('Save', LIMITS.modalTitle),
+    close: plain('Back', LIMITS.modalTitle),
     blocks: blocks as ModalView['blocks'],
   };
 }
@@ -273,6 +351,19 @@ function modelInput(s: StepEditorInput): types.StaticSelect {
   };
 }
 
+function onTimeoutInput(current: 'fail' | 'escalate'): types.StaticSelect {
+  const options = [
+    option('Tell the alert channel and keep waiting', 'escalate'),
+    option('Fail the run', 'fail'),
+  ];
+  return {
+    type: 'static_select',
+    action_id: INPUT_ACTION,
+    options,
+    initial_option: options.find((o) => o.value === current) ?? options[0]!,
+  };
+}
+
 function personaInput(s: StepEditorInput): types.StaticSelect {
   const defaultOption = option(`Workflow default (${s.defaultPersona ?? 'none'})`, DEFAULT_PERSONA_VALUE);
   const personas = [...new Map(s.personas.filter((p) => isId(p.id)).map((p) => [p.id, p])).values()].slice(
@@ -337,6 +428,32 @@ export function stepEditorModal(s: StepEditorInput): ModalView {
         optional: true,
         hint: 'provider/model, comma-separated, tried in this order when the step’s model fails.',
       },
+    ),
+    input(
+      'approval',
+      'Approval: who approves its output',
+      textInput(s.step.approval?.approvers.join(', ') ?? '', {
+        max: 1000,
+        placeholder: 'U012AB3CD, S0REVIEWERS, starter, owners',
+      }),
+      {
+        optional: true,
+        hint: 'User ids, a user group id, "starter" (who started the run) or "owners". Empty: the step does not wait for approval.',
+      },
+    ),
+    input(
+      'approval_timeout',
+      'Approval timeout (minutes)',
+      textInput(s.step.approval?.timeoutMinutes === undefined ? '' : String(s.step.approval.timeoutMinutes), {
+        max: 6,
+        placeholder: '60',
+      }),
+      { optional: true, hint: 'Empty: the output waits as long as it takes.' },
+    ),
+    input(
+      'approval_on_timeout',
+      'After the timeout',
+      onTimeoutInput(s.step.approval?.onTimeout ?? 'escalate'),
     ),
   );
   return {

@@ -1,4 +1,4 @@
-import { ERROR_WORDS, toErrorKind } from '../../core/error-kinds.js';
+import { ERROR_WORDS, PAUSE_WORDS, toErrorKind, toPauseKind } from '../../core/error-kinds.js';
 import { PROVIDER_IDS, providerKeyVariable, providerLabel as tableLabel } from '../../providers/table.js';
 import type { ProviderMenu } from './model.js';
 
@@ -18,6 +18,8 @@ export function providerLabel(providerId: string, providers: readonly ProviderMe
  * Plain text (not escaped): callers escape it for mrkdwn.
  */
 export function describeError(kind: string, label: string, providerId?: string): string {
+  const pause = toPauseKind(kind);
+  if (pause) return PAUSE_WORDS[pause].headline;
   const k = toErrorKind(kind);
   const headline = `${label}: ${ERROR_WORDS[k].headline}`;
   return k === 'auth' ? `${headline} — check ${keyVariable(label, providerId)}` : headline;
@@ -25,6 +27,8 @@ export function describeError(kind: string, label: string, providerId?: string):
 
 /** What the failure means and what to do next, one or two short sentences. Plain text. */
 export function errorAdvice(kind: string, label: string, providerId?: string): string {
+  const pause = toPauseKind(kind);
+  if (pause) return PAUSE_WORDS[pause].advice;
   return ERROR_WORDS[toErrorKind(kind)].advice(label, keyVariable(label, providerId));
 }
 

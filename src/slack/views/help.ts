@@ -10,6 +10,7 @@ export const SUBCOMMANDS = [
   'list',
   'status',
   'cancel',
+  'rerun',
   'health',
   'schedule',
   'edit',
@@ -23,6 +24,8 @@ const USAGE: Record<(typeof SUBCOMMANDS)[number], string> = {
   list: '`/workflow list` — the workflows you can run',
   status: '`/workflow status [run]` — one run in detail, or the latest runs',
   cancel: '`/workflow cancel <run>` — stop a run; unfinished steps are cancelled',
+  rerun:
+    '`/workflow rerun <run> [from <step>]` — run a finished run again from a step (number or name; default: where it stopped), reusing the earlier outputs',
   health: '`/workflow health` — which providers are configured and answering',
   schedule:
     '`/workflow schedule add <name> "<cron>" [tz] [input]` — run it on a schedule in this channel; `schedule list`, `schedule pause|resume|remove <number>`',
@@ -39,7 +42,7 @@ export function helpMessage(): MessagePayload {
       section('help-head', '*Switchboard* runs multi-step LLM workflows in a thread, one card per step.'),
       section('help-usage', SUBCOMMANDS.map((c) => `• ${USAGE[c]}`).join('\n')),
       context('help-tip', [
-        'While a step is pending or paused you can switch its provider/model and persona from its card. If a provider fails, the step pauses and its card offers *Retry*.',
+        'While a step is pending or paused you can switch its provider/model and persona from its card. If a provider fails, the step pauses and its card offers *Retry*. A finished run’s cards offer *Re-run from here…*.',
       ]),
     ],
   };

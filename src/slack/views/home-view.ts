@@ -1,4 +1,5 @@
 import type { types } from '@slack/bolt';
+import { type CostTotal, formatCost, formatUsd } from '../../core/cost.js';
 import {
   ACTIONS,
   alertBlockId,
@@ -7,6 +8,7 @@ import {
   retryWithValue,
   stepBlockId,
 } from './action-ids.js';
+import { approvalBlocks } from './approval.js';
 import { actions, type Block, type Button, button, context, LIMITS, plain, section } from './blocks.js';
 import { describeError, errorAdvice, providerLabel } from './error-words.js';
 import { packLines } from './list.js';
@@ -36,6 +38,13 @@ export interface HealthLine {
   text: string;
 }
 
+/** Today's spend (UTC day) and the global daily cap, if any. */
+export interface SpendLine {
+  day: string;
+  cost: CostTotal;
+  capUsd?: number | undefined;
+}
+
 export interface HomeInput {
   attention: readonly AttentionItem[];
   /** Paused runs beyond those shown. */
@@ -46,6 +55,7 @@ export interface HomeInput {
   schedules: readonly ScheduleFacts[];
   /** The answer to the last click made here (Home has no ephemeral messages). */
   notice?: string | undefined;
+  spend?: SpendLine | undefined;
 }
 
 /** At most this many "Retry with …" buttons per paused step on Home. */
@@ -54,6 +64,11 @@ const HOME_ALTERNATIVES = 3;
 function attentionBlocks(item: AttentionItem, menus: MenuOptions): Block[] {
   const { run, step } = item;
   const id = (part: string) => stepBlockId(step.id, step.version, part);
+  if (step.status === 'awaiting_approval') {
+    // The output stays in the run's channel: Home says where it is and offers the decision.
+    const head = `:raised_hand: *${safeMrkdwn(excerpt(run.workflowName, 80))}* run #${run.number} — step ${step.position + 1}/${step.total} *${safeMrkdwn(excerpt(step.name, 80))}* waits for approval · started by ${starterMrkdwn(run.startedBy)}\nRead its output on the step's card in the run thread.`;
+    return [section(id('home-head'), head), ...approvalBlocks(step)];
+  }
   const err = step.lastError;
   const label = providerLabel(err?.provider ?? step.provider, menus.providers);
   const head = `:double_vertical_bar: *${safeMrkdwn(excerpt(run.workflowName, 80))}* run #${run.number} — step ${step.position + 1}/${step.total} *${safeMrkdwn(excerpt(step.name, 80))}* is paused · started by ${starterMrkdwn(run.startedBy)}`;
@@ -89,7 +104,13 @@ function attentionBlocks(item: AttentionItem, menus: MenuOptions): Block[] {
 
 function runLine(r: RunView): string {
   const st = RUN_STATUS[r.status];
-  return `${st.emoji} *#${r.number}* ${inlineCode(r.workflowName)} — ${st.label} · ${r.stepsCompleted}/${r.stepsTotal} steps · ${starterMrkdwn(r.startedBy)} · ${slackDate(r.createdAt)}`;
+  const cost = r.usage ? ` · ${formatCost(r.usage.cost)}` : '';
+  return `${st.emoji} *#${r.number}* ${inlineCode(r.workflowName)} — ${st.label} · ${r.stepsCompleted}/${r.stepsTotal} steps${cost} · ${starterMrkdwn(r.startedBy)} · ${slackDate(r.createdAt)}`;
+}
+
+function spendWords(spend: SpendLine): string {
+  const cap = spend.capUsd !== undefined ? ` of the ${formatUsd(spend.capUsd)} daily cap` : '';
+  return `:moneybag: Spent today (UTC ${spend.day}): ${formatCost(spend.cost)}${cap}`;
 }
 
 export function homeView(input: HomeInput): types.HomeView {
@@ -121,6 +142,7 @@ export function homeView(input: HomeInput): types.HomeView {
 
   blocks.push({ type: 'divider', block_id: 'recent-divider' });
   blocks.push({ type: 'header', block_id: 'recent-title', text: plain('Recent runs', LIMITS.headerText) });
+  if (input.spend) blocks.push(context('recent-spend', [spendWords(input.spend)]));
   blocks.push(
     ...(input.recent.length > 0
       ? packLines('recent', input.recent.map(runLine), 5)

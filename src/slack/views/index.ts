@@ -3,6 +3,7 @@
 export { editDistance, suggest } from '../../core/suggest.js';
 export * from './action-ids.js';
 export * from './alert.js';
+export * from './approval.js';
 export type { Block, ModalView } from './blocks.js';
 export { LIMITS } from './blocks.js';
 export * from './editor.js';
@@ -14,6 +15,7 @@ export * from './home-view.js';
 export * from './list.js';
 export type * from './model.js';
 export * from './persona-views.js';
+export * from './rerun.js';
 export * from './run-from-message.js';
 export * from './run-message.js';
 export * from './schedules.js';

@@ -1,8 +1,10 @@
+import { formatCost } from '../../core/cost.js';
 import { threadLink } from './alert.js';
 import { type Block, context, LIMITS, section } from './blocks.js';
 import { type OriginView, originMrkdwn } from './editor.js';
 import { describeError, providerLabel } from './error-words.js';
 import type { MessagePayload, ProviderMenu, RunView, StepView } from './model.js';
+import { usageWords } from './run-message.js';
 import { RUN_STATUS, STEP_STATUS, slackDate, starterMrkdwn } from './status.js';
 import { excerpt, inlineCode, mrkdwn, quoteLine, safeMrkdwn, truncate } from './text.js';
 
@@ -58,6 +60,8 @@ export function runStatusMessage(
     `${title} — ${status.emoji} ${status.label} · ${run.stepsCompleted}/${run.stepsTotal} steps`,
     `Started by ${starterMrkdwn(run.startedBy)} · ${slackDate(run.createdAt)}`,
   ];
+  if (run.usage) head.push(usageWords(run.usage));
+  if (run.rerunOf) head.push(`Re-run of #${run.rerunOf.number} from step ${run.rerunOf.fromStep}`);
   if (run.input.trim()) head.push(quoteLine(run.input, 200));
   if (run.reason) head.push(`*Why:* ${mrkdwn(excerpt(run.reason, 300), 1000)}`);
 
@@ -70,6 +74,8 @@ export function runStatusMessage(
         const e = s.lastError;
         line += ` · ${safeMrkdwn(describeError(e.kind, providerLabel(e.provider, opts.providers), e.provider))}`;
       }
+      if (s.reusedFrom != null) line += ` · reused from run #${s.reusedFrom}`;
+      if (s.cost) line += ` · ${formatCost(s.cost)}`;
       return line;
     });
 
@@ -96,7 +102,8 @@ export function recentRunsMessage(runs: readonly RunView[]): MessagePayload {
   }
   const lines = runs.map((r) => {
     const st = RUN_STATUS[r.status];
-    return `${st.emoji} *#${r.number}* ${inlineCode(r.workflowName)} — ${st.label} · ${r.stepsCompleted}/${r.stepsTotal} steps · ${starterMrkdwn(r.startedBy)} · ${slackDate(r.createdAt)}`;
+    const cost = r.usage ? ` · ${formatCost(r.usage.cost)}` : '';
+    return `${st.emoji} *#${r.number}* ${inlineCode(r.workflowName)} — ${st.label} · ${r.stepsCompleted}/${r.stepsTotal} steps${cost} · ${starterMrkdwn(r.startedBy)} · ${slackDate(r.createdAt)}`;
   });
   return {
     text: `Latest ${runs.length} run${runs.length === 1 ? '' : 's'}`,

@@ -1,3 +1,5 @@
+import type { CostTotal } from '../../core/cost.js';
+import type { RunStatus, StepStatus, Trigger } from '../../core/states.js';
 import type { Block } from './blocks.js';
 
 /**
@@ -7,9 +9,7 @@ import type { Block } from './blocks.js';
  * `provider`, `model` and the persona fields are the effective values, not the overrides.
  */
 
-export type RunStatus = 'queued' | 'running' | 'paused' | 'completed' | 'cancelled' | 'failed';
-export type StepStatus = 'pending' | 'running' | 'paused' | 'completed' | 'skipped' | 'cancelled' | 'failed';
-export type RunTrigger = 'slash' | 'schedule' | 'button' | 'cli' | 'api' | 'shortcut' | 'workflow_step';
+export type { RunStatus, StepStatus, Trigger as RunTrigger } from '../../core/states.js';
 
 export interface RunView {
   id: string;
@@ -21,7 +21,7 @@ export interface RunView {
   input: string;
   /** A Slack user id (rendered as a mention), `schedule:<id>` or `cli:<user>`. */
   startedBy: string;
-  trigger: RunTrigger;
+  trigger: Trigger;
   stepsTotal: number;
   stepsCompleted: number;
   /** Why the run failed or was cancelled, in plain words. */
@@ -30,6 +30,31 @@ export interface RunView {
   createdAt: string;
   /** WorkflowRun.version; embedded in block_ids so a stale parent message can be detected. */
   version?: number;
+  /** Tokens and cost of its answered calls (docs/control.md, "Cost"). */
+  usage?: UsageView | null;
+  /** A re-run: the run it re-runs and the step (1-based) it started from. */
+  rerunOf?: { number: number; fromStep: number } | null;
+  /** Its own spending cap in USD, if any. */
+  budgetUsd?: number | null;
+}
+
+export interface UsageView {
+  inputTokens: number;
+  outputTokens: number;
+  cost: CostTotal;
+}
+
+/** Who may approve a step awaiting approval, as the card says it (docs/control.md). */
+export interface ApprovalView {
+  users: readonly string[];
+  usergroup?: string | null;
+  /** The run's starter, when the gate names them. */
+  starter?: string | null;
+  owners: boolean;
+  timeoutMinutes?: number | null;
+  onTimeout: 'fail' | 'escalate';
+  /** The timeout passed and the alert channel was told. */
+  escalated: boolean;
 }
 
 export type PersonaSource = 'override' | 'step' | 'workflow' | 'none';
@@ -78,6 +103,14 @@ export interface StepView {
   lastError?: StepErrorView | null;
   /** Why it moved on, e.g. "anthropic/claude-haiku-4-5 rate limited → answered by openai/gpt-4o-mini". */
   fallbackNote?: string | null;
+  /** What its answered calls cost; undefined when it made none. */
+  cost?: CostTotal | null;
+  /** A re-run's step whose output came from this run number, with no provider call. */
+  reusedFrom?: number | null;
+  /** Its gate, when it has one. */
+  approval?: ApprovalView | null;
+  /** Its run is over: the card offers "Re-run from here…". */
+  rerunnable?: boolean;
 }
 
 export interface ProviderMenu {

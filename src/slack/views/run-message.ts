@@ -1,3 +1,4 @@
+import { formatCost, formatUsd } from '../../core/cost.js';
 import { ACTIONS, RUN_MORE_EDIT, runBlockId } from './action-ids.js';
 import {
   actions,
@@ -10,9 +11,9 @@ import {
   plain,
   section,
 } from './blocks.js';
-import type { MessagePayload, RunView } from './model.js';
+import type { MessagePayload, RunView, UsageView } from './model.js';
 import { progressBar, RUN_STATUS, slackDate, starterMrkdwn, triggerWords } from './status.js';
-import { excerpt, mrkdwn, quoteLine } from './text.js';
+import { excerpt, formatCount, mrkdwn, quoteLine } from './text.js';
 
 export interface RunMessageOptions {
   /** Characters of the input shown on the parent message (default 300). */
@@ -49,6 +50,8 @@ export function runParentMessage(run: RunView, opts: RunMessageOptions = {}): Me
     },
   ];
   if (run.description) blocks.push(context(id('about'), [mrkdwn(excerpt(run.description, 300), 1000)]));
+  const facts = runFacts(run);
+  if (facts.length > 0) blocks.push(context(id('usage'), facts));
   if (run.input.trim()) {
     blocks.push(section(id('input'), `*Input*\n${quoteLine(run.input, opts.inputExcerpt ?? 300)}`));
   }
@@ -63,6 +66,21 @@ export function runParentMessage(run: RunView, opts: RunMessageOptions = {}): Me
     text: mrkdwn(`${title} — ${status.label}, ${progress} steps`, LIMITS.fallbackText),
     blocks,
   };
+}
+
+/** "3,000 in / 500 out tokens · $0.0042" (docs/control.md, "Cost"). */
+export function usageWords(usage: UsageView): string {
+  return `${formatCount(usage.inputTokens)} in / ${formatCount(usage.outputTokens)} out tokens · ${formatCost(usage.cost)}`;
+}
+
+/** Tokens and cost so far, the run's own cap, and what it re-runs. */
+function runFacts(run: RunView): string[] {
+  const facts: string[] = [];
+  if (run.rerunOf) facts.push(`:repeat: Re-run of #${run.rerunOf.number} from step ${run.rerunOf.fromStep}`);
+  if (run.usage && (run.usage.inputTokens > 0 || run.usage.outputTokens > 0 || run.usage.cost.unpriced > 0))
+    facts.push(usageWords(run.usage));
+  if (run.budgetUsd != null) facts.push(`cap ${formatUsd(run.budgetUsd)}`);
+  return facts;
 }
 
 function runButtons(run: RunView): Button[] {
@@ -87,6 +105,9 @@ function runButtons(run: RunView): Button[] {
         button({ actionId: ACTIONS.runResume, text: 'Resume', value: run.id, style: 'primary' }),
         cancel,
       ];
+    case 'awaiting_approval':
+      // The decision is on the step's card; the run can only be stopped from here.
+      return [cancel];
     default:
       return [];
   }

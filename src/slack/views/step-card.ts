@@ -1,4 +1,7 @@
+import { formatCost } from '../../core/cost.js';
+import { PAUSE_WORDS, toPauseKind } from '../../core/error-kinds.js';
 import { ACTIONS, DEFAULT_PERSONA_VALUE, isId, modelValue, stepBlockId } from './action-ids.js';
+import { approvalBlocks } from './approval.js';
 import {
   actions,
   type Block,
@@ -65,8 +68,17 @@ export function stepCard(step: StepView, menus: MenuOptions): MessagePayload {
     }
   }
 
+  if (step.status === 'awaiting_approval') blocks.push(...approvalBlocks(step));
+
   const stats = statsLines(step);
   if (stats.length > 0) blocks.push(context(id('stats'), stats));
+
+  // Only a finished run's cards; never one whose earlier output is missing (docs/control.md).
+  if (step.rerunnable) {
+    blocks.push(
+      actions(id('rerun'), [button({ actionId: ACTIONS.rerun, text: 'Re-run from here…', value: step.id })]),
+    );
+  }
 
   const fallback = `${title} — ${status.label}${headline ? `: ${headline}` : ''}`;
   return { text: mrkdwn(fallback, LIMITS.fallbackText), blocks };
@@ -83,6 +95,14 @@ function pausedExplanation(
   blockId: string,
 ): { block: Block; text: string | undefined } {
   const err = step.lastError;
+  const pause = toPauseKind(err?.kind);
+  if (err && pause) {
+    const words = PAUSE_WORDS[pause];
+    const lines = [`:warning: *${safeMrkdwn(words.headline)}*`];
+    if (err.message.trim()) lines.push(`>${mrkdwn(excerpt(err.message, 500), 1200)}`);
+    lines.push(safeMrkdwn(words.advice));
+    return { block: section(blockId, lines.join('\n')), text: words.headline };
+  }
   if (!err) {
     return {
       block: section(
@@ -107,9 +127,11 @@ function pausedExplanation(
 
 function statsLines(step: StepView): string[] {
   const parts: string[] = [];
+  if (step.reusedFrom != null) parts.push(`reused from run #${step.reusedFrom} · no provider call`);
   if (step.inputTokens > 0 || step.outputTokens > 0) {
     parts.push(`${formatCount(step.inputTokens)} in / ${formatCount(step.outputTokens)} out tokens`);
   }
+  if (step.cost) parts.push(formatCost(step.cost));
   if (step.latencyMs != null) parts.push(formatDuration(step.latencyMs));
   if (step.attempts > 0) parts.push(`${step.attempts} attempt${step.attempts === 1 ? '' : 's'}`);
   if (step.answeredProvider && step.answeredModel) {

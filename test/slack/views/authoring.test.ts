@@ -88,7 +88,8 @@ describe('the workflow editor modal', () => {
     expect(text).toContain('*2. draft*');
     expect(text).toContain('openai/gpt-4o · persona: marketing · then google/gemini-2.5-flash');
     expect(parseEditorMetadata(view.private_metadata)).toEqual({ workflow: 'release-notes', version: 7 });
-    expect(findByType(view, 'button').map((b) => b.action_id)).toEqual(['wf_add_step']);
+    expect(findByType(view, 'button').map((b) => b.action_id)).toEqual(['wf_add_step', 'wf_budget']);
+    expect(visibleText(view)).toContain('budget: none');
   });
 
   it('holds the largest workflow a file may have within 100 blocks, and then offers no Add step', () => {
@@ -101,7 +102,8 @@ describe('the workflow editor modal', () => {
     expectValidModal(view);
     expect(view.blocks.length).toBeLessThanOrEqual(100);
     expect(findByType(view, 'overflow')).toHaveLength(MAX_STEPS);
-    expect(findByType(view, 'button')).toEqual([]);
+    // No Add step; the budget can still be edited.
+    expect(findByType(view, 'button').map((b) => b.action_id)).toEqual(['wf_budget']);
   });
 
   it('shows hostile names and prompts inertly', () => {
@@ -172,6 +174,9 @@ describe('the step editor modal', () => {
       'model',
       'persona',
       'fallbacks',
+      'approval',
+      'approval_timeout',
+      'approval_on_timeout',
     ]);
     expect(visibleText(view)).toContain('5,000 characters, more than a Slack text box holds');
   });
