@@ -38,6 +38,8 @@ const CHANNEL = 'C0BENCHACK';
 
 /** Starts `bench-pause` and waits for its paused card to offer the persona menu. */
 export async function pausedCard(bot: ServerProcess, standin: SlackApiStub) {
+  // A person of the workspace, in every channel: the bot shows them the runs there.
+  standin.meet(USER);
   const body = slashCommandBody({
     text: 'run bench-pause ack target',
     user: USER,

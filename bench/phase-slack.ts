@@ -72,6 +72,7 @@ export async function slackPhase(o: {
         [USER],
       )
     ).rows;
+  o.standin.meet(USER);
   const before = o.standin.counts();
   const idle = await o.bot.retained();
   const sampler = new MemorySampler(() => o.bot.memory(), 200);

@@ -101,6 +101,8 @@ export async function runBench(o: BenchOptions): Promise<Results> {
         SLACK_SIGNING_SECRET: SIGNING_SECRET,
         SLACK_API_URL: standin.apiUrl,
         WORKER_CONCURRENCY: String(profile.botConcurrency),
+        // One load user starts every run of the Slack phase: the per-person cap would refuse it.
+        MAX_RUNS_IN_FLIGHT_PER_USER: '0',
       },
     });
     servers.push(bot);

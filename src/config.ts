@@ -155,8 +155,37 @@ const envSchema = z.object({
     43_200,
     'minutes a Workflow Builder step waits for its run before it is stopped and reported failed; 0 = never, e.g. 1440',
   ),
+  SLACK_MEMBERSHIP_TTL_SECONDS: int(
+    60,
+    1,
+    3600,
+    'how long channel membership read from Slack is trusted before it is read again, e.g. 60',
+  ),
   PORT: int(3000, 1, 65_535, 'the HTTP port, e.g. 3000'),
   METRICS_ENABLED: bool(true, 'serve Prometheus metrics at /metrics on PORT'),
+  METRICS_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 16, {
+    message: 'must be at least 16 characters (a random string, e.g. from `openssl rand -hex 24`), or unset',
+  }),
+
+  MAX_INPUT_BYTES: int(100_000, 1, 10_000_000, 'largest run input in bytes, e.g. 100000'),
+  MAX_OUTPUT_BYTES: int(
+    200_000,
+    1_000,
+    10_000_000,
+    "a step's output is cut (with a note) beyond this many bytes, e.g. 200000",
+  ),
+  MAX_RUNS_IN_FLIGHT_PER_USER: int(
+    5,
+    0,
+    10_000,
+    'runs one person may have queued or running at once; 0 = no limit, e.g. 5',
+  ),
+  FORCED_REDRAWS_PER_USER_PER_MINUTE: int(
+    6,
+    0,
+    600,
+    "cards redrawn per minute after one person's refused clicks, e.g. 6",
+  ),
 
   SCHEDULE_TIMEZONE: optionalString.transform((value, ctx) => {
     const zone = normalizeTimezone(value ?? 'UTC');
@@ -184,6 +213,12 @@ const envSchema = z.object({
     0,
     43_200,
     'minutes a paused scheduled run waits for someone before it is failed; 0 = never, e.g. 1440',
+  ),
+  SCHEDULE_MIN_INTERVAL_MINUTES: int(
+    5,
+    1,
+    1440,
+    'shortest time between two firings of a schedule made in Slack, e.g. 5',
   ),
 });
 
@@ -218,15 +253,28 @@ export interface Config {
     thread: { maxMessages: number; maxChars: number };
     /** How long a Workflow Builder step waits for its run (src/slack/function-steps.ts); 0 = no limit. */
     functionTimeoutMinutes: number;
+    /** How long channel members read from Slack are trusted (SLACK_MEMBERSHIP_TTL_SECONDS). */
+    membershipTtlMs: number;
   };
-  /** Health, readiness and metrics endpoints (src/ops), served on the Slack HTTP port. */
-  ops: { metricsEnabled: boolean };
+  /**
+   * Health, readiness and metrics endpoints (src/ops), served on the Slack HTTP port.
+   * /metrics answers loopback clients, or anyone with `Authorization: Bearer <metricsToken>`.
+   */
+  ops: { metricsEnabled: boolean; metricsToken: string | undefined };
   /** Scheduled runs (src/schedules): defaults for schedules that do not say. */
-  schedules: { timezone: string; pauseTimeoutMinutes: number };
+  schedules: { timezone: string; pauseTimeoutMinutes: number; minIntervalMinutes: number };
   /** Prices per model beyond or instead of the built-in ones ("provider/model" → USD per million tokens). */
   prices: PriceOverrides;
   /** Spending caps (docs/control.md): BUDGET_DAILY_USD for all runs together; the most a call may produce. */
   budget: { dailyUsd: number | undefined; maxOutputTokens: number };
+  /** Abuse limits (docs/security.md). */
+  limits: {
+    maxInputBytes: number;
+    maxOutputBytes: number;
+    /** 0 = no limit. */
+    runsInFlightPerUser: number;
+    forcedRedrawsPerUserPerMinute: number;
+  };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -296,11 +344,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: e.PORT,
       thread: { maxMessages: e.SLACK_THREAD_MAX_MESSAGES, maxChars: e.SLACK_THREAD_MAX_CHARS },
       functionTimeoutMinutes: e.SLACK_FUNCTION_TIMEOUT_MINUTES,
+      membershipTtlMs: e.SLACK_MEMBERSHIP_TTL_SECONDS * 1000,
     },
-    ops: { metricsEnabled: e.METRICS_ENABLED },
-    schedules: { timezone: e.SCHEDULE_TIMEZONE, pauseTimeoutMinutes: e.SCHEDULE_PAUSE_TIMEOUT_MINUTES },
+    ops: { metricsEnabled: e.METRICS_ENABLED, metricsToken: e.METRICS_TOKEN },
+    schedules: {
+      timezone: e.SCHEDULE_TIMEZONE,
+      pauseTimeoutMinutes: e.SCHEDULE_PAUSE_TIMEOUT_MINUTES,
+      minIntervalMinutes: e.SCHEDULE_MIN_INTERVAL_MINUTES,
+    },
     prices,
     budget: { dailyUsd: e.BUDGET_DAILY_USD, maxOutputTokens: e.MAX_OUTPUT_TOKENS },
+    limits: {
+      maxInputBytes: e.MAX_INPUT_BYTES,
+      maxOutputBytes: e.MAX_OUTPUT_BYTES,
+      runsInFlightPerUser: e.MAX_RUNS_IN_FLIGHT_PER_USER,
+      forcedRedrawsPerUserPerMinute: e.FORCED_REDRAWS_PER_USER_PER_MINUTE,
+    },
   };
 }
 
@@ -471,6 +530,7 @@ export function secretValues(config: Config): string[] {
     config.slack.botToken,
     config.slack.signingSecret,
     config.slack.appToken,
+    config.ops.metricsToken,
     ...urlPasswords(config.database.url),
   ].filter((s): s is string => typeof s === 'string' && s.length >= 6);
 }

@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     database: core.db,
     checkSlack: cachedSlackAuthCheck(() => authTest()),
     metrics,
+    metricsToken: config.ops.metricsToken,
     logger,
   });
   const slack = createSlackApp({

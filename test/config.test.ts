@@ -38,11 +38,31 @@ describe('configuration', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', 'one of'],
     [{ DEFAULT_PROVIDER: 'mistral' }, 'DEFAULT_PROVIDER', ''],
     [{ DEFAULT_MODEL: 'gpt-4o' }, 'DEFAULT_PROVIDER', 'must be set when DEFAULT_MODEL'],
+    [{ SLACK_MEMBERSHIP_TTL_SECONDS: '0' }, 'SLACK_MEMBERSHIP_TTL_SECONDS', 'from 1 to 3600'],
+    [{ METRICS_TOKEN: 'abc' }, 'METRICS_TOKEN', 'at least 16 characters'],
+    [{ MAX_INPUT_BYTES: '0' }, 'MAX_INPUT_BYTES', 'from 1 to 10000000'],
+    [{ MAX_OUTPUT_BYTES: '100' }, 'MAX_OUTPUT_BYTES', 'from 1000 to 10000000'],
+    [{ MAX_RUNS_IN_FLIGHT_PER_USER: '-1' }, 'MAX_RUNS_IN_FLIGHT_PER_USER', '0 = no limit'],
+    [{ FORCED_REDRAWS_PER_USER_PER_MINUTE: 'lots' }, 'FORCED_REDRAWS_PER_USER_PER_MINUTE', 'whole number'],
+    [{ SCHEDULE_MIN_INTERVAL_MINUTES: '0' }, 'SCHEDULE_MIN_INTERVAL_MINUTES', 'from 1 to 1440'],
   ])('refuses %o naming the variable and the fix', (env, variable, hint) => {
     const message = problemsOf(env as Record<string, string>);
     expect(message).toContain(`${variable}:`);
     expect(message).toContain(hint);
     expect(message).toContain('README');
+  });
+
+  it('limits abuse by default (docs/security.md)', () => {
+    const config = loadConfig({});
+    expect(config.limits).toEqual({
+      maxInputBytes: 100_000,
+      maxOutputBytes: 200_000,
+      runsInFlightPerUser: 5,
+      forcedRedrawsPerUserPerMinute: 6,
+    });
+    expect(config.schedules.minIntervalMinutes).toBe(5);
+    expect(config.slack.membershipTtlMs).toBe(60_000);
+    expect(config.ops.metricsToken).toBeUndefined();
   });
 
   it('lists every problem at once', () => {

@@ -81,6 +81,26 @@ export class CronSchedule {
     this.everyHour = this.hours.length === 24;
   }
 
+  /**
+   * The shortest time between two firings, in minutes, read from the minute and hour fields
+   * (assuming every day may fire, so never more than a day): every fifth minute → 5,
+   * `0,10 9 * * *` → 10, `0 9,10 * * *` → 60, `0 9 * * 1` → 1440. A floor on how often a
+   * schedule may spend, checked when one is made (SCHEDULE_MIN_INTERVAL_MINUTES).
+   */
+  shortestGapMinutes(): number {
+    const m = this.minutes;
+    const h = this.hours;
+    let gap = 24 * 60;
+    for (let i = 1; i < m.length; i++) gap = Math.min(gap, m[i]! - m[i - 1]!);
+    // From the last firing of one hour to the first of the next hour that fires (the next day's
+    // first hour after the last one).
+    for (let i = 0; i < h.length; i++) {
+      const next = i + 1 < h.length ? h[i + 1]! : h[0]! + 24;
+      gap = Math.min(gap, (next - h[i]!) * 60 + m[0]! - m.at(-1)!);
+    }
+    return gap;
+  }
+
   /** The first fire time strictly after `after`, or undefined if it never fires again. */
   next(after: Date): Date | undefined {
     for (const at of this.fireTimes(after)) return at;

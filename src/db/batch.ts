@@ -13,6 +13,13 @@ export class Batcher<I, O> {
     /** Writes every input in one statement; answers one output per input, in order. */
     private readonly flush: (inputs: I[]) => Promise<O[]>,
     private readonly maxBatch = 200,
+    /**
+     * True for a failure that one input may have caused (a value the database refuses): the
+     * batch is then written again one input at a time, so only that input's write fails and
+     * the others, innocent, are saved. A failure of the connection fails them all, to be
+     * retried by their callers.
+     */
+    private readonly isolate: (error: unknown) => boolean = () => false,
   ) {}
 
   run(input: I): Promise<O> {
@@ -29,15 +36,22 @@ export class Batcher<I, O> {
     const all = this.pending;
     this.pending = [];
     for (let i = 0; i < all.length; i += this.maxBatch) {
-      const batch = all.slice(i, i + this.maxBatch);
-      this.flush(batch.map((b) => b.input)).then(
-        (outputs) => {
-          for (const [j, b] of batch.entries()) b.resolve(outputs[j]!);
-        },
-        (error: unknown) => {
-          for (const b of batch) b.reject(error);
-        },
-      );
+      this.write(all.slice(i, i + this.maxBatch));
     }
+  }
+
+  private write(batch: typeof this.pending): void {
+    this.flush(batch.map((b) => b.input)).then(
+      (outputs) => {
+        for (const [j, b] of batch.entries()) b.resolve(outputs[j]!);
+      },
+      (error: unknown) => {
+        if (batch.length > 1 && this.isolate(error)) {
+          for (const b of batch) this.write([b]);
+          return;
+        }
+        for (const b of batch) b.reject(error);
+      },
+    );
   }
 }

@@ -16,7 +16,6 @@ export interface RunAccessRow {
   channelId: string | null;
   snapshot: unknown;
   workflow: { owners: string[]; notify: string | null };
-  steps: { alertChannel: string | null }[];
 }
 
 /** The attempt columns a card's "why it moved on" note reads. */
@@ -133,7 +132,6 @@ export class RunReads {
         channelId: true,
         snapshot: true,
         workflow: { select: { owners: true, notify: true } },
-        steps: { select: { alertChannel: true } },
       },
     });
   }
@@ -144,6 +142,33 @@ export class RunReads {
       where: options.channelId ? { channelId: options.channelId } : {},
       orderBy: { number: 'desc' },
       take: options.take,
+      include: stepsInOrder,
+    });
+  }
+
+  /**
+   * The newest runs' ids and channels, at most `take`, optionally only paused ones: what a
+   * visibility filter reads before loading the runs someone may see (runsWithSteps).
+   */
+  runChannels(options: {
+    take: number;
+    /** Only runs waiting for someone: paused, or awaiting an approval. */
+    waiting?: boolean;
+  }): Promise<{ id: string; channelId: string | null }[]> {
+    return this.prisma.workflowRun.findMany({
+      where: options.waiting ? { status: { in: ['paused', 'awaiting_approval'] } } : {},
+      orderBy: { number: 'desc' },
+      take: options.take,
+      select: { id: true, channelId: true },
+    });
+  }
+
+  /** These runs with their steps, newest first. */
+  runsWithSteps(ids: readonly string[]): Promise<RunWithSteps[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.prisma.workflowRun.findMany({
+      where: { id: { in: [...ids] } },
+      orderBy: { number: 'desc' },
       include: stepsInOrder,
     });
   }

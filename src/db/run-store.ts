@@ -7,6 +7,7 @@ import {
   stepSourcesFor,
   type Trigger,
 } from '../core/states.js';
+import { storableText } from '../core/text-size.js';
 import { Batcher } from './batch.js';
 import {
   Prisma,
@@ -16,6 +17,7 @@ import {
   type WorkflowRun,
 } from './generated/client.js';
 import { runState, stepState } from './sql-states.js';
+import { isTransientDbError } from './transient-errors.js';
 
 /** A run's row and a run step's row, as the store returns them. */
 export type RunRow = WorkflowRun;
@@ -233,7 +235,12 @@ SELECT attempt_id AS "attemptId" FROM moved`;
  */
 export class RunStore {
   private readonly claims = new Batcher<ClaimRow, boolean>((rows) => this.writeClaims(rows));
-  private readonly completions = new Batcher<CompletionRow, boolean>((rows) => this.writeCompletions(rows));
+  // One refused row (a value the database rejects) must not fail the answers saved beside it.
+  private readonly completions = new Batcher<CompletionRow, boolean>(
+    (rows) => this.writeCompletions(rows),
+    200,
+    (error) => !isTransientDbError(error),
+  );
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -358,7 +365,7 @@ export class RunStore {
               from: ['running'],
               where: { leaseOwner: done.lease },
               data: {
-                output: done.output,
+                output: storableText(done.output),
                 answeredProvider: done.provider,
                 answeredModel: done.model,
                 personaUsed: done.persona,
@@ -475,7 +482,7 @@ export class RunStore {
           outcome: 'error',
           errorKind: call.errorKind,
           httpStatus: call.httpStatus,
-          errorMessage: call.errorMessage,
+          errorMessage: storableText(call.errorMessage),
           latencyMs: call.latencyMs,
           startedAt: call.startedAt,
           finishedAt: call.finishedAt,
@@ -524,7 +531,7 @@ export class RunStore {
             workflowId: run.workflowId,
             workflowName: run.workflowName,
             snapshot: run.snapshot as Prisma.InputJsonValue,
-            input: run.input,
+            input: storableText(run.input),
             trigger: run.trigger,
             startedBy: run.startedBy,
             channelId: run.channelId,
@@ -681,6 +688,11 @@ export class RunStore {
         finishedAt: true,
       },
     });
+  }
+
+  /** How many runs a starter has queued or running (MAX_RUNS_IN_FLIGHT_PER_USER). */
+  runsInFlightOf(startedBy: string): Promise<number> {
+    return this.prisma.workflowRun.count({ where: { startedBy, status: { in: ['queued', 'running'] } } });
   }
 
   /** The newest run a starter (e.g. "schedule:<id>") has queued, running or paused. */
@@ -865,9 +877,13 @@ export class RunStore {
     options: { from?: readonly StepStatus[]; data?: StepChanges; where?: StepGuard },
   ): Promise<boolean> {
     const allowed = stepSourcesFor(to).filter((s) => !options.from || options.from.includes(s));
+    const data = { ...options.data };
+    // An error's text may quote a provider's (or a model's) words: keep it storable.
+    if (typeof data.lastErrorMessage === 'string')
+      data.lastErrorMessage = storableText(data.lastErrorMessage);
     const { count } = await tx.runStep.updateMany({
       where: { ...options.where, id: step.id, status: { in: allowed } },
-      data: { ...options.data, status: to, version: { increment: 1 } },
+      data: { ...data, status: to, version: { increment: 1 } },
     });
     return count === 1;
   }
@@ -914,7 +930,7 @@ export class RunStore {
       COMPLETE_SQL,
       rows.map((r) => r.step.id),
       d.map((x) => x.lease),
-      d.map((x) => x.output),
+      d.map((x) => storableText(x.output)),
       d.map((x) => x.provider),
       d.map((x) => x.model),
       d.map((x) => x.persona),

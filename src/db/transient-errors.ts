@@ -53,3 +53,16 @@ export function isTransientDbError(error: unknown): boolean {
   if (typeof code === 'string' && PERMANENT_PRISMA_CODES.test(code)) return false;
   return true;
 }
+
+/**
+ * True for an error the database or its client raised (Prisma's error classes, a driver
+ * adapter's error, a Prisma error code). Its text names tables, columns and values: fit for
+ * the logs, not for a card.
+ */
+export function isDatabaseError(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const { name, code } = error as { name?: unknown; code?: unknown };
+  if (typeof name === 'string' && (name.startsWith('PrismaClient') || name === 'DriverAdapterError'))
+    return true;
+  return typeof code === 'string' && /^P\d{4}$/.test(code);
+}

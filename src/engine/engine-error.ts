@@ -12,7 +12,8 @@ export class EngineError extends Error {
       | 'input_too_large'
       | 'disabled'
       | 'no_provider'
-      | 'not_allowed',
+      | 'not_allowed'
+      | 'too_many_runs',
     message: string,
     readonly suggestions: string[] = [],
   ) {

@@ -27,7 +27,7 @@ export interface EngineOptions {
   /** The data layer on `db`; opened here when not given. */
   stores?: Stores;
   config: Pick<Config, 'defaults' | 'retry' | 'stepTimeoutMs' | 'worker'> &
-    Partial<Pick<Config, 'retryJitter' | 'stepDeadlineMs' | 'budget'>>;
+    Partial<Pick<Config, 'retryJitter' | 'stepDeadlineMs' | 'budget' | 'limits'>>;
   /** Model prices (src/providers/prices.ts): cost per call, and budgets. Default: the built-in ones. */
   prices?: PriceList;
   providers: Providers;
@@ -107,6 +107,7 @@ export class Engine {
       health: o.health,
       random: o.random,
       redact: o.redact,
+      maxOutputBytes: o.config.limits?.maxOutputBytes,
       plan: async (run, step) => {
         const snapshot = readSnapshot(run.snapshot);
         let personas: Record<string, PersonaSnapshot> = snapshot.personas;
@@ -126,6 +127,7 @@ export class Engine {
       catalogue: o.catalogue,
       configuredProviders: () => o.providers.configured(),
       abortStep: (id) => this.executor.abortStep(id),
+      limits: o.config.limits,
     });
     this.approvals = new Approvals({ store: this.store, queue: this.queue });
     this.reruns = new Reruns({

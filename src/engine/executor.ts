@@ -2,7 +2,7 @@ import type { HealthGate, Providers } from '../core/ports.js';
 import { ProviderError } from '../core/provider-spec.js';
 import type { ModelRef } from '../core/workflow-definition.js';
 import type { RunRow, RunStepRow, RunStore } from '../db/run-store.js';
-import { isTransientDbError } from '../db/transient-errors.js';
+import { isDatabaseError, isTransientDbError } from '../db/transient-errors.js';
 import type { Logger } from '../logging.js';
 import { renderTemplate } from '../workflows/templates.js';
 import { BudgetExceeded, type BudgetGuard } from './budget.js';
@@ -26,9 +26,15 @@ export interface ExecutorOptions {
   redact?: ((text: string) => string) | undefined;
   /** Prices each call and reserves its worst case under the run's budget caps (docs/control.md). */
   budget: BudgetGuard;
+  /** A step's output is cut beyond this many bytes, with a note (MAX_OUTPUT_BYTES). */
+  maxOutputBytes?: number | undefined;
 }
 
 type Failure = { ok: false; error: ProviderError; calls: number; skipped: ModelRef[] };
+
+/** What a card says when the database refused a step's result (its own words are in the log). */
+export const UNSAVED_MESSAGE =
+  "Switchboard could not save this step's result (the database refused it; the details are in the bot's log). Retry the step.";
 
 /**
  * Advances runs: claims the next pending step with a guarded write and a lease, renders
@@ -46,7 +52,11 @@ export class Executor {
 
   constructor(private readonly o: ExecutorOptions) {
     this.redact = o.redact ?? ((text) => text);
-    this.outcomes = new OutcomeWriter({ store: o.store, redact: this.redact });
+    this.outcomes = new OutcomeWriter({
+      store: o.store,
+      redact: this.redact,
+      maxOutputBytes: o.maxOutputBytes,
+    });
   }
 
   get activeSteps(): number {
@@ -214,7 +224,7 @@ export class Executor {
       if (outcome.ok) {
         const saved = await this.outcomes.complete(x, plan, outcome);
         // A gated step's run now waits for approval: the loop reads it again and stops.
-        return saved && step.approval === null ? outcome.result.text : undefined;
+        return step.approval === null ? saved : undefined;
       }
       await this.outcomes.pause(x, outcome.error);
       return undefined;
@@ -264,9 +274,10 @@ export class Executor {
       return;
     }
     // A bug, a bad template or a database that stayed away: pause with the reason rather
-    // than lose the run.
+    // than lose the run. A database's own words (tables, values) go to the log, not the card.
     const message = this.redact(error instanceof Error ? error.message : String(error));
     x.log.error({ err: message }, 'step failed outside a provider call');
+    const shown = isDatabaseError(error) ? UNSAVED_MESSAGE : message;
     const paused = await store.moveStep(step, 'paused', {
       actor: 'engine',
       from: ['running'],
@@ -274,7 +285,7 @@ export class Executor {
       data: {
         ...release,
         lastErrorKind: 'invalid_request',
-        lastErrorMessage: this.outcomes.storedMessage(message),
+        lastErrorMessage: this.outcomes.storedMessage(shown),
       },
     });
     if (paused) await store.moveRun(x.run.id, 'paused', { actor: 'engine', from: ['running'] });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { nowMs } from '../core/clock.js';
 import { CIRCUIT_OPEN } from '../core/error-kinds.js';
 import type { GenerateResult, ProviderError } from '../core/provider-spec.js';
+import { cutToBytes, kilobytes, storableText, utf8Bytes } from '../core/text-size.js';
 import type { ModelRef } from '../core/workflow-definition.js';
 import type { FailedCall, RunStepRow, RunStore, SkippedCall, StepCompletion } from '../db/run-store.js';
 import type { Logger } from '../logging.js';
@@ -26,6 +27,21 @@ export interface PauseCause {
   status?: number | undefined;
   provider: string;
   model?: string | undefined;
+}
+
+/**
+ * A model's answer as it is stored: without the characters the database cannot hold
+ * (storableText), at most `maxBytes` of UTF-8, and when it had to be cut,
+ * a note at the end saying so, how large it was and which setting decides. The next steps'
+ * templates read what is stored, so they get the same text the card shows.
+ */
+export function storedOutput(model: string, maxBytes: number | undefined): string {
+  const text = storableText(model);
+  if (maxBytes === undefined) return text;
+  const size = utf8Bytes(text);
+  if (size <= maxBytes) return text;
+  const note = `\n\n[Switchboard cut this output at ${kilobytes(maxBytes)}: the model wrote ${kilobytes(size)}, more than MAX_OUTPUT_BYTES allows.]`;
+  return `${cutToBytes(text, Math.max(0, maxBytes - utf8Bytes(note)))}${note}`;
 }
 
 /** One execution of one claimed step. */
@@ -65,6 +81,8 @@ export class OutcomeWriter {
     private readonly o: {
       store: RunStore;
       redact: (text: string) => string;
+      /** MAX_OUTPUT_BYTES; unset → outputs are stored whole. */
+      maxOutputBytes?: number | undefined;
     },
   ) {}
 
@@ -74,14 +92,15 @@ export class OutcomeWriter {
 
   /**
    * The answer and its attempt row are saved in one transaction, guarded by our lease.
-   * True when saved (by this call or by an earlier try whose commit was ambiguous).
+   * The output as stored when saved (by this call or by an earlier try whose commit was
+   * ambiguous); undefined when the lease was lost.
    */
-  async complete(x: Execution, plan: StepPlan, success: Success): Promise<boolean> {
+  async complete(x: Execution, plan: StepPlan, success: Success): Promise<string | undefined> {
     const { store } = this.o;
     const usage = success.result.usage;
     const done: StepCompletion = {
       lease: x.lease.token,
-      output: success.result.text,
+      output: storedOutput(success.result.text, this.o.maxOutputBytes),
       provider: success.ref.provider,
       model: success.ref.model,
       persona: plan.persona?.name ?? null,
@@ -112,9 +131,9 @@ export class OutcomeWriter {
     );
     if (!saved) {
       x.log.warn('step result discarded: the lease was lost before it could be saved');
-      return false;
+      return undefined;
     }
-    return true;
+    return done.output;
   }
 
   async pause(x: Execution, last: PauseCause) {

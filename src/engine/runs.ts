@@ -8,8 +8,14 @@ import { EngineError, notFound, stale } from './engine-error.js';
 import type { WorkQueue } from './queue.js';
 import type { RunSnapshot } from './snapshot.js';
 
-/** Inputs above this are refused: a prompt that large is a paste accident, not a workflow input. */
+/**
+ * Inputs above this are refused by default (MAX_INPUT_BYTES): a prompt that large is a paste
+ * accident, not a workflow input.
+ */
 export const MAX_INPUT_BYTES = 100_000;
+
+/** Who counts toward MAX_RUNS_IN_FLIGHT_PER_USER: people, not schedules, the CLI or the API. */
+const PEOPLE_TRIGGERS: readonly Trigger[] = ['slash', 'button'];
 
 export interface StartRunRequest {
   workflow: string;
@@ -43,6 +49,8 @@ export interface RunsServiceOptions {
   configuredProviders: () => ProviderId[];
   /** Aborts a step running in this process (cancel). */
   abortStep?: (stepId: string) => void;
+  /** Abuse limits (config.limits); unset fields fall back to the defaults. */
+  limits?: { maxInputBytes?: number; runsInFlightPerUser?: number } | undefined;
 }
 
 /**
@@ -60,12 +68,14 @@ export class RunsService {
       if (existing) return existing;
     }
     const size = Buffer.byteLength(request.input, 'utf8');
-    if (size > MAX_INPUT_BYTES) {
+    const maxInput = this.o.limits?.maxInputBytes ?? MAX_INPUT_BYTES;
+    if (size > maxInput) {
       throw new EngineError(
         'input_too_large',
-        `Input is ${Math.ceil(size / 1024)} KB; the limit is ${MAX_INPUT_BYTES / 1000} KB. Shorten it or link to the text instead.`,
+        `Input is ${Math.ceil(size / 1024)} KB; the limit is ${formatLimit(maxInput)}. Shorten it or link to the text instead.`,
       );
     }
+    await this.checkRunsInFlight(request);
     const stored = await this.o.workflows.load(request.workflow, { includeDisabled: true });
     if (stored && !stored.workflow.enabled) {
       throw new EngineError(
@@ -117,6 +127,23 @@ export class RunsService {
     }
     await this.o.queue.enqueue(run.id);
     return { ...run, replayed: false };
+  }
+
+  /**
+   * A person may have at most MAX_RUNS_IN_FLIGHT_PER_USER runs queued or running at once
+   * (paused runs wait for them and cost nothing). The count is read before the run is
+   * written, so two starts at the same instant may both pass: a brake on floods, not an
+   * exact quota.
+   */
+  private async checkRunsInFlight(request: StartRunRequest): Promise<void> {
+    const limit = this.o.limits?.runsInFlightPerUser ?? 0;
+    if (limit <= 0 || !PEOPLE_TRIGGERS.includes(request.trigger)) return;
+    const inFlight = await this.o.store.runsInFlightOf(request.startedBy);
+    if (inFlight < limit) return;
+    throw new EngineError(
+      'too_many_runs',
+      `You already have ${inFlight} runs queued or running; the limit is ${limit} per person. Wait for one to finish, or stop one with \`/workflow cancel <run>\`.`,
+    );
   }
 
   /** The run an earlier request with this key created, if any. */
@@ -208,7 +235,12 @@ export class RunsService {
     expectedVersion?: number,
   ) {
     const provider = choice.provider as ProviderId;
-    if (!this.o.configuredProviders().includes(provider) || !this.o.catalogue.has(provider, choice.model)) {
+    // Only what the menu offers: the admin's *_MODELS list (or the built-in one when unset),
+    // never a built-in model the admin left out of it.
+    if (
+      !this.o.configuredProviders().includes(provider) ||
+      !this.o.catalogue.models(provider).includes(choice.model)
+    ) {
       throw new EngineError(
         'invalid_choice',
         `${choice.provider}/${choice.model} is not an available model.`,
@@ -302,6 +334,11 @@ export class RunsService {
     if (!moved) throw stale(`Run #${run.number} is ${run.status}; it cannot be ${verb(to)} now.`);
     return (await this.o.store.run(runId))!;
   }
+}
+
+/** `100000` → `100 KB` (the README's unit); byte counts that are not whole KB stay bytes. */
+function formatLimit(bytes: number): string {
+  return bytes % 1000 === 0 ? `${bytes / 1000} KB` : `${bytes} bytes`;
 }
 
 function verb(to: RunStatus): string {

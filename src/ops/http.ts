@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Database } from '../db/database.js';
@@ -9,6 +10,12 @@ import { TimeoutError, withTimeout } from './timeout.js';
  * GET /healthz, /readyz and /metrics. The handlers are plain node:http handlers, served
  * either by Bolt's HTTPReceiver (`customRoutes`, HTTP mode) or by startOpsServer (Socket
  * Mode, where Bolt opens no port of its own).
+ *
+ * /healthz and /readyz say only "up" and which check failed: anyone may ask (load balancers,
+ * orchestrators). /metrics tells more (which providers and models are used, how often they
+ * fail, how busy the bot is), and PORT is public in HTTP mode (Slack must reach it): it
+ * answers clients on the same machine (loopback), and anyone else only with
+ * `Authorization: Bearer <METRICS_TOKEN>`.
  */
 
 export type OpsHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -36,6 +43,8 @@ export interface OpsRoutesOptions {
   checkSlack: () => Promise<boolean>;
   /** Omit to serve no /metrics (METRICS_ENABLED=false). */
   metrics?: Pick<Metrics, 'render' | 'contentType'> | undefined;
+  /** METRICS_TOKEN: with it, /metrics answers anyone presenting it; without, loopback clients only. */
+  metricsToken?: string | undefined;
   /** Each readiness check must answer within this (default 2000 ms). */
   readyTimeoutMs?: number;
   logger?: Logger;
@@ -98,7 +107,9 @@ export function createOpsRoutes(options: OpsRoutesOptions): OpsRoute[] {
     routes.push({
       path: '/metrics',
       method: ['GET', 'HEAD'],
-      handler: guard(options.logger, async (_req, res) => {
+      handler: guard(options.logger, async (req, res) => {
+        const refused = metricsRefusal(req, options.metricsToken);
+        if (refused) return sendJson(res, refused.status, { error: refused.error }, refused.headers);
         const body = await metrics.render();
         res.writeHead(200, { 'content-type': metrics.contentType, 'cache-control': 'no-store' });
         res.end(body);
@@ -158,14 +169,50 @@ export async function startOpsServer(options: {
   };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
+    ...headers,
   });
   res.end(text);
+}
+
+/** A client on this machine: Prometheus or a proxy beside the bot, a health probe in the container. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const ip = address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+  return ip === '::1' || /^127\./.test(ip);
+}
+
+/** Why /metrics is refused to this request, or undefined when it may have them. */
+function metricsRefusal(
+  req: IncomingMessage,
+  token: string | undefined,
+): { status: number; error: string; headers?: Record<string, string> } | undefined {
+  if (token) {
+    const given = /^Bearer (.+)$/i.exec(String(req.headers.authorization ?? ''))?.[1]?.trim() ?? '';
+    // Compared as digests: equal lengths for timingSafeEqual, and no early exit on the first difference.
+    const digest = (text: string) => createHash('sha256').update(text).digest();
+    if (given && timingSafeEqual(digest(given), digest(token))) return undefined;
+    return {
+      status: 401,
+      error: 'send Authorization: Bearer <METRICS_TOKEN>',
+      headers: { 'www-authenticate': 'Bearer realm="metrics"' },
+    };
+  }
+  if (isLoopback(req.socket.remoteAddress)) return undefined;
+  return {
+    status: 403,
+    error: 'metrics are served to this machine only; set METRICS_TOKEN to scrape them from elsewhere',
+  };
 }
 
 /** Bolt calls route handlers without awaiting them: an async failure must still answer. */

@@ -1,10 +1,12 @@
+import { safeMrkdwn } from '../core/mrkdwn.js';
 import { formatLocal } from '../core/timezone.js';
 import type { FiringOutcome } from '../db/schedule-store.js';
 
 /**
  * What the channel is told about a schedule, as mrkdwn text (pure functions). Workflow
  * names are slugs and cron expressions cannot hold a backtick, so neither can break out of
- * its formatting; nothing else from users goes in.
+ * its formatting. A run's start error may quote anything (a workflow's input, a provider's
+ * words): it goes in escaped, so it cannot mention, broadcast or link.
  */
 
 export interface ScheduleFacts {
@@ -57,12 +59,12 @@ function whatHappened(n: MissedNotice): string {
     case 'missed_skipped':
       return `not run (missed: skip).${n.nextFireAt ? ` Next: ${formatLocal(n.nextFireAt, n.timezone)}.` : ''}`;
     case 'failed':
-      return `could not start a run: ${n.error ?? 'unknown error'}`;
+      return `could not start a run: ${safeMrkdwn(n.error ?? 'unknown error')}`;
   }
 }
 
 export function startFailedNotice(s: ScheduleFacts, fireAt: Date, error: string): string {
-  return `The ${formatLocal(fireAt, s.timezone)} firing of ${describeSchedule(s)} could not start a run: ${error}`;
+  return `The ${formatLocal(fireAt, s.timezone)} firing of ${describeSchedule(s)} could not start a run: ${safeMrkdwn(error)}`;
 }
 
 export function pauseTimeoutText(p: {

@@ -3,6 +3,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { CronSchedule } from '../core/cron.js';
 import type { RunStore } from '../db/run-store.js';
 import type { FiringOutcome, ScheduleRow, ScheduleStore } from '../db/schedule-store.js';
+import { EngineError } from '../engine/engine-error.js';
 import type { RunsService } from '../engine/runs.js';
 import type { Logger } from '../logging.js';
 import { missedNotice, startFailedNotice } from './notices.js';
@@ -266,7 +267,8 @@ export class Scheduler {
       const message = (error as Error).message;
       this.o.logger.warn({ scheduleId: schedule.id, fireAt, err: message }, 'scheduled run could not start');
       await this.o.schedules.firingFailed(firingId, message.slice(0, 500));
-      return { error: message };
+      // The runs service's refusals are written for people; anything else stays in the log.
+      return { error: EngineError.isInstance(error) ? message : "an internal error (see the bot's log)" };
     }
   }
 

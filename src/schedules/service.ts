@@ -20,6 +20,7 @@ export type ScheduleErrorCode =
   | 'workflow_disabled'
   | 'duplicate'
   | 'too_many'
+  | 'too_often'
   | 'not_found'
   | 'declared_in_file'
   | 'unchanged';
@@ -88,7 +89,14 @@ export interface ScheduleServiceOptions {
   workflows: Pick<WorkflowStore, 'facts' | 'names'>;
   /** SCHEDULE_TIMEZONE. */
   defaultTimezone: string;
+  /** SCHEDULE_MIN_INTERVAL_MINUTES: the shortest time between two firings of a schedule made here. */
+  minIntervalMinutes?: number | undefined;
   clock?: Pick<Clock, 'now'>;
+}
+
+/** The refusal for a schedule that does not exist (or that the asker may not see: the same words). */
+export function unknownSchedule(ref: string): ScheduleError {
+  return new ScheduleError('not_found', `No schedule ${ref}. \`/workflow schedule list\` shows them.`);
 }
 
 type Row = ScheduleRow;
@@ -128,8 +136,17 @@ export class ScheduleService {
       throw new ScheduleError('invalid_input', 'The pause timeout must be 0 (never) or more minutes.');
     }
     const now = this.clock.now();
-    const next = new CronSchedule(cron, timezone).next(now);
+    const schedule = new CronSchedule(cron, timezone);
+    const next = schedule.next(now);
     if (!next) throw new ScheduleError('invalid_cron', `\`${cron}\` never fires again.`);
+    const floor = this.o.minIntervalMinutes ?? 0;
+    const gap = schedule.shortestGapMinutes();
+    if (floor > 0 && gap < floor) {
+      throw new ScheduleError(
+        'too_often',
+        `\`${cron}\` can fire ${gap === 1 ? 'every minute' : `${gap} minutes apart`}; schedules made in Slack fire at most every ${floor} minute${floor === 1 ? '' : 's'} (SCHEDULE_MIN_INTERVAL_MINUTES). Pick a slower one, e.g. \`*/${Math.max(floor, 15)} * * * *\`.`,
+      );
+    }
 
     const workflow = await this.findWorkflow(request.workflow);
     const existing = await this.o.schedules.enabledOf(workflow.id);
@@ -229,9 +246,7 @@ export class ScheduleService {
     const row = await this.o.schedules.find(
       /^\d+$/.test(trimmed) ? { number: Number(trimmed) } : { id: trimmed },
     );
-    if (!row?.enabled) {
-      throw new ScheduleError('not_found', `No schedule ${ref}. \`/workflow schedule list\` shows them.`);
-    }
+    if (!row?.enabled) throw unknownSchedule(ref);
     return row;
   }
 

@@ -50,6 +50,7 @@ export function createScheduleService(core: SchedulesCore, clock?: Pick<Clock, '
     schedules: core.stores.schedules,
     workflows: core.stores.workflows,
     defaultTimezone: core.config.schedules.timezone,
+    minIntervalMinutes: core.config.schedules.minIntervalMinutes,
     clock,
   });
 }

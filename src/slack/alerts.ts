@@ -1,3 +1,4 @@
+import { BoundedMap } from '../core/bounded-map.js';
 import type { PriceList } from '../core/cost.js';
 import { toPauseKind } from '../core/error-kinds.js';
 import type { EngineEventBus } from '../core/events.js';
@@ -49,12 +50,20 @@ export interface AlertsOptions {
   rankAlternatives?: ((choices: ModelRef[]) => Promise<ModelRef[]>) | undefined;
   /** Model prices and MAX_OUTPUT_TOKENS: a budget pause offers cheaper models (docs/control.md). */
   prices?: { list: PriceList; maxOutputTokens: number } | undefined;
+  /**
+   * True when a channel is private (a private channel, a DM, a group DM, or Slack cannot
+   * say). Unset: every channel counts as private.
+   */
+  isPrivate?: ((channelId: string) => Promise<boolean>) | undefined;
 }
+
+/** Permalinks of run threads remembered at once (each is asked for again once forgotten). */
+export const MAX_PERMALINKS = 2_000;
 
 export class FailureAlerts {
   /** Per step, so a pause and the completion that follows are handled in order. */
   private readonly chains = new Map<string, Promise<void>>();
-  private readonly permalinks = new Map<string, string>();
+  private readonly permalinks = new BoundedMap<string, string>({ max: MAX_PERMALINKS });
 
   constructor(private readonly o: AlertsOptions) {}
 
@@ -105,13 +114,15 @@ export class FailureAlerts {
     if (pause === 'rejected') return;
 
     const workflow = await this.o.stores.workflows.facts({ id: loaded.row.workflowId });
-    const channel =
-      workflow?.notify ??
-      readSnapshot(loaded.row.snapshot).definition.notify ??
-      this.o.alertChannel ??
-      undefined;
+    // The channel the workflow's owners chose for its alerts (its `notify`)…
+    const chosen = workflow?.notify ?? readSnapshot(loaded.row.snapshot).definition.notify ?? undefined;
+    const discreet = await this.discreet(loaded.row.channelId);
+    // …and for a run in a private conversation, that one only: the workspace-wide
+    // SLACK_ALERT_CHANNEL was chosen by nobody for it.
+    const channel = discreet ? chosen : (chosen ?? this.o.alertChannel ?? undefined);
     const threadTs = await this.threadTs(loaded);
-    const permalink = threadTs ? await this.permalink(loaded.row.channelId!, threadTs, runId) : undefined;
+    const permalink =
+      threadTs && !discreet ? await this.permalink(loaded.row.channelId!, threadTs, runId) : undefined;
 
     const failed = { provider: step.lastError!.provider as ProviderId, model: step.lastError!.model };
     const budget = pause !== undefined && this.o.prices;
@@ -147,6 +158,7 @@ export class FailureAlerts {
             pause === 'over_run_budget' && loaded.row.budgetUsd !== null
               ? raisedCap(loaded.row.budgetUsd)
               : undefined,
+          discreet: discreet && channel !== loaded.row.channelId,
         }),
         onPosted: async ({ ts, channel: posted }) => {
           await this.o.stores.runs.setAlert(stepId, posted, ts);
@@ -174,7 +186,9 @@ export class FailureAlerts {
     const step = loaded?.steps.find((s) => s.id === stepId);
     if (!loaded || !step) return;
     const threadTs = isSlackTs(loaded.row.threadTs) ? loaded.row.threadTs : undefined;
-    const permalink = threadTs ? await this.permalink(loaded.row.channelId!, threadTs, runId) : undefined;
+    const discreet = (await this.discreet(loaded.row.channelId)) && row.alertChannel !== loaded.row.channelId;
+    const permalink =
+      threadTs && !discreet ? await this.permalink(loaded.row.channelId!, threadTs, runId) : undefined;
     const failure = row.lastErrorKind
       ? {
           kind: row.lastErrorKind,
@@ -238,6 +252,13 @@ export class FailureAlerts {
             }
           : null,
     };
+  }
+
+  /** A run in a private conversation: its alert goes only where its owners chose, and says less. */
+  private async discreet(channelId: string | null): Promise<boolean> {
+    if (!channelId) return false; // started outside Slack: no conversation to keep private
+    if (!this.o.isPrivate) return true;
+    return this.o.isPrivate(channelId).catch(() => true);
   }
 
   private async threadTs(loaded: LoadedRun): Promise<string | undefined> {

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { RateWindow } from '../core/bounded-map.js';
+import type { Clock } from '../core/clock.js';
 import type { RunReads } from '../db/run-reads.js';
 import { EngineError } from '../engine/engine-error.js';
 import type { RunsService } from '../engine/runs.js';
 import type { Logger } from '../logging.js';
-import { mayActOnRun, type PermissionPolicy, runAccess } from './permissions.js';
-import type { Renderer } from './renderer.js';
+import { cardKey, parentKey, type Renderer } from './renderer.js';
 import type { RunViews } from './run-views.js';
 import { VersionFloor } from './version-floor.js';
 import {
@@ -21,14 +22,16 @@ import {
 } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
 import { safeMrkdwn } from './views/text.js';
+import type { Visibility } from './visibility.js';
 
 /**
  * What the buttons and menus on cards, parent messages and alerts do. Every handler
  * parses the values with the strict parsers (anything malformed is refused), compares the
  * card's version (in its block_id) with the database (or with a newer version already
- * seen: VersionFloor), checks permission, then calls the
- * runs service — which validates the choice and writes a guarded update with an
- * AuditEvent. Refusals come back as an ephemeral message; the renderer redraws the card.
+ * seen: VersionFloor), checks that the clicker may see the run and act on it
+ * (visibility.ts), then calls the runs service — which validates the choice and writes a
+ * guarded update with an AuditEvent. Refusals come back as an ephemeral message; for
+ * someone who may act, the card clicked is redrawn (only that card, rate-limited per person).
  */
 
 /** The fields of a block_actions payload we use. */
@@ -69,37 +72,53 @@ export interface ActionServiceOptions {
   reads: RunReads;
   runs: RunsService;
   views: RunViews;
-  renderer: Renderer;
-  policy: PermissionPolicy;
+  renderer: Pick<Renderer, 'redraw'>;
+  visibility: Visibility;
   logger: Logger;
+  /** Forced card redraws one person's refused clicks may cause per minute (0: none). */
+  forcedRedrawsPerMinute?: number | undefined;
+  clock?: Pick<Clock, 'now'> | undefined;
 }
 
 export const REFUSED = {
   malformed: 'That choice is not one this card offers, so nothing was changed.',
   stale: 'This card was out of date, so nothing was changed: it now shows the latest. Try again from it.',
-  gone: 'That step no longer exists.',
+  staleAlert:
+    'This button is from an older state of the step (it changed since), so nothing was changed. Use the card in the run thread.',
+  /** The same words whether the step does not exist or its run is in a channel the clicker is not in. */
+  gone: 'That step no longer exists, or its run is in a channel you are not in. Nothing was changed.',
 };
 
 type StepRow = Awaited<ReturnType<RunsService['step']>>;
 
+/** Which message a refusal redraws: the card clicked, or the run's parent message. */
+type Redraw = { runId: string; key: string } | undefined;
+
 export class ActionService {
   private readonly floor = new VersionFloor();
+  private readonly redraws: RateWindow;
 
-  constructor(private readonly o: ActionServiceOptions) {}
+  constructor(private readonly o: ActionServiceOptions) {
+    this.redraws = new RateWindow({
+      limit: o.forcedRedrawsPerMinute ?? 6,
+      windowMs: 60_000,
+      clock: o.clock,
+    });
+  }
 
   selectModel(input: ActionInput): Promise<ActionReply> {
-    return this.onStep(input, async (step, version) => {
+    return this.onStep(input, async (step, version, card) => {
       const choice = parseModelValue(input.value);
-      if (!choice) return this.refuse(step.runId, REFUSED.malformed);
+      if (!choice) return this.refuse(input, card, REFUSED.malformed);
       await this.o.runs.setStepModel(step, choice, input.userId, version);
       return undefined;
     });
   }
 
   selectPersona(input: ActionInput): Promise<ActionReply> {
-    return this.onStep(input, async (step, version) => {
+    return this.onStep(input, async (step, version, card) => {
       const choice = parsePersonaValue(input.value);
-      if (!choice) return this.refuse(step.runId, REFUSED.malformed);
+      if (!choice) return this.refuse(input, card, REFUSED.malformed);
       await this.o.runs.setStepPersona(
         step,
         choice.kind === 'default' ? null : choice.personaId,
@@ -111,18 +130,24 @@ export class ActionService {
   }
 
   retry(input: ActionInput): Promise<ActionReply> {
-    return this.onStep(input, async (step, version) => {
-      if (parseIdValue(input.value) !== step.id) return this.refuse(step.runId, REFUSED.malformed);
+    return this.onStep(input, async (step, version, card) => {
+      if (parseIdValue(input.value) !== step.id) return this.refuse(input, card, REFUSED.malformed);
       await this.o.runs.retryStep(step.id, input.userId, version);
       return undefined;
     });
   }
 
-  /** The modal behind "View full output"; anyone who can see the card may read it. */
-  async fullOutput(input: Pick<ActionInput, 'value'>): Promise<ModalView | MessagePayload> {
+  /**
+   * The modal behind "View full output", for someone who may see the step's run. The step id
+   * comes from the button's value, which anyone can forge: it is looked up, and its run's
+   * visibility checked, here.
+   */
+  async fullOutput(input: Pick<ActionInput, 'userId' | 'value'>): Promise<ModalView | MessagePayload> {
     const stepId = parseIdValue(input.value);
-    const step = stepId ? await this.o.reads.step(stepId) : null;
-    if (!step) return errorMessage(stepId ? REFUSED.gone : REFUSED.malformed);
+    if (!stepId) return errorMessage(REFUSED.malformed);
+    const step = await this.o.reads.step(stepId);
+    if (!step || !(await this.o.visibility.seenRun(input.userId, step.runId)))
+      return errorMessage(REFUSED.gone);
     const run = await this.o.reads.runSummary(step.runId);
     return fullOutputModal({
       step: { ...step, total: run?._count.steps ?? step.position + 1 },
@@ -138,7 +163,7 @@ export class ActionService {
     if (!block || !runId || block.runId !== runId) return errorMessage(REFUSED.malformed);
     const denied = await this.permission(runId, input);
     if (denied) return denied;
-    return this.engineCall(runId, async () => {
+    return this.engineCall(input, { runId, key: parentKey(runId) }, async () => {
       if (kind === 'pause') await this.o.runs.pauseRun(runId, input.userId);
       else if (kind === 'resume') await this.o.runs.resumeRun(runId, input.userId);
       else await this.o.runs.cancelRun(runId, input.userId);
@@ -146,7 +171,12 @@ export class ActionService {
     });
   }
 
-  /** An alert's "Retry with <provider/model>": switch the paused step, then retry it — one click. */
+  /**
+   * An alert's (or Home's) "Retry with <provider/model>": switch the paused step, then retry
+   * it — one click. Only for the pause the button was drawn for: its block carries the step's
+   * version then, and a step changed since (retried and paused again, switched from its card)
+   * refuses it. Alerts have no choice to reset, so nothing is redrawn.
+   */
   async retryWith(input: ActionInput): Promise<ActionReply> {
     const choice = parseRetryWithValue(input.value);
     const block = parseBlockId(input.blockId);
@@ -157,14 +187,14 @@ export class ActionService {
     const denied = await this.permission(step.runId, input);
     if (denied) return denied;
     if (step.status !== 'paused') {
-      this.o.renderer.schedule(step.runId, { force: true });
       return errorMessage(
         safeMrkdwn(
           `Step *${step.name}* is ${step.status} now, so there is nothing to retry. Nothing was changed.`,
         ),
       );
     }
-    return this.engineCall(step.runId, async () => {
+    if (step.version !== block.version) return errorMessage(REFUSED.staleAlert);
+    return this.engineCall(input, undefined, async () => {
       const switched = await this.o.runs.setStepModel(
         step,
         { provider: choice.provider, model: choice.model },
@@ -176,51 +206,64 @@ export class ActionService {
     });
   }
 
-  /** Common path of the card's own controls: block_id → step + version, stale check, permission. */
+  /** Common path of the card's own controls: block_id → step + version, permission, stale check. */
   private async onStep(
     input: ActionInput,
-    act: (step: StepRow, version: number) => Promise<ActionReply>,
+    act: (step: StepRow, version: number, card: Redraw) => Promise<ActionReply>,
   ): Promise<ActionReply> {
     const block = parseStepBlockId(input.blockId);
     if (!block) return errorMessage(REFUSED.malformed);
-    const known = this.floor.staleRun(block.stepId, block.version);
-    if (known) return this.refuse(known, REFUSED.stale);
+    // Known to be out of date without reading anything: this process has seen (and so drawn,
+    // or is drawing) a newer version of the card, whose new block_id resets the clicker's
+    // menu. Nothing to redraw, nothing to check: the click changes nothing either way.
+    if (this.floor.staleRun(block.stepId, block.version)) return errorMessage(REFUSED.stale);
     const step = await this.findStep(block.stepId);
     if (!step) return errorMessage(REFUSED.gone);
     this.floor.note(step);
-    if (step.version !== block.version) return this.refuse(step.runId, REFUSED.stale);
     const denied = await this.permission(step.runId, input);
     if (denied) return denied;
-    return this.engineCall(step.runId, () => act(step, block.version));
+    const card = { runId: step.runId, key: cardKey(step.id) };
+    if (step.version !== block.version) return this.refuse(input, card, REFUSED.stale);
+    return this.engineCall(input, card, () => act(step, block.version, card));
   }
 
   private async findStep(stepId: string): Promise<StepRow | undefined> {
     return (await this.o.reads.step(stepId)) ?? undefined;
   }
 
+  /**
+   * Undefined when the clicker may act on the run; else the refusal. Someone who may not see
+   * the run is told nothing about it; someone who sees it but may not act is told who can.
+   * Neither gets a redraw: their click changed nothing, and costs Slack nothing either.
+   */
   private async permission(runId: string, input: ActionInput): Promise<ActionReply> {
-    const access = await runAccess(this.o.reads, runId);
-    if (!access) return errorMessage(REFUSED.gone);
-    const decision = mayActOnRun({ userId: input.userId, channelId: input.channelId }, access, this.o.policy);
-    if (decision.allowed) return undefined;
-    // The clicker's client may show a choice that was not applied: redraw it.
-    this.o.renderer.schedule(runId, { force: true });
-    return errorMessage(decision.message);
+    const check = await this.o.visibility.mayAct(input.userId, runId);
+    if (check.allowed) return undefined;
+    return errorMessage(check.unseen ? REFUSED.gone : check.message);
   }
 
   /** Runs a service call; a stale or invalid request becomes an ephemeral refusal and a redraw. */
-  private async engineCall(runId: string, call: () => Promise<ActionReply>): Promise<ActionReply> {
+  private async engineCall(
+    input: ActionInput,
+    redraw: Redraw,
+    call: () => Promise<ActionReply>,
+  ): Promise<ActionReply> {
     try {
       return await call();
     } catch (error) {
       // stale (someone else changed it first), invalid_choice (a forged or withdrawn option), not_found…
       if (!EngineError.isInstance(error)) throw error;
-      return this.refuse(runId, `${safeMrkdwn(error.message)} Nothing was changed.`);
+      return this.refuse(input, redraw, `${safeMrkdwn(error.message)} Nothing was changed.`);
     }
   }
 
-  private refuse(runId: string, message: string): ActionReply {
-    this.o.renderer.schedule(runId, { force: true });
+  /**
+   * A refusal to someone who may act: the card they clicked is redrawn (their client may show
+   * a choice that was not applied) — that card only, and at most FORCED_REDRAWS_PER_USER_PER_MINUTE
+   * times a minute per person, so nobody's clicks can spend Slack's edits for the workspace.
+   */
+  private refuse(input: ActionInput, redraw: Redraw, message: string): ActionReply {
+    if (redraw && this.redraws.take(input.userId)) this.o.renderer.redraw(redraw.runId, redraw.key);
     return errorMessage(message);
   }
 }

@@ -7,7 +7,7 @@ import type { ProviderHealth } from '../health/monitor.js';
 import { quietRow } from '../health/stats.js';
 import type { Command } from './command-parser.js';
 import type { ControlActions } from './control-actions.js';
-import { mayActOnRun, mayRunWorkflow, type PermissionPolicy, runAccess } from './permissions.js';
+import { mayRunWorkflow, type PermissionPolicy } from './permissions.js';
 import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher } from './publisher.js';
 import type { Renderer } from './renderer.js';
@@ -32,6 +32,7 @@ import {
 } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
 import { safeMrkdwn } from './views/text.js';
+import type { Visibility } from './visibility.js';
 import type { AuthoringService } from './workflow-editor.js';
 
 /**
@@ -48,6 +49,9 @@ export interface CommandServiceOptions {
   renderer: Renderer;
   publisher: Publisher;
   catalogue: ModelCatalogue;
+  /** Who may see and act on which run (visibility.ts). */
+  visibility: Visibility;
+  /** Who may start which workflow (runners:, owners, admins). */
   policy: PermissionPolicy;
   schedules: ScheduleCommands;
   authoring: AuthoringService;
@@ -114,7 +118,7 @@ export class CommandService {
         case 'list':
           return await this.workflowList();
         case 'status':
-          return command.run ? await this.status(command.run) : await this.recent(ctx.channelId);
+          return command.run ? await this.status(command.run, ctx) : await this.recent(ctx);
         case 'cancel':
           return await this.cancel(command.run, ctx);
         case 'rerun':
@@ -183,11 +187,13 @@ export class CommandService {
         return unknownWorkflowMessage(workflow, names);
       }
       if (error.code === 'input_too_large') return usageErrorMessage('run', error.message);
+      if (error.code === 'too_many_runs') return errorMessage(safeMrkdwn(error.message));
       return errorMessage(safeMrkdwn(error.message));
     }
   }
 
-  private async status(ref: string): Promise<MessagePayload> {
+  /** One run, for someone who may see it; anyone else gets the answer a missing run gets. */
+  private async status(ref: string, ctx: CommandContext): Promise<MessagePayload> {
     let runId: string;
     try {
       runId = (await this.o.runs.findRun(ref)).id;
@@ -195,6 +201,7 @@ export class CommandService {
       if (EngineError.isInstance(error) && error.code === 'not_found') return unknownRunMessage(ref);
       throw error;
     }
+    if (!(await this.o.visibility.seenRun(ctx.userId, runId))) return unknownRunMessage(ref);
     const loaded = await this.o.views.load(runId);
     if (!loaded) return unknownRunMessage(ref);
     const { row } = loaded;
@@ -213,9 +220,16 @@ export class CommandService {
     return runStatusMessage(loaded.run, loaded.steps, { permalink, providers: loaded.menus.providers });
   }
 
-  private async recent(channelId: string): Promise<MessagePayload> {
-    let rows = await this.o.stores.reads.recentRuns({ channelId, take: 10 });
-    if (rows.length === 0) rows = await this.o.stores.reads.recentRuns({ take: 10 });
+  /**
+   * The latest runs of this channel; with none here, the latest runs the user may see
+   * elsewhere — never another channel's runs they are not in.
+   */
+  private async recent(ctx: CommandContext): Promise<MessagePayload> {
+    const { visibility } = this.o;
+    let rows = (await visibility.canSee(ctx.userId, ctx.channelId))
+      ? await this.o.stores.reads.recentRuns({ channelId: ctx.channelId, take: 10 })
+      : [];
+    if (rows.length === 0) rows = await visibility.recentRuns(ctx.userId, 10);
     const usage = await this.o.stores.reads.usageOf(rows.map((r) => r.id));
     return recentRunsMessage(rows.map((r) => runView(r, { usage: usage.get(r.id) })));
   }
@@ -234,7 +248,10 @@ export class CommandService {
   }
 
   private async export(name: string, ctx: CommandContext): Promise<MessagePayload | undefined> {
-    const exported = await this.o.authoring.export(name);
+    // A file's schedules name their channel and input: only those the user may see go out.
+    const exported = await this.o.authoring.export(name, {
+      keepSchedules: (schedules) => this.o.visibility.filter(ctx.userId, schedules, (s) => s.channel),
+    });
     if ('refusal' in exported) return exported.refusal;
     if (exported.message) return exported.message;
     if (!ctx.sendFile)
@@ -270,10 +287,8 @@ export class CommandService {
       if (EngineError.isInstance(error) && error.code === 'not_found') return unknownRunMessage(ref);
       throw error;
     }
-    const access = await runAccess(this.o.stores.reads, run.id);
-    if (!access) return unknownRunMessage(ref);
-    const decision = mayActOnRun({ userId: ctx.userId, channelId: ctx.channelId }, access, this.o.policy);
-    if (!decision.allowed) return errorMessage(decision.message);
+    const check = await this.o.visibility.mayAct(ctx.userId, run.id);
+    if (!check.allowed) return check.unseen ? unknownRunMessage(ref) : errorMessage(check.message);
     await this.o.runs.cancelRun(run.id, ctx.userId);
     return cancelledMessage(run.number, run.workflowName);
   }

@@ -9,7 +9,7 @@ import { mayApprove, type UsergroupMembers } from './approvers.js';
 import type { ActionInput, ActionReply } from './card-actions.js';
 import type { Command } from './command-parser.js';
 import type { ControlNotices } from './control-notices.js';
-import { mayActOnRun, mayEditWorkflow, type PermissionPolicy, runAccess } from './permissions.js';
+import { mayEditWorkflow, type PermissionPolicy } from './permissions.js';
 import type { Renderer } from './renderer.js';
 import type { RunViews } from './run-views.js';
 import {
@@ -36,6 +36,7 @@ import {
 } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
 import { mrkdwnToPlain, safeMrkdwn } from './views/text.js';
+import type { Visibility } from './visibility.js';
 import type { ViewSubmission } from './workflow-editor.js';
 
 /**
@@ -59,6 +60,8 @@ export interface ControlActionsOptions {
   policy: PermissionPolicy;
   groups: UsergroupMembers;
   notices: ControlNotices;
+  /** Who may see which run: deciding on a run needs seeing it (docs/security.md). */
+  visibility: Pick<Visibility, 'seenRun' | 'mayAct'>;
   logger: Logger;
 }
 
@@ -257,7 +260,7 @@ export class ControlActions {
     if (!stepId || block?.scope !== 'alert' || block.id !== stepId) return errorMessage(MALFORMED);
     const step = await this.o.reads.step(stepId);
     if (!step) return errorMessage('That step no longer exists.');
-    const access = await runAccess(this.o.reads, step.runId);
+    const access = await this.o.visibility.seenRun(input.userId, step.runId);
     const workflow = await this.o.reads.workflowNameOf(step.runId);
     if (!access || !workflow) return errorMessage('That run no longer exists.');
     const decision = mayEditWorkflow(input.userId, { name: workflow, owners: access.owners }, this.o.policy);
@@ -351,7 +354,7 @@ export class ControlActions {
 
   /** undefined when `userId` may decide on this step's approval; else why not (mrkdwn). */
   private async approverCheck(step: RunStepRow, userId: string): Promise<string | undefined> {
-    const access = await runAccess(this.o.reads, step.runId);
+    const access = await this.o.visibility.seenRun(userId, step.runId);
     if (!access) return 'That run no longer exists.';
     const decision = await mayApprove(
       userId,
@@ -368,10 +371,9 @@ export class ControlActions {
     runId: string,
     input: { userId: string; channelId?: string | undefined },
   ): Promise<MessagePayload | undefined> {
-    const access = await runAccess(this.o.reads, runId);
-    if (!access) return errorMessage('That run no longer exists.');
-    const decision = mayActOnRun(input, access, this.o.policy);
-    return decision.allowed ? undefined : errorMessage(decision.message);
+    const check = await this.o.visibility.mayAct(input.userId, runId);
+    if (check.allowed) return undefined;
+    return errorMessage(check.unseen ? 'That run no longer exists.' : check.message);
   }
 
   /** The modal's inputs → the edits that change something (KEEP and an unchanged prompt are none). */

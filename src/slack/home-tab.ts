@@ -8,20 +8,24 @@ import { budgetDay } from '../engine/budget.js';
 import { describeHealth, healthStatus } from '../health/describe.js';
 import type { HealthRow } from '../health/stats.js';
 import type { Logger } from '../logging.js';
-import type { ScheduleService } from '../schedules/service.js';
-import type { RunViews } from './run-views.js';
+import type { ScheduleService, ScheduleView } from '../schedules/service.js';
+import type { LoadedRun, RunViews } from './run-views.js';
 import { alternativesFor, runView } from './view-model.js';
 import { type AttentionItem, type HealthLine, homeView, type SpendLine } from './views/home-view.js';
 import type { MenuOptions } from './views/model.js';
+import type { Visibility } from './visibility.js';
 
 /**
- * The App Home tab, built from the database on every open (views.publish). Users who opened
- * it lately get it republished when a run pauses or finishes, so "Needs attention" does not
- * go stale while they look at it; a click made on it republishes it with the answer on top.
+ * The App Home tab, built from the database on every open (views.publish), for the person
+ * looking: only the runs and schedules of channels they are in (visibility.ts), so no one's
+ * Home carries another channel's input, errors or step ids. Users who opened it lately get
+ * it republished when a run pauses or finishes, so "Needs attention" does not go stale
+ * while they look at it; a click made on it republishes it with the answer on top.
  */
 
 export interface HomeTabOptions {
   reads: Pick<RunReads, 'recentRuns' | 'pausedRuns' | 'usageOf' | 'spendSince'>;
+  visibility: Visibility;
   views: RunViews;
   schedules: ScheduleService;
   catalogue: ModelCatalogue;
@@ -34,6 +38,13 @@ export interface HomeTabOptions {
   clock?: Pick<Clock, 'now'>;
   /** BUDGET_DAILY_USD, shown beside today's spend. */
   dailyCapUsd?: number | undefined;
+}
+
+/** What the Homes of one refresh share (see HomeTab.view). */
+interface Shared {
+  health: Promise<HealthLine[]>;
+  schedules: Promise<ScheduleView[]>;
+  load(runId: string): Promise<LoadedRun | undefined>;
 }
 
 const MAX_ATTENTION = 10;
@@ -56,14 +67,19 @@ export class HomeTab {
     return nowMs(this.o.clock ?? systemClock);
   }
 
-  /** The Home view for a user, with `notice` (safe mrkdwn) on top. */
-  async view(notice?: string): Promise<types.HomeView> {
+  /**
+   * `userId`'s Home view, with `notice` (safe mrkdwn) on top. `shared` holds what is the same
+   * for everyone, read once when many Homes are built together (a refresh).
+   */
+  async view(userId: string, notice?: string, shared: Shared = this.shared()): Promise<types.HomeView> {
+    const { visibility } = this.o;
+    // The workspace's spend adds up every channel's runs, private ones included: admins only.
     const [attention, recent, health, schedules, spend] = await Promise.all([
-      this.attention(),
-      this.o.reads.recentRuns({ take: RECENT_RUNS }),
-      this.health(),
-      this.o.schedules.listSchedules(),
-      this.spendToday(),
+      this.attention(userId, shared),
+      visibility.recentRuns(userId, RECENT_RUNS),
+      shared.health,
+      shared.schedules.then((all) => visibility.filter(userId, all, (s) => s.channelId)),
+      visibility.isAdmin(userId) ? this.spendToday() : Promise.resolve(undefined),
     ]);
     const usage = await this.o.reads.usageOf(recent.map((r) => r.id));
     return homeView({
@@ -85,7 +101,7 @@ export class HomeTab {
       const oldest = [...this.watchers.entries()].sort((a, b) => a[1] - b[1])[0];
       if (oldest) this.watchers.delete(oldest[0]);
     }
-    await this.o.publish(userId, await this.view(notice));
+    await this.o.publish(userId, await this.view(userId, notice));
   }
 
   /** Republishes recent watchers' Homes shortly after a run pauses or ends. */
@@ -123,28 +139,48 @@ export class HomeTab {
     const since = this.now() - WATCH_MS;
     for (const [userId, at] of this.watchers) if (at < since) this.watchers.delete(userId);
     if (this.watchers.size === 0 || this.stopped) return;
-    try {
-      // One view for all: Home shows the same runs to everyone.
-      const view = await this.view();
-      for (const userId of this.watchers.keys()) {
-        if (this.stopped) return;
-        await this.o
-          .publish(userId, view)
-          .catch((error: unknown) =>
-            this.o.logger.warn({ err: (error as Error).message }, 'Home tab refresh failed'),
-          );
+    // One view per person: each sees the runs of their own channels. What is the same for
+    // all (health, schedules, a paused run's card) is read once for the whole refresh.
+    const shared = this.shared();
+    for (const userId of [...this.watchers.keys()]) {
+      if (this.stopped) return;
+      try {
+        await this.o.publish(userId, await this.view(userId, undefined, shared));
+      } catch (error) {
+        this.o.logger.warn({ err: (error as Error).message }, 'Home tab refresh failed');
       }
-    } catch (error) {
-      this.o.logger.warn({ err: (error as Error).message }, 'Home tab refresh failed');
     }
   }
 
-  private async attention(): Promise<{ items: AttentionItem[]; more: number; menus: MenuOptions }> {
-    const { ids: paused, total } = await this.o.reads.pausedRuns(MAX_ATTENTION);
+  /** What every Home of one refresh shows alike, each read at most once. */
+  private shared(): Shared {
+    const loads = new Map<string, Promise<LoadedRun | undefined>>();
+    const schedules = this.o.schedules.listSchedules();
+    // Each view awaits it and reports its failure; a refresh stopped before any did must not leave it unhandled.
+    schedules.catch(() => {});
+    return {
+      health: this.health(),
+      schedules,
+      load: (runId) => {
+        let loaded = loads.get(runId);
+        if (!loaded) {
+          loaded = this.o.views.load(runId);
+          loads.set(runId, loaded);
+        }
+        return loaded;
+      },
+    };
+  }
+
+  private async attention(
+    userId: string,
+    shared: Shared,
+  ): Promise<{ items: AttentionItem[]; more: number; menus: MenuOptions }> {
+    const { ids: paused, total } = await this.o.visibility.pausedRuns(userId, MAX_ATTENTION);
     const items: AttentionItem[] = [];
     let menus: MenuOptions | undefined;
     for (const id of paused) {
-      const loaded = await this.o.views.load(id);
+      const loaded = await shared.load(id);
       if (!loaded) continue;
       menus ??= loaded.menus;
       // The step someone has to act on. A run paused by hand has none: its Resume is on the run.

@@ -17,6 +17,8 @@ export interface ListenerDeps {
   personas: PersonaEditor;
   home: HomeTab;
   publisher: Publisher;
+  /** Told when Slack reports someone joining or leaving a channel. */
+  membership: { forget(channelId: string): void };
   logger: Logger;
 }
 

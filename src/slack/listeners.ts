@@ -208,7 +208,7 @@ export function registerListeners(app: App, deps: ListenerDeps): InFlight {
         return;
       }
       try {
-        const view = await actions.fullOutput({ value: action.value });
+        const view = await actions.fullOutput({ userId: parsed.data.user.id, value: action.value });
         // The trigger_id expires 3 s after the click: open the modal directly, not through the publisher queue.
         if ('type' in view && view.type === 'modal')
           await client.views.open({ trigger_id: parsed.data.trigger_id, view });
@@ -231,6 +231,14 @@ export function registerListeners(app: App, deps: ListenerDeps): InFlight {
       }
     }),
   );
+
+  // Someone joined or left a channel the bot is in: who may see its runs changed now, not at
+  // the end of the membership cache's TTL.
+  const membershipChanged = inFlight.wrap(async ({ event }: { event: { channel?: unknown } }) => {
+    if (typeof event.channel === 'string') deps.membership.forget(event.channel);
+  });
+  app.event('member_joined_channel', membershipChanged);
+  app.event('member_left_channel', membershipChanged);
 
   registerEditors(app, deps, inFlight, answer);
   registerControl(app, deps, inFlight, answer);

@@ -4,11 +4,15 @@ import { starterMrkdwn } from './views/index.js';
 import { safeMrkdwn } from './views/text.js';
 
 /**
- * Who may change a run (switch a step's model or persona, retry, pause, resume, cancel):
- * the person who started it, the workflow's owners and SLACK_ADMIN_USER_IDS. With
- * SLACK_EDIT_POLICY=channel, anyone acting from the run's channel (or from the alert in the
- * team channel) may too: Slack only shows a message, and only delivers a click on it, to
- * members of its channel. Viewing output needs no permission.
+ * Who may ACT on what (pure rules; visibility.ts applies them with what Slack says, and
+ * only to people who may see the run: acting requires seeing).
+ *
+ * A run (switch a step's model or persona, retry, pause, resume, cancel): the person who
+ * started it, the workflow's owners and SLACK_ADMIN_USER_IDS. With SLACK_EDIT_POLICY=channel,
+ * the members of the run's channel too — but not people from another organisation in a
+ * Slack Connect channel, nor guests: the channel policy trusts the workspace's own members,
+ * not everyone a shared channel lets in. A failure alert grants nothing: being in the alert
+ * channel is not being in the run's channel.
  */
 
 export interface PermissionPolicy {
@@ -21,26 +25,31 @@ export interface RunAccess {
   startedBy: string;
   /** Workflow owners (the workflow's current list and the run's snapshot of it). */
   owners: readonly string[];
-  /** Channels whose members count as "in the channel": the run's, and the alert's. */
-  channels: readonly string[];
+  /** The run's channel (null: started outside Slack). */
+  channelId: string | null;
+}
+
+/** Who is asking, as Slack says: in the channel concerned, and from outside the workspace or not. */
+export interface Actor {
+  userId: string;
+  /** A member of the run's (or the schedule's) channel. */
+  inChannel: boolean;
+  /** From another organisation (Slack Connect), a guest, or not known to be neither. */
+  outsider: boolean;
 }
 
 export type Decision =
   | { allowed: true; as: 'starter' | 'owner' | 'admin' | 'channel' }
   | { allowed: false; message: string };
 
-export function mayActOnRun(
-  actor: { userId: string; channelId?: string | undefined },
-  run: RunAccess,
-  policy: PermissionPolicy,
-): Decision {
+export function mayActOnRun(actor: Actor, run: RunAccess, policy: PermissionPolicy): Decision {
   if (actor.userId === run.startedBy) return { allowed: true, as: 'starter' };
   if (run.owners.includes(actor.userId)) return { allowed: true, as: 'owner' };
   if (policy.adminUserIds.includes(actor.userId)) return { allowed: true, as: 'admin' };
-  if (policy.editPolicy === 'channel' && actor.channelId && run.channels.includes(actor.channelId)) {
+  if (policy.editPolicy === 'channel' && actor.inChannel && !actor.outsider) {
     return { allowed: true, as: 'channel' };
   }
-  const where = policy.editPolicy === 'channel' ? ', people in its channel' : '';
+  const where = policy.editPolicy === 'channel' ? ', members of its channel from this workspace' : '';
   return {
     allowed: false,
     message: `:lock: You can't change run #${run.number}. Only the person who started it (${starterMrkdwn(run.startedBy)})${where}, the workflow's owners and Switchboard admins can. Nothing was changed.`,
@@ -55,14 +64,11 @@ export async function runAccess(
   const run = await reads.runAccess(runId);
   if (!run) return undefined;
   const definition = readSnapshot(run.snapshot).definition;
-  const channels = [run.channelId, ...run.steps.map((s) => s.alertChannel)].filter((c): c is string =>
-    Boolean(c),
-  );
   return {
     number: run.number,
     startedBy: run.startedBy,
     owners: [...new Set([...(run.workflow.owners ?? []), ...(definition.owners ?? [])])],
-    channels: [...new Set(channels)],
+    channelId: run.channelId,
   };
 }
 
@@ -89,6 +95,16 @@ export function mayEditWorkflow(
   };
 }
 
+export type ScheduleAction = 'add' | 'pause' | 'resume' | 'remove';
+
+export interface ScheduleTarget {
+  workflow: string;
+  owners: readonly string[];
+  createdBy?: string | undefined;
+  /** The channel the schedule posts in (for `add`, the channel it is typed in). */
+  channelId: string;
+}
+
 /**
  * Who may start a run of a workflow: everyone, unless its file lists `runners:`; then those,
  * its owners and Switchboard admins. Applies wherever a person starts a run in Slack (the
@@ -110,27 +126,39 @@ export function mayRunWorkflow(
 }
 
 /**
- * Who may add, pause, resume or remove a schedule: the workflow's owners, admins, and the
- * person who made the schedule; with SLACK_EDIT_POLICY=channel, anyone acting from the
- * channel the schedule posts in (for `add`, the channel it is typed in).
+ * Who may manage a schedule. Adding one: the workflow's owners and admins only, whatever
+ * the policy — a schedule spends on every firing with nobody there, so like an edit of the
+ * definition it is the owners' call. Pausing, resuming and removing: owners, admins and the
+ * person who made it; with SLACK_EDIT_POLICY=channel, members of the schedule's channel from
+ * this workspace may also pause and resume it (the brake is within everyone's reach), not
+ * remove it.
  */
 export function mayManageSchedule(
-  actor: { userId: string; channelId?: string | undefined },
-  target: { workflow: string; owners: readonly string[]; createdBy?: string | undefined; channelId: string },
+  actor: Actor,
+  target: ScheduleTarget,
   policy: PermissionPolicy,
+  action: ScheduleAction,
 ): Decision {
   if (target.owners.includes(actor.userId)) return { allowed: true, as: 'owner' };
   if (policy.adminUserIds.includes(actor.userId)) return { allowed: true, as: 'admin' };
-  if (target.createdBy === actor.userId) return { allowed: true, as: 'starter' };
-  if (policy.editPolicy === 'channel' && actor.channelId === target.channelId) {
+  if (action !== 'add' && target.createdBy === actor.userId) return { allowed: true, as: 'starter' };
+  const channelMayDo = action === 'pause' || action === 'resume';
+  if (policy.editPolicy === 'channel' && channelMayDo && actor.inChannel && !actor.outsider) {
     return { allowed: true, as: 'channel' };
   }
-  const where = policy.editPolicy === 'channel' ? ', people in its channel' : '';
+  if (action === 'add') {
+    return {
+      allowed: false,
+      message: `:lock: You can't add schedules to \`${safeMrkdwn(target.workflow)}\`. Only its owners (${mentions(target.owners)}) and Switchboard admins can: a schedule runs (and spends) with nobody there. Nothing was changed.`,
+    };
+  }
+  const where =
+    policy.editPolicy === 'channel' && channelMayDo ? ', members of its channel from this workspace' : '';
   const creator =
     target.createdBy && !target.createdBy.startsWith('file:') ? ', whoever made the schedule' : '';
   return {
     allowed: false,
-    message: `:lock: You can't change schedules of \`${safeMrkdwn(target.workflow)}\`. Only its owners (${mentions(target.owners)})${creator}${where} and Switchboard admins can. Nothing was changed.`,
+    message: `:lock: You can't ${action} schedules of \`${safeMrkdwn(target.workflow)}\`. Only its owners (${mentions(target.owners)})${creator}${where} and Switchboard admins can. Nothing was changed.`,
   };
 }
 

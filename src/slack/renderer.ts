@@ -1,3 +1,4 @@
+import { BoundedMap } from '../core/bounded-map.js';
 import { type Clock, nowMs, systemClock } from '../core/clock.js';
 import type { EngineEventBus } from '../core/events.js';
 import type { RunStore } from '../db/run-store.js';
@@ -44,9 +45,22 @@ export interface RendererOptions {
   clock?: Pick<Clock, 'now'>;
 }
 
+/** Every message of the run (a restart's redraw of everything), as opposed to one card. */
+const ALL = '*';
+
+/**
+ * How many runs' "tell me if the parent cannot be posted" listeners, and runs Slack refused
+ * for good, are remembered: a listener is dropped once its parent is posted, and these
+ * bounds only matter for runs whose parent never is.
+ */
+export const MAX_REMEMBERED_RUNS = 2_000;
+/** …and for how long: a parent not posted after this is not going to be for the listener. */
+export const FAILURE_LISTENER_TTL_MS = 30 * 60_000;
+
 interface RunState {
   dirty: boolean;
-  force: boolean;
+  /** Messages to re-send even if Slack shows the same (ALL: every one). */
+  forced: Set<string>;
   /** Something changed since the last render (not only a forced redraw asked for). */
   changed: boolean;
   done: Promise<void>;
@@ -57,13 +71,25 @@ export type PostFailureListener = (error: SlackCallError) => void;
 
 export class Renderer {
   private readonly states = new Map<string, RunState>();
-  private readonly failureListeners = new Map<string, PostFailureListener>();
+  private readonly failureListeners: BoundedMap<string, PostFailureListener>;
   /** Runs whose parent Slack refused for good (bot not in the channel…): not retried on every event. */
-  private readonly unpostable = new Set<string>();
+  private readonly unpostable: BoundedMap<string, true>;
   private readonly idleWaiters = new Set<() => void>();
   private stopped = false;
 
-  constructor(private readonly o: RendererOptions) {}
+  constructor(private readonly o: RendererOptions) {
+    this.failureListeners = new BoundedMap({
+      max: MAX_REMEMBERED_RUNS,
+      ttlMs: FAILURE_LISTENER_TTL_MS,
+      clock: o.clock,
+    });
+    this.unpostable = new BoundedMap({ max: MAX_REMEMBERED_RUNS, clock: o.clock });
+  }
+
+  /** How many runs this renderer remembers something about (tests of its bounds). */
+  remembered(): { failureListeners: number; unpostable: number } {
+    return { failureListeners: this.failureListeners.size, unpostable: this.unpostable.size };
+  }
 
   /** Subscribes to the engine's events; returns the unsubscribe function. */
   attach(events: EngineEventBus): () => void {
@@ -81,22 +107,35 @@ export class Renderer {
   }
 
   /**
-   * Marks a run for rendering; returns at once. `force` re-sends messages even when Slack
-   * already shows the same (a client that showed a refused choice must be reset).
+   * Marks a run for rendering; returns at once. `force` re-sends every message of the run
+   * even when Slack already shows the same (after a restart, say).
    */
   schedule(runId: string, options: { force?: boolean } = {}): void {
+    this.mark(runId, options.force ? ALL : undefined);
+  }
+
+  /**
+   * Re-sends one message of the run — a card (`cardKey`) or the parent (`parentKey`) — even
+   * if Slack already shows the same: a client that showed a refused choice must be reset.
+   * Only that message: a refused click never costs the whole run's worth of chat.update.
+   */
+  redraw(runId: string, key: string): void {
+    this.mark(runId, key);
+  }
+
+  private mark(runId: string, forced: string | undefined): void {
     if (this.stopped) return;
     const state = this.states.get(runId);
     if (state) {
       state.dirty = true;
-      state.force ||= Boolean(options.force);
-      state.changed ||= !options.force;
+      if (forced) state.forced.add(forced);
+      state.changed ||= !forced;
       return;
     }
     const fresh: RunState = {
       dirty: true,
-      force: Boolean(options.force),
-      changed: !options.force,
+      forced: new Set(forced ? [forced] : []),
+      changed: !forced,
       done: Promise.resolve(),
     };
     this.states.set(runId, fresh);
@@ -129,15 +168,17 @@ export class Renderer {
       await new Promise((resolve) => setImmediate(resolve));
       while (state.dirty && !this.stopped) {
         state.dirty = false;
-        const force = state.force;
+        const forced = state.forced;
         const changed = state.changed;
-        state.force = false;
+        state.forced = new Set();
         state.changed = false;
         // Refused clicks ask for forced redraws of an unchanged run; while the last one still
         // waits for Slack's rate limit, drawing it again would only take its place.
-        if (force && !changed && this.o.publisher.forcedSendWaiting(parentKey(runId))) continue;
+        const waiting = (key: string) =>
+          this.o.publisher.forcedSendWaiting(key === ALL ? parentKey(runId) : key);
+        if (forced.size > 0 && !changed && [...forced].every(waiting)) continue;
         try {
-          await this.render(runId, force);
+          await this.render(runId, forced);
         } catch (error) {
           this.o.logger.error({ runId, err: (error as Error).message }, 'rendering a run failed');
         }
@@ -153,7 +194,8 @@ export class Renderer {
     }
   }
 
-  private async render(runId: string, force: boolean): Promise<void> {
+  private async render(runId: string, forced: ReadonlySet<string>): Promise<void> {
+    const force = (key: string) => forced.has(ALL) || forced.has(key);
     const loaded = await this.o.views.load(runId);
     // Runs started outside Slack (CLI) have no channel: nothing to show.
     if (!loaded?.row.channelId || this.unpostable.has(runId)) return;
@@ -169,7 +211,7 @@ export class Renderer {
       key: parent,
       channel,
       payload: runParentMessage(run),
-      force,
+      force: force(parent),
       changing: active,
       // A run started "in that thread" is itself a reply there.
       threadTs: row.inThreadTs ?? undefined,
@@ -180,7 +222,7 @@ export class Renderer {
         if (row.inThreadTs) this.schedule(runId);
       },
       onFailed: (error: SlackCallError) => {
-        if (!error.transient) this.unpostable.add(runId);
+        if (!error.transient) this.unpostable.set(runId, true);
         this.failureListeners.get(runId)?.(error);
         this.failureListeners.delete(runId);
       },
@@ -204,7 +246,7 @@ export class Renderer {
         key,
         channel,
         payload: stepCard(view, menus),
-        force,
+        force: force(key),
         changing: active && (step.status === 'pending' || step.status === 'running'),
         threadOf: parent,
         threadTs,

@@ -1,11 +1,17 @@
 import { isValidTimezone } from '../core/timezone.js';
 import type { WorkflowStore } from '../db/workflow-store.js';
-import { ScheduleError, type ScheduleService, type ScheduleView } from '../schedules/service.js';
-import { mayManageSchedule, type PermissionPolicy } from './permissions.js';
+import {
+  ScheduleError,
+  type ScheduleService,
+  type ScheduleView,
+  unknownSchedule,
+} from '../schedules/service.js';
+import type { ScheduleAction } from './permissions.js';
 import { errorMessage, usageErrorMessage } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
 import { scheduleChangedMessage, scheduleListMessage } from './views/schedules.js';
 import { inlineCode, safeMrkdwn } from './views/text.js';
+import type { Visibility } from './visibility.js';
 
 /**
  * `/workflow schedule add <name> "<cron>" [tz] [input] | list [name] | pause|resume|remove
@@ -96,7 +102,8 @@ function parseAdd(rest: string): ScheduleCommand {
 export interface ScheduleCommandsOptions {
   workflows: Pick<WorkflowStore, 'facts'>;
   service: ScheduleService;
-  policy: PermissionPolicy;
+  /** Who may see which schedule (its channel's members) and change it (visibility.ts). */
+  visibility: Visibility;
 }
 
 export class ScheduleCommands {
@@ -110,8 +117,11 @@ export class ScheduleCommands {
       switch (command.action) {
         case 'usage':
           return usageErrorMessage('schedule', command.problem);
-        case 'list':
-          return scheduleListMessage(await this.o.service.listSchedules({ workflow: command.workflow }));
+        case 'list': {
+          const all = await this.o.service.listSchedules({ workflow: command.workflow });
+          // A schedule shows its channel and its input: only to people who may see that channel.
+          return scheduleListMessage(await this.o.visibility.filter(ctx.userId, all, (s) => s.channelId));
+        }
         case 'add':
           return await this.add(command, ctx);
         default:
@@ -130,10 +140,10 @@ export class ScheduleCommands {
     const workflow = await this.o.workflows.facts({ name: command.workflow });
     // An unknown workflow is the service's to report (with suggestions); a known one is checked first.
     if (workflow) {
-      const decision = mayManageSchedule(
-        ctx,
+      const decision = await this.o.visibility.mayManageSchedule(
+        ctx.userId,
         { workflow: workflow.name, owners: workflow.owners, channelId: ctx.channelId },
-        this.o.policy,
+        'add',
       );
       if (!decision.allowed) return errorMessage(decision.message);
     }
@@ -154,7 +164,9 @@ export class ScheduleCommands {
     ctx: { userId: string; channelId: string },
   ): Promise<MessagePayload> {
     const schedule = await this.o.service.getSchedule(ref);
-    const denied = await this.refusal(schedule, ctx);
+    // One nobody may see is answered as one that does not exist.
+    if (!(await this.o.visibility.canSee(ctx.userId, schedule.channelId))) throw unknownSchedule(ref);
+    const denied = await this.refusal(schedule, action, ctx);
     if (denied) return denied;
     if (action === 'pause')
       return scheduleChangedMessage('paused', await this.o.service.pauseSchedule(ref, ctx.userId));
@@ -165,18 +177,19 @@ export class ScheduleCommands {
 
   private async refusal(
     schedule: ScheduleView,
+    action: ScheduleAction,
     ctx: { userId: string; channelId: string },
   ): Promise<MessagePayload | undefined> {
     const workflow = await this.o.workflows.facts({ name: schedule.workflow });
-    const decision = mayManageSchedule(
-      ctx,
+    const decision = await this.o.visibility.mayManageSchedule(
+      ctx.userId,
       {
         workflow: schedule.workflow,
         owners: workflow?.owners ?? [],
         createdBy: schedule.createdBy,
         channelId: schedule.channelId,
       },
-      this.o.policy,
+      action,
     );
     return decision.allowed ? undefined : errorMessage(decision.message);
   }

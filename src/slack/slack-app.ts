@@ -22,6 +22,7 @@ import { registerFunctionSteps } from './function-listeners.js';
 import { FunctionSteps } from './function-steps.js';
 import { HomeTab } from './home-tab.js';
 import { registerListeners } from './listeners.js';
+import { SlackDirectory } from './membership.js';
 import { PersonaEditor } from './persona-editor.js';
 import { Publisher, type PublisherOptions, type SlackCaller } from './publisher.js';
 import type { BucketClock, RateLimits } from './rate-limit.js';
@@ -33,6 +34,7 @@ import { ShortcutService } from './shortcuts.js';
 import { createSocketReceiver } from './socket-receiver.js';
 import { ThreadReader } from './thread-reader.js';
 import { section } from './views/blocks.js';
+import { Visibility } from './visibility.js';
 import { AuthoringService } from './workflow-editor.js';
 
 /**
@@ -63,7 +65,7 @@ export interface SlackCore {
 export interface SlackAppOptions {
   core: SlackCore;
   config: Pick<Config, 'slack' | 'defaults' | 'retry' | 'stepTimeoutMs' | 'schedules'> &
-    Partial<Pick<Config, 'budget'>>;
+    Partial<Pick<Config, 'budget' | 'limits'>>;
   /** Web API client for posting and editing messages (default: a WebClient on SLACK_API_URL). */
   client?: SlackCaller;
   /** Per-method buckets (default: Slack's documented limits). */
@@ -94,6 +96,9 @@ export interface SlackApp {
   home: HomeTab;
   /** Workflow Builder steps waiting for their runs. */
   functionSteps: FunctionSteps;
+  /** Who may see which run (channel membership read from Slack, cached). */
+  visibility: Visibility;
+  directory: SlackDirectory;
   /** Posts a notice (safe mrkdwn, e.g. a schedule's missed firings) in a channel. */
   notify(channelId: string, text: string): Promise<void>;
   /**
@@ -200,6 +205,16 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
   const runs = core.engine.runs;
   const policy = { adminUserIds: slack.adminUserIds, editPolicy: slack.editPolicy };
+  // Membership lookups go straight to Slack, outside the publisher's queues: a person is
+  // waiting for the answer, and a lookup Slack cannot answer now is better refused than late.
+  const directory = new SlackDirectory({
+    client,
+    ttlMs: slack.membershipTtlMs,
+    logger,
+    clock: options.clock,
+    observer: options.observer,
+  });
+  const visibility = new Visibility({ directory, policy, reads: stores.reads });
   const renderer = new Renderer({
     store: stores.runs,
     runs,
@@ -217,6 +232,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     alertChannel: slack.alertChannel,
     parentWaitMs: options.alertParentWaitMs,
     rankAlternatives: options.rankAlternatives,
+    isPrivate: (channelId) => directory.isPrivate(channelId),
     prices: {
       list: core.prices ?? buildPriceList(),
       maxOutputTokens: config.budget?.maxOutputTokens ?? 4096,
@@ -240,6 +256,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     policy,
     groups: new UsergroupMembers({ publisher, logger }),
     notices,
+    visibility,
     logger,
   });
   const schedules =
@@ -248,6 +265,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       schedules: stores.schedules,
       workflows: stores.workflows,
       defaultTimezone: config.schedules.timezone,
+      minIntervalMinutes: config.schedules.minIntervalMinutes,
     });
   const authoring = new AuthoringService({
     workflows: stores.workflows,
@@ -265,15 +283,26 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     renderer,
     publisher,
     catalogue: core.catalogue,
+    visibility,
     policy,
-    schedules: new ScheduleCommands({ workflows: stores.workflows, service: schedules, policy }),
+    schedules: new ScheduleCommands({ workflows: stores.workflows, service: schedules, visibility }),
     authoring,
     personas,
     control,
   });
-  const actions = new ActionService({ reads: stores.reads, runs, views, renderer, policy, logger });
+  const actions = new ActionService({
+    reads: stores.reads,
+    runs,
+    views,
+    renderer,
+    visibility,
+    logger,
+    forcedRedrawsPerMinute: config.limits?.forcedRedrawsPerUserPerMinute,
+    clock: options.clock,
+  });
   const home = new HomeTab({
     reads: stores.reads,
+    visibility,
     views,
     schedules,
     catalogue: core.catalogue,
@@ -290,6 +319,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     personas,
     home,
     publisher,
+    membership: directory,
     logger,
   });
   const reader = new ThreadReader({
@@ -333,6 +363,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     authoring,
     home,
     functionSteps,
+    visibility,
+    directory,
 
     async notify(channelId, text) {
       await publisher.call('chat.postMessage', {

@@ -242,10 +242,11 @@ export function alternativesFor(
   const seen = new Set([`${failed.provider}/${failed.model}`]);
   const add = (ref: ModelRef) => {
     const key = `${ref.provider}/${ref.model}`;
+    // Only what the menus offer (the admin's *_MODELS list): the click is checked against it.
     if (
       seen.has(key) ||
       !catalogue.providers.includes(ref.provider) ||
-      !catalogue.has(ref.provider, ref.model)
+      !catalogue.models(ref.provider).includes(ref.model)
     ) {
       return;
     }

@@ -2,7 +2,7 @@ import { isAbsolute, relative } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { ModelCatalogue } from '../core/ports.js';
-import type { StepDefinition, WorkflowDefinition } from '../core/workflow-definition.js';
+import type { ScheduleDefinition, StepDefinition, WorkflowDefinition } from '../core/workflow-definition.js';
 import type { WorkflowStore } from '../db/workflow-store.js';
 import { resolveModel } from '../engine/precedence.js';
 import {
@@ -356,16 +356,30 @@ export class AuthoringService {
   // ── export ────────────────────────────────────────────────────────────────
 
   /** `/workflow export <name>`: the YAML, and a message when it is short enough for one. */
+  /**
+   * The workflow as a file. `keepSchedules` says which of its schedules the reader may see
+   * (a schedule names its channel and its input); the others are left out, and the header
+   * says how many.
+   */
   async export(
     name: string,
+    options: {
+      keepSchedules?: (schedules: ScheduleDefinition[]) => Promise<ScheduleDefinition[]>;
+    } = {},
   ): Promise<{ yaml: string; message?: MessagePayload; filename: string } | { refusal: MessagePayload }> {
     const loaded = await this.loadOrRefuse(name, { includeDisabled: true });
     if ('refusal' in loaded) return loaded;
     const { workflow } = loaded;
     const origin = this.originView(workflow);
+    const all = workflow.definition.schedules ?? [];
+    const kept = options.keepSchedules && all.length > 0 ? await options.keepSchedules(all) : all;
+    const left = all.length - kept.length;
     const yaml = exportWorkflowYaml(
-      workflow.definition,
-      `${workflow.name} v${workflow.version}, exported from Switchboard (${origin.kind === 'slack' ? `edited in Slack by ${origin.detail}` : origin.kind === 'file' ? `from ${origin.detail}` : 'origin unknown'}).`,
+      { ...workflow.definition, schedules: kept },
+      `${workflow.name} v${workflow.version}, exported from Switchboard (${origin.kind === 'slack' ? `edited in Slack by ${origin.detail}` : origin.kind === 'file' ? `from ${origin.detail}` : 'origin unknown'}).` +
+        (left > 0
+          ? `\n${left} schedule${left === 1 ? '' : 's'} posting in channels you are not in ${left === 1 ? 'is' : 'are'} left out.`
+          : ''),
     );
     const filename = `${workflow.name}.yml`;
     return exportFitsMessage(yaml)

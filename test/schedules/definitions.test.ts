@@ -105,11 +105,19 @@ describe('schedules in workflow files', () => {
 });
 
 describe('schedule settings in the environment', () => {
-  it('default to UTC and a one-day pause timeout', () => {
-    expect(loadConfig({}).schedules).toEqual({ timezone: 'UTC', pauseTimeoutMinutes: 1440 });
+  it('default to UTC, a one-day pause timeout and five minutes between firings of Slack-made schedules', () => {
+    expect(loadConfig({}).schedules).toEqual({
+      timezone: 'UTC',
+      pauseTimeoutMinutes: 1440,
+      minIntervalMinutes: 5,
+    });
     expect(
-      loadConfig({ SCHEDULE_TIMEZONE: 'europe/berlin', SCHEDULE_PAUSE_TIMEOUT_MINUTES: '0' }).schedules,
-    ).toEqual({ timezone: 'Europe/Berlin', pauseTimeoutMinutes: 0 });
+      loadConfig({
+        SCHEDULE_TIMEZONE: 'europe/berlin',
+        SCHEDULE_PAUSE_TIMEOUT_MINUTES: '0',
+        SCHEDULE_MIN_INTERVAL_MINUTES: '60',
+      }).schedules,
+    ).toEqual({ timezone: 'Europe/Berlin', pauseTimeoutMinutes: 0, minIntervalMinutes: 60 });
   });
 
   it('name the variable and the fix when wrong', () => {

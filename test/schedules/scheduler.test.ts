@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/engine/engine.js';
+import { EngineError } from '../../src/engine/engine-error.js';
 import type { AddScheduleRequest } from '../../src/schedules/service.js';
 import { TestClock } from '../support/clock.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
@@ -112,7 +113,7 @@ describe('firing', () => {
     const h = harness(db, engine, clock, {
       runs: {
         startRun: async () => {
-          throw new Error('Input is too large.');
+          throw new EngineError('input_too_large', 'Input is too large.');
         },
       },
     });

@@ -120,6 +120,8 @@ describe('manifest.yml', () => {
         'files:write',
         'channels:read',
         'groups:read',
+        'im:read',
+        'mpim:read',
         'users:read',
         'im:write',
         'channels:history',
@@ -130,6 +132,12 @@ describe('manifest.yml', () => {
         'mpim:read',
         'usergroups:read',
       ]),
+    );
+  });
+
+  it('hears when someone joins or leaves a channel (who may see its runs)', () => {
+    expect(manifest.settings.event_subscriptions?.bot_events).toEqual(
+      expect.arrayContaining(['member_joined_channel', 'member_left_channel']),
     );
   });
 });

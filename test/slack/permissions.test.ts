@@ -12,23 +12,24 @@ const run: RunAccess = {
   number: 7,
   startedBy: 'U0ALICE',
   owners: ['U0OWNER'],
-  channels: ['C0RUNS', 'C0ALERTS'],
+  channelId: 'C0RUNS',
 };
 const owners: PermissionPolicy = { adminUserIds: ['U0ADMIN'], editPolicy: 'owners' };
 const channel: PermissionPolicy = { ...owners, editPolicy: 'channel' };
+/** A member of the channel concerned, from this workspace; and the same person elsewhere or from outside. */
+const member = (userId: string) => ({ userId, inChannel: true, outsider: false });
+const notInChannel = (userId: string) => ({ userId, inChannel: false, outsider: false });
+const outsider = (userId: string) => ({ userId, inChannel: true, outsider: true });
 
 describe('who may change a run', () => {
   it('allows the starter, the workflow owners and the admins', () => {
-    expect(mayActOnRun({ userId: 'U0ALICE' }, run, owners)).toEqual({ allowed: true, as: 'starter' });
-    expect(mayActOnRun({ userId: 'U0OWNER' }, run, owners)).toEqual({ allowed: true, as: 'owner' });
-    expect(mayActOnRun({ userId: 'U0ADMIN', channelId: 'C0ELSE' }, run, owners)).toEqual({
-      allowed: true,
-      as: 'admin',
-    });
+    expect(mayActOnRun(member('U0ALICE'), run, owners)).toEqual({ allowed: true, as: 'starter' });
+    expect(mayActOnRun(member('U0OWNER'), run, owners)).toEqual({ allowed: true, as: 'owner' });
+    expect(mayActOnRun(notInChannel('U0ADMIN'), run, owners)).toEqual({ allowed: true, as: 'admin' });
   });
 
   it('refuses anyone else under the default policy, even in the run’s channel, saying who can', () => {
-    const decision = mayActOnRun({ userId: 'U0BOB', channelId: 'C0RUNS' }, run, owners);
+    const decision = mayActOnRun(member('U0BOB'), run, owners);
     expect(decision.allowed).toBe(false);
     if (!decision.allowed) {
       expect(decision.message).toContain("You can't change run #7");
@@ -37,18 +38,13 @@ describe('who may change a run', () => {
     }
   });
 
-  it('with SLACK_EDIT_POLICY=channel, lets people act from the run’s channel or its alert, not from elsewhere', () => {
-    expect(mayActOnRun({ userId: 'U0BOB', channelId: 'C0RUNS' }, run, channel)).toEqual({
-      allowed: true,
-      as: 'channel',
-    });
-    expect(mayActOnRun({ userId: 'U0BOB', channelId: 'C0ALERTS' }, run, channel)).toMatchObject({
-      allowed: true,
-    });
-    expect(mayActOnRun({ userId: 'U0BOB', channelId: 'C0OTHER' }, run, channel)).toMatchObject({
-      allowed: false,
-    });
-    expect(mayActOnRun({ userId: 'U0BOB' }, run, channel)).toMatchObject({ allowed: false });
+  it('with SLACK_EDIT_POLICY=channel, lets members of the run’s channel act, not people elsewhere nor outsiders', () => {
+    expect(mayActOnRun(member('U0BOB'), run, channel)).toEqual({ allowed: true, as: 'channel' });
+    expect(mayActOnRun(notInChannel('U0BOB'), run, channel)).toMatchObject({ allowed: false });
+    // Slack Connect members of a shared channel, and guests, get no channel rights.
+    const denied = mayActOnRun(outsider('U0EXT'), run, channel);
+    expect(denied).toMatchObject({ allowed: false });
+    expect(denied.allowed ? '' : denied.message).toContain('members of its channel from this workspace');
   });
 });
 
@@ -66,26 +62,40 @@ describe('who may edit definitions and schedules', () => {
     expect(mayEditWorkflow('U0ALICE', { name: 'x', owners: [] }, owners)).toMatchObject({ allowed: false });
   });
 
-  it('lets owners, admins and the schedule’s maker manage it; the channel too under the channel policy', () => {
+  it('lets owners, admins and the schedule’s maker manage it; its channel may pause and resume it under the channel policy', () => {
     const target = {
       workflow: 'release-notes',
       owners: ['U0OWNER'],
       createdBy: 'U0MAKER',
       channelId: 'C0DIGEST',
     };
-    expect(mayManageSchedule({ userId: 'U0OWNER' }, target, owners)).toMatchObject({ allowed: true });
-    expect(mayManageSchedule({ userId: 'U0ADMIN' }, target, owners)).toMatchObject({ allowed: true });
-    expect(mayManageSchedule({ userId: 'U0MAKER' }, target, owners)).toMatchObject({ allowed: true });
-    expect(mayManageSchedule({ userId: 'U0BOB', channelId: 'C0DIGEST' }, target, owners)).toMatchObject({
-      allowed: false,
-    });
-    expect(mayManageSchedule({ userId: 'U0BOB', channelId: 'C0DIGEST' }, target, channel)).toEqual({
+    for (const action of ['pause', 'resume', 'remove'] as const) {
+      expect(mayManageSchedule(member('U0OWNER'), target, owners, action)).toMatchObject({ allowed: true });
+      expect(mayManageSchedule(member('U0ADMIN'), target, owners, action)).toMatchObject({ allowed: true });
+      expect(mayManageSchedule(member('U0MAKER'), target, owners, action)).toMatchObject({ allowed: true });
+      expect(mayManageSchedule(member('U0BOB'), target, owners, action)).toMatchObject({ allowed: false });
+      expect(mayManageSchedule(notInChannel('U0BOB'), target, channel, action)).toMatchObject({
+        allowed: false,
+      });
+      expect(mayManageSchedule(outsider('U0EXT'), target, channel, action)).toMatchObject({ allowed: false });
+    }
+    expect(mayManageSchedule(member('U0BOB'), target, channel, 'pause')).toEqual({
       allowed: true,
       as: 'channel',
     });
-    expect(mayManageSchedule({ userId: 'U0BOB', channelId: 'C0ELSE' }, target, channel)).toMatchObject({
-      allowed: false,
+    expect(mayManageSchedule(member('U0BOB'), target, channel, 'resume')).toMatchObject({ allowed: true });
+    expect(mayManageSchedule(member('U0BOB'), target, channel, 'remove')).toMatchObject({ allowed: false });
+  });
+
+  it('lets only owners and admins add a schedule, whatever the channel policy', () => {
+    const target = { workflow: 'release-notes', owners: ['U0OWNER'], channelId: 'C0DIGEST' };
+    expect(mayManageSchedule(member('U0OWNER'), target, channel, 'add')).toMatchObject({ allowed: true });
+    expect(mayManageSchedule(notInChannel('U0ADMIN'), target, owners, 'add')).toMatchObject({
+      allowed: true,
     });
+    const denied = mayManageSchedule(member('U0BOB'), target, channel, 'add');
+    expect(denied).toMatchObject({ allowed: false });
+    expect(denied.allowed ? '' : denied.message).toContain("You can't add schedules");
   });
 
   it('lets admins edit any persona, and owners one whose workflows are all theirs', () => {

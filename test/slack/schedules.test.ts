@@ -129,7 +129,7 @@ describe('/workflow schedule add', () => {
 
   it('refuses someone who is not an owner or admin, and changes nothing', async () => {
     const text = await say('schedule add release-notes "0 9 * * *"', 'U0MALLORY');
-    expect(text).toContain(":lock: You can't change schedules of `release-notes`");
+    expect(text).toContain(":lock: You can't add schedules to `release-notes`");
     expect(text).toContain('<@U0OWNER>');
     expect(await schedules()).toEqual([]);
     expect(await audit()).toEqual([]);
@@ -179,7 +179,9 @@ describe('/workflow schedule list, pause, resume, remove', () => {
     await say('schedule add release-notes "0 9 * * *"');
     const before = await schedules();
     for (const action of ['pause', 'resume', 'remove']) {
-      expect(await say(`schedule ${action} 1`, 'U0MALLORY')).toContain(":lock: You can't change schedules");
+      expect(await say(`schedule ${action} 1`, 'U0MALLORY')).toContain(
+        `:lock: You can't ${action} schedules of \`release-notes\``,
+      );
     }
     expect(await schedules()).toEqual(before);
     expect((await audit()).map((a) => a.action)).toEqual(['schedule.add']);

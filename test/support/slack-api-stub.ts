@@ -80,13 +80,6 @@ export interface StubFunctionExecution {
   error?: string;
 }
 
-/** A workspace member as users.info describes them. */
-export interface StubUser {
-  name: string;
-  realName?: string;
-  displayName?: string;
-}
-
 export interface StubCounts {
   /** Web API calls received per method, 429s included. */
   calls: Record<string, number>;
@@ -99,6 +92,31 @@ export interface StubCounts {
 export interface SlackApiStubOptions {
   /** Slack's rate limits to enforce (`slackLimits()`); none unless given. */
   limits?: Record<string, MethodLimit>;
+}
+
+/** The workspace the app is installed in (auth.test), and its bot user. */
+export const TEAM_ID = 'T0TEST';
+export const BOT_USER_ID = 'U0BOT';
+
+/** A conversation the test declares: who is in it, what kind it is, whether the bot is in it. */
+export interface StubChannel {
+  kind: 'public' | 'private' | 'im' | 'mpim';
+  members: string[];
+  /** Is the bot a member? (A private channel, DM or group DM it is not in cannot be read.) Default true. */
+  botIsMember?: boolean;
+  /** Shared with another organisation (Slack Connect). */
+  shared?: boolean;
+}
+
+/** A person the test declares (anyone else is a full member of TEAM_ID, named after their id). */
+export interface StubUser {
+  name?: string;
+  realName?: string;
+  displayName?: string;
+  teamId?: string;
+  enterpriseId?: string;
+  /** A multi-channel (restricted) or single-channel (ultra_restricted) guest. */
+  guest?: 'restricted' | 'ultra_restricted';
 }
 
 type Override =
@@ -126,7 +144,7 @@ export interface SlackApiStub {
    * a public channel the bot is in, named "general".
    */
   conversations: Map<string, StubConversation>;
-  /** Members users.info knows; another id is `user_not_found`. */
+  /** People users.info knows (and user() declares); another well-formed id is a full member named after it. */
   users: Map<string, StubUser>;
   /** Function executions by function_execution_id (Fx…): register one before sending its event. */
   functionExecutions: Map<string, StubFunctionExecution>;
@@ -143,6 +161,21 @@ export interface SlackApiStub {
   ): string;
   /** User groups by id (S…) and their members, for usergroups.users.list. */
   usergroups: Map<string, string[]>;
+  /**
+   * The workspace's people and conversations. A conversation not declared with `channel()`
+   * is a public channel every person the stub has met (`meet()`) is in; `D0<user id>` is that
+   * person's DM with the bot. Declared ones answer as Slack does: members page by page
+   * (`limit`, `response_metadata.next_cursor`), `channel_not_found` for a private one the bot
+   * is not in.
+   */
+  channel(id: string, channel: StubChannel): void;
+  /** Someone joins or leaves a declared (or an open) channel. */
+  join(channel: string, user: string): void;
+  leave(channel: string, user: string): void;
+  /** Declares a person's team or guest status (users.info). */
+  user(id: string, user: StubUser): void;
+  /** The people of the workspace, for undeclared (open) channels; true when one was new. */
+  meet(...users: string[]): boolean;
   /** A response_url that lands in `responses`. */
   responseUrl(id: string): string;
   /** The next `times` calls of `method` get this answer instead. */
@@ -162,6 +195,9 @@ export interface SlackApiStub {
 /** Channel names the stub resolves (chat.postMessage accepts `#name` as well as an id). */
 const NAMES: Record<string, string> = { '#alerts': 'C0ALERTS' };
 
+/** conversations.members' largest page (docs.slack.dev/reference/methods/conversations.members). */
+const MAX_MEMBERS_PAGE = 1000;
+
 export async function startSlackApiStub(options: SlackApiStubOptions = {}): Promise<SlackApiStub> {
   const calls: StubCall[] = [];
   const counts: StubCounts = { calls: {}, rateLimited: {}, responses: 0 };
@@ -180,6 +216,27 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
   let fileCounter = 0;
   const overrides = new Map<string, { answer: Override; times: number }[]>();
   const hanging = new Set<ServerResponse>();
+  const channels = new Map<string, StubChannel>();
+  const met = new Set<string>();
+  /** A declared conversation, or how an undeclared one looks: open to everyone met, or a DM with the bot. */
+  const conversation = (id: string): StubChannel | undefined => {
+    const declared = channels.get(id);
+    if (declared) return declared;
+    if (id.startsWith('D')) {
+      const user = id.slice(2);
+      return id.startsWith('D0') && user ? { kind: 'im', members: [user, BOT_USER_ID] } : undefined;
+    }
+    return { kind: 'public', members: [...met, BOT_USER_ID] };
+  };
+  /** A conversation the bot may read (conversations.members / .info), or Slack's error for it. */
+  const readable = (id: string | undefined): StubChannel | { error: string } => {
+    if (!id) return { error: 'channel_not_found' };
+    const c = conversation(id);
+    if (!c) return { error: 'channel_not_found' };
+    // Slack answers channel_not_found for a private conversation the caller is not in.
+    if (c.kind !== 'public' && c.botIsMember === false) return { error: 'channel_not_found' };
+    return c;
+  };
   let tsCounter = 0;
   const nextTs = () => {
     tsCounter += 1;
@@ -255,8 +312,8 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
           url: 'https://test.slack.com/',
           team: 'Test',
           user: 'switchboard',
-          team_id: 'T0TEST',
-          user_id: 'U0BOT',
+          team_id: TEAM_ID,
+          user_id: BOT_USER_ID,
           bot_id: 'B0BOT',
         });
         return;
@@ -349,21 +406,66 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
         return;
       }
       case 'conversations.info': {
-        const id = str('channel') ?? '';
-        const c = conversationOf(id);
-        if (!c) return json(200, { ok: false, error: 'channel_not_found' });
+        // A conversation the test declared with channel() (membership, Slack Connect), else
+        // one declared in `conversations` (names, DMs), else an open public channel.
+        if (!channels.has(str('channel') ?? '') && conversations.has(str('channel') ?? '')) {
+          const id = str('channel') ?? '';
+          const v = conversationOf(id);
+          if (!v) return json(200, { ok: false, error: 'channel_not_found' });
+          return json(200, {
+            ok: true,
+            channel: {
+              id,
+              name: v.name,
+              is_channel: !v.isIm && !v.isMpim && !v.isPrivate,
+              is_group: Boolean(v.isPrivate),
+              is_im: Boolean(v.isIm),
+              is_mpim: Boolean(v.isMpim),
+              is_private: Boolean(v.isPrivate || v.isIm || v.isMpim),
+              // Slack gives no is_member for a DM: being able to see it is being in it.
+              ...(v.isIm ? {} : { is_member: v.isMember ?? true }),
+            },
+          });
+        }
+        const c = readable(str('channel'));
+        if ('error' in c) return json(200, { ok: false, error: c.error });
         json(200, {
           ok: true,
           channel: {
-            id,
-            name: c.name,
-            is_channel: !c.isIm && !c.isMpim && !c.isPrivate,
-            is_group: Boolean(c.isPrivate),
-            is_im: Boolean(c.isIm),
-            is_mpim: Boolean(c.isMpim),
-            is_private: Boolean(c.isPrivate || c.isIm || c.isMpim),
-            // Slack gives no is_member for a DM: being able to see it is being in it.
-            ...(c.isIm ? {} : { is_member: c.isMember ?? true }),
+            id: str('channel'),
+            name: c.kind === 'im' ? undefined : 'general',
+            is_channel: c.kind === 'public' || c.kind === 'private',
+            is_group: false,
+            is_im: c.kind === 'im',
+            is_mpim: c.kind === 'mpim',
+            is_private: c.kind !== 'public',
+            is_ext_shared: Boolean(c.shared),
+            is_member: c.botIsMember !== false,
+          },
+        });
+        return;
+      }
+      case 'conversations.members': {
+        // docs.slack.dev/reference/methods/conversations.members: `limit` (max 1000) per page,
+        // an opaque `cursor` for the next one; an unknown or unreadable conversation is
+        // channel_not_found, a bad cursor invalid_cursor.
+        const c = readable(str('channel'));
+        if ('error' in c) return json(200, { ok: false, error: c.error });
+        const limit = Math.min(MAX_MEMBERS_PAGE, Math.max(1, Number(str('limit') ?? body.limit ?? 100)));
+        const cursor = str('cursor');
+        let offset = 0;
+        if (cursor) {
+          const decoded = /^off:(\d+)$/.exec(Buffer.from(cursor, 'base64').toString('utf8'));
+          if (!decoded) return json(200, { ok: false, error: 'invalid_cursor' });
+          offset = Number(decoded[1]);
+        }
+        const page = c.members.slice(offset, offset + limit);
+        const more = offset + limit < c.members.length;
+        json(200, {
+          ok: true,
+          members: page,
+          response_metadata: {
+            next_cursor: more ? Buffer.from(`off:${offset + limit}`).toString('base64') : '',
           },
         });
         return;
@@ -375,15 +477,21 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
         return json(200, completeFunction(method, body, token));
       case 'users.info': {
         const id = str('user') ?? '';
-        const u = users.get(id);
-        if (!u) return json(200, { ok: false, error: 'user_not_found' });
+        if (!/^[UW][A-Z0-9]+$/.test(id)) return json(200, { ok: false, error: 'user_not_found' });
+        const u = users.get(id) ?? {};
         json(200, {
           ok: true,
           user: {
             id,
-            name: u.name,
+            team_id: u.teamId ?? TEAM_ID,
+            name: u.name ?? id.toLowerCase(),
             real_name: u.realName ?? '',
             profile: { real_name: u.realName ?? '', display_name: u.displayName ?? '' },
+            is_restricted: u.guest !== undefined,
+            is_ultra_restricted: u.guest === 'ultra_restricted',
+            ...(u.enterpriseId
+              ? { enterprise_user: { enterprise_id: u.enterpriseId, teams: [u.teamId] } }
+              : {}),
           },
         });
         return;
@@ -394,6 +502,16 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
   });
   /** A conversation the bot can see, or undefined (Slack's channel_not_found). */
   function conversationOf(id: string): StubConversation | undefined {
+    const declared = channels.get(id);
+    if (declared && !conversations.has(id)) {
+      if (declared.kind !== 'public' && declared.botIsMember === false) return undefined;
+      return {
+        name: 'general',
+        isPrivate: declared.kind === 'private',
+        isIm: declared.kind === 'im',
+        isMpim: declared.kind === 'mpim',
+      };
+    }
     const c = conversations.get(id) ?? { name: 'general' };
     const hidden = (c.isPrivate || c.isIm || c.isMpim) && c.isMember === false;
     return hidden ? undefined : c;
@@ -525,6 +643,38 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
     },
     usergroups,
     responseUrl: (id) => `${base}/response/${id}`,
+    channel(id, channel) {
+      channels.set(id, { ...channel, members: [...channel.members] });
+    },
+    join(id, user) {
+      const c = conversation(id);
+      if (!c) throw new Error(`no conversation ${id}`);
+      if (!channels.has(id)) {
+        // An open channel: joining it is being met.
+        met.add(user);
+        return;
+      }
+      if (!c.members.includes(user)) c.members.push(user);
+    },
+    leave(id, user) {
+      const c = channels.get(id);
+      if (!c) {
+        // Leaving an open channel makes it a declared one, without that person.
+        const open = conversation(id);
+        if (!open) throw new Error(`no conversation ${id}`);
+        channels.set(id, { ...open, members: open.members.filter((m) => m !== user) });
+        return;
+      }
+      c.members = c.members.filter((m) => m !== user);
+    },
+    user(id, user) {
+      users.set(id, user);
+    },
+    meet(...ids) {
+      const before = met.size;
+      for (const id of ids) met.add(id);
+      return met.size > before;
+    },
     override(method, answer, times = 1) {
       const queue = overrides.get(method) ?? [];
       queue.push({ answer, times });
@@ -544,6 +694,8 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       uploads.clear();
       usergroups.clear();
       overrides.clear();
+      // The workspace's people stay; what a test declared about channels and people goes.
+      channels.clear();
       conversations.clear();
       users.clear();
       functionExecutions.clear();

@@ -24,6 +24,7 @@ import {
   globalShortcutPayload,
   homeOpenedEvent,
   type InputValue,
+  membershipEvent,
   messageShortcutPayload,
   SIGNING_SECRET,
   type StubView,
@@ -185,6 +186,8 @@ export interface Harness {
   ): Promise<SlackResponse>;
   /** `user` opens the app's Home tab (an app_home_opened event). */
   openHome(user: string): Promise<SlackResponse>;
+  /** `user` joins or leaves `channel` in Slack, and Slack tells the bot (member_joined/left_channel). */
+  membership(kind: 'joined' | 'left', user: string, channel: string): Promise<SlackResponse>;
   /**
    * `user` picks the message shortcut `callbackId` on `message` (a message in the stub:
    * its thread's parent when it has replies, counted from the stub).
@@ -256,6 +259,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     SLACK_API_URL: stub.apiUrl,
     SLACK_ALERT_CHANNEL: 'C0TEAM',
     SLACK_ADMIN_USER_IDS: 'U0ADMIN',
+    // One test user starts many runs and clicks often: the abuse limits are off here, and
+    // test/security/ turns each on where it is the subject.
+    MAX_RUNS_IN_FLIGHT_PER_USER: '0',
+    FORCED_REDRAWS_PER_USER_PER_MINUTE: '600',
     ...options.env,
   });
   const db = await createTestDatabase();
@@ -273,6 +280,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     schedules: options.scheduleClock ? createScheduleService(core, options.scheduleClock) : undefined,
   });
   const { port } = await slack.start({ port: 0, host: '127.0.0.1' });
+  /**
+   * Whoever a test makes act is a person of the workspace (in every channel the test did
+   * not declare). Someone new joins those channels now, so what the bot remembers about
+   * them is out of date: it forgets it, as Slack's member_joined_channel would make it.
+   */
+  const meet = (...users: string[]) => {
+    if (stub.meet(...users)) slack.directory.forgetAll();
+  };
   await core.engine.start();
   const eventsUrl = port === undefined ? undefined : `http://127.0.0.1:${port}${EVENTS_PATH}`;
   const slackSends: SlackTransport =
@@ -300,6 +315,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async command(text, o = {}) {
       const responseId = `cmd-${++counter}`;
+      meet(o.user ?? 'U0ALICE');
       const fields = slashCommandPayload({
         text,
         user: o.user ?? 'U0ALICE',
@@ -312,11 +328,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async click(message, actionId, o) {
       const responseId = `click-${++counter}`;
+      meet(o.user);
       const payload = clickPayload(message, actionId, { ...o, responseUrl: stub.responseUrl(responseId) });
       const result = await slackSends.interaction(payload);
       return { ...result, responseId };
     },
     async submitView(view, o) {
+      meet(o.user);
       const payload = viewSubmissionPayload(view, o);
       const result = await slackSends.interaction(payload);
       let json: Record<string, unknown> | undefined;
@@ -328,9 +346,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       return { ...result, json };
     },
     async clickInView(view, actionId, o) {
+      meet(o.user);
       return slackSends.interaction(viewClickPayload(view, actionId, o));
     },
     async openHome(user) {
+      meet(user);
       return slackSends.event(homeOpenedEvent(user));
     },
     async messageShortcut(callbackId, message, o) {
@@ -366,6 +386,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       const ack = await slackSends.event(functionExecutedEvent({ callbackId, executionId, token, inputs }));
       return { ...ack, executionId, token };
     },
+    async membership(kind, user, channel) {
+      if (kind === 'joined') stub.join(channel, user);
+      else stub.leave(channel, user);
+      return slackSends.event(membershipEvent(kind, user, channel));
+    },
     async settle() {
       await slack.flush(10_000);
     },
@@ -384,6 +409,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await truncateAll(core.db);
       await core.syncWorkflowFiles();
       stub.reset();
+      slack.directory.forgetAll();
       ackBodies.length = 0;
     },
     async thread(runId) {

@@ -445,3 +445,27 @@ export function homeOpenedEvent(user: string): Json {
 export function homeOpenedBody(user: string): string {
   return JSON.stringify(homeOpenedEvent(user));
 }
+
+/**
+ * The Events API callback for `user` joining or leaving `channel`
+ * (docs.slack.dev/reference/events/member_joined_channel, member_left_channel): Slack sends
+ * them for the channels the app is in.
+ */
+export function membershipEvent(kind: 'joined' | 'left', user: string, channel: string): Json {
+  return {
+    token: 'deprecated',
+    team_id: 'T0TEST',
+    api_app_id: 'A0TEST',
+    type: 'event_callback',
+    event_id: `Ev${randomBytes(4).toString('hex')}`,
+    event_time: Math.floor(Date.now() / 1000),
+    event: {
+      type: kind === 'joined' ? 'member_joined_channel' : 'member_left_channel',
+      user,
+      channel,
+      channel_type: channel.startsWith('G') ? 'G' : 'C',
+      team: 'T0TEST',
+      event_ts: `${Date.now() / 1000}`,
+    },
+  };
+}

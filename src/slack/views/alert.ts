@@ -12,6 +12,9 @@ import type { MessagePayload, ProviderMenu, RunView, StepView } from './model.js
 import { starterMrkdwn } from './status.js';
 import { escapeMrkdwn, excerpt, mrkdwn, safeMrkdwn } from './text.js';
 
+/** Said instead of a link on the alert of a run in a private conversation. */
+export const PRIVATE_RUN_NOTE = 'The run is in a private conversation: its details stay there.';
+
 /** At most this many "Retry with …" buttons: more is noise, and the card has the full menu. */
 export const MAX_ALTERNATIVES = 5;
 
@@ -29,6 +32,12 @@ export interface FailureAlertInput {
   providers?: readonly ProviderMenu[];
   /** A budget pause of a run with its own cap: "Raise this run's cap to $X" (owners and admins). */
   raiseCapTo?: number | undefined;
+  /**
+   * The run is in a private channel or a DM: the alert says what failed and offers the
+   * retries, but quotes nothing (no provider message, which may echo the prompt) and links
+   * nowhere; the details stay in the run's thread, for the people there.
+   */
+  discreet?: boolean | undefined;
 }
 
 /** Team-channel notice that a step paused after a failure, with one-click retries elsewhere. */
@@ -49,7 +58,7 @@ export function failureAlert(input: FailureAlertInput): MessagePayload {
       [
         `*${safeMrkdwn(headline)}*`,
         safeMrkdwn(errorAdvice(kind, label, providerId)),
-        err?.message.trim() ? `>${mrkdwn(excerpt(err.message, 300), 800)}` : '',
+        err?.message.trim() && !input.discreet ? `>${mrkdwn(excerpt(err.message, 300), 800)}` : '',
       ]
         .filter(Boolean)
         .join('\n'),
@@ -58,7 +67,7 @@ export function failureAlert(input: FailureAlertInput): MessagePayload {
       safeMrkdwn(
         `${providerId}/${model}${step.attempts > 0 ? ` · ${step.attempts} attempt${step.attempts === 1 ? '' : 's'}` : ''}`,
       ),
-      threadLink(input.permalink),
+      input.discreet ? PRIVATE_RUN_NOTE : threadLink(input.permalink),
     ]),
   ];
 

@@ -9,24 +9,33 @@ const CLOSE = `\n${FENCE}`;
 
 /**
  * Untrusted text → safe mrkdwn pieces of at most `size` characters each, for consecutive
- * sections. Pieces break at a newline when one is near, never inside an escape entity, a
- * surrogate pair or a run of backticks; a code block that spans a break is closed at the
- * end of one piece and reopened at the start of the next, so each section renders alone.
+ * sections, at most `max` of them. Pieces break at a newline when one is near, never inside
+ * an escape entity, a surrogate pair or a run of backticks; a code block that spans a break
+ * is closed at the end of one piece and reopened at the start of the next, so each section
+ * renders alone.
+ *
+ * Linear in the length of the text, whatever it holds: each piece looks at most `size`
+ * characters back from its end, and a run of backticks longer than a piece is cut in
+ * multiples of three (a fence), so a model that writes a megabyte of backticks costs what
+ * a megabyte of prose does (bench/chunker.ts measures it).
  */
-export function chunkMrkdwn(untrusted: string, size: number = LIMITS.sectionText): string[] {
-  const safe = safeMrkdwn(untrusted);
+export function chunkMrkdwn(
+  untrusted: string,
+  size: number = LIMITS.sectionText,
+  max: number = Number.POSITIVE_INFINITY,
+): string[] {
+  // Escaping only lengthens text: `max` pieces never need more than `max × size` characters of it.
+  const needed = Number.isFinite(max) ? untrusted.slice(0, max * size) : untrusted;
+  const safe = safeMrkdwn(needed);
   const chunks: string[] = [];
   let pos = 0;
   let open = false;
-  while (pos < safe.length) {
+  while (pos < safe.length && chunks.length < max) {
     const prefix = open ? OPEN : '';
     const budget = size - prefix.length - CLOSE.length;
     let end = Math.min(pos + budget, safe.length);
     if (end < safe.length) {
-      const newline = safe.lastIndexOf('\n', end);
-      if (newline > pos + budget * 0.7) end = newline + 1;
-      end = safeCutIndex(safe, end);
-      while (end > pos + 1 && safe[end] === '`' && safe[end - 1] === '`') end--;
+      end = cutPoint(safe, pos, end, budget);
       if (end <= pos) end = Math.min(pos + budget, safe.length);
     }
     const piece = safe.slice(pos, end);
@@ -37,6 +46,26 @@ export function chunkMrkdwn(untrusted: string, size: number = LIMITS.sectionText
     open = stillOpen;
   }
   return chunks;
+}
+
+/** Where the piece [pos, end) of `safe` should end instead of at `end` (see chunkMrkdwn). */
+function cutPoint(safe: string, pos: number, end: number, budget: number): number {
+  // A newline in the piece's last 30%: end the piece after it.
+  const floor = pos + budget * 0.7;
+  for (let i = end - 1; i > floor; i--) {
+    if (safe.charCodeAt(i) === 0x0a) {
+      end = i + 1;
+      break;
+    }
+  }
+  end = safeCutIndex(safe, end);
+  if (safe[end] !== '`' || safe[end - 1] !== '`') return end;
+  // Inside a run of backticks: end the piece before the run, so the run stays whole…
+  let start = end - 1;
+  while (start > pos && safe[start - 1] === '`') start--;
+  if (start > pos) return start;
+  // …unless the run fills the whole piece: then cut it in whole fences (three backticks).
+  return pos + Math.max(3, Math.floor((end - pos) / 3) * 3);
 }
 
 export interface FullOutputInput {
@@ -65,8 +94,9 @@ export function fullOutputModal(input: FullOutputInput): ModalView {
   ].filter(Boolean);
 
   const blocks: Block[] = [context('meta', [safeMrkdwn(where.join(' · '))])];
-  const chunks = chunkMrkdwn(output);
   const room = LIMITS.blocksPerView - blocks.length - 1;
+  // One piece more than fits is enough to know it was cut.
+  const chunks = chunkMrkdwn(output, LIMITS.sectionText, room + 1);
   chunks.slice(0, room).forEach((chunk, i) => {
     blocks.push(section(`chunk-${i}`, chunk));
   });

@@ -9,25 +9,12 @@
  * characters Slack counts, so a text that fits here fits there.
  */
 
+import { safeMrkdwn } from '../../core/mrkdwn.js';
+
+export { defuseBroadcasts, escapeMrkdwn, safeMrkdwn } from '../../core/mrkdwn.js';
+
 const ELLIPSIS = '…';
 const FENCE = '```';
-/** Zero-width joiner: `@\u200Dhere` looks like `@here` but is no longer a keyword. */
-const ZWJ = '\u200D';
-
-/** Escapes Slack's three mrkdwn control characters. */
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** Breaks bare `@channel`, `@here` and `@everyone` so that no client treats them as broadcasts. */
-export function defuseBroadcasts(text: string): string {
-  return text.replace(/@(channel|here|everyone)\b/gi, `@${ZWJ}$1`);
-}
-
-/** Untrusted text → inert mrkdwn (no truncation). */
-export function safeMrkdwn(text: string): string {
-  return defuseBroadcasts(escapeMrkdwn(text));
-}
 
 /**
  * The largest index ≤ `index` where `text` can be cut without splitting a surrogate pair
@@ -39,9 +26,16 @@ export function safeCutIndex(text: string, index: number): number {
   // A lone high surrogate at the end would render as garbage.
   const last = text.charCodeAt(cut - 1);
   if (last >= 0xd800 && last <= 0xdbff) cut -= 1;
-  // An entity is at most 5 code units (`&amp;`): look back for an `&` not yet closed by `;`.
-  const amp = text.lastIndexOf('&', cut - 1);
-  if (amp >= 0 && cut - amp < 5) {
+  // An entity is at most 5 code units (`&amp;`): look back (4 units, no further: a cut must
+  // cost the same on any text) for an `&` not yet closed by `;`.
+  let amp = -1;
+  for (let i = cut - 1; i >= Math.max(0, cut - 4); i--) {
+    if (text.charCodeAt(i) === 0x26) {
+      amp = i;
+      break;
+    }
+  }
+  if (amp >= 0) {
     const semi = text.indexOf(';', amp);
     if (semi >= cut && /^&(amp|lt|gt);/.test(text.slice(amp, semi + 1))) cut = amp;
   }
@@ -77,9 +71,14 @@ export interface Fitted {
  * an ellipsis, and with any ``` block that the cut (or the author) left open closed again.
  */
 export function fitMrkdwn(untrusted: string, limit: number): Fitted {
-  const safe = safeMrkdwn(untrusted);
-  const balanced = balanceFences(safe);
-  if (balanced.length <= limit) return { text: balanced, truncated: false };
+  // Escaping only lengthens text, so a cut at `limit` never needs more than `limit`
+  // characters of it: a card costs the same for a megabyte of output as for a page.
+  const long = untrusted.length > limit;
+  const safe = safeMrkdwn(long ? untrusted.slice(0, limit) : untrusted);
+  if (!long) {
+    const balanced = balanceFences(safe);
+    if (balanced.length <= limit) return { text: balanced, truncated: false };
+  }
   // Reserve room for a closing "\n```" in case the cut lands inside a code block.
   return { text: balanceFences(truncate(safe, limit - FENCE.length - 1)), truncated: true };
 }

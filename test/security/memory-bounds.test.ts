@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { BoundedMap, RateWindow } from '../../src/core/bounded-map.js';
+import { silentLogger } from '../../src/logging.js';
+import { Publisher } from '../../src/slack/publisher.js';
+import { FAILURE_LISTENER_TTL_MS, MAX_REMEMBERED_RUNS, Renderer } from '../../src/slack/renderer.js';
+import { TestClock } from '../support/clock.js';
+import { FakeSlack } from '../support/slack-fakes.js';
+
+/**
+ * Promise: what the bot remembers in memory is bounded, whatever people and models do:
+ * a process that runs for months holds no more than its limits (run thread permalinks,
+ * "tell me if this run cannot be posted" listeners, runs Slack refused for good, membership
+ * and per-person counters all live in bounded maps, least recently used dropped first).
+ */
+
+describe('in-process memory', () => {
+  it('the renderer remembers at most MAX_REMEMBERED_RUNS parent-failure listeners, each for a while', () => {
+    const clock = new TestClock();
+    const renderer = new Renderer({
+      store: { claimMessage: async () => false, setCardTs: async () => {} },
+      runs: {} as never,
+      views: {} as never,
+      publisher: new Publisher({ client: new FakeSlack(), logger: silentLogger }),
+      logger: silentLogger,
+      owner: 'test',
+      clock,
+    });
+    for (let i = 0; i < MAX_REMEMBERED_RUNS + 500; i++) renderer.onParentFailure(`run-${i}`, () => {});
+    expect(renderer.remembered().failureListeners).toBe(MAX_REMEMBERED_RUNS);
+    expect(renderer.remembered().unpostable).toBe(0);
+  });
+
+  it('a bounded map drops the least recently used first, and forgets entries past their time', () => {
+    const clock = new TestClock();
+    const map = new BoundedMap<string, number>({ max: 3, ttlMs: FAILURE_LISTENER_TTL_MS, clock });
+    map.set('a', 1).set('b', 2).set('c', 3);
+    expect(map.get('a')).toBe(1); // a is now the most recent
+    map.set('d', 4);
+    expect(map.has('b')).toBe(false);
+    expect([map.get('a'), map.get('c'), map.get('d')]).toEqual([1, 3, 4]);
+    clock.advance(FAILURE_LISTENER_TTL_MS);
+    expect(map.get('a')).toBeUndefined();
+    expect(map.size).toBeLessThanOrEqual(3);
+  });
+
+  it('a per-person window counts at most `limit` events a minute, over a bounded number of people', () => {
+    const clock = new TestClock();
+    const window = new RateWindow({ limit: 2, windowMs: 60_000, maxKeys: 100, clock });
+    expect([window.take('U1'), window.take('U1'), window.take('U1')]).toEqual([true, true, false]);
+    expect(window.take('U2')).toBe(true);
+    clock.advance(60_000);
+    expect(window.take('U1')).toBe(true);
+    for (let i = 0; i < 1000; i++) window.take(`U${i}`);
+  });
+});
