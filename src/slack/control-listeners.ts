@@ -95,18 +95,12 @@ export function registerControl(
     ACTIONS.raiseBudget,
     onClick('raise budget', (i) => control.raiseBudget(i)),
   );
-  app.action(
-    ACTIONS.approveEdit,
-    onOpen('edit output', (i) => control.openEdit(i)),
-  );
-  app.action(
-    ACTIONS.approveReject,
-    onOpen('reject', (i) => control.openReject(i)),
-  );
-  app.action(
-    ACTIONS.rerun,
-    onOpen('rerun', (i) => control.openRerun(i)),
-  );
+  const modals: [id: string, name: string, open: Parameters<typeof onOpen>[1]][] = [
+    [ACTIONS.approveEdit, 'edit output', (i) => control.openEdit(i)],
+    [ACTIONS.approveReject, 'reject', (i) => control.openReject(i)],
+    [ACTIONS.rerun, 'rerun', (i) => control.openRerun(i)],
+  ];
+  for (const [id, name, open] of modals) app.action(id, onOpen(name, open));
 
   type ViewArgs = SlackViewMiddlewareArgs & AllMiddlewareArgs;
   const UNSAVED =

@@ -140,82 +140,72 @@ export function registerEditors(app: App, deps: ListenerDeps, inFlight: InFlight
   const UNSAVED =
     'Something went wrong on our side and nothing was saved. The details are in the Switchboard log.';
 
-  app.view(
-    CALLBACKS.stepEditor,
-    inFlight.wrap(async ({ ack, body, client }: ViewArgs) => {
-      const parsed = viewSubmissionSchema.safeParse(body);
-      const meta = parsed.success ? parseStepEditorMetadata(parsed.data.view.private_metadata) : undefined;
-      if (!parsed.success || !meta) {
-        await ack({
-          response_action: 'errors',
-          errors: { name: 'Slack sent something I could not read; nothing was saved.' },
-        });
-        return;
-      }
-      const { view, user } = parsed.data;
-      let result: Awaited<ReturnType<AuthoringService['submitStep']>>;
-      try {
-        result = await authoring.submitStep(meta, view.state.values, user.id);
-      } catch (error) {
-        logger.error({ err: (error as Error).message }, 'saving a step failed');
-        await ack({
-          response_action: 'errors',
-          errors: { [view.state.values.prompt ? 'prompt' : 'name']: UNSAVED },
-        });
-        return;
-      }
-      if ('errors' in result) {
-        await ack({ response_action: 'errors', errors: result.errors });
-        return;
-      }
-      // Closes the step editor; the workflow editor under it is redrawn with the new version.
-      await ack();
-      const root = view.root_view_id ?? view.previous_view_id;
-      if (root && result.editor) {
-        await client.views
-          .update({ view_id: root, view: result.editor })
-          .catch((error: unknown) =>
-            logger.warn({ err: (error as Error).message }, 'redrawing the workflow editor failed'),
-          );
-      }
-    }),
-  );
+  type Values = Parameters<AuthoringService['submitStep']>[1];
+  type Submitted = Awaited<ReturnType<AuthoringService['submitStep']>>;
 
-  app.view(
+  /**
+   * A modal stacked on the workflow editor (a step, the budget): saved through `submit`;
+   * on success it closes and the editor under it is redrawn with the new version.
+   * `field` names the block an error is shown under when there is no better one (given
+   * no values: the first block).
+   */
+  const onEditorSubmit = <M>(
+    callback: string,
+    what: string,
+    parse: (privateMetadata: string) => M | undefined,
+    field: (values: Values) => string,
+    submit: (meta: M, values: Values, userId: string) => Promise<Submitted>,
+  ) =>
+    app.view(
+      callback,
+      inFlight.wrap(async ({ ack, body, client }: ViewArgs) => {
+        const parsed = viewSubmissionSchema.safeParse(body);
+        const meta = parsed.success ? parse(parsed.data.view.private_metadata) : undefined;
+        if (!parsed.success || !meta) {
+          await ack({
+            response_action: 'errors',
+            errors: { [field({})]: 'Slack sent something I could not read; nothing was saved.' },
+          });
+          return;
+        }
+        const { view, user } = parsed.data;
+        let result: Submitted;
+        try {
+          result = await submit(meta, view.state.values, user.id);
+        } catch (error) {
+          logger.error({ err: (error as Error).message }, `saving ${what} failed`);
+          await ack({ response_action: 'errors', errors: { [field(view.state.values)]: UNSAVED } });
+          return;
+        }
+        if ('errors' in result) {
+          await ack({ response_action: 'errors', errors: result.errors });
+          return;
+        }
+        await ack();
+        const root = view.root_view_id ?? view.previous_view_id;
+        if (root && result.editor) {
+          await client.views
+            .update({ view_id: root, view: result.editor })
+            .catch((error: unknown) =>
+              logger.warn({ err: (error as Error).message }, 'redrawing the workflow editor failed'),
+            );
+        }
+      }),
+    );
+
+  onEditorSubmit(
+    CALLBACKS.stepEditor,
+    'a step',
+    parseStepEditorMetadata,
+    (values) => (values.prompt ? 'prompt' : 'name'),
+    (meta, values, userId) => authoring.submitStep(meta, values, userId),
+  );
+  onEditorSubmit(
     CALLBACKS.budgetEditor,
-    inFlight.wrap(async ({ ack, body, client }: ViewArgs) => {
-      const parsed = viewSubmissionSchema.safeParse(body);
-      const meta = parsed.success ? parseEditorMetadata(parsed.data.view.private_metadata) : undefined;
-      if (!parsed.success || !meta) {
-        await ack({
-          response_action: 'errors',
-          errors: { per_run_usd: 'Slack sent something I could not read; nothing was saved.' },
-        });
-        return;
-      }
-      const { view, user } = parsed.data;
-      let result: Awaited<ReturnType<AuthoringService['submitBudget']>>;
-      try {
-        result = await authoring.submitBudget(meta, view.state.values, user.id);
-      } catch (error) {
-        logger.error({ err: (error as Error).message }, 'saving a budget failed');
-        await ack({ response_action: 'errors', errors: { per_run_usd: UNSAVED } });
-        return;
-      }
-      if ('errors' in result) {
-        await ack({ response_action: 'errors', errors: result.errors });
-        return;
-      }
-      await ack();
-      const root = view.root_view_id ?? view.previous_view_id;
-      if (root && result.editor) {
-        await client.views
-          .update({ view_id: root, view: result.editor })
-          .catch((error: unknown) =>
-            logger.warn({ err: (error as Error).message }, 'redrawing the workflow editor failed'),
-          );
-      }
-    }),
+    'a budget',
+    parseEditorMetadata,
+    () => 'per_run_usd',
+    (meta, values, userId) => authoring.submitBudget(meta, values, userId),
   );
 
   app.view(

@@ -168,34 +168,17 @@ export function registerListeners(app: App, deps: ListenerDeps): InFlight {
     }
   };
 
-  app.action(
-    ACTIONS.selectModel,
-    onAction('select model', (i) => actions.selectModel(i)),
-  );
-  app.action(
-    ACTIONS.selectPersona,
-    onAction('select persona', (i) => actions.selectPersona(i)),
-  );
-  app.action(
-    ACTIONS.retry,
-    onAction('retry', (i) => actions.retry(i)),
-  );
-  app.action(
-    ACTIONS.runPause,
-    onAction('pause', (i) => actions.runControl('pause', i)),
-  );
-  app.action(
-    ACTIONS.runResume,
-    onAction('resume', (i) => actions.runControl('resume', i)),
-  );
-  app.action(
-    ACTIONS.runCancel,
-    onAction('cancel', (i) => actions.runControl('cancel', i)),
-  );
-  app.action(
-    ALERT_RETRY_WITH_PATTERN,
-    onAction('retry with', (i) => actions.retryWith(i)),
-  );
+  const clicks: [id: string | RegExp, name: string, handle: (input: ActionInput) => Promise<ActionReply>][] =
+    [
+      [ACTIONS.selectModel, 'select model', (i) => actions.selectModel(i)],
+      [ACTIONS.selectPersona, 'select persona', (i) => actions.selectPersona(i)],
+      [ACTIONS.retry, 'retry', (i) => actions.retry(i)],
+      [ACTIONS.runPause, 'pause', (i) => actions.runControl('pause', i)],
+      [ACTIONS.runResume, 'resume', (i) => actions.runControl('resume', i)],
+      [ACTIONS.runCancel, 'cancel', (i) => actions.runControl('cancel', i)],
+      [ALERT_RETRY_WITH_PATTERN, 'retry with', (i) => actions.retryWith(i)],
+    ];
+  for (const [id, name, handle] of clicks) app.action(id, onAction(name, handle));
 
   app.action(
     ACTIONS.viewOutput,

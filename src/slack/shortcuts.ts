@@ -16,6 +16,7 @@ import {
   runRefusedModal,
   runStartedModal,
 } from './views/index.js';
+import { viewStateValuesSchema } from './workflow-editor.js';
 
 /**
  * "Run a workflow…" from a message or from the global shortcut (docs/slack.md). The
@@ -58,20 +59,7 @@ export const runSubmissionSchema = z.object({
   view: z.object({
     id: z.string().min(1),
     private_metadata: z.string().default(''),
-    state: z.object({
-      values: z.record(
-        z.string(),
-        z.record(
-          z.string(),
-          z.object({
-            type: z.string(),
-            value: z.string().nullish(),
-            selected_option: z.object({ value: z.string() }).nullish(),
-            selected_conversation: z.string().nullish(),
-          }),
-        ),
-      ),
-    }),
+    state: z.object({ values: viewStateValuesSchema }),
   }),
 });
 type Values = z.infer<typeof runSubmissionSchema>['view']['state']['values'];

@@ -51,6 +51,20 @@ import { inlineCode, mrkdwnToPlain, safeMrkdwn } from './views/text.js';
  * (WorkflowAuthoring). The listeners do the Slack calls (views.open/push/update, acks).
  */
 
+/** A modal's `state.values`: per block, per action, the value typed or the option or conversation chosen. */
+export const viewStateValuesSchema = z.record(
+  z.string(),
+  z.record(
+    z.string(),
+    z.object({
+      type: z.string(),
+      value: z.string().nullish(),
+      selected_option: z.object({ value: z.string() }).nullish(),
+      selected_conversation: z.string().nullish(),
+    }),
+  ),
+);
+
 /** The fields of a view_submission we read: each input's value or chosen option. */
 export const viewSubmissionSchema = z.object({
   type: z.literal('view_submission'),
@@ -61,19 +75,7 @@ export const viewSubmissionSchema = z.object({
     private_metadata: z.string().default(''),
     root_view_id: z.string().nullish(),
     previous_view_id: z.string().nullish(),
-    state: z.object({
-      values: z.record(
-        z.string(),
-        z.record(
-          z.string(),
-          z.object({
-            type: z.string(),
-            value: z.string().nullish(),
-            selected_option: z.object({ value: z.string() }).nullish(),
-          }),
-        ),
-      ),
-    }),
+    state: z.object({ values: viewStateValuesSchema }),
   }),
 });
 
