@@ -1,4 +1,5 @@
 import type { PrismaClient } from './database.js';
+import { RUN_TX_OPTIONS } from './transactions.js';
 
 /**
  * Spending against budget caps (docs/control.md, "Budgets"). A provider call first reserves
@@ -66,7 +67,7 @@ export class BudgetLedger {
         data: { reservedUsd: { increment: amountUsd } },
       });
       return { ok: true } as const;
-    });
+    }, RUN_TX_OPTIONS);
   }
 
   /**

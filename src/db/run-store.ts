@@ -17,6 +17,7 @@ import {
   type WorkflowRun,
 } from './generated/client.js';
 import { runState, stepState } from './sql-states.js';
+import { RUN_TX_OPTIONS } from './transactions.js';
 import { isTransientDbError } from './transient-errors.js';
 
 /** A run's row and a run step's row, as the store returns them. */
@@ -405,7 +406,7 @@ export class RunStore {
               },
             });
             return true;
-          }));
+          }, RUN_TX_OPTIONS));
     if (!saved) return false;
     this.events.safeEmit('attempt.recorded', {
       runId: step.runId,
@@ -443,7 +444,7 @@ export class RunStore {
       });
       if (moved && skips.length > 0) await tx.stepAttempt.createMany({ data: skips, skipDuplicates: true });
       return moved;
-    });
+    }, RUN_TX_OPTIONS);
     if (paused) this.stepChanged(step, 'paused', 'engine');
     return paused;
   }
@@ -489,7 +490,7 @@ export class RunStore {
         },
       });
       return 'saved' as const;
-    });
+    }, RUN_TX_OPTIONS);
     if (result === 'saved')
       this.events.safeEmit('attempt.recorded', {
         runId: step.runId,
@@ -563,7 +564,7 @@ export class RunStore {
           });
         }
         return row;
-      });
+      }, RUN_TX_OPTIONS);
     } catch (error) {
       if (run.requestKey && error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')
         return 'duplicate';
@@ -781,7 +782,7 @@ export class RunStore {
           },
         });
         return true;
-      })
+      }, RUN_TX_OPTIONS)
       .catch((error: unknown) => {
         if (error instanceof NotAwaiting) return false;
         throw error;
@@ -907,7 +908,7 @@ export class RunStore {
         },
       });
       return true;
-    });
+    }, RUN_TX_OPTIONS);
   }
 
   private async writeClaims(rows: ClaimRow[]): Promise<boolean[]> {
