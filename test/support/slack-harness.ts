@@ -73,6 +73,10 @@ export const FAST_LIMITS: RateLimits = {
   'users.info': { perSecond: 500, burst: 50 },
   'functions.completeSuccess': { perSecond: 500, burst: 50 },
   'functions.completeError': { perSecond: 500, burst: 50 },
+  'chat.startStream': { perSecond: 500, burst: 50 },
+  'chat.appendStream': { perSecond: 500, burst: 50 },
+  'chat.stopStream': { perSecond: 500, burst: 50 },
+  'chat.delete': { perSecond: 500, burst: 50 },
 };
 
 export const PERSONAS_YML = `personas:
