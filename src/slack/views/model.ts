@@ -92,6 +92,11 @@ export interface StepView {
    */
   workflowPersonaName?: string | null;
   output?: string | null;
+  /**
+   * A running step's text so far, when it is shown on the card (live output in card mode:
+   * docs/slack.md); the final output replaces it.
+   */
+  live?: string | null;
   /** The provider's finish reason; "length" means the model stopped at its token limit. */
   finishReason?: string | null;
   answeredProvider?: string | null;

@@ -68,6 +68,16 @@ export function stepCard(step: StepView, menus: MenuOptions): MessagePayload {
     }
   }
 
+  if (step.status === 'running' && step.live) {
+    // The end of the text so far: the newest words are what people watch for.
+    const limit = LIMITS.sectionText - 10;
+    const tail = step.live.length > limit ? `…${step.live.slice(step.live.length - limit)}` : step.live;
+    blocks.push(section(id('live'), fitMrkdwn(tail, LIMITS.sectionText).text));
+    blocks.push(
+      context(id('live-note'), [':writing_hand: Writing… the full output replaces this when the step ends.']),
+    );
+  }
+
   if (step.status === 'awaiting_approval') blocks.push(...approvalBlocks(step));
 
   const stats = statsLines(step);
