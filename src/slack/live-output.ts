@@ -137,7 +137,7 @@ export class LiveOutput {
   /** The live text a running step's card shows (card mode), or undefined. */
   cardText(stepId: string): string | undefined {
     const live = this.lives.get(stepId);
-    if (!live || live.mode !== 'card' || live.ended || !live.text) return undefined;
+    if (live?.mode !== 'card' || live.ended || !live.text) return undefined;
     return live.text.length > MAX_LIVE_CHARS ? live.text.slice(0, MAX_LIVE_CHARS) : live.text;
   }
 
@@ -313,21 +313,19 @@ export class LiveOutput {
     let piece = '';
     const build = () => {
       if (live.attempt !== attempt || live.ended) return undefined;
-      const raw = unsentPiece(live);
-      if (!raw && !starting) return undefined;
-      piece = raw;
-      const text = neutralise(raw);
-      if (!starting) return { channel: live.channel, ts: live.ts, markdown_text: text };
-      return {
-        channel: live.channel,
-        thread_ts: live.threadTs,
-        ...(live.recipient ? { recipient_user_id: live.recipient, recipient_team_id: live.teamId } : {}),
-        task_display_mode: 'timeline',
-        chunks: [
-          { type: 'task_update', id: live.stepId, title: live.title, status: 'in_progress' },
-          ...(text ? [{ type: 'markdown_text', text }] : []),
-        ],
-      };
+      // The stream starts with its task only: its text follows once the stream is recorded on
+      // the step, so no text is ever shown by a stream that another process could not close.
+      if (starting)
+        return {
+          channel: live.channel,
+          thread_ts: live.threadTs,
+          ...(live.recipient ? { recipient_user_id: live.recipient, recipient_team_id: live.teamId } : {}),
+          task_display_mode: 'timeline',
+          chunks: [{ type: 'task_update', id: live.stepId, title: live.title, status: 'in_progress' }],
+        };
+      piece = unsentPiece(live);
+      if (!piece) return undefined;
+      return { channel: live.channel, ts: live.ts, markdown_text: neutralise(piece) };
     };
     try {
       const result = await this.o.publisher.call(method, { channel: live.channel }, build);
