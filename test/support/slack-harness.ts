@@ -194,7 +194,14 @@ export interface Harness {
   click(
     message: StubMessage,
     actionId: string | RegExp,
-    options: { user: string; option?: string; value?: string; blockId?: string },
+    options: {
+      user: string;
+      option?: string;
+      value?: string;
+      blockId?: string;
+      /** Menus of the message the person changed without the message being redrawn since (action id → value). */
+      selected?: Record<string, string>;
+    },
   ): Promise<CommandResult>;
   /** Submit on a modal the bot opened; `json` is the ack body (response_action …), if any. */
   submitView(

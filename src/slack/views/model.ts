@@ -11,6 +11,8 @@ import type { Block } from './blocks.js';
 
 export type { RunStatus, StepStatus, Trigger as RunTrigger } from '../../core/states.js';
 
+import type { ScheduleName } from './status.js';
+
 export interface RunView {
   id: string;
   /** The short number people type: `/workflow status 42`. */
@@ -21,6 +23,8 @@ export interface RunView {
   input: string;
   /** A Slack user id (rendered as a mention), `schedule:<id>` or `cli:<user>`. */
   startedBy: string;
+  /** The schedule that started it (`schedule:<id>`), as `/workflow schedule list` names it; null once removed. */
+  schedule?: ScheduleName | null;
   trigger: Trigger;
   stepsTotal: number;
   stepsCompleted: number;
