@@ -13,8 +13,7 @@ import {
   type ViewContext,
 } from './view-model.js';
 import { fallbackNote } from './views/fallback-note.js';
-import type { MenuOptions, RunView, StepView } from './views/model.js';
-import type { ScheduleName } from './views/status.js';
+import type { MenuOptions, RunView, ScheduleName, StepView } from './views/model.js';
 
 /** One run as the Slack views see it, read fresh from the database (the source of truth). */
 export interface LoadedRun {

@@ -11,7 +11,13 @@ import type { Block } from './blocks.js';
 
 export type { RunStatus, StepStatus, Trigger as RunTrigger } from '../../core/states.js';
 
-import type { ScheduleName } from './status.js';
+/** A schedule as people know it: its number, workflow, cron and time zone. */
+export interface ScheduleName {
+  number: number;
+  workflow: string;
+  cron: string;
+  timezone: string;
+}
 
 export interface RunView {
   id: string;

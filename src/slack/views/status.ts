@@ -1,4 +1,4 @@
-import type { RunStatus, RunTrigger, StepStatus } from './model.js';
+import type { RunStatus, RunTrigger, ScheduleName, StepStatus } from './model.js';
 import { inlineCode, safeMrkdwn } from './text.js';
 
 /** Status words and emoji shared by every view, so a status looks the same everywhere. */
@@ -46,14 +46,6 @@ export function triggerWords(trigger: RunTrigger): string {
 }
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]+$/;
-
-/** A schedule as people know it: its number, workflow, cron and time zone. */
-export interface ScheduleName {
-  number: number;
-  workflow: string;
-  cron: string;
-  timezone: string;
-}
 
 /** schedule `#2` (*release-notes* `0 9 * * 1-5` Europe/Berlin), as in `/workflow schedule list`. */
 export function scheduleName(s: ScheduleName): string {
