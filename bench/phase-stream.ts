@@ -76,6 +76,14 @@ async function level(o: {
   const openai = await startOpenAIStub((request) => {
     const id = /stream (\d+)/.exec(promptOf(request))?.[1] ?? 'x';
     const tokens = Array.from({ length: o.tokensPerAnswer }, (_, i) => `k${id}x${i} `);
+    if (request.stream !== true) {
+      // LIVE_OUTPUT=false: the same answer in the same time, in one piece at the end.
+      const delayMs = Math.round(o.tokensPerAnswer * gap);
+      const doneAt = Date.now() + delayMs;
+      for (const token of tokens) sentAt.set(token, doneAt);
+      lastToken.set(id, doneAt);
+      return { text: tokens.join(''), delayMs };
+    }
     let next = Date.now();
     return {
       text: tokens.join(''),
@@ -97,7 +105,8 @@ async function level(o: {
     ready: 'Switchboard is running',
     launch: o.launch,
     env: {
-      LOG_LEVEL: 'warn',
+      // "Switchboard is running" is logged at info.
+      LOG_LEVEL: 'info',
       WORKFLOWS_DIR: o.workflowsDir,
       DATA_DIR: dataDir,
       OPENAI_API_KEY: 'sk-bench-0000000000',
