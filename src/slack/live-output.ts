@@ -2,12 +2,12 @@ import { BoundedMap } from '../core/bounded-map.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { EngineEventBus, EngineEvents } from '../core/events.js';
 import { defuseBroadcasts, escapeMrkdwn } from '../core/mrkdwn.js';
+import type { RunReads } from '../db/run-reads.js';
 import type { RunStore } from '../db/run-store.js';
 import type { Logger } from '../logging.js';
 import { classify, type Publisher } from './publisher.js';
 import type { RateLimits } from './rate-limit.js';
 import { parentKey } from './renderer.js';
-import type { RunViews } from './run-views.js';
 import { isSlackTs } from './view-model.js';
 
 /**
@@ -65,7 +65,8 @@ const SLACK_USER_ID = /^[UW][A-Z0-9]+$/;
 export interface LiveOutputOptions {
   publisher: Publisher;
   store: Pick<RunStore, 'swapLiveTs' | 'takeLiveTs'>;
-  views: Pick<RunViews, 'load'>;
+  /** The run's channel, thread, starter and steps (one light read per stream). */
+  reads: Pick<RunReads, 'runWithSteps'>;
   /** Redraws a run's messages (card mode). */
   redraw: (runId: string) => void;
   logger: Logger;
@@ -266,8 +267,7 @@ export class LiveOutput {
 
   /** Where the step's text goes: a stream addressed to the run's starter, or its card. */
   private async decide(live: Live): Promise<void> {
-    const loaded = await this.o.views.load(live.runId);
-    const row = loaded?.row;
+    const row = await this.o.reads.runWithSteps(live.runId);
     const step = row?.steps.find((s) => s.id === live.stepId);
     if (!row?.channelId || !step || step.status !== 'running') {
       live.mode = 'off';

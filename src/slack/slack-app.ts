@@ -222,7 +222,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const live = new LiveOutput({
     publisher,
     store: stores.runs,
-    views,
+    reads: stores.reads,
     redraw: (runId) => renderer.schedule(runId),
     logger,
     limits: options.rateLimits ?? SLACK_RATE_LIMITS,
