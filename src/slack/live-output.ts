@@ -196,7 +196,9 @@ export class LiveOutput {
     }
     if (live.text.length < MAX_LIVE_CHARS) live.text += e.text;
     live.dirty = true;
-    this.drive(live);
+    // Card mode: the next turn of the card rotation takes it (no work per token).
+    if (live.mode === 'card' && !live.busy && live.stale.length === 0) this.scheduleCards();
+    else this.drive(live);
   }
 
   private onEnded(runId: string, stepId: string, to: string): void {
