@@ -30,6 +30,7 @@ export interface StreamLevel {
   callsPerStep: number;
   calls: Record<string, number>;
   rateLimited: number;
+  rateLimitedBy: Record<string, number>;
   /** Last token sent → the card first showing Completed, ms. */
   completionToCardMs: { n: number; p50: number; p99: number; max: number };
 }
@@ -50,10 +51,12 @@ export async function streamPhase(o: {
   timeoutMs: number;
   launch?: ServerLaunch | undefined;
   log: (line: string) => void;
+  /** Live output on, then off for the same load (default both). */
+  modes?: boolean[];
 }): Promise<StreamResult> {
   const levels: StreamLevel[] = [];
   for (const liveSteps of o.levels) {
-    for (const liveOutput of [true, false]) {
+    for (const liveOutput of o.modes ?? [true, false]) {
       levels.push(await level({ ...o, liveSteps, liveOutput }));
     }
   }
@@ -197,10 +200,11 @@ async function level(o: {
       callsPerStep: round(calls / o.liveSteps, 1),
       calls: counts.calls,
       rateLimited: Object.values(counts.rateLimited).reduce((a, b) => a + b, 0),
+      rateLimitedBy: counts.rateLimited,
       completionToCardMs: summarize(completion),
     };
     o.log(
-      `  stream: ${o.liveSteps} live steps, live output ${o.liveOutput ? 'on' : 'off'}: token→Slack p50 ${result.tokenToSlackMs.p50} ms p99 ${result.tokenToSlackMs.p99} ms, ${result.callsPerStep} calls/step, ${result.rateLimited}×429, completion→card p99 ${result.completionToCardMs.p99} ms`,
+      `  stream: ${o.liveSteps} live steps, live output ${o.liveOutput ? 'on' : 'off'}: token→Slack p50 ${result.tokenToSlackMs.p50} ms p99 ${result.tokenToSlackMs.p99} ms, ${result.callsPerStep} calls/step, ${result.rateLimited}×429 ${JSON.stringify(result.rateLimitedBy)}, completion→card p99 ${result.completionToCardMs.p99} ms; calls ${JSON.stringify(result.calls)}`,
     );
     return result;
   } finally {
