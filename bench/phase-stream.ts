@@ -88,6 +88,8 @@ async function level(o: {
       return { text: tokens.join(''), delayMs };
     }
     let next = Date.now();
+    // The first token goes out at once (pace is asked before each later one).
+    sentAt.set(tokens[0]!, next);
     return {
       text: tokens.join(''),
       chunks: tokens,

@@ -330,7 +330,14 @@ export class LiveOutput {
       return { channel: live.channel, ts: live.ts, markdown_text: neutralise(piece) };
     };
     try {
-      const result = await this.o.publisher.call(method, { channel: live.channel }, build);
+      // A call its step no longer needs (it ended, or the attempt was voided) goes first and
+      // is cancelled at once, so the stream's close never waits behind other steps' text.
+      const result = await this.o.publisher.call(
+        method,
+        { channel: live.channel },
+        build,
+        () => live.ended !== undefined || live.attempt !== attempt,
+      );
       if (starting && typeof result.ts === 'string') {
         // Recorded first, so that whoever sees the step move next can close it.
         const previous = await this.o.store.swapLiveTs(live.stepId, `${live.channel}/${result.ts}`);

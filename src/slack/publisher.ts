@@ -267,9 +267,11 @@ export class Publisher {
      * Returning undefined cancels the call (it resolves with `{}`).
      */
     build?: () => Record<string, unknown> | undefined,
+    /** While waiting for a token: true lets the call go before the others waiting (the bucket's `urgent`). */
+    urgent?: () => boolean,
   ): Promise<Record<string, unknown>> {
     const channel = typeof args.channel === 'string' ? args.channel : undefined;
-    return this.track(this.send(method, build ?? args, channel).then((result) => result ?? {}));
+    return this.track(this.send(method, build ?? args, channel, urgent).then((result) => result ?? {}));
   }
 
   /** Waits until nothing is queued or in flight (or `timeoutMs` passed); true if drained. */
