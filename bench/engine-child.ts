@@ -61,8 +61,11 @@ function sleepingProvider(latencyMs: number): Providers {
         model: request.model,
       };
     },
-    stream() {
-      throw new Error('the engine does not stream');
+    // The engine streams (LIVE_OUTPUT): the same answer, in one delta, then the result.
+    async *stream(request) {
+      const result = await provider.generate(request);
+      yield { type: 'text' as const, text: result.text };
+      yield { type: 'done' as const, result };
     },
   };
   return providersOf([provider]);

@@ -23,6 +23,9 @@ export interface Profile {
   shownTimeoutMs: number;
   /** The bot's WORKER_CONCURRENCY. */
   botConcurrency: number;
+  /** (e) concurrent streaming steps per measurement, and tokens per answer (at 50 tokens/s). */
+  streamLevels: number[];
+  streamTokens: number;
 }
 
 export const PROFILES: { full: Profile; quick: Profile } = {
@@ -37,6 +40,8 @@ export const PROFILES: { full: Profile; quick: Profile } = {
     completeTimeoutMs: 120_000,
     shownTimeoutMs: 150_000,
     botConcurrency: 50,
+    streamLevels: [1, 10, 50],
+    streamTokens: 1000,
   },
   quick: {
     ackRates: [20, 100],
@@ -49,5 +54,7 @@ export const PROFILES: { full: Profile; quick: Profile } = {
     completeTimeoutMs: 30_000,
     shownTimeoutMs: 20_000,
     botConcurrency: 8,
+    streamLevels: [1, 10],
+    streamTokens: 150,
   },
 };

@@ -2,6 +2,7 @@ import type { Machine } from './machine.js';
 import type { AckRow } from './phase-ack.js';
 import type { EngineRow } from './phase-engine.js';
 import type { SlackResult } from './phase-slack.js';
+import type { StreamResult } from './phase-stream.js';
 import { round } from './stats.js';
 
 /** The results as one JSON document and as the table `npm run bench` prints. */
@@ -22,6 +23,8 @@ export interface Results {
   ack: AckRow[];
   engine: EngineRow[];
   slack: SlackResult | undefined;
+  /** (e) live output; absent from results written before it existed. */
+  stream?: StreamResult | undefined;
   memory: MemoryRow[];
   targets: Target[];
 }
@@ -92,6 +95,7 @@ export function targets(r: Omit<Results, 'targets'>): Target[] {
       met: s.rateLimited === 0 && s.allFinalShown && s.cardDelayMs.max <= 60_000,
     });
   }
+  out.push(...streamTargets(r.stream));
   const mem = r.memory;
   if (mem.length > 0) {
     out.push({
@@ -109,6 +113,45 @@ export function targets(r: Omit<Results, 'targets'>): Target[] {
         .map((m) => `${m.retained.activeRuns} runs: heap ${m.retained.heapPerRunKb} KB`)
         .join('; '),
       met: mem.every((m) => m.retained.heapPerRunKb <= 100),
+    });
+  }
+  return out;
+}
+
+/** (e) live output: text in Slack fast at 10 live steps, no 429 at 50, state changes not delayed. */
+function streamTargets(stream: StreamResult | undefined): Target[] {
+  if (!stream) return [];
+  const out: Target[] = [];
+  const at = (n: number, live: boolean) =>
+    stream.levels.find((l) => l.liveSteps === n && l.liveOutput === live);
+  const ten = at(10, true);
+  if (ten)
+    out.push({
+      name: 'live text, 10 streaming steps: token leaves provider → in Slack',
+      target: '≤ 1.5 s p50',
+      measured: `${round(ten.tokenToSlackMs.p50 / 1000, 2)} s p50, ${round(ten.tokenToSlackMs.p99 / 1000, 2)} s p99`,
+      met: ten.tokenToSlackMs.p50 <= 1500,
+    });
+  const top = Math.max(...stream.levels.map((l) => l.liveSteps));
+  const most = at(top, true);
+  if (most)
+    out.push({
+      name: `live output, ${top} streaming steps`,
+      target: '0 × 429',
+      measured: `${most.rateLimited} × 429`,
+      met: most.rateLimited === 0,
+    });
+  for (const level of stream.levels.filter((l) => l.liveOutput)) {
+    const off = at(level.liveSteps, false);
+    if (!off) continue;
+    out.push({
+      name: `completion → final card p99, ${level.liveSteps} steps, live output on vs off`,
+      target: 'no worse than off',
+      measured: `${level.completionToCardMs.p99} ms vs ${off.completionToCardMs.p99} ms`,
+      // The same card edit either way; allow the stand-ins' scheduling noise (10 %, 250 ms).
+      met:
+        level.completionToCardMs.p99 <=
+        Math.max(off.completionToCardMs.p99 * 1.1, off.completionToCardMs.p99 + 250),
     });
   }
   return out;
@@ -229,6 +272,33 @@ export function render(r: Results): string {
               : 'no (bound reached)',
           ],
         ],
+      ),
+    );
+  }
+  if (r.stream) {
+    const st = r.stream;
+    parts.push(
+      table(
+        [
+          `(e) live output, ${st.tokensPerSecond} tokens/s, ${st.tokensPerAnswer} per answer`,
+          'live',
+          'token → Slack p50',
+          'p99',
+          'shown live',
+          'calls/step',
+          '429s',
+          'completion → card p99',
+        ],
+        st.levels.map((l) => [
+          `${l.liveSteps} steps (${l.completedSteps} done)`,
+          l.liveOutput ? 'on' : 'off',
+          `${l.tokenToSlackMs.p50} ms`,
+          `${l.tokenToSlackMs.p99} ms`,
+          `${round(l.shownLiveShare * 100, 0)} %`,
+          l.callsPerStep,
+          l.rateLimited,
+          `${l.completionToCardMs.p99} ms`,
+        ]),
       ),
     );
   }

@@ -16,6 +16,7 @@ import { describeMachine } from './machine.js';
 import { ackPhase } from './phase-ack.js';
 import { enginePhase } from './phase-engine.js';
 import { slackPhase } from './phase-slack.js';
+import { streamPhase } from './phase-stream.js';
 import { PROFILES, type Profile } from './profiles.js';
 import { memoryOf, type Results, render, targets } from './report.js';
 import { round } from './stats.js';
@@ -35,8 +36,8 @@ export interface BenchOptions {
   /** Admin URL of a PostgreSQL server for bench databases; undefined: embedded only. */
   postgresUrl: string | undefined;
   out: string;
-  /** Phases to run (default all): engine, ack, slack. */
-  phases?: ('engine' | 'ack' | 'slack')[] | undefined;
+  /** Phases to run (default all): engine, ack, slack, stream. */
+  phases?: ('engine' | 'ack' | 'slack' | 'stream')[] | undefined;
   /** Changes to the full or quick profile (sizes, durations, bounds). */
   profile?: Partial<Profile> | undefined;
   /** Extra modules and environment for the bot's and bare Bolt's processes (the test suite's calendar). */
@@ -57,7 +58,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
   // The suite's own stubs (test/support: none of them loads the test runner).
   const standin = await startSlackApiStub({ limits: slackLimits() });
   const openai = await startOpenAIStub(fixedLatency(o.latencyMs));
-  const wants = (phase: 'engine' | 'ack' | 'slack') => !o.phases || o.phases.includes(phase);
+  const wants = (phase: 'engine' | 'ack' | 'slack' | 'stream') => !o.phases || o.phases.includes(phase);
   try {
     o.log('(b) engine overhead');
     const engineDb = postgres && wants('engine') ? await createBenchDatabase(postgres) : undefined;
@@ -137,6 +138,19 @@ export async function runBench(o: BenchOptions): Promise<Results> {
         : undefined;
     await bot.stop();
 
+    o.log(`(e) live output at ${profile.streamLevels.join(', ')} live steps`);
+    const stream = wants('stream')
+      ? await streamPhase({
+          levels: profile.streamLevels,
+          tokensPerSecond: 50,
+          tokensPerAnswer: profile.streamTokens,
+          workflowsDir,
+          timeoutMs: profile.completeTimeoutMs,
+          launch: o.launch,
+          log: o.log,
+        })
+      : undefined;
+
     const biggest = [...engine].sort((a, b) => b.runs - a.runs || (a.database === 'postgres' ? -1 : 1))[0];
     const partial: Omit<Results, 'targets'> = {
       startedAt: new Date(started).toISOString(),
@@ -153,6 +167,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
       ack,
       engine,
       slack,
+      stream,
       memory: [
         ...(slack ? [memoryOf('bot process, Slack phase', slack.runs, slack.memory, slack.retained)] : []),
         ...(biggest

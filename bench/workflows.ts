@@ -32,6 +32,16 @@ steps:
     prompt: "${FAIL_MARK} {{input}}"
 `;
 
+/** Live output (phase-stream.ts): one step, streamed to the person who started it. */
+const STREAM = `name: bench-stream
+description: One streamed step
+provider: openai
+model: gpt-4o-mini
+steps:
+  - name: write
+    prompt: "{{input}}"
+`;
+
 const PERSONAS = `personas:
   - name: reviewer
     description: Careful reviewer
@@ -46,6 +56,7 @@ export function writeWorkflowsDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-wf-'));
   writeFileSync(join(dir, 'bench.yml'), BENCH);
   writeFileSync(join(dir, 'bench-pause.yml'), PAUSE);
+  writeFileSync(join(dir, 'bench-stream.yml'), STREAM);
   writeFileSync(join(dir, 'personas.yml'), PERSONAS);
   return dir;
 }

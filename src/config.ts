@@ -110,6 +110,7 @@ const envSchema = z.object({
   RETRY_MAX_MS: int(30_000, 0, 3_600_000, 'longest single backoff in milliseconds, e.g. 30000'),
   RETRY_JITTER: fraction(0.5, '0 = exact backoff, 1 = anywhere from 0 to the backoff, e.g. 0.5'),
   STEP_TIMEOUT_SECONDS: int(120, 1, 3600, 'per provider call, e.g. 120'),
+  LIVE_OUTPUT: bool(true, "stream a running step's text into its Slack thread (docs/slack.md, Live output)"),
   STEP_DEADLINE_SECONDS: int(
     600,
     1,
@@ -235,6 +236,8 @@ export interface Config {
   /** 0..1: how much of each backoff is randomised (RETRY_JITTER). */
   retryJitter: number;
   stepTimeoutMs: number;
+  /** Steps stream their providers' text into Slack while they run (LIVE_OUTPUT). */
+  liveOutput: boolean;
   /** No new provider call starts this long after the step began (STEP_DEADLINE_SECONDS). */
   stepDeadlineMs: number;
   /** Circuit breaker per provider/model (src/health). */
@@ -325,6 +328,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retry: { maxAttempts: e.RETRY_MAX_ATTEMPTS, baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS },
     retryJitter: e.RETRY_JITTER,
     stepTimeoutMs: e.STEP_TIMEOUT_SECONDS * 1000,
+    liveOutput: e.LIVE_OUTPUT,
     stepDeadlineMs: e.STEP_DEADLINE_SECONDS * 1000,
     breaker: {
       failureThreshold: e.BREAKER_FAILURE_THRESHOLD,

@@ -11,6 +11,12 @@ export interface EngineEvents {
   'step.changed': [{ runId: string; stepId: string; to: StepStatus; actor: string }];
   /** A card edit (provider/model or persona override) that did not change the status. */
   'step.edited': [{ runId: string; stepId: string; field: string; actor: string }];
+  /**
+   * Live text of a running step, as the provider streams it: never stored, only shown.
+   * `reset` says that what was shown for the step before is void (a new attempt starts, or
+   * the attempt failed: then `text` is empty); otherwise `text` continues it.
+   */
+  'step.output': [{ runId: string; stepId: string; attempt: number; text: string; reset: boolean }];
   /** A provider call finished (success or failure), for health and metrics. */
   'attempt.recorded': [
     {

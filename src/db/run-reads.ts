@@ -219,6 +219,7 @@ export class RunReads {
       select: {
         alertChannel: true,
         alertTs: true,
+        noteTs: true,
         lastErrorKind: true,
         lastErrorProvider: true,
         lastErrorModel: true,

@@ -647,6 +647,46 @@ export class RunStore {
     });
   }
 
+  /** Where a step's latest pause note was posted in its run's thread (docs/slack.md). */
+  async setNote(stepId: string, ts: string): Promise<void> {
+    await this.prisma.runStep.updateMany({ where: { id: stepId }, data: { noteTs: ts } });
+  }
+
+  /**
+   * Records the live-output stream message of a step (docs/slack.md, "Live output") and
+   * returns the one recorded before, if any: a stream a stopped process left open, which
+   * the caller closes.
+   */
+  async swapLiveTs(stepId: string, ts: string): Promise<string | null> {
+    for (let i = 0; i < 3; i++) {
+      const row = await this.prisma.runStep.findUnique({ where: { id: stepId }, select: { liveTs: true } });
+      if (!row) return null;
+      const { count } = await this.prisma.runStep.updateMany({
+        where: { id: stepId, liveTs: row.liveTs },
+        data: { liveTs: ts },
+      });
+      if (count === 1) return row.liveTs;
+    }
+    return null;
+  }
+
+  /**
+   * Takes the step's live-output stream message off the record (only `ts` when given):
+   * returns it to the one caller that should close it, or null.
+   */
+  async takeLiveTs(stepId: string, ts?: string): Promise<string | null> {
+    const row =
+      ts === undefined
+        ? await this.prisma.runStep.findUnique({ where: { id: stepId }, select: { liveTs: true } })
+        : { liveTs: ts };
+    if (!row?.liveTs) return null;
+    const { count } = await this.prisma.runStep.updateMany({
+      where: { id: stepId, liveTs: row.liveTs },
+      data: { liveTs: null },
+    });
+    return count === 1 ? row.liveTs : null;
+  }
+
   // ── recovery ────────────────────────────────────────────────────────────────
 
   /** Running steps whose lease has lapsed (or every running step), with their run's status. */

@@ -1,4 +1,4 @@
-import type { GenerateRequest, GenerateResult, Provider } from '../core/provider-spec.js';
+import type { GenerateRequest, GenerateResult, Provider, StreamChunk } from '../core/provider-spec.js';
 import { ProviderError } from '../core/provider-spec.js';
 
 /** Our own guard around a provider call, in case an adapter ignores its signal. */
@@ -8,10 +8,14 @@ export const HARD_TIMEOUT_GRACE_MS = 2_000;
  * Calls the provider with the step's timeout. Adapters enforce the timeout themselves
  * (kind "timeout"); this race is the backstop for one that ignores its signal, so a hung
  * connection can never hold a run longer than timeout + grace. Cancellation wins at once.
+ * A streamed call is the same call: its deltas go to `onText`, its result is the "done"
+ * chunk's, and a failure mid-stream throws the adapter's ProviderError like any other.
  */
 export async function callProvider(
   provider: Provider,
   request: GenerateRequest & { signal: AbortSignal; timeoutMs: number },
+  /** Given: the call streams (`provider.stream()`), and each text delta is passed here as it comes. */
+  onText?: (delta: string) => void,
 ): Promise<GenerateResult> {
   const hard = new AbortController();
   const signal = AbortSignal.any([request.signal, hard.signal]);
@@ -35,9 +39,27 @@ export async function callProvider(
     else request.signal.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    return await Promise.race([provider.generate({ ...request, signal }), backstop]);
+    const call = onText
+      ? drain(provider.stream({ ...request, signal }), onText)
+      : provider.generate({ ...request, signal });
+    return await Promise.race([call, backstop]);
   } finally {
     clearTimeout(timer);
     if (onAbort) request.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** Reads a stream to its end: deltas to `onText`, the result from its "done" chunk. */
+async function drain(
+  chunks: AsyncIterable<StreamChunk>,
+  onText: (delta: string) => void,
+): Promise<GenerateResult> {
+  let result: GenerateResult | undefined;
+  for await (const chunk of chunks) {
+    if (chunk.type === 'text') {
+      if (chunk.text) onText(chunk.text);
+    } else result = chunk.result;
+  }
+  if (!result) throw new Error('the provider stream ended without a result');
+  return result;
 }

@@ -27,7 +27,7 @@ export interface EngineOptions {
   /** The data layer on `db`; opened here when not given. */
   stores?: Stores;
   config: Pick<Config, 'defaults' | 'retry' | 'stepTimeoutMs' | 'worker'> &
-    Partial<Pick<Config, 'retryJitter' | 'stepDeadlineMs' | 'budget' | 'limits'>>;
+    Partial<Pick<Config, 'retryJitter' | 'stepDeadlineMs' | 'budget' | 'limits' | 'liveOutput'>>;
   /** Model prices (src/providers/prices.ts): cost per call, and budgets. Default: the built-in ones. */
   prices?: PriceList;
   providers: Providers;
@@ -108,6 +108,7 @@ export class Engine {
       random: o.random,
       redact: o.redact,
       maxOutputBytes: o.config.limits?.maxOutputBytes,
+      streaming: o.config.liveOutput ?? true,
       plan: async (run, step) => {
         const snapshot = readSnapshot(run.snapshot);
         let personas: Record<string, PersonaSnapshot> = snapshot.personas;

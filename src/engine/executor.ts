@@ -28,6 +28,11 @@ export interface ExecutorOptions {
   budget: BudgetGuard;
   /** A step's output is cut beyond this many bytes, with a note (MAX_OUTPUT_BYTES). */
   maxOutputBytes?: number | undefined;
+  /**
+   * Calls providers through their streaming API and raises `step.output` with the text as it
+   * comes (LIVE_OUTPUT, default true); false calls `generate()` and raises none.
+   */
+  streaming?: boolean | undefined;
 }
 
 type Failure = { ok: false; error: ProviderError; calls: number; skipped: ModelRef[] };
@@ -380,20 +385,27 @@ export class Executor {
         const number = x.number;
         const startedAt = this.o.store.clock.now();
         const t0 = performance.now();
+        const live = this.liveText(x, number);
         try {
-          const result = await callProvider(provider, {
-            model: ref.model,
-            system: plan.persona?.system,
-            prompt,
-            maxOutputTokens: this.o.budget.maxOutputTokens,
-            signal: x.signal,
-            timeoutMs: plan.timeoutMs,
-          });
+          const result = await callProvider(
+            provider,
+            {
+              model: ref.model,
+              system: plan.persona?.system,
+              prompt,
+              maxOutputTokens: this.o.budget.maxOutputTokens,
+              signal: x.signal,
+              timeoutMs: plan.timeoutMs,
+            },
+            live?.onText,
+          );
           const latencyMs = Math.round(performance.now() - t0);
           const costUsd = this.o.budget.costOf(ref, result.usage);
           await hold.settle(costUsd);
           return { ok: true, ref, result, number, startedAt, latencyMs, costUsd };
         } catch (error) {
+          // Whatever this attempt showed is void: the next one (or the paused card) replaces it.
+          live?.void();
           // A refused call is not billed; one cut off mid-answer (timeout, cancel, shutdown)
           // may be, by an unknown amount: it keeps its worst case.
           const cutOff =
@@ -425,6 +437,27 @@ export class Executor {
       error: lastError ?? this.o.providers.notConfigured(candidates[0] ?? plan.candidates[0]!),
       calls,
       skipped,
+    };
+  }
+
+  /**
+   * The live text of one attempt, raised as `step.output` events (not stored): the first
+   * delta of an attempt resets what an earlier one showed, and a failed attempt voids its own.
+   */
+  private liveText(x: Execution, attempt: number) {
+    if (this.o.streaming === false) return undefined;
+    const { events } = this.o.store;
+    const ids = { runId: x.run.id, stepId: x.step.id, attempt };
+    let shown = false;
+    return {
+      onText: (text: string) => {
+        events.safeEmit('step.output', { ...ids, text, reset: !shown });
+        shown = true;
+      },
+      void: () => {
+        if (shown) events.safeEmit('step.output', { ...ids, text: '', reset: true });
+        shown = false;
+      },
     };
   }
 

@@ -166,6 +166,10 @@ export class FailureAlerts {
       });
     }
     if (loaded.row.channelId && (threadTs || this.o.publisher.has(parentKey(runId)))) {
+      // The note of an earlier pause of this step says it was retried: it asks for nothing now.
+      const earlier = await this.o.stores.reads.alertOf(stepId);
+      if (isSlackTs(earlier?.noteTs))
+        this.editNote(loaded.row.channelId, earlier.noteTs, resolvedNote(step, 'retried'));
       this.o.publisher.put({
         key: `note:${stepId}:v${row.version}`,
         channel: loaded.row.channelId,
@@ -173,11 +177,30 @@ export class FailureAlerts {
         // A run posted in an existing thread: its notes go there too, once its parent is.
         threadTs: threadTs ? (loaded.row.inThreadTs ?? threadTs) : undefined,
         payload: pausedNote(loaded.run, step, channel, loaded.menus.providers),
+        onPosted: async ({ ts }) => {
+          await this.o.stores.runs.setNote(stepId, ts);
+        },
       });
     }
   }
 
+  /** Edits a posted thread note (no longer asking for a Retry). */
+  private editNote(channel: string, ts: string, payload: MessagePayload): void {
+    this.o.publisher.put({ key: `note-ts:${ts}`, channel, ts, payload });
+  }
+
+  /** The step's last pause note, updated as its alert is: recovered, or closed without recovering. */
+  private async resolveNote(runId: string, stepId: string, how: 'recovered' | 'closed'): Promise<void> {
+    const row = await this.o.stores.reads.alertOf(stepId);
+    if (!isSlackTs(row?.noteTs)) return;
+    const loaded = await this.o.views.load(runId);
+    const step = loaded?.steps.find((s) => s.id === stepId);
+    if (!loaded?.row.channelId || !step) return;
+    this.editNote(loaded.row.channelId, row.noteTs, resolvedNote(step, how));
+  }
+
   private async onFinished(runId: string, stepId: string, how: 'recovered' | 'closed'): Promise<void> {
+    await this.resolveNote(runId, stepId, how);
     const key = alertKey(stepId);
     const row = await this.o.stores.reads.alertOf(stepId);
     const posted = isSlackTs(row?.alertTs) && row?.alertChannel;
@@ -298,7 +321,7 @@ export function pausedNote(
   const where = `Step ${step.position + 1}/${step.total} ${excerpt(step.name, 80)}`;
   const lines = [
     `:warning: *${safeMrkdwn(where)}* paused — ${safeMrkdwn(headline)}.`,
-    `${starterMrkdwn(run.startedBy)} switch its provider/model or persona on the card, then press *Retry*.`,
+    `${run.startedBy.startsWith('schedule:') ? 'Anyone here can' : starterMrkdwn(run.startedBy)} switch its provider/model or persona on the card, then press *Retry*.`,
   ];
   const alerted = alertChannel
     ? `The team was alerted in ${CHANNEL_ID.test(alertChannel) ? `<#${alertChannel}>` : safeMrkdwn(alertChannel)}.`
@@ -307,6 +330,29 @@ export function pausedNote(
   const blocks: Block[] = [section(id('note'), lines.join('\n'))];
   if (alerted) blocks.push(context(id('note-where'), [alerted]));
   return { text: mrkdwn(`${where} paused: ${headline}`, LIMITS.fallbackText), blocks };
+}
+
+/**
+ * A pause note once the pause is over: the step recovered (and who answered), ended without
+ * recovering, or was retried (and paused again: a newer note follows). No call to action left.
+ */
+export function resolvedNote(step: StepView, how: 'recovered' | 'closed' | 'retried'): MessagePayload {
+  const where = `Step ${step.position + 1}/${step.total} ${excerpt(step.name, 80)}`;
+  const answered =
+    step.answeredProvider && step.answeredModel
+      ? ` — answered by \`${safeMrkdwn(`${step.answeredProvider}/${step.answeredModel}`)}\``
+      : '';
+  const line =
+    how === 'recovered'
+      ? `:white_check_mark: *${safeMrkdwn(where)}* paused, then recovered${answered}.`
+      : how === 'retried'
+        ? `:arrows_counterclockwise: *${safeMrkdwn(where)}* paused here and was retried; it paused again below.`
+        : `:no_entry_sign: *${safeMrkdwn(where)}* paused and was ${step.status} before it recovered.`;
+  const id = (part: string) => alertBlockId(step.id, step.version, part);
+  return {
+    text: mrkdwn(line.replace(/[*:]/g, ''), LIMITS.fallbackText),
+    blocks: [section(id('note'), line)],
+  };
 }
 
 /**

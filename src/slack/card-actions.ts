@@ -9,6 +9,7 @@ import { cardKey, parentKey, type Renderer } from './renderer.js';
 import type { RunViews } from './run-views.js';
 import { VersionFloor } from './version-floor.js';
 import {
+  ACTIONS,
   errorMessage,
   fullOutputModal,
   type ModalView,
@@ -19,6 +20,8 @@ import {
   parseRetryWithValue,
   parseRunBlockId,
   parseStepBlockId,
+  stepBlockId,
+  stepCard,
 } from './views/index.js';
 import type { MessagePayload } from './views/model.js';
 import { safeMrkdwn } from './views/text.js';
@@ -53,6 +56,17 @@ export const blockActionsSchema = z.object({
       }),
     )
     .min(1),
+  /** What the clicker's client shows selected in the message's menus, by block and action id. */
+  state: z
+    .object({
+      values: z.record(
+        z.string(),
+        z.record(z.string(), z.object({ selected_option: z.object({ value: z.string() }).nullish() })),
+      ),
+    })
+    .nullish(),
+  /** The message clicked, as Slack showed it (its blocks say what the card offered). */
+  message: z.object({ blocks: z.array(z.unknown()).optional() }).nullish(),
 });
 
 export type BlockActionsPayload = z.infer<typeof blockActionsSchema>;
@@ -63,6 +77,41 @@ export interface ActionInput {
   blockId: string;
   /** The button's value, or the chosen option's value. */
   value: string | undefined;
+  /** The menus of the clicked block as the clicker sees them now (state.values): action id → value. */
+  selected?: Record<string, string> | undefined;
+  /** The same menus as the card was drawn (their initial options in the message): action id → value. */
+  shown?: Record<string, string> | undefined;
+}
+
+/** The selected option of each menu in block `blockId`, from a block_actions payload. */
+export function menuSelections(
+  payload: BlockActionsPayload,
+  blockId: string,
+): Record<string, string> | undefined {
+  const block = payload.state?.values[blockId];
+  if (!block) return undefined;
+  const out: Record<string, string> = {};
+  for (const [actionId, state] of Object.entries(block)) {
+    if (state.selected_option) out[actionId] = state.selected_option.value;
+  }
+  return out;
+}
+
+/** The initial option of each menu in block `blockId` of message blocks (what a card was drawn with). */
+export function drawnSelections(
+  blocks: unknown[] | undefined,
+  blockId: string,
+): Record<string, string> | undefined {
+  const block = blocks?.find((b) => (b as { block_id?: unknown })?.block_id === blockId) as
+    | { elements?: { action_id?: string; initial_option?: { value?: string } }[] }
+    | undefined;
+  if (!block?.elements) return undefined;
+  const out: Record<string, string> = {};
+  for (const element of block.elements) {
+    if (element.action_id && typeof element.initial_option?.value === 'string')
+      out[element.action_id] = element.initial_option.value;
+  }
+  return out;
 }
 
 /** What a handler answers: an ephemeral message to the clicker, or nothing (the card updates). */
@@ -129,12 +178,87 @@ export class ActionService {
     });
   }
 
-  retry(input: ActionInput): Promise<ActionReply> {
-    return this.onStep(input, async (step, version, card) => {
-      if (parseIdValue(input.value) !== step.id) return this.refuse(input, card, REFUSED.malformed);
-      await this.o.runs.retryStep(step.id, input.userId, version);
+  /**
+   * Retry from a paused step's card, with what the clicker sees selected in its menus
+   * (Slack sends them with the click): a choice made a moment before, whose redraw had not
+   * arrived yet, is applied with the retry instead of refused as stale. The card is refused
+   * only when the step really changed under it: a menu now holds a value that is neither
+   * what the card was drawn with nor what the clicker sees (someone else's edit), or more
+   * changed than those menus (a retry and a newer pause).
+   */
+  async retry(input: ActionInput): Promise<ActionReply> {
+    const block = parseStepBlockId(input.blockId);
+    if (!block) return errorMessage(REFUSED.malformed);
+    if (parseIdValue(input.value) !== block.stepId) return errorMessage(REFUSED.malformed);
+    const step = await this.findStep(block.stepId);
+    if (!step) return errorMessage(REFUSED.gone);
+    this.floor.note(step);
+    const denied = await this.permission(step.runId, input);
+    if (denied) return denied;
+    const card = { runId: step.runId, key: cardKey(step.id) };
+    return this.engineCall(input, card, async () => {
+      const changes = await this.retryChanges(step, block.version, input);
+      if (!changes) return this.refuse(input, card, REFUSED.stale);
+      let current = step;
+      if (changes.model)
+        current = await this.o.runs.setStepModel(current, changes.model, input.userId, current.version);
+      if (changes.persona)
+        current = await this.o.runs.setStepPersona(
+          current,
+          changes.persona.kind === 'default' ? null : changes.persona.personaId,
+          input.userId,
+          current.version,
+        );
+      await this.o.runs.retryStep(current.id, input.userId, current.version);
       return undefined;
     });
+  }
+
+  /**
+   * What a Retry must change first so the step runs with what the clicker sees (empty: as it
+   * is), or undefined when the card is out of date for real.
+   */
+  private async retryChanges(step: StepRow, drawnVersion: number, input: ActionInput) {
+    const seen = input.selected ?? {};
+    const shown = input.shown;
+    const menus = [ACTIONS.selectModel, ACTIONS.selectPersona];
+    // Without the card as drawn there is nothing to compare: only the version can tell.
+    if (!shown && step.version !== drawnVersion) return undefined;
+    if (step.status !== 'paused') return step.version === drawnVersion ? {} : undefined;
+    const loaded = await this.o.views.load(step.runId);
+    const view = loaded?.steps.find((s) => s.id === step.id);
+    if (!loaded || !view) return undefined;
+    const now =
+      drawnSelections(stepCard(view, loaded.menus).blocks, stepBlockId(step.id, view.version, 'menus')) ?? {};
+    let edits = 0;
+    for (const menu of menus) {
+      const drawn = shown?.[menu] ?? now[menu];
+      const wanted = seen[menu] ?? drawn;
+      if (now[menu] === drawn) continue;
+      // Changed since the card was drawn: fine if to what the clicker sees (their own choice).
+      if (now[menu] !== wanted) return undefined;
+      edits += 1;
+    }
+    // Each edit moved the version on by one; anything more (a retry and a newer pause, an
+    // edit and its undoing) is a change the clicker has not seen.
+    if (step.version - drawnVersion > edits) return undefined;
+    const changes: {
+      model?: { provider: string; model: string };
+      persona?: NonNullable<ReturnType<typeof parsePersonaValue>>;
+    } = {};
+    const model = seen[ACTIONS.selectModel];
+    if (model !== undefined && model !== now[ACTIONS.selectModel]) {
+      const choice = parseModelValue(model);
+      if (!choice) throw new EngineError('invalid_choice', 'That choice is not one this card offers.');
+      changes.model = choice;
+    }
+    const persona = seen[ACTIONS.selectPersona];
+    if (persona !== undefined && persona !== now[ACTIONS.selectPersona]) {
+      const choice = parsePersonaValue(persona);
+      if (!choice) throw new EngineError('invalid_choice', 'That choice is not one this card offers.');
+      changes.persona = choice;
+    }
+    return changes;
   }
 
   /**

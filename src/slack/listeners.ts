@@ -7,7 +7,13 @@ import type {
   SlackEventMiddlewareArgs,
   webApi,
 } from '@slack/bolt';
-import { type ActionInput, type ActionReply, blockActionsSchema } from './card-actions.js';
+import {
+  type ActionInput,
+  type ActionReply,
+  blockActionsSchema,
+  drawnSelections,
+  menuSelections,
+} from './card-actions.js';
 import { parseCommand, slashCommandSchema } from './command-parser.js';
 import { registerControl } from './control-listeners.js';
 import { type Answer, registerEditors } from './editor-listeners.js';
@@ -124,6 +130,8 @@ export function registerListeners(app: App, deps: ListenerDeps): InFlight {
         channelId: parsed.data.channel?.id,
         blockId: action.block_id,
         value: action.selected_option?.value ?? action.value,
+        selected: menuSelections(parsed.data, action.block_id),
+        shown: drawnSelections(parsed.data.message?.blocks, action.block_id),
       };
       // Clicked on the App Home tab: no response_url and no channel, so the answer is shown on Home.
       const onHome = parsed.data.view?.type === 'home';

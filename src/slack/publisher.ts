@@ -258,9 +258,20 @@ export class Publisher {
    * A one-off call (chat.getPermalink, chat.postEphemeral, a message nobody will edit)
    * through the same buckets and 429 handling. Rejects with SlackCallError.
    */
-  call(method: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+  call(
+    method: string,
+    args: Record<string, unknown>,
+    /**
+     * Builds the body when the call's token is granted, instead of `args` (which then only
+     * names the channel): text that arrived while the call waited goes with it (live output).
+     * Returning undefined cancels the call (it resolves with `{}`).
+     */
+    build?: () => Record<string, unknown> | undefined,
+    /** While waiting for a token: true lets the call go before the others waiting (the bucket's `urgent`). */
+    urgent?: () => boolean,
+  ): Promise<Record<string, unknown>> {
     const channel = typeof args.channel === 'string' ? args.channel : undefined;
-    return this.track(this.send(method, args, channel).then((result) => result ?? {}));
+    return this.track(this.send(method, build ?? args, channel, urgent).then((result) => result ?? {}));
   }
 
   /** Waits until nothing is queued or in flight (or `timeoutMs` passed); true if drained. */

@@ -136,6 +136,14 @@ export const SLACK_RATE_LIMITS: RateLimits = {
   // Workflow Builder steps finishing (src/slack/function-steps.ts): Tier 3.
   'functions.completeSuccess': { perSecond: 44 / 60, burst: 4 },
   'functions.completeError': { perSecond: 44 / 60, burst: 4 },
+  // Live output (src/slack/live-output.ts). chat.appendStream is Tier 4; Slack's reference
+  // pages give no tier for chat.startStream and chat.stopStream, so they are budgeted as
+  // Tier 3 like chat.update; chat.delete (the live message, once the card holds the output)
+  // is Tier 3.
+  'chat.startStream': { perSecond: 44 / 60, burst: 4 },
+  'chat.appendStream': { perSecond: 88 / 60, burst: 8 },
+  'chat.stopStream': { perSecond: 44 / 60, burst: 4 },
+  'chat.delete': { perSecond: 44 / 60, burst: 4 },
 };
 
 const FALLBACK_RATE: BucketRate = { perSecond: 20 / 60, burst: 3 };

@@ -43,6 +43,8 @@ export interface RendererOptions {
   /** This process's identity (the engine's lease owner), written into claims. */
   owner: string;
   clock?: Pick<Clock, 'now'>;
+  /** A running step's live text to show on its card (live output in card mode), if any. */
+  liveText?: ((stepId: string) => string | undefined) | undefined;
 }
 
 /** Every message of the run (a restart's redraw of everything), as opposed to one card. */
@@ -245,7 +247,10 @@ export class Renderer {
       const spec = {
         key,
         channel,
-        payload: stepCard(view, menus),
+        payload: stepCard(
+          step.status === 'running' && this.o.liveText ? { ...view, live: this.o.liveText(step.id) } : view,
+          menus,
+        ),
         force: force(key),
         changing: active && (step.status === 'pending' || step.status === 'running'),
         threadOf: parent,

@@ -13,7 +13,7 @@ import {
   type ViewContext,
 } from './view-model.js';
 import { fallbackNote } from './views/fallback-note.js';
-import type { MenuOptions, RunView, StepView } from './views/model.js';
+import type { MenuOptions, RunView, ScheduleName, StepView } from './views/model.js';
 
 /** One run as the Slack views see it, read fresh from the database (the source of truth). */
 export interface LoadedRun {
@@ -28,7 +28,7 @@ export interface LoadedRun {
 /** Reads a run with everything its messages show. */
 export class RunViews {
   constructor(
-    private readonly stores: Pick<Stores, 'reads' | 'workflows'>,
+    private readonly stores: Pick<Stores, 'reads' | 'workflows'> & Partial<Pick<Stores, 'schedules'>>,
     readonly ctx: ViewContext,
   ) {}
 
@@ -61,7 +61,21 @@ export class RunViews {
       const cost = answered.length > 0 ? answered.reduce((t, a) => addCost(t, a.costUsd), NO_COST) : null;
       return stepView(row, step, this.ctx, personas, { fallbackNote: note, plan: plan ?? null, cost });
     });
-    const run = runView(row, { usage: usageOfAttempts(attempts), rerunOfNumber });
+    const run = {
+      ...runView(row, { usage: usageOfAttempts(attempts), rerunOfNumber }),
+      schedule: await this.schedule(row.startedBy),
+    };
     return { row, run, steps, menus: menuOptions(this.ctx, enabled), plans };
+  }
+
+  /** The schedule that started a run, named as `/workflow schedule list` does (null: removed). */
+  private async schedule(startedBy: string): Promise<ScheduleName | null | undefined> {
+    if (!startedBy.startsWith('schedule:') || !this.stores.schedules) return undefined;
+    const row = await this.stores.schedules
+      .find({ id: startedBy.slice('schedule:'.length) })
+      .catch(() => null);
+    return row
+      ? { number: row.number, workflow: row.workflow.name, cron: row.cron, timezone: row.timezone }
+      : null;
   }
 }

@@ -22,10 +22,11 @@ import { registerFunctionSteps } from './function-listeners.js';
 import { FunctionSteps } from './function-steps.js';
 import { HomeTab } from './home-tab.js';
 import { registerListeners } from './listeners.js';
+import { LiveOutput } from './live-output.js';
 import { SlackDirectory } from './membership.js';
 import { PersonaEditor } from './persona-editor.js';
 import { Publisher, type PublisherOptions, type SlackCaller } from './publisher.js';
-import type { BucketClock, RateLimits } from './rate-limit.js';
+import { type BucketClock, type RateLimits, SLACK_RATE_LIMITS } from './rate-limit.js';
 import { Renderer } from './renderer.js';
 import { RunViews } from './run-views.js';
 import { ScheduleCommands } from './schedule-commands.js';
@@ -65,7 +66,7 @@ export interface SlackCore {
 export interface SlackAppOptions {
   core: SlackCore;
   config: Pick<Config, 'slack' | 'defaults' | 'retry' | 'stepTimeoutMs' | 'schedules'> &
-    Partial<Pick<Config, 'budget' | 'limits'>>;
+    Partial<Pick<Config, 'budget' | 'limits' | 'liveOutput'>>;
   /** Web API client for posting and editing messages (default: a WebClient on SLACK_API_URL). */
   client?: SlackCaller;
   /** Per-method buckets (default: Slack's documented limits). */
@@ -89,6 +90,8 @@ export interface SlackApp {
   mode: 'http' | 'socket';
   publisher: Publisher;
   renderer: Renderer;
+  /** A running step's text in its thread (docs/slack.md, "Live output"). */
+  live: LiveOutput;
   alerts: FailureAlerts;
   commands: CommandService;
   actions: ActionService;
@@ -215,6 +218,27 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     observer: options.observer,
   });
   const visibility = new Visibility({ directory, policy, reads: stores.reads });
+  let teamId: Promise<string | undefined> | undefined;
+  const live = new LiveOutput({
+    publisher,
+    store: stores.runs,
+    reads: stores.reads,
+    redraw: (runId) => renderer.schedule(runId),
+    logger,
+    limits: options.rateLimits ?? SLACK_RATE_LIMITS,
+    parentWaitMs: options.alertParentWaitMs,
+    // Once per process: the workspace a stream's recipient belongs to.
+    teamId: () => {
+      teamId ??= publisher.call('auth.test', {}).then(
+        (r) => (typeof r.team_id === 'string' ? r.team_id : undefined),
+        () => {
+          teamId = undefined;
+          return undefined;
+        },
+      );
+      return teamId;
+    },
+  });
   const renderer = new Renderer({
     store: stores.runs,
     runs,
@@ -222,6 +246,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     publisher,
     logger,
     owner: core.engine.owner,
+    liveText: (stepId) => live.cardText(stepId),
   });
   const alerts = new FailureAlerts({
     stores,
@@ -344,6 +369,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
 
   const detach = [
     renderer.attach(core.engine.events),
+    // LIVE_OUTPUT off: the engine raises no step.output, and no stream is ever recorded.
+    config.liveOutput === false ? () => {} : live.attach(core.engine.events),
     alerts.attach(core.engine.events),
     notices.attach(core.engine.events),
     home.attach(core.engine.events),
@@ -357,6 +384,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     mode: socket ? 'socket' : 'http',
     publisher,
     renderer,
+    live,
     alerts,
     commands,
     actions,
@@ -410,6 +438,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
             alerts.idle(),
             functionSteps.idle(),
             notices.idle(),
+            live.idle(),
           ]).then(() => true),
           new Promise<boolean>((resolve) => setTimeout(() => resolve(false), left()).unref()),
         ]);
@@ -420,7 +449,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
           renderer.isIdle() &&
           alerts.isIdle() &&
           functionSteps.isIdle() &&
-          notices.isIdle()
+          notices.isIdle() &&
+          live.isIdle()
         )
           return true;
       }
@@ -429,6 +459,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     close() {
       for (const off of detach) off();
       home.stop();
+      live.close();
       renderer.stop();
       publisher.close();
     },

@@ -39,6 +39,8 @@ describe('npm run bench -- --quick', () => {
         slackRuns: 3,
         slackChannels: 2,
         shownTimeoutMs: 15_000,
+        streamLevels: [2],
+        streamTokens: 30,
       },
     });
     const results = JSON.parse(readFileSync(out, 'utf8')) as Results;
@@ -76,6 +78,19 @@ describe('npm run bench -- --quick', () => {
     } else {
       expect(results.slack).toBeUndefined();
     }
+    // (e) live output: on and off for the same load, every token found in Slack.
+    const stream = results.stream!;
+    expect(stream.levels.map((l) => [l.liveSteps, l.liveOutput])).toEqual([
+      [2, true],
+      [2, false],
+    ]);
+    for (const level of stream.levels) {
+      expect(level.completedSteps).toBe(2);
+      expect(level.tokenToSlackMs.n).toBe(60);
+      expect(level.completionToCardMs.n).toBe(2);
+    }
+    expect(stream.levels[0]!.calls['chat.startStream']).toBe(2);
+    expect(stream.levels[1]!.calls['chat.startStream']).toBeUndefined();
     expect(results.memory.length).toBeGreaterThan(0);
     expect(results.targets.map((t) => t.name).length).toBeGreaterThanOrEqual(2);
     expect(lines.join('\n')).toContain('(a) ack latency');

@@ -9,7 +9,7 @@ import { InProcessQueue } from '../../src/engine/queue.js';
 import { silentLogger } from '../../src/logging.js';
 import { createTestDatabase, type TestDatabase, truncateAll } from '../support/db.js';
 import { waitForRun } from '../support/engine.js';
-import { type ChatRequest, chatCompletion } from '../support/openai-stub.js';
+import { type ChatRequest, completionReply } from '../support/openai-stub.js';
 
 /**
  * Named OpenAI-compatible endpoints beside OpenAI (LLM_ENDPOINTS): the bot as configured
@@ -42,7 +42,7 @@ interface Seen {
 }
 let seen: Seen[] = [];
 
-function answer(origin: string, reply: (body: ChatRequest) => [number, unknown]) {
+function answer(origin: string, reply: (body: ChatRequest) => [number, unknown, Record<string, string>?]) {
   nock(origin)
     .post('/v1/chat/completions')
     .reply(async (req: Request) => {
@@ -101,8 +101,8 @@ describe('a named endpoint beside OpenAI', () => {
   });
 
   it('answers a step that names it, at its own base URL, and OpenAI is not called', async () => {
-    answer(OLLAMA, (body) => [200, chatCompletion(body.model, 'local answer', 1)]);
-    answer(OPENAI, (body) => [200, chatCompletion(body.model, 'cloud answer', 2)]);
+    answer(OLLAMA, (body) => completionReply(body, 'local answer', 1));
+    answer(OPENAI, (body) => completionReply(body, 'cloud answer', 2));
     const run = await core.engine.runs.startRun({
       workflow: 'local-first',
       input: 'why is the sky blue?',
@@ -129,7 +129,7 @@ describe('a named endpoint beside OpenAI', () => {
 
   it('falls back to openai/gpt-4o-mini when the endpoint fails, both configured at once', async () => {
     answer(OLLAMA, () => [503, { error: { message: 'model is loading', type: 'server_error' } }]);
-    answer(OPENAI, (body) => [200, chatCompletion(body.model, 'cloud answer', 1)]);
+    answer(OPENAI, (body) => completionReply(body, 'cloud answer', 1));
     const run = await core.engine.runs.startRun({
       workflow: 'local-first',
       input: 'why is the sky blue?',

@@ -1,6 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type InProcessAnswer, type LlmAnswer, type LlmCall, responseFor } from './llm-answers.js';
+import { Readable } from 'node:stream';
+import {
+  type InProcessAnswer,
+  type LlmAnswer,
+  type LlmCall,
+  responseFor,
+  type StreamFrames,
+  wantsStream,
+} from './llm-answers.js';
 
 /**
  * A local Anthropic Messages API (POST /v1/messages) in the real wire format, for fault
@@ -51,6 +59,43 @@ export function anthropicMessage(model: string, text: string, n: number) {
   };
 }
 
+/**
+ * A streamed message's SSE frames: message_start, a text block with one delta per piece,
+ * message_delta with the stop reason and usage, message_stop; a cut is an `error` event
+ * (Anthropic's mid-stream overload: `overloaded_error`).
+ */
+export function anthropicMessageFrames(model: string, n: number): StreamFrames {
+  const event = (type: string, data: Record<string, unknown>) =>
+    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  return {
+    head: [
+      event('message_start', {
+        message: {
+          id: `msg_${n}`,
+          type: 'message',
+          role: 'assistant',
+          model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { input_tokens: 11, output_tokens: 1 },
+        },
+      }),
+      event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    ],
+    delta: (text) => event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }),
+    tail: [
+      event('content_block_stop', { index: 0 }),
+      event('message_delta', {
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { output_tokens: 6 },
+      }),
+      event('message_stop', {}),
+    ],
+    cut: (error) => event('error', { error: { type: error.type, message: error.message } }),
+  };
+}
+
 /** An error as Anthropic answers it: HTTP `status` with `{ type: 'error', error: { type, message } }`. */
 export function anthropicError(
   status: number,
@@ -97,15 +142,19 @@ export async function startAnthropicStub(
       hanging.add(res);
       return;
     }
-    const response = await responseFor(answer, (text) =>
-      anthropicMessage(body.model, text, stub.requests.length),
+    const response = await responseFor(
+      answer,
+      (text) => anthropicMessage(body.model, text, stub.requests.length),
+      wantsStream(body) ? anthropicMessageFrames(body.model, stub.requests.length) : undefined,
     );
     if (res.destroyed) return;
     if ('text' in answer) {
       const prompt = anthropicPromptOf(body);
       stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
     }
-    res.writeHead(response.status, response.headers).end(JSON.stringify(response.body));
+    res.writeHead(response.status, response.headers);
+    if (response.body instanceof Readable) response.body.pipe(res);
+    else res.end(JSON.stringify(response.body));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   stub.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type LlmAnswer, type LlmCall, responseFor } from './llm-answers.js';
+import { Readable } from 'node:stream';
+import { type LlmAnswer, type LlmCall, responseFor, type StreamFrames, wantsStream } from './llm-answers.js';
 
 /**
  * A local OpenAI-compatible server (POST /v1/chat/completions), for tests that run the bot
@@ -94,13 +95,19 @@ export async function startOpenAIStub(
       hanging.add(res);
       return;
     }
-    const response = await responseFor(answer, (text) => chatCompletion(body.model, text, requests.length));
+    const response = await responseFor(
+      answer,
+      (text) => chatCompletion(body.model, text, requests.length),
+      wantsStream(body) ? chatCompletionFrames(body.model, requests.length) : undefined,
+    );
     if (res.destroyed) return;
     if ('text' in answer) {
       stub.answered.set(prompt, (stub.answered.get(prompt) ?? 0) + 1);
       answeredPaths.push(req.url);
     }
-    res.writeHead(response.status, response.headers).end(JSON.stringify(response.body));
+    res.writeHead(response.status, response.headers);
+    if (response.body instanceof Readable) response.body.pipe(res);
+    else res.end(JSON.stringify(response.body));
   });
   // Idle connections stay open 30 s, not Node's 5: the bot's clients reuse them between the
   // bench's bursts instead of reconnecting.
@@ -139,6 +146,52 @@ export function chatCompletion(model: string, text: string, n: number) {
     choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
     usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
   };
+}
+
+/**
+ * A streamed completion's SSE frames (stream: true with include_usage): a role chunk, one
+ * chunk per delta, the finish chunk, the usage chunk, [DONE]; a cut is an `error` frame,
+ * which the SDK throws as an APIError without a status (a mid-stream failure).
+ */
+export function chatCompletionFrames(model: string, n: number): StreamFrames {
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null, extra = {}) =>
+    `data: ${JSON.stringify({
+      id: `chatcmpl-${n}`,
+      object: 'chat.completion.chunk',
+      created: Math.floor(Date.now() / 1000),
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish }],
+      ...extra,
+    })}\n\n`;
+  return {
+    head: [chunk({ role: 'assistant', content: '' })],
+    delta: (text) => chunk({ content: text }),
+    tail: [
+      chunk({}, 'stop'),
+      `data: ${JSON.stringify({ id: `chatcmpl-${n}`, object: 'chat.completion.chunk', created: 0, model, choices: [], usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 } })}\n\n`,
+      'data: [DONE]\n\n',
+    ],
+    cut: (error) => `data: ${JSON.stringify({ error: { message: error.message, type: error.type } })}\n\n`,
+  };
+}
+
+/**
+ * A 200 to a chat request as nock returns it ([status, body, headers]): the completion as
+ * JSON, or as SSE when the request asked for a stream.
+ */
+export function completionReply(
+  request: ChatRequest,
+  text: string,
+  n: number,
+): [number, unknown, Record<string, string>] {
+  if (request.stream !== true)
+    return [200, chatCompletion(request.model, text, n), { 'content-type': 'application/json' }];
+  const frames = chatCompletionFrames(request.model, n);
+  return [
+    200,
+    [...frames.head, frames.delta(text), ...frames.tail].join(''),
+    { 'content-type': 'text/event-stream' },
+  ];
 }
 
 /** A prompt that contains this is refused by `fixedLatency`. */

@@ -71,5 +71,11 @@ export function slackLimits(): Record<string, MethodLimit> {
     'chat.getPermalink': tier4(),
     'views.open': tier4(),
     'views.publish': tier4(),
+    // Live output: appendStream is Tier 4; start/stop are taken as Tier 3 (the reference gives
+    // no tier), chat.delete is Tier 3.
+    'chat.startStream': { limit: new SlidingWindow(50, 60_000) },
+    'chat.appendStream': tier4(),
+    'chat.stopStream': { limit: new SlidingWindow(50, 60_000) },
+    'chat.delete': { limit: new SlidingWindow(50, 60_000) },
   };
 }

@@ -54,6 +54,15 @@ export interface StubMessage {
   files?: { name: string }[] | undefined;
   /** Another app's post: its bot's name. */
   botName?: string | undefined;
+  /**
+   * A message started with chat.startStream: true while it takes appends, false once stopped
+   * (chat.stopStream); undefined for an ordinary message.
+   */
+  streaming?: boolean | undefined;
+  /** A streamed message's task and plan chunks, in arrival order. */
+  tasks?: Record<string, unknown>[] | undefined;
+  /** Who a streamed message in a channel was addressed to (recipient_user_id). */
+  recipient?: string | undefined;
 }
 
 /** A conversation as conversations.info describes it (docs.slack.dev/reference/methods/conversations.info). */
@@ -181,6 +190,8 @@ export interface SlackApiStub {
   /** The next `times` calls of `method` get this answer instead. */
   override(method: string, answer: Override, times?: number): void;
   callsOf(method: string): StubCall[];
+  /** Messages still streaming (started, never stopped). */
+  openStreams(): StubMessage[];
   /** Calls and 429s per method and response_url posts, as copies (since the last reset). */
   counts(): StubCounts;
   responsesTo(id: string): StubResponse[];
@@ -353,6 +364,17 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
         json(200, { ok: true, channel: message.channel, ts: message.ts, text: message.text });
         return;
       }
+      case 'chat.delete': {
+        const key = `${str('channel')}:${str('ts')}`;
+        if (!messages.has(key)) return json(200, { ok: false, error: 'message_not_found' });
+        messages.delete(key);
+        json(200, { ok: true, channel: str('channel'), ts: str('ts') });
+        return;
+      }
+      case 'chat.startStream':
+      case 'chat.appendStream':
+      case 'chat.stopStream':
+        return json(200, streamCall(method, body));
       case 'chat.postEphemeral':
         json(200, { ok: true, message_ts: nextTs() });
         return;
@@ -500,6 +522,70 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
         json(200, { ok: false, error: 'unknown_method' });
     }
   });
+  /**
+   * chat.startStream / appendStream / stopStream as documented (docs.slack.dev/reference/
+   * methods/chat.startStream and its siblings): a stream is a reply in a thread
+   * (`thread_ts` required); in a channel (not a DM) `recipient_user_id` and
+   * `recipient_team_id` are required (missing_recipient_user_id / _team_id);
+   * `markdown_text` is at most 12,000 characters and, with `chunks`, one of them is needed
+   * (no_text); chunks must be markdown_text, task_update (id, title, a known status),
+   * plan_update (title) or blocks (invalid_chunks). Appends and stops need a message still
+   * streaming (message_not_in_streaming_state); a stop's `blocks` go under the text.
+   */
+  function streamCall(method: string, body: Record<string, unknown>): Record<string, unknown> {
+    const str = (key: string) => (typeof body[key] === 'string' ? (body[key] as string) : undefined);
+    const channel = str('channel');
+    if (!channel) return { ok: false, error: 'channel_not_found' };
+    const markdown = str('markdown_text');
+    if (markdown !== undefined && markdown.length > 12_000) return { ok: false, error: 'msg_too_long' };
+    const chunks = body.chunks;
+    if (chunks !== undefined && !validChunks(chunks)) return { ok: false, error: 'invalid_chunks' };
+    const list = (chunks ?? []) as Record<string, unknown>[];
+    const text = [
+      ...list.filter((c) => c.type === 'markdown_text').map((c) => String(c.text)),
+      markdown ?? '',
+    ].join('');
+    const tasks = list.filter((c) => c.type === 'task_update' || c.type === 'plan_update');
+    if (method === 'chat.startStream') {
+      const threadTs = str('thread_ts');
+      if (!threadTs) return { ok: false, error: 'invalid_thread_ts' };
+      if (!messages.has(`${channel}:${threadTs}`)) return { ok: false, error: 'invalid_thread_ts' };
+      if (!channel.startsWith('D')) {
+        if (!str('recipient_user_id')) return { ok: false, error: 'missing_recipient_user_id' };
+        if (!str('recipient_team_id')) return { ok: false, error: 'missing_recipient_team_id' };
+      }
+      if (markdown === undefined && chunks === undefined) return { ok: false, error: 'no_text' };
+      const ts = nextTs();
+      messages.set(`${channel}:${ts}`, {
+        channel,
+        ts,
+        threadTs,
+        text,
+        blocks: [],
+        edits: 0,
+        states: [{ at: Date.now(), text, blocks: [] }],
+        streaming: true,
+        tasks,
+        recipient: str('recipient_user_id'),
+      });
+      return { ok: true, channel, ts };
+    }
+    const message = messages.get(`${channel}:${str('ts')}`);
+    if (!message) return { ok: false, error: 'message_not_found' };
+    if (!message.streaming) return { ok: false, error: 'message_not_in_streaming_state' };
+    if (method === 'chat.appendStream' && markdown === undefined && chunks === undefined)
+      return { ok: false, error: 'no_text' };
+    message.text += text;
+    message.tasks = [...(message.tasks ?? []), ...tasks];
+    if (method === 'chat.stopStream') {
+      message.streaming = false;
+      if (Array.isArray(body.blocks)) message.blocks = body.blocks as unknown[];
+    }
+    message.edits += 1;
+    message.states.push({ at: Date.now(), text: message.text, blocks: message.blocks });
+    return { ok: true, channel, ts: message.ts };
+  }
+
   /** A conversation the bot can see, or undefined (Slack's channel_not_found). */
   function conversationOf(id: string): StubConversation | undefined {
     const declared = channels.get(id);
@@ -681,6 +767,7 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       overrides.set(method, queue);
     },
     callsOf: (method) => calls.filter((c) => c.method === method),
+    openStreams: () => structuredClone([...messages.values()].filter((m) => m.streaming === true)),
     counts: () => structuredClone(counts),
     responsesTo: (id) => responses.filter((r) => r.id === id),
     messagesIn: (channel) => structuredClone([...messages.values()].filter((m) => m.channel === channel)),
@@ -711,6 +798,33 @@ export async function startSlackApiStub(options: SlackApiStubOptions = {}): Prom
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+const TASK_STATUSES = new Set(['pending', 'in_progress', 'complete', 'error']);
+
+/** Chunks as chat.*Stream accept them (docs.slack.dev/messaging/sending-and-scheduling-messages#text-streaming). */
+function validChunks(chunks: unknown): boolean {
+  if (!Array.isArray(chunks) || chunks.length === 0) return false;
+  return chunks.every((c: Record<string, unknown>) => {
+    if (typeof c !== 'object' || c === null) return false;
+    switch (c.type) {
+      case 'markdown_text':
+        return typeof c.text === 'string' && c.text.length <= 12_000;
+      case 'task_update':
+        return (
+          typeof c.id === 'string' &&
+          typeof c.title === 'string' &&
+          c.title.length > 0 &&
+          TASK_STATUSES.has(String(c.status))
+        );
+      case 'plan_update':
+        return typeof c.title === 'string' && c.title.length > 0;
+      case 'blocks':
+        return Array.isArray(c.blocks) && c.blocks.length <= 50;
+      default:
+        return false;
+    }
+  });
 }
 
 /** WebClient sends form bodies with nested values (blocks, view) as JSON strings. */

@@ -11,12 +11,23 @@ import { createScheduleService } from '../../src/schedules/start.js';
 import type { RateLimits } from '../../src/slack/rate-limit.js';
 import { createSlackApp, EVENTS_PATH, type SlackApp } from '../../src/slack/slack-app.js';
 import { isSlackTs } from '../../src/slack/view-model.js';
-import { anthropicCall, anthropicMessage, type MessagesRequest } from './anthropic-stub.js';
+import {
+  anthropicCall,
+  anthropicMessage,
+  anthropicMessageFrames,
+  type MessagesRequest,
+} from './anthropic-stub.js';
 import { expectValidHome, expectValidMessage, expectValidModal } from './block-kit.js';
 import { createTestDatabase, truncateAll } from './db.js';
 import { waitFor } from './engine.js';
-import { type InProcessAnswer, type LlmCall, responseFor } from './llm-answers.js';
-import { type ChatRequest, chatCompletion, openaiCall } from './openai-stub.js';
+import {
+  type InProcessAnswer,
+  type LlmCall,
+  responseFor,
+  type StreamFrames,
+  wantsStream,
+} from './llm-answers.js';
+import { type ChatRequest, chatCompletion, chatCompletionFrames, openaiCall } from './openai-stub.js';
 import { type SlackApiStub, type StubMessage, startSlackApiStub } from './slack-api-stub.js';
 import {
   clickPayload,
@@ -62,6 +73,10 @@ export const FAST_LIMITS: RateLimits = {
   'users.info': { perSecond: 500, burst: 50 },
   'functions.completeSuccess': { perSecond: 500, burst: 50 },
   'functions.completeError': { perSecond: 500, burst: 50 },
+  'chat.startStream': { perSecond: 500, burst: 50 },
+  'chat.appendStream': { perSecond: 500, burst: 50 },
+  'chat.stopStream': { perSecond: 500, burst: 50 },
+  'chat.delete': { perSecond: 500, burst: 50 },
 };
 
 export const PERSONAS_YML = `personas:
@@ -112,23 +127,31 @@ export function interceptLlms(
   answer: (call: LlmCall) => InProcessAnswer | Promise<InProcessAnswer>,
 ): LlmCall[] {
   const calls: LlmCall[] = [];
-  const reply = async (call: LlmCall, ok: (text: string) => unknown) => {
+  const reply = async (call: LlmCall, ok: (text: string) => unknown, frames?: StreamFrames) => {
     calls.push(call);
-    const { status, body, headers } = await responseFor(await answer(call), ok);
+    const { status, body, headers } = await responseFor(await answer(call), ok, frames);
     return [status, body, headers];
   };
   nock(OPENAI_ORIGIN)
     .post('/v1/chat/completions')
     .reply(async (req: Request) => {
       const body = (await req.json()) as ChatRequest;
-      return reply(openaiCall(body), (text) => chatCompletion(body.model, text, calls.length));
+      return reply(
+        openaiCall(body),
+        (text) => chatCompletion(body.model, text, calls.length),
+        wantsStream(body) ? chatCompletionFrames(body.model, calls.length + 1) : undefined,
+      );
     })
     .persist();
   nock(ANTHROPIC_ORIGIN)
     .post('/v1/messages')
     .reply(async (req: Request) => {
       const body = (await req.json()) as MessagesRequest;
-      return reply(anthropicCall(body), (text) => anthropicMessage(body.model, text, calls.length));
+      return reply(
+        anthropicCall(body),
+        (text) => anthropicMessage(body.model, text, calls.length),
+        wantsStream(body) ? anthropicMessageFrames(body.model, calls.length + 1) : undefined,
+      );
     })
     .persist();
   return calls;
@@ -171,7 +194,14 @@ export interface Harness {
   click(
     message: StubMessage,
     actionId: string | RegExp,
-    options: { user: string; option?: string; value?: string; blockId?: string },
+    options: {
+      user: string;
+      option?: string;
+      value?: string;
+      blockId?: string;
+      /** Menus of the message the person changed without the message being redrawn since (action id → value). */
+      selected?: Record<string, string>;
+    },
   ): Promise<CommandResult>;
   /** Submit on a modal the bot opened; `json` is the ack body (response_action …), if any. */
   submitView(

@@ -172,15 +172,51 @@ function onMessage(channel: string, messageTs: string, responseUrl: string): Jso
 export function clickPayload(
   message: StubMessage,
   actionId: string | RegExp,
-  options: { user: string; responseUrl: string; option?: string; value?: string; blockId?: string },
+  options: {
+    user: string;
+    responseUrl: string;
+    option?: string;
+    value?: string;
+    blockId?: string;
+    selected?: Record<string, string>;
+  },
 ): Json {
   const action = clickedAction(findElement(message, actionId), actionId, options, `message ${message.ts}`);
   return {
     ...blockActionsEnvelope(options.user),
     ...onMessage(message.channel, message.ts, options.responseUrl),
     message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks },
+    state: { values: menuState(message, { ...options.selected, ...chosen(action) }) },
     actions: [action],
   };
+}
+
+/** The option a click on a select chose, by action id. */
+function chosen(action: Json): Record<string, string> {
+  const option = action.selected_option as { value?: string } | undefined;
+  return option?.value ? { [String(action.action_id)]: option.value } : {};
+}
+
+/**
+ * `state.values` as Slack sends them with every click on a message: each menu's current
+ * selection, by block_id and action_id — its initial option, or what the person chose in it
+ * since (`selected`, by action id) even if the message was not redrawn yet.
+ */
+export function menuState(message: Pick<StubMessage, 'blocks'>, selected: Record<string, string> = {}): Json {
+  const values: Record<string, Record<string, Json>> = {};
+  for (const { block, element } of elements(message.blocks)) {
+    if (element.type !== 'static_select') continue;
+    const id = String(element.action_id);
+    const initial = (element.initial_option as { value?: string } | undefined)?.value;
+    const value = selected[id] ?? initial;
+    const blockId = String(block.block_id);
+    values[blockId] ??= {};
+    values[blockId][id] = {
+      type: 'static_select',
+      selected_option: value ? { text: { type: 'plain_text', text: value }, value } : null,
+    };
+  }
+  return values;
 }
 
 /**

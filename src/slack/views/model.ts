@@ -11,6 +11,14 @@ import type { Block } from './blocks.js';
 
 export type { RunStatus, StepStatus, Trigger as RunTrigger } from '../../core/states.js';
 
+/** A schedule as people know it: its number, workflow, cron and time zone. */
+export interface ScheduleName {
+  number: number;
+  workflow: string;
+  cron: string;
+  timezone: string;
+}
+
 export interface RunView {
   id: string;
   /** The short number people type: `/workflow status 42`. */
@@ -21,6 +29,8 @@ export interface RunView {
   input: string;
   /** A Slack user id (rendered as a mention), `schedule:<id>` or `cli:<user>`. */
   startedBy: string;
+  /** The schedule that started it (`schedule:<id>`), as `/workflow schedule list` names it; null once removed. */
+  schedule?: ScheduleName | null;
   trigger: Trigger;
   stepsTotal: number;
   stepsCompleted: number;
@@ -92,6 +102,11 @@ export interface StepView {
    */
   workflowPersonaName?: string | null;
   output?: string | null;
+  /**
+   * A running step's text so far, when it is shown on the card (live output in card mode:
+   * docs/slack.md); the final output replaces it.
+   */
+  live?: string | null;
   /** The provider's finish reason; "length" means the model stopped at its token limit. */
   finishReason?: string | null;
   answeredProvider?: string | null;

@@ -12,7 +12,7 @@ import {
   section,
 } from './blocks.js';
 import type { MessagePayload, RunView, UsageView } from './model.js';
-import { progressBar, RUN_STATUS, slackDate, starterMrkdwn, triggerWords } from './status.js';
+import { progressBar, RUN_STATUS, runStarter, slackDate, starterMrkdwn, triggerWords } from './status.js';
 import { excerpt, formatCount, mrkdwn, quoteLine } from './text.js';
 
 export interface RunMessageOptions {
@@ -39,7 +39,9 @@ export function runParentMessage(run: RunView, opts: RunMessageOptions = {}): Me
         id('summary'),
         [
           `${status.emoji} *${status.label}* · ${progressBar(run.stepsCompleted, run.stepsTotal)} ${progress} steps`,
-          `Started by ${starterMrkdwn(run.startedBy)} ${triggerWords(run.trigger)} · ${slackDate(run.createdAt)}`,
+          run.startedBy.startsWith('schedule:')
+            ? `Started by ${runStarter(run.startedBy, run.schedule)} · ${slackDate(run.createdAt)}`
+            : `Started by ${starterMrkdwn(run.startedBy)} ${triggerWords(run.trigger)} · ${slackDate(run.createdAt)}`,
         ].join('\n'),
       ),
       accessory: {

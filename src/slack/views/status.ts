@@ -1,5 +1,5 @@
-import type { RunStatus, RunTrigger, StepStatus } from './model.js';
-import { safeMrkdwn } from './text.js';
+import type { RunStatus, RunTrigger, ScheduleName, StepStatus } from './model.js';
+import { inlineCode, safeMrkdwn } from './text.js';
 
 /** Status words and emoji shared by every view, so a status looks the same everywhere. */
 
@@ -47,13 +47,24 @@ export function triggerWords(trigger: RunTrigger): string {
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]+$/;
 
+/** schedule `#2` (*release-notes* `0 9 * * 1-5` Europe/Berlin), as in `/workflow schedule list`. */
+export function scheduleName(s: ScheduleName): string {
+  return `schedule \`#${s.number}\` (*${safeMrkdwn(s.workflow)}* ${inlineCode(s.cron)} ${safeMrkdwn(s.timezone)})`;
+}
+
 /**
  * Who started a run, as mrkdwn. A Slack user id is ours (written by the slash-command
  * handler), so it may render as a mention; anything else is escaped text.
  */
 export function starterMrkdwn(startedBy: string): string {
+  return runStarter(startedBy, undefined);
+}
+
+/** Who started a run, naming the schedule that did (when known) as `/workflow schedule list` does. */
+export function runStarter(startedBy: string, schedule: ScheduleName | null | undefined): string {
   if (SLACK_USER_ID.test(startedBy)) return `<@${startedBy}>`;
-  if (startedBy.startsWith('schedule:')) return `schedule ${safeMrkdwn(startedBy.slice('schedule:'.length))}`;
+  // Named as `/workflow schedule list` names it; never by its internal id.
+  if (startedBy.startsWith('schedule:')) return schedule ? scheduleName(schedule) : 'a schedule';
   if (startedBy.startsWith('cli:')) return `${safeMrkdwn(startedBy.slice('cli:'.length))} (CLI)`;
   // A Workflow Builder step with no "Run for" person: `workflow:<workflow_execution_id>`.
   if (startedBy.startsWith('workflow:')) return 'a Slack workflow';

@@ -18,7 +18,15 @@ import {
 import { describeError, errorAdvice, providerLabel } from './error-words.js';
 import type { MenuOptions, MessagePayload, PersonaMenu, ProviderMenu, StepView } from './model.js';
 import { isStepEditable, STEP_STATUS } from './status.js';
-import { excerpt, fitMrkdwn, formatCount, formatDuration, mrkdwn, safeMrkdwn } from './text.js';
+import {
+  balanceFences,
+  excerpt,
+  fitMrkdwn,
+  formatCount,
+  formatDuration,
+  mrkdwn,
+  safeMrkdwn,
+} from './text.js';
 
 export { describeError, errorAdvice, providerLabel } from './error-words.js';
 
@@ -68,6 +76,14 @@ export function stepCard(step: StepView, menus: MenuOptions): MessagePayload {
     }
   }
 
+  if (step.status === 'running' && step.live) {
+    // The end of the text so far: the newest words are what people watch for.
+    blocks.push(section(id('live'), liveTail(step.live, LIMITS.sectionText)));
+    blocks.push(
+      context(id('live-note'), [':writing_hand: Writing… the full output replaces this when the step ends.']),
+    );
+  }
+
   if (step.status === 'awaiting_approval') blocks.push(...approvalBlocks(step));
 
   const stats = statsLines(step);
@@ -82,6 +98,21 @@ export function stepCard(step: StepView, menus: MenuOptions): MessagePayload {
 
   const fallback = `${title} — ${status.label}${headline ? `: ${headline}` : ''}`;
   return { text: mrkdwn(fallback, LIMITS.fallbackText), blocks };
+}
+
+/**
+ * The end of a running step's text as inert mrkdwn within `limit`: escaping lengthens text,
+ * so the cut is made from the front until the escaped tail fits (the newest words stay).
+ */
+export function liveTail(untrusted: string, limit: number): string {
+  const room = limit - 8; // "…" and a closing fence
+  let tail = untrusted.length > room ? untrusted.slice(untrusted.length - room) : untrusted;
+  let safe = safeMrkdwn(tail);
+  while (safe.length > room) {
+    tail = tail.slice(Math.max(1, safe.length - room));
+    safe = safeMrkdwn(tail);
+  }
+  return balanceFences(tail.length < untrusted.length ? `…${safe}` : safe);
 }
 
 /** `openai · gpt-4o-mini · persona: Reviewer` (mrkdwn, escaped). */

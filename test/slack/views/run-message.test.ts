@@ -52,7 +52,19 @@ describe('run parent message', () => {
   it('mentions only a well-formed Slack user id; other starters are escaped text', () => {
     expect(
       visibleText(runParentMessage(aRun({ startedBy: 'schedule:nightly', trigger: 'schedule' }))),
-    ).toContain('Started by schedule nightly on schedule');
+    ).toContain('Started by a schedule ·');
+    // Named as `/workflow schedule list` names it, never by its id.
+    const named = visibleText(
+      runParentMessage(
+        aRun({
+          startedBy: 'schedule:cmxdl0m0800',
+          trigger: 'schedule',
+          schedule: { number: 2, workflow: 'release-notes', cron: '0 9 * * 1-5', timezone: 'Europe/Berlin' },
+        }),
+      ),
+    );
+    expect(named).toContain('Started by schedule `#2` (*release-notes* `0 9 * * 1-5` Europe/Berlin) ·');
+    expect(named).not.toContain('cmxdl0m0800');
     const forged = visibleText(runParentMessage(aRun({ startedBy: '<!channel>' })));
     expect(forged).toContain('Started by &lt;!channel&gt;');
     expect(forged).not.toContain('<!channel>');

@@ -108,6 +108,21 @@ describe('step card', () => {
     },
   );
 
+  it('a running step shows its live text (card mode of live output), neutralised, newest words kept', () => {
+    const long = `${'early words '.repeat(400)}Hey <!channel> <@U123> @here latest words`;
+    const card = stepCard(aStep({ status: 'running', live: long }), someMenus());
+    expectValidMessage(card);
+    const text = visibleText(card);
+    expect(text).toContain('latest words');
+    expect(text).toContain('Writing… the full output replaces this when the step ends.');
+    expect(text).not.toContain('<!channel>');
+    expect(text).not.toContain('<@U123>');
+    expect(text).toContain('&lt;!channel&gt;');
+    // Only while it runs: a finished card shows its output, never live text.
+    const done = stepCard(aCompletedStep({ live: 'stale live text' }), someMenus());
+    expect(visibleText(done)).not.toContain('stale live text');
+  });
+
   it('a completed step shows its output, tokens, latency, attempts and who answered', () => {
     const card = stepCard(
       aCompletedStep({

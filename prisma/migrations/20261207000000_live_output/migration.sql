@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "RunStep" ADD COLUMN     "liveTs" TEXT,
+ADD COLUMN     "noteTs" TEXT;
