@@ -3,6 +3,7 @@ import type { SlackApiStub, StubCounts } from '../test/support/slack-api-stub.js
 import { signedHeaders, slashCommandBody } from '../test/support/slack-requests.js';
 import type { ServerProcess } from './bot-process.js';
 import { firstShown, latest, shows } from './cards.js';
+import { type SlackFloor, slackFloor } from './floor.js';
 import { openLoop } from './load.js';
 import { type MemoryFigures, MemorySampler, type RetainedFigures } from './memory.js';
 import { round, summarize, waitUntil } from './stats.js';
@@ -19,6 +20,16 @@ import { round, summarize, waitUntil } from './stats.js';
 export interface SlackResult {
   runs: number;
   channels: number;
+  /** Bot processes sharing the database and the workspace. */
+  replicas: number;
+  /**
+   * The floor Slack's published limits put under completion → card for this load: a
+   * channel's messages (its runs' parents and cards) posted at 1 a second, and the edits
+   * the load cannot avoid at Tier 3's 50 a minute (floor.ts).
+   */
+  floor: SlackFloor;
+  /** completion → card p99 and max over the floor. */
+  ratioToFloor: { p99: number; max: number };
   completedRuns: number;
   steps: number;
   calls: Record<string, number>;
@@ -49,7 +60,8 @@ interface Row {
 const USER = 'U0BENCHLOAD';
 
 export async function slackPhase(o: {
-  bot: ServerProcess;
+  /** The bot processes; slash commands are spread over them in turn (a load balancer). */
+  bots: ServerProcess[];
   standin: SlackApiStub;
   databaseUrl: string;
   runs: number;
@@ -74,14 +86,15 @@ export async function slackPhase(o: {
     ).rows;
   o.standin.meet(USER);
   const before = o.standin.counts();
-  const idle = await o.bot.retained();
-  const sampler = new MemorySampler(() => o.bot.memory(), 200);
+  const bot = o.bots[0]!;
+  const idle = await bot.retained();
+  const sampler = new MemorySampler(() => bot.memory(), 200);
   await sampler.baseline();
 
   await openLoop({
     rate: o.startRate,
     count: o.runs,
-    url: o.bot.eventsUrl,
+    url: (i) => o.bots[i % o.bots.length]!.eventsUrl,
     request: (i) => {
       const body = slashCommandBody({
         text: `run bench load ${i}`,
@@ -104,7 +117,7 @@ export async function slackPhase(o: {
       ).rows[0]?.n,
     );
   await waitUntil(async () => (await count('')) >= o.runs, 10_000, 100);
-  const busy = await o.bot.retained();
+  const busy = await bot.retained();
   const retained: RetainedFigures = {
     idle,
     busy,
@@ -166,9 +179,13 @@ export async function slackPhase(o: {
   const chatCalls = (calls['chat.postMessage'] ?? 0) + (calls['chat.update'] ?? 0);
   const card = summarize(result.cards);
   const parent = summarize(result.parents);
+  const floor = slackFloor(rows);
   const out: SlackResult = {
     runs: o.runs,
     channels: o.channels,
+    replicas: o.bots.length,
+    floor,
+    ratioToFloor: { p99: round(card.p99 / floor.ms, 2), max: round(card.max / floor.ms, 2) },
     completedRuns: completed(),
     steps,
     calls,
@@ -183,7 +200,8 @@ export async function slackPhase(o: {
     retained,
   };
   o.log(
-    `  slack: ${out.callsPerStep} chat calls/step, ${out.rateLimited} × 429, card delay p50 ${card.p50} p99 ${card.p99} ms, ` +
+    `  slack: ${out.callsPerStep} chat calls/step, ${out.rateLimited} × 429, card delay p50 ${card.p50} p99 ${card.p99} ms ` +
+      `(floor ${floor.ms} ms: p99 ${out.ratioToFloor.p99}×, max ${out.ratioToFloor.max}×), ` +
       `${card.n}/${rows.length} cards final${allShown ? '' : ' (bound reached)'}`,
   );
   return out;

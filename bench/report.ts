@@ -217,6 +217,10 @@ export function render(r: Results): string {
             'completion → card shows it',
             `p50 ${s.cardDelayMs.p50} ms, p99 ${s.cardDelayMs.p99} ms, max ${s.cardDelayMs.max} ms`,
           ],
+          [
+            "Slack's floor for this load (floor.ts)",
+            `${round(s.floor.ms / 1000)} s (${s.floor.busiestChannelMessages} messages in the busiest channel); p99 ${s.ratioToFloor.p99}×, max ${s.ratioToFloor.max}× the floor`,
+          ],
           ['cards showing final state', `${s.cardDelayMs.shown}/${s.steps}`],
           [
             'run end → parent shows it',
