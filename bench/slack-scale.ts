@@ -73,7 +73,7 @@ async function oneCombination(
           inspect: i === 0,
           launch: o.launch,
           env: {
-            LOG_LEVEL: 'warn',
+            LOG_LEVEL: 'info',
             WORKFLOWS_DIR: workflowsDir,
             DATABASE_URL: db.url,
             OPENAI_API_KEY: 'sk-bench-0000000000',
