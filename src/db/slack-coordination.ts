@@ -103,6 +103,15 @@ export class SlackCoordination {
     );
   }
 
+  /** How many processes were heard of since `staleBeforeMs` (at least 1: the caller). */
+  async liveReplicas(staleBeforeMs: number): Promise<number> {
+    const rows = await this.prisma.$queryRawUnsafe<{ n: number }[]>(
+      `SELECT count(*)::int AS n FROM "SlackReplica" WHERE "seenAtMs" >= $1::float8`,
+      staleBeforeMs,
+    );
+    return Math.max(1, Number(rows[0]?.n ?? 1));
+  }
+
   /** This process stops publishing (its pending runs, if any, go to the others at once). */
   async leave(replica: string): Promise<void> {
     await this.prisma.$executeRawUnsafe(`DELETE FROM "SlackReplica" WHERE "id" = $1`, replica);

@@ -160,6 +160,7 @@ export class FailureAlerts {
               : undefined,
           discreet: discreet && channel !== loaded.row.channelId,
         }),
+        priority: 'attention',
         onPosted: async ({ ts, channel: posted }) => {
           await this.o.stores.runs.setAlert(stepId, posted, ts);
         },
@@ -173,6 +174,7 @@ export class FailureAlerts {
         // A run posted in an existing thread: its notes go there too, once its parent is.
         threadTs: threadTs ? (loaded.row.inThreadTs ?? threadTs) : undefined,
         payload: pausedNote(loaded.run, step, channel, loaded.menus.providers),
+        priority: 'attention',
       });
     }
   }

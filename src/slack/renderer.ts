@@ -75,6 +75,8 @@ export class Renderer {
   /** Runs whose parent Slack refused for good (bot not in the channel…): not retried on every event. */
   private readonly unpostable: BoundedMap<string, true>;
   private readonly idleWaiters = new Set<() => void>();
+  /** Processes that stopped (src/slack/replicas.ts): their first-post claims are abandoned. */
+  private readonly goneOwners: BoundedMap<string, true>;
   private stopped = false;
 
   constructor(private readonly o: RendererOptions) {
@@ -84,6 +86,17 @@ export class Renderer {
       clock: o.clock,
     });
     this.unpostable = new BoundedMap({ max: MAX_REMEMBERED_RUNS, clock: o.clock });
+    this.goneOwners = new BoundedMap({ max: 1_000, clock: o.clock });
+  }
+
+  /**
+   * Takes over runs whose messages a stopped process had not sent (src/slack/replicas.ts):
+   * redraws them from the database, and treats that process's claims on first posts as
+   * abandoned. A message it posted without saving its ts may then show twice.
+   */
+  adopt(runIds: readonly string[], fromOwners: readonly string[]): void {
+    for (const owner of fromOwners) this.goneOwners.set(owner, true);
+    for (const runId of runIds) this.schedule(runId);
   }
 
   /** How many runs this renderer remembers something about (tests of its bounds). */
@@ -206,6 +219,8 @@ export class Renderer {
     const parent = parentKey(runId);
     // What will change without anyone acting: an active run, and its pending or running steps.
     const active = row.status === 'queued' || row.status === 'running';
+    // A run waiting for a person goes first when Slack's budget is short.
+    const waiting = row.status === 'paused' || row.status === 'awaiting_approval';
     // Saved on the first post, and again if the message was deleted and posted anew.
     const parentSpec = {
       key: parent,
@@ -213,6 +228,8 @@ export class Renderer {
       payload: runParentMessage(run),
       force: force(parent),
       changing: active,
+      priority: waiting ? ('attention' as const) : undefined,
+      group: runId,
       // A run started "in that thread" is itself a reply there.
       threadTs: row.inThreadTs ?? undefined,
       onPosted: async ({ ts, channel: posted }: { ts: string; channel: string }) => {
@@ -248,6 +265,9 @@ export class Renderer {
         payload: stepCard(view, menus),
         force: force(key),
         changing: active && (step.status === 'pending' || step.status === 'running'),
+        priority:
+          step.status === 'paused' || step.status === 'awaiting_approval' ? ('attention' as const) : undefined,
+        group: runId,
         threadOf: parent,
         threadTs,
         onPosted: async ({ ts }: { ts: string }) => {
@@ -272,7 +292,10 @@ export class Renderer {
     const now = nowMs(this.o.clock ?? systemClock);
     if (current) {
       const at = Number(current.split(':').at(-1));
-      if (!current.startsWith('claim:') || (Number.isFinite(at) && now - at < CLAIM_TTL_MS)) return undefined;
+      const owner = current.startsWith('claim:') ? current.slice(6, current.lastIndexOf(':')) : undefined;
+      const abandoned = owner !== undefined && this.goneOwners.has(owner);
+      if (!current.startsWith('claim:') || (!abandoned && Number.isFinite(at) && now - at < CLAIM_TTL_MS))
+        return undefined;
     }
     const claim = `claim:${this.o.owner}:${now}`;
     return (await this.o.store.claimMessage(kind, id, current, claim)) ? claim : undefined;
