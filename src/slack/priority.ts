@@ -25,7 +25,8 @@ export type MessagePriority = keyof typeof MESSAGE_PRIORITIES;
  */
 export function reserveFor(rank: number): number {
   let reserve = 0;
-  for (const p of Object.values(MESSAGE_PRIORITIES)) if (p.rank <= rank) reserve = Math.max(reserve, p.reserve);
+  for (const p of Object.values(MESSAGE_PRIORITIES))
+    if (p.rank <= rank) reserve = Math.max(reserve, p.reserve);
   return reserve;
 }
 

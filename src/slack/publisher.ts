@@ -5,8 +5,8 @@ import {
   type BucketClock,
   RateLimiter,
   type RateLimits,
-  SLACK_RATE_LIMITS,
   type SharedBudget,
+  SLACK_RATE_LIMITS,
 } from './rate-limit.js';
 import type { MessagePayload } from './views/model.js';
 

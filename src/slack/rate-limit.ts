@@ -285,7 +285,14 @@ export class RateLimiter {
     if (!bucket) {
       const rate = limit ? { perSecond: limit.perSecond, burst: limit.burst } : FALLBACK_RATE;
       bucket = this.shared
-        ? new SharedTokenBucket(key, rate, this.shared.budget, this.shared.reserve, this.clock, this.shared.onError)
+        ? new SharedTokenBucket(
+            key,
+            rate,
+            this.shared.budget,
+            this.shared.reserve,
+            this.clock,
+            this.shared.onError,
+          )
         : new TokenBucket(rate, this.clock);
       this.buckets.set(key, bucket);
     }

@@ -266,7 +266,9 @@ export class Renderer {
         force: force(key),
         changing: active && (step.status === 'pending' || step.status === 'running'),
         priority:
-          step.status === 'paused' || step.status === 'awaiting_approval' ? ('attention' as const) : undefined,
+          step.status === 'paused' || step.status === 'awaiting_approval'
+            ? ('attention' as const)
+            : undefined,
         group: runId,
         threadOf: parent,
         threadTs,

@@ -453,6 +453,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     },
 
     close() {
+      // Without leave(): the others take this process's pending runs over once it is stale.
+      void replicas?.stop({ leave: false });
       for (const off of detach) off();
       home.stop();
       renderer.stop();

@@ -179,6 +179,56 @@ describe('Publisher', () => {
   });
 });
 
+describe('priorities when the budget is short', () => {
+  it('sends a paused step and its alert first, then completions, then progress', async () => {
+    const { slack, publisher, clock } = setup({
+      ...SLACK_RATE_LIMITS,
+      'chat.update': { perSecond: 1, burst: 1 },
+    });
+    // The one token goes to the first edit; the others wait for the next ones.
+    publisher.put({ key: 'first', channel: 'C1', ts: '1.0', payload: state('first') });
+    publisher.put({ key: 'running', channel: 'C1', ts: '1.1', payload: state('running'), changing: true });
+    publisher.put({ key: 'done', channel: 'C1', ts: '1.2', payload: state('done') });
+    publisher.put({
+      key: 'paused',
+      channel: 'C1',
+      ts: '1.3',
+      payload: state('paused'),
+      priority: 'attention',
+    });
+    await clock.tick(5000);
+    expect(slack.callsOf('chat.update').map((c) => c.args.text)).toEqual([
+      'state first',
+      'state paused',
+      'state done',
+      'state running',
+    ]);
+  });
+
+  it('ranks a message by its newest state: progress that settles moves up', async () => {
+    const { slack, publisher, clock } = setup({
+      ...SLACK_RATE_LIMITS,
+      'chat.update': { perSecond: 1, burst: 1 },
+    });
+    publisher.put({ key: 'first', channel: 'C1', ts: '1.0', payload: state('first') });
+    publisher.put({
+      key: 'other',
+      channel: 'C1',
+      ts: '1.1',
+      payload: state('other running'),
+      changing: true,
+    });
+    publisher.put({ key: 'step', channel: 'C1', ts: '1.2', payload: state('step running'), changing: true });
+    publisher.put({ key: 'step', channel: 'C1', payload: state('step done') });
+    await clock.tick(5000);
+    expect(slack.callsOf('chat.update').map((c) => c.args.text)).toEqual([
+      'state first',
+      'state step done',
+      'state other running',
+    ]);
+  });
+});
+
 describe('TokenBucket', () => {
   it('hands out a burst, then one token per interval, in call order', async () => {
     const clock = new TestClock();
