@@ -230,14 +230,20 @@ export class SharedTokenBucket implements Bucket {
   private pump(): void {
     if (this.asking || this.timer || this.disposed || this.waiters.length === 0) return;
     const now = nowMs(this.clock);
-    if (now < this.pausedUntil) return this.later(this.pausedUntil - now);
+    if (now < this.pausedUntil) {
+      this.later(this.pausedUntil - now);
+      return;
+    }
     const next = firstInLine(this.waiters);
     const rank = this.waiters[next]!.rank?.() ?? 0;
     this.asking = true;
     this.shared.takeToken(this.key, this.rate, this.reserve(rank), now).then(
       (waitMs) => {
         this.asking = false;
-        if (waitMs > 0) return this.later(waitMs);
+        if (waitMs > 0) {
+          this.later(waitMs);
+          return;
+        }
         // The token goes to whoever is first in line now (a rank may have changed meanwhile).
         if (this.waiters.length > 0) this.waiters.splice(firstInLine(this.waiters), 1)[0]!.go();
         this.pump();
