@@ -161,8 +161,14 @@ export function classify(method: string, error: unknown): SlackCallError {
   return new SlackCallError(method, e?.code ?? e?.message ?? 'request_failed', true);
 }
 
-/** Changing messages are held back while chat.update would need longer than this to catch up. */
-export const EDIT_HORIZON_MS = 30_000;
+/**
+ * Changing messages are held back while chat.update would need longer than this to catch up:
+ * 4 + 15 × 44/60 = 15 messages may owe an edit at once (per workspace: with several
+ * processes each holds its share). Every one of them is an edit that a completion may wait
+ * behind, so this bounds how far a card lags Slack's own posting floor under a burst
+ * (BENCHMARKS.md, "Slack at scale"); at 30 s the slowest cards came 1.6× the floor late.
+ */
+export const EDIT_HORIZON_MS = 15_000;
 /** …but never longer than this: a run that stays busy for minutes still shows up. */
 export const MAX_HOLD_MS = 120_000;
 
