@@ -30,6 +30,13 @@ export interface SlackResult {
   floor: SlackFloor;
   /** completion → card p99 and max over the floor. */
   ratioToFloor: { p99: number; max: number };
+  /**
+   * The bot processes' CPU (user + system, all of them) and the database's transactions
+   * (pg_stat_database: one per statement outside a transaction) from the first command to
+   * the last final state, per completed step: the whole cost of a run through Slack.
+   */
+  cpuMsPerStep: number;
+  dbTransactionsPerStep: number;
   completedRuns: number;
   steps: number;
   calls: Record<string, number>;
@@ -87,11 +94,22 @@ export async function slackPhase(o: {
   o.standin.meet(USER);
   const before = o.standin.counts();
   const bot = o.bots[0]!;
+  const transactions = async () =>
+    Number(
+      (
+        await db.query<{ n: string }>(
+          'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
+        )
+      ).rows[0]?.n ?? 0,
+    );
+  const cpuNow = () => o.bots.reduce((sum, b) => sum + b.cpuMs(), 0);
+  const cpu0 = cpuNow();
+  const xact0 = await transactions();
   const idle = await bot.retained();
   const sampler = new MemorySampler(() => bot.memory(), 200);
   await sampler.baseline();
 
-  await openLoop({
+  const sent = await openLoop({
     rate: o.startRate,
     count: o.runs,
     url: (i) => o.bots[i % o.bots.length]!.eventsUrl,
@@ -116,7 +134,19 @@ export async function slackPhase(o: {
         )
       ).rows[0]?.n,
     );
+  if (sent.errors > 0) o.log(`  slack: ${sent.errors} of ${o.runs} slash commands not acked`);
   await waitUntil(async () => (await count('')) >= o.runs, 10_000, 100);
+  const created = await count('');
+  if (created < o.runs) {
+    // What the bot answered the load user instead of starting a run.
+    const answers = new Map<string, number>();
+    for (let i = 0; i < o.runs; i++)
+      for (const r of o.standin.responsesTo(`load-${i}`)) {
+        const text = String(r.body.text ?? JSON.stringify(r.body)).slice(0, 120);
+        answers.set(text, (answers.get(text) ?? 0) + 1);
+      }
+    o.log(`  slack: ${created}/${o.runs} runs created; answers: ${JSON.stringify([...answers].slice(0, 5))}`);
+  }
   const busy = await bot.retained();
   const retained: RetainedFigures = {
     idle,
@@ -170,6 +200,10 @@ export async function slackPhase(o: {
     o.shownTimeoutMs,
     1000,
   );
+  const cpuMs = cpuNow() - cpu0;
+  // pg_stat_database is updated when a backend reports (at most every 500 ms on PG 15).
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const xacts = (await transactions()) - xact0;
   await db.end();
   const result = evaluate();
   const lastFinished = Math.max(...rows.map((r) => Number(r.step_finished ?? 0)));
@@ -186,6 +220,8 @@ export async function slackPhase(o: {
     replicas: o.bots.length,
     floor,
     ratioToFloor: { p99: round(card.p99 / floor.ms, 2), max: round(card.max / floor.ms, 2) },
+    cpuMsPerStep: round(cpuMs / Math.max(1, steps), 2),
+    dbTransactionsPerStep: round(xacts / Math.max(1, steps), 1),
     completedRuns: completed(),
     steps,
     calls,

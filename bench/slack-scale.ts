@@ -120,6 +120,8 @@ export function renderScale(r: ScaleResult): string {
     'max',
     'chat.postMessage, chat.update',
     'cards final',
+    'bot CPU/step',
+    'DB transactions/step',
   ];
   const rows = r.results.map((s) => [
     `${s.runs} / ${s.channels}`,
@@ -133,6 +135,8 @@ export function renderScale(r: ScaleResult): string {
     `${s.cardDelayMs.max} ms`,
     `${s.calls['chat.postMessage'] ?? 0}, ${s.calls['chat.update'] ?? 0}`,
     `${s.cardDelayMs.shown}/${s.steps}${s.allFinalShown ? '' : ' (bound reached)'}`,
+    `${s.cpuMsPerStep} ms`,
+    String(s.dbTransactionsPerStep),
   ]);
   return [head, head.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
