@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { PrismaClient } from './database.js';
 
 /**
@@ -13,6 +14,11 @@ import type { PrismaClient } from './database.js';
  *   says it is alive every few seconds; when one stops (killed, lost), another takes its
  *   rows over and redraws those runs from the database.
  *
+ * - **One picture.** Engine events stay in the process that raised them, but a run's
+ *   messages may be another process's (it posted the parent, or claimed a card first). A
+ *   process that changed a run says so on the `switchboard_runs` channel (NOTIFY), and the
+ *   others redraw the runs they have messages of.
+ *
  * Times are ms since the epoch from the callers' clocks (the processes of one deployment
  * share NTP time; a skew of a few ms only moves a token by as much).
  */
@@ -21,6 +27,9 @@ export interface BucketRate {
   perSecond: number;
   burst: number;
 }
+
+/** The NOTIFY channel of run changes between processes. */
+const RUNS_CHANNEL = 'switchboard_runs';
 
 interface BudgetRow {
   granted: number | null;
@@ -33,7 +42,61 @@ export class SlackCoordination {
   /** Bucket rows this process knows exist (created with a full burst on first use). */
   private readonly known = new Set<string>();
 
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    /** PostgreSQL URL, for the LISTEN connection (none: no notifications are received). */
+    private readonly url?: string | undefined,
+  ) {}
+
+  /** Tells the other processes that these runs changed (one NOTIFY per ~7,000 bytes of ids). */
+  async notifyRuns(from: string, runIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < runIds.length; ) {
+      let payload = `${from};`;
+      while (i < runIds.length && payload.length + runIds[i]!.length < 7_000) payload += `${runIds[i++]},`;
+      if (payload === `${from};`) payload += `${runIds[i++]},`;
+      await this.prisma.$executeRawUnsafe(`SELECT pg_notify('${RUNS_CHANNEL}', $1)`, payload.slice(0, -1));
+    }
+  }
+
+  /**
+   * Calls `onRuns` with the runs other processes changed, on a connection of its own that
+   * reconnects after a failure. Returns the function that stops listening.
+   */
+  async listenRuns(
+    onRuns: (from: string, runIds: string[]) => void,
+    onError: (error: unknown) => void = () => {},
+  ): Promise<() => Promise<void>> {
+    const url = this.url;
+    if (!url) return async () => {};
+    let client: pg.Client | undefined;
+    let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
+    const connect = async () => {
+      const c = new pg.Client({ connectionString: url });
+      c.on('notification', (n) => {
+        if (n.channel !== RUNS_CHANNEL || !n.payload) return;
+        const at = n.payload.indexOf(';');
+        onRuns(n.payload.slice(0, at), n.payload.slice(at + 1).split(','));
+      });
+      c.on('error', (error) => {
+        onError(error);
+        if (client === c) client = undefined;
+        c.end().catch(() => {});
+        if (!stopped) retry = setTimeout(() => void connect().catch(onError), 1000).unref();
+      });
+      await c.connect();
+      await c.query(`LISTEN ${RUNS_CHANNEL}`);
+      if (stopped) await c.end();
+      else client = c;
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      clearTimeout(retry);
+      await client?.end().catch(() => {});
+      client = undefined;
+    };
+  }
 
   /**
    * Takes one token from bucket `key` if at least 1 + `reserve` are there at `nowMs`.

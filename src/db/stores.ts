@@ -41,6 +41,6 @@ export function openStores(db: Database, events: EngineEventBus, clock: Clock): 
     reads: new RunReads(db.prisma),
     functions: new FunctionStore(db.prisma, clock),
     budgets: new BudgetLedger(db.prisma),
-    slack: db.kind === 'postgres' ? new SlackCoordination(db.prisma) : undefined,
+    slack: db.kind === 'postgres' ? new SlackCoordination(db.prisma, db.url) : undefined,
   };
 }

@@ -42,6 +42,11 @@ export interface RendererOptions {
   logger: Logger;
   /** This process's identity (the engine's lease owner), written into claims. */
   owner: string;
+  /**
+   * Told after a run changed by this process's engine was drawn: other processes sharing the
+   * database may hold some of its messages (src/slack/replicas.ts) and must redraw them.
+   */
+  onDrawn?: ((runId: string) => void) | undefined;
   clock?: Pick<Clock, 'now'>;
 }
 
@@ -63,6 +68,8 @@ interface RunState {
   forced: Set<string>;
   /** Something changed since the last render (not only a forced redraw asked for). */
   changed: boolean;
+  /** …and it was this process's engine that changed it (not another process). */
+  local: boolean;
   done: Promise<void>;
 }
 
@@ -77,6 +84,8 @@ export class Renderer {
   private readonly idleWaiters = new Set<() => void>();
   /** Processes that stopped (src/slack/replicas.ts): their first-post claims are abandoned. */
   private readonly goneOwners: BoundedMap<string, true>;
+  /** Runs drawn here lately: this process may hold some of their messages. */
+  private readonly drawn: BoundedMap<string, true>;
   private stopped = false;
 
   constructor(private readonly o: RendererOptions) {
@@ -87,6 +96,15 @@ export class Renderer {
     });
     this.unpostable = new BoundedMap({ max: MAX_REMEMBERED_RUNS, clock: o.clock });
     this.goneOwners = new BoundedMap({ max: 1_000, clock: o.clock });
+    this.drawn = new BoundedMap({ max: MAX_REMEMBERED_RUNS, ttlMs: FAILURE_LISTENER_TTL_MS, clock: o.clock });
+  }
+
+  /**
+   * Another process changed the run: redraw it if this one drew it before (it may hold some
+   * of its messages, or states of them not sent yet). Not told on to the others again.
+   */
+  peerChanged(runId: string): void {
+    if (this.drawn.has(runId)) this.mark(runId, undefined, false);
   }
 
   /**
@@ -136,19 +154,21 @@ export class Renderer {
     this.mark(runId, key);
   }
 
-  private mark(runId: string, forced: string | undefined): void {
+  private mark(runId: string, forced: string | undefined, local = true): void {
     if (this.stopped) return;
     const state = this.states.get(runId);
     if (state) {
       state.dirty = true;
       if (forced) state.forced.add(forced);
       state.changed ||= !forced;
+      state.local ||= local && !forced;
       return;
     }
     const fresh: RunState = {
       dirty: true,
       forced: new Set(forced ? [forced] : []),
       changed: !forced,
+      local: local && !forced,
       done: Promise.resolve(),
     };
     this.states.set(runId, fresh);
@@ -183,8 +203,10 @@ export class Renderer {
         state.dirty = false;
         const forced = state.forced;
         const changed = state.changed;
+        const local = state.local;
         state.forced = new Set();
         state.changed = false;
+        state.local = false;
         // Refused clicks ask for forced redraws of an unchanged run; while the last one still
         // waits for Slack's rate limit, drawing it again would only take its place.
         const waiting = (key: string) =>
@@ -195,6 +217,7 @@ export class Renderer {
         } catch (error) {
           this.o.logger.error({ runId, err: (error as Error).message }, 'rendering a run failed');
         }
+        if (local) this.o.onDrawn?.(runId);
         if (state.dirty) await new Promise((resolve) => setTimeout(resolve, RERENDER_PAUSE_MS).unref());
       }
     } finally {
@@ -209,6 +232,7 @@ export class Renderer {
 
   private async render(runId: string, forced: ReadonlySet<string>): Promise<void> {
     const force = (key: string) => forced.has(ALL) || forced.has(key);
+    this.drawn.set(runId, true);
     const loaded = await this.o.views.load(runId);
     // Runs started outside Slack (CLI) have no channel: nothing to show.
     if (!loaded?.row.channelId || this.unpostable.has(runId)) return;

@@ -20,11 +20,14 @@ export const HEARTBEAT_MS = 5_000;
 export const STALE_AFTER_MS = 3 * HEARTBEAT_MS;
 
 export interface ReplicasOptions {
-  store: Pick<SlackCoordination, 'heartbeat' | 'leave' | 'recordPending' | 'adoptOrphans' | 'liveReplicas'>;
+  store: Pick<
+    SlackCoordination,
+    'heartbeat' | 'leave' | 'recordPending' | 'adoptOrphans' | 'liveReplicas' | 'notifyRuns' | 'listenRuns'
+  >;
   /** This process (the engine's lease owner). */
   replica: string;
   publisher: Pick<Publisher, 'shareEditsWith'>;
-  renderer: Pick<Renderer, 'adopt'>;
+  renderer: Pick<Renderer, 'adopt' | 'peerChanged'>;
   logger: Logger;
   clock?: Pick<Clock, 'now' | 'setTimeout'>;
   heartbeatMs?: number;
@@ -35,6 +38,10 @@ export class SlackReplicas implements PendingJournal {
   private timer: { cancel(): void } | undefined;
   private stopped = false;
   private beating: Promise<void> | undefined;
+  private unlisten: (() => Promise<void>) | undefined;
+  /** Runs changed here, told to the others in the next turn of the event loop. */
+  private readonly changed = new Set<string>();
+  private notifying = false;
 
   constructor(private readonly o: ReplicasOptions) {}
 
@@ -46,9 +53,42 @@ export class SlackReplicas implements PendingJournal {
     return this.o.store.recordPending(this.o.replica, pending, sent, nowMs(this.clock));
   }
 
-  /** Says this process is alive and starts the heartbeat. */
+  /** Says this process is alive, listens to the others' changes, and starts the heartbeat. */
   async start(): Promise<void> {
+    this.unlisten = await this.o.store
+      .listenRuns(
+        (from, runIds) => {
+          if (from === this.o.replica) return;
+          for (const runId of runIds) this.o.renderer.peerChanged(runId);
+        },
+        (error) =>
+          this.o.logger.warn({ err: (error as Error).message }, 'listening to the other processes failed'),
+      )
+      .catch((error: unknown) => {
+        this.o.logger.warn({ err: (error as Error).message }, 'could not listen to the other processes');
+        return undefined;
+      });
     await this.beat();
+  }
+
+  /** A run changed in this process: the others redraw their messages of it. */
+  runChanged(runId: string): void {
+    if (this.stopped) return;
+    this.changed.add(runId);
+    if (this.notifying) return;
+    this.notifying = true;
+    setImmediate(() => void this.notify());
+  }
+
+  private async notify(): Promise<void> {
+    while (this.changed.size > 0 && !this.stopped) {
+      const runIds = [...this.changed];
+      this.changed.clear();
+      await this.o.store.notifyRuns(this.o.replica, runIds).catch((error: unknown) => {
+        this.o.logger.warn({ err: (error as Error).message }, 'telling the other processes failed');
+      });
+    }
+    this.notifying = false;
   }
 
   /**
@@ -67,6 +107,7 @@ export class SlackReplicas implements PendingJournal {
   async stop(options: { leave: boolean } = { leave: true }): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
+    await this.unlisten?.();
     await this.beating?.catch(() => {});
     if (options.leave) await this.o.store.leave(this.o.replica).catch(() => {});
   }

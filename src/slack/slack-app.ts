@@ -233,6 +233,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     publisher,
     logger,
     owner: core.engine.owner,
+    onDrawn: coordination && ((runId) => replicas?.runChanged(runId)),
   });
   replicas =
     coordination &&
