@@ -62,6 +62,12 @@ export interface MessageSpec {
    * changing one). Read again whenever a token frees up, so it follows the newest state.
    */
   priority?: MessagePriority | undefined;
+  /**
+   * Only replace a state of this message still waiting to be sent here; never start a send
+   * (another process changed the run and sends the new state itself: this one only makes
+   * sure it will not send an older one after it).
+   */
+  refreshOnly?: boolean | undefined;
   /** The run the message belongs to: recorded while it has unsent states (`journal`). */
   group?: string | undefined;
   /** Called once, after the first post; persist `ts` here. */
@@ -261,6 +267,10 @@ export class Publisher {
    */
   put(spec: MessageSpec): void {
     if (this.closed) return;
+    if (spec.refreshOnly) {
+      const waiting = this.slots.get(spec.key);
+      if (!waiting || (!waiting.busy && !waiting.desired)) return;
+    }
     let slot = this.slots.get(spec.key);
     if (!slot) {
       slot = this.newSlot(spec);

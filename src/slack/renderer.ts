@@ -213,7 +213,9 @@ export class Renderer {
           this.o.publisher.forcedSendWaiting(key === ALL ? parentKey(runId) : key);
         if (forced.size > 0 && !changed && [...forced].every(waiting)) continue;
         try {
-          await this.render(runId, forced);
+          // Changed only by another process: it sends what it changed; here only states still
+          // waiting to go out are brought up to date, and first posts claimed here are made.
+          await this.render(runId, forced, changed && !local);
         } catch (error) {
           this.o.logger.error({ runId, err: (error as Error).message }, 'rendering a run failed');
         }
@@ -230,7 +232,7 @@ export class Renderer {
     }
   }
 
-  private async render(runId: string, forced: ReadonlySet<string>): Promise<void> {
+  private async render(runId: string, forced: ReadonlySet<string>, peer = false): Promise<void> {
     const force = (key: string) => forced.has(ALL) || forced.has(key);
     this.drawn.set(runId, true);
     const loaded = await this.o.views.load(runId);
@@ -269,7 +271,11 @@ export class Renderer {
       },
     };
     if (publisher.has(parent) || isSlackTs(row.threadTs)) {
-      publisher.put({ ...parentSpec, ts: isSlackTs(row.threadTs) ? row.threadTs : undefined });
+      publisher.put({
+        ...parentSpec,
+        ts: isSlackTs(row.threadTs) ? row.threadTs : undefined,
+        refreshOnly: peer && isSlackTs(row.threadTs) && !force(parent),
+      });
     } else {
       const claim = await this.claim('run', runId, row.threadTs);
       if (!claim) return; // another process is posting it; its render shows the cards
@@ -301,7 +307,11 @@ export class Renderer {
         },
       };
       if (publisher.has(key) || isSlackTs(step.slackTs)) {
-        publisher.put({ ...spec, ts: isSlackTs(step.slackTs) ? step.slackTs : undefined });
+        publisher.put({
+          ...spec,
+          ts: isSlackTs(step.slackTs) ? step.slackTs : undefined,
+          refreshOnly: peer && isSlackTs(step.slackTs) && !force(key),
+        });
         continue;
       }
       // Posted once across processes: only the holder of the claim posts the card.

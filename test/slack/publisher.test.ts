@@ -230,6 +230,30 @@ describe('priorities when the budget is short', () => {
   });
 });
 
+describe('states another process sends', () => {
+  it('refreshes a state still waiting here, and starts no send of its own', async () => {
+    const { slack, publisher, clock } = setup({
+      ...SLACK_RATE_LIMITS,
+      'chat.update': { perSecond: 1, burst: 1 },
+    });
+    publisher.put({ key: 'first', channel: 'C1', ts: '1.0', payload: state('first') });
+    publisher.put({ key: 'waiting', channel: 'C1', ts: '1.1', payload: state('running'), changing: true });
+    // Another process completed both: this one must not send 'running' after it…
+    publisher.put({
+      key: 'waiting',
+      channel: 'C1',
+      ts: '1.1',
+      payload: state('completed'),
+      refreshOnly: true,
+    });
+    // …and leaves a message with nothing waiting here to the process that changed it.
+    publisher.put({ key: 'idle', channel: 'C1', ts: '1.2', payload: state('completed'), refreshOnly: true });
+    await clock.tick(5000);
+    expect(slack.callsOf('chat.update').map((c) => c.args.text)).toEqual(['state first', 'state completed']);
+    expect(slack.callsOf('chat.update').map((c) => c.args.ts)).toEqual(['1.0', '1.1']);
+  });
+});
+
 describe('TokenBucket', () => {
   it('hands out a burst, then one token per interval, in call order', async () => {
     const clock = new TestClock();
