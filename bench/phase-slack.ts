@@ -146,6 +146,13 @@ export async function slackPhase(o: {
         answers.set(text, (answers.get(text) ?? 0) + 1);
       }
     o.log(`  slack: ${created}/${o.runs} runs created; answers: ${JSON.stringify([...answers].slice(0, 5))}`);
+    const errors = o.bots.flatMap((b) =>
+      b
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"level":50')),
+    );
+    for (const line of errors.slice(0, 2)) o.log(`  bot error: ${line.slice(0, 400)}`);
   }
   const busy = await bot.retained();
   const retained: RetainedFigures = {
@@ -158,7 +165,7 @@ export async function slackPhase(o: {
   await waitUntil(
     async () => {
       rows = await read();
-      return completed() >= o.runs;
+      return completed() >= created;
     },
     o.completeTimeoutMs,
     500,
@@ -195,7 +202,7 @@ export async function slackPhase(o: {
   const allShown = await waitUntil(
     async () => {
       rows = await read();
-      return completed() >= o.runs && evaluate().missing === 0;
+      return completed() >= created && evaluate().missing === 0;
     },
     o.shownTimeoutMs,
     1000,
