@@ -86,6 +86,8 @@ export class Renderer {
   private readonly goneOwners: BoundedMap<string, true>;
   /** Runs drawn here lately: this process may hold some of their messages. */
   private readonly drawn: BoundedMap<string, true>;
+  /** Runs waiting for another process's first post (a live claim): how often they were tried. */
+  private readonly blocked: BoundedMap<string, number>;
   private stopped = false;
 
   constructor(private readonly o: RendererOptions) {
@@ -97,6 +99,7 @@ export class Renderer {
     this.unpostable = new BoundedMap({ max: MAX_REMEMBERED_RUNS, clock: o.clock });
     this.goneOwners = new BoundedMap({ max: 1_000, clock: o.clock });
     this.drawn = new BoundedMap({ max: MAX_REMEMBERED_RUNS, ttlMs: FAILURE_LISTENER_TTL_MS, clock: o.clock });
+    this.blocked = new BoundedMap({ max: MAX_REMEMBERED_RUNS, ttlMs: CLAIM_TTL_MS, clock: o.clock });
   }
 
   /**
@@ -215,7 +218,9 @@ export class Renderer {
         try {
           // Changed only by another process: it sends what it changed; here only states still
           // waiting to go out are brought up to date, and first posts claimed here are made.
-          await this.render(runId, forced, changed && !local);
+          const waiting = await this.render(runId, forced, changed && !local);
+          if (waiting && (local || this.blocked.has(runId))) this.retryLater(runId);
+          else if (!waiting) this.blocked.delete(runId);
         } catch (error) {
           this.o.logger.error({ runId, err: (error as Error).message }, 'rendering a run failed');
         }
@@ -232,12 +237,25 @@ export class Renderer {
     }
   }
 
-  private async render(runId: string, forced: ReadonlySet<string>, peer = false): Promise<void> {
+  /**
+   * This process changed a run whose parent or card another process is still posting (its
+   * claim, not yet a ts): draw it again once that post is likely done, then edit it here.
+   * Backs off from 0.5 s to 8 s; given up with the claim's life.
+   */
+  private retryLater(runId: string): void {
+    const tries = (this.blocked.get(runId) ?? 0) + 1;
+    this.blocked.set(runId, tries);
+    const delay = Math.min(8_000, 500 * 2 ** (tries - 1));
+    setTimeout(() => this.mark(runId, undefined, true), delay).unref();
+  }
+
+  /** Draws the run; true when another process's live claim kept a message from being drawn. */
+  private async render(runId: string, forced: ReadonlySet<string>, peer = false): Promise<boolean> {
     const force = (key: string) => forced.has(ALL) || forced.has(key);
     this.drawn.set(runId, true);
     const loaded = await this.o.views.load(runId);
     // Runs started outside Slack (CLI) have no channel: nothing to show.
-    if (!loaded?.row.channelId || this.unpostable.has(runId)) return;
+    if (!loaded?.row.channelId || this.unpostable.has(runId)) return false;
     const { row, run, steps, menus } = loaded;
     const channel = row.channelId!;
     const { publisher } = this.o;
@@ -278,14 +296,15 @@ export class Renderer {
       });
     } else {
       const claim = await this.claim('run', runId, row.threadTs);
-      if (!claim) return; // another process is posting it; its render shows the cards
+      if (!claim) return true; // another process is posting it: its render shows the cards, and we retry
       publisher.put(parentSpec);
     }
 
+    let blocked = false;
     const threadTs = repliesThreadTs(row);
     // Cards of a run posted in an existing thread carry that thread's ts, so nothing would
     // make them wait for their parent: they are drawn only once it is posted.
-    if (row.inThreadTs && !threadTs) return;
+    if (row.inThreadTs && !threadTs) return false;
     for (const [i, view] of steps.entries()) {
       const step = row.steps[i]!;
       const key = cardKey(step.id);
@@ -316,7 +335,9 @@ export class Renderer {
       }
       // Posted once across processes: only the holder of the claim posts the card.
       if (await this.claim('step', step.id, step.slackTs)) publisher.put(spec);
+      else blocked = true;
     }
+    return blocked;
   }
 
   /**
