@@ -46,7 +46,7 @@ export interface RendererOptions {
    * Told after a run changed by this process's engine was drawn: other processes sharing the
    * database may hold some of its messages (src/slack/replicas.ts) and must redraw them.
    */
-  onDrawn?: ((runId: string) => void) | undefined;
+  onDrawn?: ((runId: string, blocked: boolean) => void) | undefined;
   clock?: Pick<Clock, 'now'>;
 }
 
@@ -70,6 +70,8 @@ interface RunState {
   changed: boolean;
   /** …and it was this process's engine that changed it (not another process). */
   local: boolean;
+  /** Another process changed it but could not draw some of its messages (our claims): draw them all. */
+  sendAll: boolean;
   done: Promise<void>;
 }
 
@@ -86,8 +88,7 @@ export class Renderer {
   private readonly goneOwners: BoundedMap<string, true>;
   /** Runs drawn here lately: this process may hold some of their messages. */
   private readonly drawn: BoundedMap<string, true>;
-  /** Runs waiting for another process's first post (a live claim): how often they were tried. */
-  private readonly blocked: BoundedMap<string, number>;
+
   private stopped = false;
 
   constructor(private readonly o: RendererOptions) {
@@ -99,15 +100,20 @@ export class Renderer {
     this.unpostable = new BoundedMap({ max: MAX_REMEMBERED_RUNS, clock: o.clock });
     this.goneOwners = new BoundedMap({ max: 1_000, clock: o.clock });
     this.drawn = new BoundedMap({ max: MAX_REMEMBERED_RUNS, ttlMs: FAILURE_LISTENER_TTL_MS, clock: o.clock });
-    this.blocked = new BoundedMap({ max: MAX_REMEMBERED_RUNS, ttlMs: CLAIM_TTL_MS, clock: o.clock });
   }
 
   /**
    * Another process changed the run: redraw it if this one drew it before (it may hold some
-   * of its messages, or states of them not sent yet). Not told on to the others again.
+   * of its messages, or states of them not sent yet). It sent what it could itself, so only
+   * states still waiting here are refreshed — unless a claim of ours kept it from drawing
+   * some message (`blocked`): then every message of the run that differs is sent from here.
+   * Not told on to the others again.
    */
-  peerChanged(runId: string): void {
-    if (this.drawn.has(runId)) this.mark(runId, undefined, false);
+  peerChanged(runId: string, blocked = false): void {
+    if (!this.drawn.has(runId)) return;
+    this.mark(runId, undefined, false);
+    const state = this.states.get(runId);
+    if (state && blocked) state.sendAll = true;
   }
 
   /**
@@ -172,6 +178,7 @@ export class Renderer {
       forced: new Set(forced ? [forced] : []),
       changed: !forced,
       local: local && !forced,
+      sendAll: false,
       done: Promise.resolve(),
     };
     this.states.set(runId, fresh);
@@ -207,6 +214,9 @@ export class Renderer {
         const forced = state.forced;
         const changed = state.changed;
         const local = state.local;
+        const sendAll = state.sendAll;
+        state.sendAll = false;
+        let blocked = false;
         state.forced = new Set();
         state.changed = false;
         state.local = false;
@@ -218,13 +228,11 @@ export class Renderer {
         try {
           // Changed only by another process: it sends what it changed; here only states still
           // waiting to go out are brought up to date, and first posts claimed here are made.
-          const waiting = await this.render(runId, forced, changed && !local);
-          if (waiting && (local || this.blocked.has(runId))) this.retryLater(runId);
-          else if (!waiting) this.blocked.delete(runId);
+          blocked = await this.render(runId, forced, changed && !local && !sendAll);
         } catch (error) {
           this.o.logger.error({ runId, err: (error as Error).message }, 'rendering a run failed');
         }
-        if (local) this.o.onDrawn?.(runId);
+        if (local) this.o.onDrawn?.(runId, blocked);
         if (state.dirty) await new Promise((resolve) => setTimeout(resolve, RERENDER_PAUSE_MS).unref());
       }
     } finally {
@@ -235,18 +243,6 @@ export class Renderer {
         for (const done of waiters) done();
       }
     }
-  }
-
-  /**
-   * This process changed a run whose parent or card another process is still posting (its
-   * claim, not yet a ts): draw it again once that post is likely done, then edit it here.
-   * Backs off from 0.5 s to 8 s; given up with the claim's life.
-   */
-  private retryLater(runId: string): void {
-    const tries = (this.blocked.get(runId) ?? 0) + 1;
-    this.blocked.set(runId, tries);
-    const delay = Math.min(8_000, 500 * 2 ** (tries - 1));
-    setTimeout(() => this.mark(runId, undefined, true), delay).unref();
   }
 
   /** Draws the run; true when another process's live claim kept a message from being drawn. */
@@ -296,7 +292,7 @@ export class Renderer {
       });
     } else {
       const claim = await this.claim('run', runId, row.threadTs);
-      if (!claim) return true; // another process is posting it: its render shows the cards, and we retry
+      if (!claim) return true; // another process is posting it: told (onDrawn), it draws the cards
       publisher.put(parentSpec);
     }
 

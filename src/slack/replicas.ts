@@ -59,7 +59,10 @@ export class SlackReplicas implements PendingJournal {
       .listenRuns(
         (from, runIds) => {
           if (from === this.o.replica) return;
-          for (const runId of runIds) this.o.renderer.peerChanged(runId);
+          // "!<id>": that process could not draw some of the run's messages (claims of ours).
+          for (const id of runIds)
+            if (id.startsWith('!')) this.o.renderer.peerChanged(id.slice(1), true);
+            else this.o.renderer.peerChanged(id);
         },
         (error) =>
           this.o.logger.warn({ err: (error as Error).message }, 'listening to the other processes failed'),
@@ -71,10 +74,13 @@ export class SlackReplicas implements PendingJournal {
     await this.beat();
   }
 
-  /** A run changed in this process: the others redraw their messages of it. */
-  runChanged(runId: string): void {
+  /**
+   * A run changed in this process and was drawn: the others refresh their messages of it,
+   * and draw those this one could not (`blocked`: their claims).
+   */
+  runChanged(runId: string, blocked = false): void {
     if (this.stopped) return;
-    this.changed.add(runId);
+    this.changed.add(blocked ? `!${runId}` : runId);
     if (this.notifying) return;
     this.notifying = true;
     setImmediate(() => void this.notify());

@@ -233,7 +233,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     publisher,
     logger,
     owner: core.engine.owner,
-    onDrawn: coordination && ((runId) => replicas?.runChanged(runId)),
+    onDrawn: coordination && ((runId, blocked) => replicas?.runChanged(runId, blocked)),
   });
   replicas =
     coordination &&
