@@ -36,8 +36,14 @@ export interface EngineChildResult {
   steady: number[];
   /** Time for the burst to finish. */
   wallMs: number;
-  /** CPU time of the engine process (user + system) per step in the steady state, ms. */
+  /**
+   * CPU time of the engine process (user + system) per step in the steady state, ms: over
+   * every step completed in that window (ramp runs included), without the full GC the
+   * memory figure forces midway.
+   */
   cpuMsPerStep: number;
+  /** CPU time the idle engine spends per second (pg-boss, timers, the memory sampler), ms. */
+  idleCpuMsPerSecond: number;
   memory: MemoryFigures;
   retained: RetainedFigures;
 }
@@ -96,6 +102,12 @@ async function main(input: EngineChildInput): Promise<EngineChildResult> {
   await burst(core, WARM_UP_RUNS, 'warm-up', input.timeoutMs);
   const idle = retainedNow();
   const sampler = new MemorySampler(() => process.memoryUsage());
+  // What the engine costs doing nothing, so the per-step figure can be read against it.
+  const idleCpu0 = process.cpuUsage();
+  const idleT0 = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const idleCpu = process.cpuUsage(idleCpu0);
+  const idleCpuMsPerSecond = (idleCpu.user + idleCpu.system) / (performance.now() - idleT0);
   await sampler.baseline();
 
   const t0 = Date.now();
@@ -103,6 +115,12 @@ async function main(input: EngineChildInput): Promise<EngineChildResult> {
   const wallMs = Date.now() - t0;
 
   let retained: RetainedFigures = { idle, busy: idle, activeRuns: 0 };
+  let gcCpuMicros = 0;
+  let stepsCompleted = 0;
+  const onStep = (e: { to: string }) => {
+    if (e.to === 'completed') stepsCompleted++;
+  };
+  core.engine.events.on('step.changed', onStep);
   const cpu0 = process.cpuUsage();
   const steadyIds = await steady(core, {
     count: input.runs,
@@ -110,10 +128,14 @@ async function main(input: EngineChildInput): Promise<EngineChildResult> {
     rampMs: input.latencyMs * BENCH_STEPS,
     timeoutMs: STEADY_DRAIN_MS,
     midway: (activeRuns) => {
+      const before = process.cpuUsage();
       retained = { idle, busy: retainedNow(), activeRuns };
+      const gc = process.cpuUsage(before);
+      gcCpuMicros += gc.user + gc.system;
     },
   });
   const cpu = process.cpuUsage(cpu0);
+  core.engine.events.off('step.changed', onStep);
   const memory = sampler.stop();
   const steadyOverhead = await overheads(core, steadyIds);
   const result: EngineChildResult = {
@@ -121,7 +143,8 @@ async function main(input: EngineChildInput): Promise<EngineChildResult> {
     burst: await overheads(core, burstIds),
     steady: steadyOverhead,
     wallMs,
-    cpuMsPerStep: (cpu.user + cpu.system) / 1000 / Math.max(1, steadyOverhead.length * BENCH_STEPS),
+    cpuMsPerStep: (cpu.user + cpu.system - gcCpuMicros) / 1000 / Math.max(1, stepsCompleted),
+    idleCpuMsPerSecond,
     memory,
     retained,
   };

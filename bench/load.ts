@@ -16,7 +16,8 @@ export interface LoadResult {
 export async function openLoop(o: {
   rate: number;
   count: number;
-  url: string;
+  /** Where request i goes (one URL, or one per request: a load balancer over several processes). */
+  url: string | ((i: number) => string);
   request: (i: number) => { body: string; headers: Record<string, string> };
 }): Promise<LoadResult> {
   const latencies: number[] = [];
@@ -30,7 +31,12 @@ export async function openLoop(o: {
     const { body, headers } = o.request(i);
     const sent = performance.now();
     inflight.push(
-      fetch(o.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) })
+      fetch(typeof o.url === 'string' ? o.url : o.url(i), {
+        method: 'POST',
+        headers,
+        body,
+        signal: AbortSignal.timeout(10_000),
+      })
         .then(async (response) => {
           await response.arrayBuffer();
           if (response.status === 200) latencies.push(performance.now() - sent);

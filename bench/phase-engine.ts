@@ -24,6 +24,8 @@ export interface EngineRow {
   /** Time until the burst's runs had all completed. */
   wallMs: number;
   cpuMsPerStep: number;
+  /** CPU the idle engine process spends per second, ms. */
+  idleCpuMsPerSecond: number;
   memory: EngineChildResult['memory'];
   retained: EngineChildResult['retained'];
 }
@@ -88,6 +90,7 @@ export async function enginePhase(o: {
           burstMs: pick(summarize(result.burst)),
           wallMs: result.wallMs,
           cpuMsPerStep: round(result.cpuMsPerStep, 2),
+          idleCpuMsPerSecond: round(result.idleCpuMsPerSecond, 2),
           memory: result.memory,
           retained: result.retained,
         };

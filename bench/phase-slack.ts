@@ -3,6 +3,7 @@ import type { SlackApiStub, StubCounts } from '../test/support/slack-api-stub.js
 import { signedHeaders, slashCommandBody } from '../test/support/slack-requests.js';
 import type { ServerProcess } from './bot-process.js';
 import { firstShown, latest, shows } from './cards.js';
+import { type SlackFloor, slackFloor } from './floor.js';
 import { openLoop } from './load.js';
 import { type MemoryFigures, MemorySampler, type RetainedFigures } from './memory.js';
 import { round, summarize, waitUntil } from './stats.js';
@@ -19,6 +20,23 @@ import { round, summarize, waitUntil } from './stats.js';
 export interface SlackResult {
   runs: number;
   channels: number;
+  /** Bot processes sharing the database and the workspace. */
+  replicas: number;
+  /**
+   * The floor Slack's published limits put under completion → card for this load: a
+   * channel's messages (its runs' parents and cards) posted at 1 a second, and the edits
+   * the load cannot avoid at Tier 3's 50 a minute (floor.ts).
+   */
+  floor: SlackFloor;
+  /** completion → card p99 and max over the floor. */
+  ratioToFloor: { p99: number; max: number };
+  /**
+   * The bot processes' CPU (user + system, all of them) and the database's transactions
+   * (pg_stat_database: one per statement outside a transaction) from the first command to
+   * the last final state, per completed step: the whole cost of a run through Slack.
+   */
+  cpuMsPerStep: number;
+  dbTransactionsPerStep: number;
   completedRuns: number;
   steps: number;
   calls: Record<string, number>;
@@ -49,7 +67,8 @@ interface Row {
 const USER = 'U0BENCHLOAD';
 
 export async function slackPhase(o: {
-  bot: ServerProcess;
+  /** The bot processes; slash commands are spread over them in turn (a load balancer). */
+  bots: ServerProcess[];
   standin: SlackApiStub;
   databaseUrl: string;
   runs: number;
@@ -74,14 +93,26 @@ export async function slackPhase(o: {
     ).rows;
   o.standin.meet(USER);
   const before = o.standin.counts();
-  const idle = await o.bot.retained();
-  const sampler = new MemorySampler(() => o.bot.memory(), 200);
+  const bot = o.bots[0]!;
+  const transactions = async () =>
+    Number(
+      (
+        await db.query<{ n: string }>(
+          'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
+        )
+      ).rows[0]?.n ?? 0,
+    );
+  const cpuNow = () => o.bots.reduce((sum, b) => sum + b.cpuMs(), 0);
+  const cpu0 = cpuNow();
+  const xact0 = await transactions();
+  const idle = await bot.retained();
+  const sampler = new MemorySampler(() => bot.memory(), 200);
   await sampler.baseline();
 
-  await openLoop({
+  const sent = await openLoop({
     rate: o.startRate,
     count: o.runs,
-    url: o.bot.eventsUrl,
+    url: (i) => o.bots[i % o.bots.length]!.eventsUrl,
     request: (i) => {
       const body = slashCommandBody({
         text: `run bench load ${i}`,
@@ -103,8 +134,27 @@ export async function slackPhase(o: {
         )
       ).rows[0]?.n,
     );
+  if (sent.errors > 0) o.log(`  slack: ${sent.errors} of ${o.runs} slash commands not acked`);
   await waitUntil(async () => (await count('')) >= o.runs, 10_000, 100);
-  const busy = await o.bot.retained();
+  const created = await count('');
+  if (created < o.runs) {
+    // What the bot answered the load user instead of starting a run.
+    const answers = new Map<string, number>();
+    for (let i = 0; i < o.runs; i++)
+      for (const r of o.standin.responsesTo(`load-${i}`)) {
+        const text = String(r.body.text ?? JSON.stringify(r.body)).slice(0, 120);
+        answers.set(text, (answers.get(text) ?? 0) + 1);
+      }
+    o.log(`  slack: ${created}/${o.runs} runs created; answers: ${JSON.stringify([...answers].slice(0, 5))}`);
+    const errors = o.bots.flatMap((b) =>
+      b
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"level":50')),
+    );
+    for (const line of errors.slice(0, 2)) o.log(`  bot error: ${line.slice(0, 400)}`);
+  }
+  const busy = await bot.retained();
   const retained: RetainedFigures = {
     idle,
     busy,
@@ -115,7 +165,7 @@ export async function slackPhase(o: {
   await waitUntil(
     async () => {
       rows = await read();
-      return completed() >= o.runs;
+      return completed() >= created;
     },
     o.completeTimeoutMs,
     500,
@@ -152,11 +202,15 @@ export async function slackPhase(o: {
   const allShown = await waitUntil(
     async () => {
       rows = await read();
-      return completed() >= o.runs && evaluate().missing === 0;
+      return completed() >= created && evaluate().missing === 0;
     },
     o.shownTimeoutMs,
     1000,
   );
+  const cpuMs = cpuNow() - cpu0;
+  // pg_stat_database is updated when a backend reports (at most every 500 ms on PG 15).
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const xacts = (await transactions()) - xact0;
   await db.end();
   const result = evaluate();
   const lastFinished = Math.max(...rows.map((r) => Number(r.step_finished ?? 0)));
@@ -166,9 +220,15 @@ export async function slackPhase(o: {
   const chatCalls = (calls['chat.postMessage'] ?? 0) + (calls['chat.update'] ?? 0);
   const card = summarize(result.cards);
   const parent = summarize(result.parents);
+  const floor = slackFloor(rows);
   const out: SlackResult = {
     runs: o.runs,
     channels: o.channels,
+    replicas: o.bots.length,
+    floor,
+    ratioToFloor: { p99: round(card.p99 / floor.ms, 2), max: round(card.max / floor.ms, 2) },
+    cpuMsPerStep: round(cpuMs / Math.max(1, steps), 2),
+    dbTransactionsPerStep: round(xacts / Math.max(1, steps), 1),
     completedRuns: completed(),
     steps,
     calls,
@@ -183,7 +243,8 @@ export async function slackPhase(o: {
     retained,
   };
   o.log(
-    `  slack: ${out.callsPerStep} chat calls/step, ${out.rateLimited} × 429, card delay p50 ${card.p50} p99 ${card.p99} ms, ` +
+    `  slack: ${out.callsPerStep} chat calls/step, ${out.rateLimited} × 429, card delay p50 ${card.p50} p99 ${card.p99} ms ` +
+      `(floor ${floor.ms} ms: p99 ${out.ratioToFloor.p99}×, max ${out.ratioToFloor.max}×), ` +
       `${card.n}/${rows.length} cards final${allShown ? '' : ' (bound reached)'}`,
   );
   return out;

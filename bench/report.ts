@@ -213,6 +213,7 @@ export function render(r: Results): string {
           'p99',
           'runs measured',
           'CPU/step',
+          'idle CPU/s',
           'all started at once: p50',
           'p99',
           'done in',
@@ -224,6 +225,7 @@ export function render(r: Results): string {
           `${e.steadyMs.p99} ms`,
           e.steadyMs.n,
           `${e.cpuMsPerStep} ms`,
+          `${e.idleCpuMsPerSecond} ms`,
           `${e.burstMs.p50} ms`,
           `${e.burstMs.p99} ms`,
           `${round(e.wallMs / 1000)} s (${e.burstMs.n}/${e.runs})`,
@@ -259,6 +261,10 @@ export function render(r: Results): string {
           [
             'completion → card shows it',
             `p50 ${s.cardDelayMs.p50} ms, p99 ${s.cardDelayMs.p99} ms, max ${s.cardDelayMs.max} ms`,
+          ],
+          [
+            "Slack's floor for this load (floor.ts)",
+            `${round(s.floor.ms / 1000)} s (${s.floor.busiestChannelMessages} messages in the busiest channel); p99 ${s.ratioToFloor.p99}×, max ${s.ratioToFloor.max}× the floor`,
           ],
           ['cards showing final state', `${s.cardDelayMs.shown}/${s.steps}`],
           [

@@ -125,7 +125,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     const slack =
       botDb && wants('slack')
         ? await slackPhase({
-            bot,
+            bots: [bot],
             standin,
             databaseUrl: botDb.url,
             runs: profile.slackRuns,

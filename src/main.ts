@@ -130,6 +130,7 @@ async function main(): Promise<void> {
       await core.engine.stop(ENGINE_GRACE_MS);
       const flushed = await slack.flush(FLUSH_MS);
       if (!flushed) logger.warn('some Slack updates were not sent before shutdown');
+      await slack.leave();
       slack.close();
       metrics?.close();
       await core.db.close();

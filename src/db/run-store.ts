@@ -525,46 +525,51 @@ export class RunStore {
   async createRun(run: NewRun): Promise<RunRow | 'duplicate'> {
     let created: RunRow;
     try {
-      created = await this.prisma.$transaction(async (tx) => {
-        const row = await tx.workflowRun.create({
-          data: {
-            requestKey: run.requestKey,
-            workflowId: run.workflowId,
-            workflowName: run.workflowName,
-            snapshot: run.snapshot as Prisma.InputJsonValue,
-            input: storableText(run.input),
-            trigger: run.trigger,
-            startedBy: run.startedBy,
-            channelId: run.channelId,
-            threadTs: run.threadTs,
-            inThreadTs: run.inThreadTs ?? null,
-            budgetUsd: run.budgetUsd ?? null,
-            rerunOfId: run.rerunOf?.runId ?? null,
-            rerunFromPosition: run.rerunOf?.position ?? null,
-            steps: { create: run.steps.map(stepRow) },
-            audit: {
-              create: {
-                actor: run.startedBy,
-                action: run.rerunOf ? 'run.rerun' : 'run.start',
-                toValue: run.trigger,
+      created = await this.prisma.$transaction(
+        async (tx) => {
+          const row = await tx.workflowRun.create({
+            data: {
+              requestKey: run.requestKey,
+              workflowId: run.workflowId,
+              workflowName: run.workflowName,
+              snapshot: run.snapshot as Prisma.InputJsonValue,
+              input: storableText(run.input),
+              trigger: run.trigger,
+              startedBy: run.startedBy,
+              channelId: run.channelId,
+              threadTs: run.threadTs,
+              inThreadTs: run.inThreadTs ?? null,
+              budgetUsd: run.budgetUsd ?? null,
+              rerunOfId: run.rerunOf?.runId ?? null,
+              rerunFromPosition: run.rerunOf?.position ?? null,
+              steps: { create: run.steps.map(stepRow) },
+              audit: {
+                create: {
+                  actor: run.startedBy,
+                  action: run.rerunOf ? 'run.rerun' : 'run.start',
+                  toValue: run.trigger,
+                },
               },
             },
-          },
-        });
-        // The old run's trail says where it was re-run, in the same transaction.
-        if (run.rerunOf) {
-          await tx.auditEvent.create({
-            data: {
-              runId: run.rerunOf.runId,
-              actor: run.startedBy,
-              action: 'run.rerun_as',
-              fromValue: `step ${run.rerunOf.position + 1}`,
-              toValue: `#${row.number}`,
-            },
           });
-        }
-        return row;
-      }, RUN_TX_OPTIONS);
+          // The old run's trail says where it was re-run, in the same transaction.
+          if (run.rerunOf) {
+            await tx.auditEvent.create({
+              data: {
+                runId: run.rerunOf.runId,
+                actor: run.startedBy,
+                action: 'run.rerun_as',
+                fromValue: `step ${run.rerunOf.position + 1}`,
+                toValue: `#${row.number}`,
+              },
+            });
+          }
+          return row;
+        },
+        // A burst of starts (hundreds of slash commands at once, several processes) can keep
+        // every connection busy for seconds: a start waits for one rather than fail.
+        RUN_TX_OPTIONS,
+      );
     } catch (error) {
       if (run.requestKey && error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')
         return 'duplicate';

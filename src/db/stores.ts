@@ -6,6 +6,7 @@ import { FunctionStore } from './function-store.js';
 import { RunReads } from './run-reads.js';
 import { RunStore } from './run-store.js';
 import { ScheduleStore } from './schedule-store.js';
+import { SlackCoordination } from './slack-coordination.js';
 import { WorkflowStore } from './workflow-store.js';
 
 /**
@@ -25,6 +26,11 @@ export interface Stores {
   functions: FunctionStore;
   /** Spending reserved and settled against budget caps. */
   budgets: BudgetLedger;
+  /**
+   * Slack's budget and pending messages shared by the processes on one PostgreSQL database;
+   * undefined on the embedded one (one process: the publisher's own buckets are the budget).
+   */
+  slack?: SlackCoordination | undefined;
 }
 
 export function openStores(db: Database, events: EngineEventBus, clock: Clock): Stores {
@@ -35,5 +41,6 @@ export function openStores(db: Database, events: EngineEventBus, clock: Clock): 
     reads: new RunReads(db.prisma),
     functions: new FunctionStore(db.prisma, clock),
     budgets: new BudgetLedger(db.prisma),
+    slack: db.kind === 'postgres' ? new SlackCoordination(db.prisma, db.url) : undefined,
   };
 }

@@ -160,6 +160,7 @@ export class FailureAlerts {
               : undefined,
           discreet: discreet && channel !== loaded.row.channelId,
         }),
+        priority: 'attention',
         onPosted: async ({ ts, channel: posted }) => {
           await this.o.stores.runs.setAlert(stepId, posted, ts);
         },
@@ -180,6 +181,7 @@ export class FailureAlerts {
         onPosted: async ({ ts }) => {
           await this.o.stores.runs.setNote(stepId, ts);
         },
+        priority: 'attention',
       });
     }
   }

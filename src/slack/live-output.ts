@@ -335,8 +335,7 @@ export class LiveOutput {
       const result = await this.o.publisher.call(
         method,
         { channel: live.channel },
-        build,
-        () => live.ended !== undefined || live.attempt !== attempt,
+        { priority: 'live', build, urgent: () => live.ended !== undefined || live.attempt !== attempt },
       );
       if (starting && typeof result.ts === 'string') {
         // Recorded first, so that whoever sees the step move next can close it.

@@ -1,6 +1,13 @@
 import { nowMs, systemClock } from '../core/clock.js';
 import type { Logger } from '../logging.js';
-import { type BucketClock, RateLimiter, type RateLimits, SLACK_RATE_LIMITS } from './rate-limit.js';
+import { defaultPriority, type MessagePriority, rankOf, reserveFor } from './priority.js';
+import {
+  type BucketClock,
+  RateLimiter,
+  type RateLimits,
+  type SharedBudget,
+  SLACK_RATE_LIMITS,
+} from './rate-limit.js';
 import type { MessagePayload } from './views/model.js';
 
 /**
@@ -19,7 +26,27 @@ import type { MessagePayload } from './views/model.js';
  * all) or when the count falls, first come first served. Updates to settled states (a
  * completed step) go before updates to changing ones. Under a burst of runs, cards thus
  * appear late but final, instead of early and then stale for minutes.
+ *
+ * Waiting calls are served by priority (src/slack/priority.ts): a paused step and its alert,
+ * then completions, then progress. With several processes on one PostgreSQL database the
+ * buckets are rows shared by all of them (`shared`), each process holds back only its share
+ * of the messages that may owe an edit, and the runs with messages not sent yet are recorded
+ * (`journal`) so another process can redraw them if this one dies (src/slack/replicas.ts).
  */
+
+/** How a one-off call (`Publisher.call`) waits for its token and what it sends. */
+export interface CallOptions {
+  /** Its class when the budget is short (default `attention`: someone is waiting on it). */
+  priority?: MessagePriority | undefined;
+  /**
+   * Builds the body when the call's token is granted, instead of `args` (which then only
+   * names the channel): text that arrived while the call waited goes with it (live output).
+   * Returning undefined cancels the call (it resolves with `{}`).
+   */
+  build?: (() => Record<string, unknown> | undefined) | undefined;
+  /** While waiting for a token: true lets the call go before every other waiting (a call to cancel). */
+  urgent?: (() => boolean) | undefined;
+}
 
 /** The slice of @slack/web-api's WebClient the publisher uses (a fake in unit tests). */
 export interface SlackCaller {
@@ -44,6 +71,19 @@ export interface MessageSpec {
    * will cost a chat.update later. Default false: the message stays as it is until someone acts.
    */
   changing?: boolean | undefined;
+  /**
+   * How urgent this state is (default: `completion` for a settled state, `progress` for a
+   * changing one). Read again whenever a token frees up, so it follows the newest state.
+   */
+  priority?: MessagePriority | undefined;
+  /**
+   * Only replace a state of this message still waiting to be sent here; never start a send
+   * (another process changed the run and sends the new state itself: this one only makes
+   * sure it will not send an older one after it).
+   */
+  refreshOnly?: boolean | undefined;
+  /** The run the message belongs to: recorded while it has unsent states (`journal`). */
+  group?: string | undefined;
   /** Called once, after the first post; persist `ts` here. */
   onPosted?: ((posted: { ts: string; channel: string }) => Promise<void> | void) | undefined;
   /** Called when Slack refused the message for good (not_in_channel, channel_not_found…). */
@@ -80,7 +120,19 @@ export interface PublisherOptions {
   editHorizonMs?: number;
   /** Told about every Web API call and every 429 (metrics). */
   observer?: { onCall?(method: string): void; onRateLimited?(method: string): void } | undefined;
+  /** Buckets shared with other processes (one PostgreSQL database, several replicas). */
+  shared?: SharedBudget | undefined;
+  /** Told which groups (runs) have states not sent yet, and which were all sent. */
+  journal?: PendingJournal | undefined;
 }
+
+/** Where a publisher records the runs whose messages it still has to send. */
+export interface PendingJournal {
+  record(pending: string[], sent: string[]): Promise<void>;
+}
+
+/** How often groups whose messages were all sent are reported to the journal. */
+export const JOURNAL_SWEEP_MS = 1_000;
 
 /** A Web API failure, classified. */
 export class SlackCallError extends Error {
@@ -129,8 +181,14 @@ export function classify(method: string, error: unknown): SlackCallError {
   return new SlackCallError(method, e?.code ?? e?.message ?? 'request_failed', true);
 }
 
-/** Changing messages are held back while chat.update would need longer than this to catch up. */
-export const EDIT_HORIZON_MS = 30_000;
+/**
+ * Changing messages are held back while chat.update would need longer than this to catch up:
+ * 4 + 15 × 44/60 = 15 messages may owe an edit at once (per workspace: with several
+ * processes each holds its share). Every one of them is an edit that a completion may wait
+ * behind, so this bounds how far a card lags Slack's own posting floor under a burst
+ * (BENCHMARKS.md, "Slack at scale"); at 30 s the slowest cards came 1.6× the floor late.
+ */
+export const EDIT_HORIZON_MS = 15_000;
 /** …but never longer than this: a run that stays busy for minutes still shows up. */
 export const MAX_HOLD_MS = 120_000;
 
@@ -140,9 +198,11 @@ interface Slot {
   ts: string | undefined;
   threadOf: string | undefined;
   threadTs: string | undefined;
-  /** The newest state not yet sent, and whether it will change (MessageSpec.changing). */
+  /** The newest state not yet sent, whether it will change (MessageSpec.changing), how urgent it is. */
   desired: MessagePayload | undefined;
   desiredChanging: boolean;
+  rank: number;
+  group: string | undefined;
   force: boolean;
   /** JSON of what Slack shows now. */
   sent: string | undefined;
@@ -175,18 +235,44 @@ export class Publisher {
   private readonly owing = new Set<Slot>();
   /** First posts of changing messages waiting for `owing` to shrink, in arrival order. */
   private readonly admissions: { slot: Slot; go: (admitted: boolean) => void }[] = [];
-  /** How many messages may owe an update at once. */
-  private readonly editBudget: number;
+  /** How many messages may owe an update at once (this process's share). */
+  private editBudget: number;
+  private readonly fullEditBudget: number;
+  /** Groups recorded as pending in the journal, with their slots; groups to record. */
+  private readonly groups = new Map<string, Set<Slot>>();
+  private readonly journaled = new Set<string>();
+  private readonly toJournal = new Set<string>();
+  private journalTimer: { cancel(): void } | undefined;
+  private journalWriting: Promise<void> | undefined;
 
   constructor(private readonly o: PublisherOptions) {
     this.clock = o.clock ?? systemClock;
     const limits = o.limits ?? SLACK_RATE_LIMITS;
-    this.limiter = new RateLimiter(limits, this.clock);
+    this.limiter = new RateLimiter(
+      limits,
+      this.clock,
+      o.shared && {
+        budget: o.shared,
+        reserve: reserveFor,
+        onError: (error) =>
+          o.logger.warn({ err: (error as Error).message }, 'the shared Slack budget could not be read'),
+      },
+    );
     const update = limits['chat.update'] ?? { perSecond: 50 / 60, burst: 5 };
-    this.editBudget = Math.max(
+    this.fullEditBudget = Math.max(
       1,
       Math.floor(update.burst + (update.perSecond * (o.editHorizonMs ?? EDIT_HORIZON_MS)) / 1000),
     );
+    this.editBudget = this.fullEditBudget;
+  }
+
+  /**
+   * `processes` publish to one workspace with one chat.update budget: this one lets only its
+   * share of messages owe an edit at once.
+   */
+  shareEditsWith(processes: number): void {
+    this.editBudget = Math.max(1, Math.floor(this.fullEditBudget / Math.max(1, processes)));
+    this.admit();
   }
 
   /**
@@ -195,6 +281,10 @@ export class Publisher {
    */
   put(spec: MessageSpec): void {
     if (this.closed) return;
+    if (spec.refreshOnly) {
+      const waiting = this.slots.get(spec.key);
+      if (!waiting || (!waiting.busy && !waiting.desired)) return;
+    }
     let slot = this.slots.get(spec.key);
     if (!slot) {
       slot = this.newSlot(spec);
@@ -214,6 +304,8 @@ export class Publisher {
     if (slot.desired) this.counters.coalesced++;
     slot.desired = spec.payload;
     slot.desiredChanging = Boolean(spec.changing);
+    slot.rank = rankOf(spec.priority ?? defaultPriority(slot.desiredChanging));
+    if (spec.group && this.o.journal) this.join(slot, spec.group);
     slot.force ||= Boolean(spec.force);
     slot.touched = nowMs(this.clock);
     this.drive(slot);
@@ -261,17 +353,19 @@ export class Publisher {
   call(
     method: string,
     args: Record<string, unknown>,
-    /**
-     * Builds the body when the call's token is granted, instead of `args` (which then only
-     * names the channel): text that arrived while the call waited goes with it (live output).
-     * Returning undefined cancels the call (it resolves with `{}`).
-     */
-    build?: () => Record<string, unknown> | undefined,
-    /** While waiting for a token: true lets the call go before the others waiting (the bucket's `urgent`). */
-    urgent?: () => boolean,
+    options: CallOptions = {},
   ): Promise<Record<string, unknown>> {
     const channel = typeof args.channel === 'string' ? args.channel : undefined;
-    return this.track(this.send(method, build ?? args, channel, urgent).then((result) => result ?? {}));
+    const rank = rankOf(options.priority ?? 'attention');
+    const urgent = options.urgent;
+    return this.track(
+      this.send(
+        method,
+        options.build ?? args,
+        channel,
+        urgent ? () => (urgent() ? -1 : rank) : () => rank,
+      ).then((result) => result ?? {}),
+    );
   }
 
   /** Waits until nothing is queued or in flight (or `timeoutMs` passed); true if drained. */
@@ -299,6 +393,7 @@ export class Publisher {
   /** Stops sending (after flush, at shutdown) and releases timers. */
   close(): void {
     this.closed = true;
+    this.journalTimer?.cancel();
     this.limiter.dispose();
     for (const { go } of this.admissions.splice(0)) go(false);
     for (const slot of this.slots.values()) slot.resolvePosted(slot.ts);
@@ -360,6 +455,8 @@ export class Publisher {
       threadTs: spec.threadTs,
       desired: undefined,
       desiredChanging: false,
+      rank: rankOf('completion'),
+      group: undefined,
       force: false,
       sent: undefined,
       busy: false,
@@ -438,8 +535,8 @@ export class Publisher {
                 };
           },
           slot.channel,
-          // Settled states (a completed step) go before progress that will be replaced anyway.
-          method === 'chat.update' ? () => !slot.desiredChanging : undefined,
+          // A paused step first, then settled states (a completed step), then progress that will be replaced anyway.
+          () => slot.rank,
         );
         if (!result) continue;
         slot.sent = JSON.stringify(payload);
@@ -499,13 +596,13 @@ export class Publisher {
     method: string,
     args: Record<string, unknown> | (() => Record<string, unknown> | undefined),
     channel: string | undefined,
-    urgent?: () => boolean,
+    rank?: () => number,
   ): Promise<Record<string, unknown> | undefined> {
     const bucket = this.limiter.bucket(method, channel);
     const maxAttempts = this.o.maxAttempts ?? 4;
     let body: Record<string, unknown> | undefined;
     for (let attempt = 1; ; ) {
-      await bucket.take(urgent);
+      await bucket.take(rank);
       if (this.closed) throw new SlackCallError(method, 'publisher_closed', false);
       if (body === undefined) {
         body = typeof args === 'function' ? args() : args;
@@ -553,6 +650,70 @@ export class Publisher {
     if (this.inflight.size > 0) return false;
     for (const slot of this.slots.values()) if (slot.busy || (slot.desired && !slot.failed)) return false;
     return true;
+  }
+
+  /** The slot belongs to `group`, which has a state to send: recorded in the journal soon. */
+  private join(slot: Slot, group: string): void {
+    slot.group = group;
+    let slots = this.groups.get(group);
+    if (!slots) {
+      slots = new Set();
+      this.groups.set(group, slots);
+    }
+    slots.add(slot);
+    if (!this.journaled.has(group)) {
+      this.journaled.add(group);
+      this.toJournal.add(group);
+      // A new pending run is recorded at once (next turn): a process may die any moment.
+      this.scheduleJournal(0);
+    } else this.scheduleJournal(JOURNAL_SWEEP_MS);
+  }
+
+  private scheduleJournal(ms: number): void {
+    if (this.closed) return;
+    if (this.journalTimer && ms > 0) return;
+    this.journalTimer?.cancel();
+    this.journalTimer = this.clock.setTimeout(() => {
+      this.journalTimer = undefined;
+      void this.writeJournal();
+    }, ms);
+  }
+
+  /** Records new pending groups, and groups whose every message was sent (or refused for good). */
+  private async writeJournal(): Promise<void> {
+    const journal = this.o.journal;
+    if (!journal || this.journalWriting) return;
+    const pending = [...this.toJournal];
+    this.toJournal.clear();
+    const fresh = new Set(pending);
+    const sent: string[] = [];
+    for (const group of this.journaled) {
+      // Recorded first, cleared in a later sweep: a delete must never overtake its insert.
+      if (fresh.has(group)) continue;
+      const slots = this.groups.get(group);
+      const open = slots && [...slots].some((s) => s.busy || (s.desired && !s.failed));
+      if (open) continue;
+      sent.push(group);
+    }
+    for (const group of sent) {
+      this.journaled.delete(group);
+      for (const slot of this.groups.get(group) ?? []) slot.group = undefined;
+      this.groups.delete(group);
+    }
+    const pendingNow = pending.filter((g) => this.journaled.has(g));
+    if (pendingNow.length === 0 && sent.length === 0) {
+      if (this.journaled.size > 0) this.scheduleJournal(JOURNAL_SWEEP_MS);
+      return;
+    }
+    this.journalWriting = journal.record(pendingNow, sent).catch((error: unknown) => {
+      // Not recorded: try again with the next sweep.
+      for (const group of pendingNow) this.toJournal.add(group);
+      this.o.logger.warn({ err: (error as Error).message }, 'recording pending Slack messages failed');
+    });
+    await this.journalWriting;
+    this.journalWriting = undefined;
+    if (this.journaled.size > 0 || this.toJournal.size > 0)
+      this.scheduleJournal(this.toJournal.size > 0 ? 0 : JOURNAL_SWEEP_MS);
   }
 
   /** Forgets the oldest idle messages beyond `maxSlots`; their ts lives on in the database. */

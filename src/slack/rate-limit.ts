@@ -25,15 +25,43 @@ export interface BucketRate {
   burst: number;
 }
 
+interface Waiter {
+  go: () => void;
+  rank: (() => number) | undefined;
+}
+
+/** The waiter to serve next: lowest rank, earliest among equals (no rank counts as 0). */
+function firstInLine(waiters: readonly Waiter[]): number {
+  let best = 0;
+  let bestRank = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < waiters.length; i++) {
+    const rank = waiters[i]!.rank?.() ?? 0;
+    if (rank < bestRank) {
+      best = i;
+      bestRank = rank;
+    }
+  }
+  return best;
+}
+
+/** What the publisher needs of a bucket, local or shared. */
+export interface Bucket {
+  take(rank?: () => number): Promise<void>;
+  pause(ms: number): void;
+  readonly waiting: number;
+  readonly isPaused: boolean;
+  dispose(): void;
+}
+
 /**
  * A FIFO token bucket: `take()` resolves when a token is available, in call order, and
  * never blocks the caller's thread — it is a promise.
  */
-export class TokenBucket {
+export class TokenBucket implements Bucket {
   private tokens: number;
   private last: number;
   private pausedUntil = 0;
-  private readonly waiters: { go: () => void; urgent: (() => boolean) | undefined }[] = [];
+  private readonly waiters: Waiter[] = [];
   private timer: { cancel(): void } | undefined;
 
   constructor(
@@ -45,12 +73,13 @@ export class TokenBucket {
   }
 
   /**
-   * Waits for a token: FIFO, except that takers whose `urgent()` says true when a token
-   * frees up go before the others.
+   * Waits for a token: the waiter with the lowest `rank()` when a token frees up goes first
+   * (ranks are read then, so a message whose state changed while waiting moves with it),
+   * first come first served among equals.
    */
-  take(urgent?: () => boolean): Promise<void> {
+  take(rank?: () => number): Promise<void> {
     return new Promise<void>((resolve) => {
-      this.waiters.push({ go: resolve, urgent });
+      this.waiters.push({ go: resolve, rank });
       this.pump();
     });
   }
@@ -89,8 +118,7 @@ export class TokenBucket {
     this.refill(now);
     while (this.waiters.length > 0 && this.tokens >= 1) {
       this.tokens -= 1;
-      const urgent = this.waiters.findIndex((w) => w.urgent?.());
-      this.waiters.splice(Math.max(0, urgent), 1)[0]!.go();
+      this.waiters.splice(firstInLine(this.waiters), 1)[0]!.go();
     }
     if (this.waiters.length > 0) this.reschedule();
   }
@@ -119,8 +147,10 @@ export interface RateLimits {
 
 export const SLACK_RATE_LIMITS: RateLimits = {
   // "1 message per second per channel, short bursts allowed" (chat.postMessage docs), with
-  // 10% headroom for jitter.
-  'chat.postMessage': { perSecond: 0.9, burst: 3, perChannel: true },
+  // 10% headroom for jitter, and a burst one under Slack's: calls granted together may reach
+  // Slack late and the next one early (a busy event loop, several processes), and the token
+  // Slack still holds then absorbs it.
+  'chat.postMessage': { perSecond: 0.9, burst: 2, perChannel: true },
   // Tier 3, 50+ per minute: at most 4 + 44 = 48 in any minute.
   'chat.update': { perSecond: 44 / 60, burst: 4 },
   // Tier 4, 100+ per minute: at most 8 + 88 = 96 in any minute.
@@ -148,21 +178,138 @@ export const SLACK_RATE_LIMITS: RateLimits = {
 
 const FALLBACK_RATE: BucketRate = { perSecond: 20 / 60, burst: 3 };
 
+/**
+ * Slack's budget shared by several processes (src/db/slack-coordination.ts on PostgreSQL):
+ * `takeToken` takes one token if 1 + `reserve` are there and answers 0, else the ms to wait.
+ */
+export interface SharedBudget {
+  takeToken(key: string, rate: BucketRate, reserve: number, nowMs: number): Promise<number>;
+  pauseBucket(key: string, untilMs: number): Promise<void>;
+}
+
+/**
+ * A bucket whose tokens live in a shared row (every process's calls count against it),
+ * with this process's waiters served by rank as in TokenBucket. One take is in flight per
+ * bucket and process; a refusal says how long to wait before asking again. A waiter of rank
+ * r leaves `reserve(r)` tokens in the row for more urgent ones, in any process.
+ */
+export class SharedTokenBucket implements Bucket {
+  private readonly waiters: Waiter[] = [];
+  private asking = false;
+  private disposed = false;
+  private pausedUntil = 0;
+  private timer: { cancel(): void } | undefined;
+
+  constructor(
+    private readonly key: string,
+    private readonly rate: BucketRate,
+    private readonly shared: SharedBudget,
+    private readonly reserve: (rank: number) => number,
+    private readonly clock: BucketClock = systemClock,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
+
+  take(rank?: () => number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiters.push({ go: resolve, rank });
+      this.pump();
+    });
+  }
+
+  pause(ms: number): void {
+    const until = nowMs(this.clock) + ms;
+    this.pausedUntil = Math.max(this.pausedUntil, until);
+    this.shared.pauseBucket(this.key, until).catch(this.onError);
+    this.later(ms);
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  get isPaused(): boolean {
+    return nowMs(this.clock) < this.pausedUntil;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
+  private pump(): void {
+    if (this.asking || this.timer || this.disposed || this.waiters.length === 0) return;
+    const now = nowMs(this.clock);
+    if (now < this.pausedUntil) {
+      this.later(this.pausedUntil - now);
+      return;
+    }
+    const next = firstInLine(this.waiters);
+    const rank = this.waiters[next]!.rank?.() ?? 0;
+    this.asking = true;
+    this.shared.takeToken(this.key, this.rate, this.reserve(rank), now).then(
+      (waitMs) => {
+        this.asking = false;
+        if (waitMs > 0) {
+          this.later(waitMs);
+          return;
+        }
+        // The token goes to whoever is first in line now (a rank may have changed meanwhile).
+        if (this.waiters.length > 0) this.waiters.splice(firstInLine(this.waiters), 1)[0]!.go();
+        this.pump();
+      },
+      (error: unknown) => {
+        this.asking = false;
+        this.onError(error);
+        this.later(1000);
+      },
+    );
+  }
+
+  private later(ms: number): void {
+    if (this.disposed || this.waiters.length === 0) return;
+    this.timer?.cancel();
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.pump();
+      },
+      Math.max(1, Math.ceil(ms)),
+    );
+  }
+}
+
 /** One bucket per method (and per channel where Slack counts per channel). */
 export class RateLimiter {
-  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly buckets = new Map<string, Bucket>();
 
   constructor(
     private readonly limits: RateLimits = SLACK_RATE_LIMITS,
     private readonly clock: BucketClock = systemClock,
+    /** Buckets shared with the other processes (several replicas); local buckets without it. */
+    private readonly shared?: {
+      budget: SharedBudget;
+      reserve: (rank: number) => number;
+      onError?: (error: unknown) => void;
+    },
   ) {}
 
-  bucket(method: string, channel?: string): TokenBucket {
+  bucket(method: string, channel?: string): Bucket {
     const limit = this.limits[method];
     const key = limit?.perChannel && channel ? `${method}:${channel}` : method;
     let bucket = this.buckets.get(key);
     if (!bucket) {
-      bucket = new TokenBucket(limit ?? FALLBACK_RATE, this.clock);
+      const rate = limit ? { perSecond: limit.perSecond, burst: limit.burst } : FALLBACK_RATE;
+      bucket = this.shared
+        ? new SharedTokenBucket(
+            key,
+            rate,
+            this.shared.budget,
+            this.shared.reserve,
+            this.clock,
+            this.shared.onError,
+          )
+        : new TokenBucket(rate, this.clock);
       this.buckets.set(key, bucket);
     }
     return bucket;

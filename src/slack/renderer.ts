@@ -42,6 +42,11 @@ export interface RendererOptions {
   logger: Logger;
   /** This process's identity (the engine's lease owner), written into claims. */
   owner: string;
+  /**
+   * Told after a run changed by this process's engine was drawn: other processes sharing the
+   * database may hold some of its messages (src/slack/replicas.ts) and must redraw them.
+   */
+  onDrawn?: ((runId: string, blocked: boolean) => void) | undefined;
   clock?: Pick<Clock, 'now'>;
   /** A running step's live text to show on its card (live output in card mode), if any. */
   liveText?: ((stepId: string) => string | undefined) | undefined;
@@ -65,6 +70,10 @@ interface RunState {
   forced: Set<string>;
   /** Something changed since the last render (not only a forced redraw asked for). */
   changed: boolean;
+  /** …and it was this process's engine that changed it (not another process). */
+  local: boolean;
+  /** Another process changed it but could not draw some of its messages (our claims): draw them all. */
+  sendAll: boolean;
   done: Promise<void>;
 }
 
@@ -77,6 +86,11 @@ export class Renderer {
   /** Runs whose parent Slack refused for good (bot not in the channel…): not retried on every event. */
   private readonly unpostable: BoundedMap<string, true>;
   private readonly idleWaiters = new Set<() => void>();
+  /** Processes that stopped (src/slack/replicas.ts): their first-post claims are abandoned. */
+  private readonly goneOwners: BoundedMap<string, true>;
+  /** Runs drawn here lately: this process may hold some of their messages. */
+  private readonly drawn: BoundedMap<string, true>;
+
   private stopped = false;
 
   constructor(private readonly o: RendererOptions) {
@@ -86,6 +100,32 @@ export class Renderer {
       clock: o.clock,
     });
     this.unpostable = new BoundedMap({ max: MAX_REMEMBERED_RUNS, clock: o.clock });
+    this.goneOwners = new BoundedMap({ max: 1_000, clock: o.clock });
+    this.drawn = new BoundedMap({ max: MAX_REMEMBERED_RUNS, ttlMs: FAILURE_LISTENER_TTL_MS, clock: o.clock });
+  }
+
+  /**
+   * Another process changed the run: redraw it if this one drew it before (it may hold some
+   * of its messages, or states of them not sent yet). It sent what it could itself, so only
+   * states still waiting here are refreshed — unless a claim of ours kept it from drawing
+   * some message (`blocked`): then every message of the run that differs is sent from here.
+   * Not told on to the others again.
+   */
+  peerChanged(runId: string, blocked = false): void {
+    if (!this.drawn.has(runId)) return;
+    this.mark(runId, undefined, false);
+    const state = this.states.get(runId);
+    if (state && blocked) state.sendAll = true;
+  }
+
+  /**
+   * Takes over runs whose messages a stopped process had not sent (src/slack/replicas.ts):
+   * redraws them from the database, and treats that process's claims on first posts as
+   * abandoned. A message it posted without saving its ts may then show twice.
+   */
+  adopt(runIds: readonly string[], fromOwners: readonly string[]): void {
+    for (const owner of fromOwners) this.goneOwners.set(owner, true);
+    for (const runId of runIds) this.schedule(runId);
   }
 
   /** How many runs this renderer remembers something about (tests of its bounds). */
@@ -125,19 +165,22 @@ export class Renderer {
     this.mark(runId, key);
   }
 
-  private mark(runId: string, forced: string | undefined): void {
+  private mark(runId: string, forced: string | undefined, local = true): void {
     if (this.stopped) return;
     const state = this.states.get(runId);
     if (state) {
       state.dirty = true;
       if (forced) state.forced.add(forced);
       state.changed ||= !forced;
+      state.local ||= local && !forced;
       return;
     }
     const fresh: RunState = {
       dirty: true,
       forced: new Set(forced ? [forced] : []),
       changed: !forced,
+      local: local && !forced,
+      sendAll: false,
       done: Promise.resolve(),
     };
     this.states.set(runId, fresh);
@@ -172,18 +215,26 @@ export class Renderer {
         state.dirty = false;
         const forced = state.forced;
         const changed = state.changed;
+        const local = state.local;
+        const sendAll = state.sendAll;
+        state.sendAll = false;
+        let blocked = false;
         state.forced = new Set();
         state.changed = false;
+        state.local = false;
         // Refused clicks ask for forced redraws of an unchanged run; while the last one still
         // waits for Slack's rate limit, drawing it again would only take its place.
         const waiting = (key: string) =>
           this.o.publisher.forcedSendWaiting(key === ALL ? parentKey(runId) : key);
         if (forced.size > 0 && !changed && [...forced].every(waiting)) continue;
         try {
-          await this.render(runId, forced);
+          // Changed only by another process: it sends what it changed; here only states still
+          // waiting to go out are brought up to date, and first posts claimed here are made.
+          blocked = await this.render(runId, forced, changed && !local && !sendAll);
         } catch (error) {
           this.o.logger.error({ runId, err: (error as Error).message }, 'rendering a run failed');
         }
+        if (local) this.o.onDrawn?.(runId, blocked);
         if (state.dirty) await new Promise((resolve) => setTimeout(resolve, RERENDER_PAUSE_MS).unref());
       }
     } finally {
@@ -196,11 +247,13 @@ export class Renderer {
     }
   }
 
-  private async render(runId: string, forced: ReadonlySet<string>): Promise<void> {
+  /** Draws the run; true when another process's live claim kept a message from being drawn. */
+  private async render(runId: string, forced: ReadonlySet<string>, peer = false): Promise<boolean> {
     const force = (key: string) => forced.has(ALL) || forced.has(key);
+    this.drawn.set(runId, true);
     const loaded = await this.o.views.load(runId);
     // Runs started outside Slack (CLI) have no channel: nothing to show.
-    if (!loaded?.row.channelId || this.unpostable.has(runId)) return;
+    if (!loaded?.row.channelId || this.unpostable.has(runId)) return false;
     const { row, run, steps, menus } = loaded;
     const channel = row.channelId!;
     const { publisher } = this.o;
@@ -208,6 +261,8 @@ export class Renderer {
     const parent = parentKey(runId);
     // What will change without anyone acting: an active run, and its pending or running steps.
     const active = row.status === 'queued' || row.status === 'running';
+    // A run waiting for a person goes first when Slack's budget is short.
+    const waiting = row.status === 'paused' || row.status === 'awaiting_approval';
     // Saved on the first post, and again if the message was deleted and posted anew.
     const parentSpec = {
       key: parent,
@@ -215,6 +270,8 @@ export class Renderer {
       payload: runParentMessage(run),
       force: force(parent),
       changing: active,
+      priority: waiting ? ('attention' as const) : undefined,
+      group: runId,
       // A run started "in that thread" is itself a reply there.
       threadTs: row.inThreadTs ?? undefined,
       onPosted: async ({ ts, channel: posted }: { ts: string; channel: string }) => {
@@ -230,17 +287,22 @@ export class Renderer {
       },
     };
     if (publisher.has(parent) || isSlackTs(row.threadTs)) {
-      publisher.put({ ...parentSpec, ts: isSlackTs(row.threadTs) ? row.threadTs : undefined });
+      publisher.put({
+        ...parentSpec,
+        ts: isSlackTs(row.threadTs) ? row.threadTs : undefined,
+        refreshOnly: peer && isSlackTs(row.threadTs) && !force(parent),
+      });
     } else {
       const claim = await this.claim('run', runId, row.threadTs);
-      if (!claim) return; // another process is posting it; its render shows the cards
+      if (!claim) return true; // another process is posting it: told (onDrawn), it draws the cards
       publisher.put(parentSpec);
     }
 
+    let blocked = false;
     const threadTs = repliesThreadTs(row);
     // Cards of a run posted in an existing thread carry that thread's ts, so nothing would
     // make them wait for their parent: they are drawn only once it is posted.
-    if (row.inThreadTs && !threadTs) return;
+    if (row.inThreadTs && !threadTs) return false;
     for (const [i, view] of steps.entries()) {
       const step = row.steps[i]!;
       const key = cardKey(step.id);
@@ -253,6 +315,11 @@ export class Renderer {
         ),
         force: force(key),
         changing: active && (step.status === 'pending' || step.status === 'running'),
+        priority:
+          step.status === 'paused' || step.status === 'awaiting_approval'
+            ? ('attention' as const)
+            : undefined,
+        group: runId,
         threadOf: parent,
         threadTs,
         onPosted: async ({ ts }: { ts: string }) => {
@@ -260,12 +327,18 @@ export class Renderer {
         },
       };
       if (publisher.has(key) || isSlackTs(step.slackTs)) {
-        publisher.put({ ...spec, ts: isSlackTs(step.slackTs) ? step.slackTs : undefined });
+        publisher.put({
+          ...spec,
+          ts: isSlackTs(step.slackTs) ? step.slackTs : undefined,
+          refreshOnly: peer && isSlackTs(step.slackTs) && !force(key),
+        });
         continue;
       }
       // Posted once across processes: only the holder of the claim posts the card.
       if (await this.claim('step', step.id, step.slackTs)) publisher.put(spec);
+      else blocked = true;
     }
+    return blocked;
   }
 
   /**
@@ -277,7 +350,10 @@ export class Renderer {
     const now = nowMs(this.o.clock ?? systemClock);
     if (current) {
       const at = Number(current.split(':').at(-1));
-      if (!current.startsWith('claim:') || (Number.isFinite(at) && now - at < CLAIM_TTL_MS)) return undefined;
+      const owner = current.startsWith('claim:') ? current.slice(6, current.lastIndexOf(':')) : undefined;
+      const abandoned = owner !== undefined && this.goneOwners.has(owner);
+      if (!current.startsWith('claim:') || (!abandoned && Number.isFinite(at) && now - at < CLAIM_TTL_MS))
+        return undefined;
     }
     const claim = `claim:${this.o.owner}:${now}`;
     return (await this.o.store.claimMessage(kind, id, current, claim)) ? claim : undefined;

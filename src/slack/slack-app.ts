@@ -28,6 +28,7 @@ import { PersonaEditor } from './persona-editor.js';
 import { Publisher, type PublisherOptions, type SlackCaller } from './publisher.js';
 import { type BucketClock, type RateLimits, SLACK_RATE_LIMITS } from './rate-limit.js';
 import { Renderer } from './renderer.js';
+import { SlackReplicas } from './replicas.js';
 import { RunViews } from './run-views.js';
 import { ScheduleCommands } from './schedule-commands.js';
 import { registerShortcuts } from './shortcut-listeners.js';
@@ -114,6 +115,11 @@ export interface SlackApp {
   stopReceiving(): Promise<void>;
   /** Waits until every listener still at work, queued render, alert and Slack call is done; true if drained in time. */
   flush(timeoutMs?: number): Promise<boolean>;
+  /**
+   * Stops this process's Slack heartbeat and tells the other processes on the database that
+   * it is gone, so they take over at once whatever it could not send (before close).
+   */
+  leave(): Promise<void>;
   /** Unsubscribes from the engine and releases the publisher's timers. */
   close(): void;
 }
@@ -192,14 +198,19 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         apiCall: (method, args) => web.apiCall(method, args) as unknown as Promise<Record<string, unknown>>,
       };
     })();
+  const { stores } = core;
+  // Several processes on one PostgreSQL database share Slack's budget and their pending runs.
+  const coordination = stores.slack;
+  let replicas: SlackReplicas | undefined;
   const publisher = new Publisher({
     client,
     logger,
     limits: options.rateLimits,
     clock: options.clock,
     observer: options.observer,
+    shared: coordination,
+    journal: coordination && { record: (pending, sent) => replicas!.record(pending, sent) },
   });
-  const { stores } = core;
   const health = core.health ?? figuresOnly(stores.runs);
   const views = new RunViews(stores, {
     catalogue: core.catalogue,
@@ -247,7 +258,18 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     logger,
     owner: core.engine.owner,
     liveText: (stepId) => live.cardText(stepId),
+    onDrawn: coordination && ((runId, blocked) => replicas?.runChanged(runId, blocked)),
   });
+  replicas =
+    coordination &&
+    new SlackReplicas({
+      store: coordination,
+      replica: core.engine.owner,
+      publisher,
+      renderer,
+      logger,
+      clock: options.clock,
+    });
   const alerts = new FailureAlerts({
     stores,
     views,
@@ -405,6 +427,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     async start(listen) {
       await app.init();
       detach.push(functionSteps.attach(core.engine.events));
+      await replicas?.start();
       // Cards may be behind if Slack was unreachable or the process restarted: redraw.
       for (const runId of await stores.reads.unfinishedRunIds([...TERMINAL_RUN])) renderer.schedule(runId);
       if (socket) {
@@ -456,7 +479,13 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       }
     },
 
+    async leave() {
+      await replicas?.stop();
+    },
+
     close() {
+      // Without leave(): the others take this process's pending runs over once it is stale.
+      void replicas?.stop({ leave: false });
       for (const off of detach) off();
       home.stop();
       live.close();
