@@ -83,6 +83,9 @@ export interface ActionInput {
   shown?: Record<string, string> | undefined;
 }
 
+/** How often a Retry looks again at a step another click changed in the same instant. */
+const RETRY_PASSES = 3;
+
 /** The selected option of each menu in block `blockId`, from a block_actions payload. */
 export function menuSelections(
   payload: BlockActionsPayload,
@@ -197,20 +200,33 @@ export class ActionService {
     if (denied) return denied;
     const card = { runId: step.runId, key: cardKey(step.id) };
     return this.engineCall(input, card, async () => {
-      const changes = await this.retryChanges(step, block.version, input);
-      if (!changes) return this.refuse(input, card, REFUSED.stale);
+      // Each write is guarded by the step's version. A write that lost to another click in
+      // the same instant (the menu choice this Retry carries too, sent a moment before on
+      // another connection) is looked at again against the step as it is now: applied if
+      // the step still shows what the clicker sees, refused if it changed for real.
       let current = step;
-      if (changes.model)
-        current = await this.o.runs.setStepModel(current, changes.model, input.userId, current.version);
-      if (changes.persona)
-        current = await this.o.runs.setStepPersona(
-          current,
-          changes.persona.kind === 'default' ? null : changes.persona.personaId,
-          input.userId,
-          current.version,
-        );
-      await this.o.runs.retryStep(current.id, input.userId, current.version);
-      return undefined;
+      for (let pass = 1; ; pass++) {
+        const changes = await this.retryChanges(current, block.version, input);
+        if (!changes) return this.refuse(input, card, REFUSED.stale);
+        try {
+          if (changes.model)
+            current = await this.o.runs.setStepModel(current, changes.model, input.userId, current.version);
+          if (changes.persona)
+            current = await this.o.runs.setStepPersona(
+              current,
+              changes.persona.kind === 'default' ? null : changes.persona.personaId,
+              input.userId,
+              current.version,
+            );
+          await this.o.runs.retryStep(current.id, input.userId, current.version);
+          return undefined;
+        } catch (error) {
+          if (!(error instanceof EngineError) || error.code !== 'stale' || pass >= RETRY_PASSES) throw error;
+          const now = await this.findStep(step.id);
+          if (!now) return errorMessage(REFUSED.gone);
+          current = now;
+        }
+      }
     });
   }
 
