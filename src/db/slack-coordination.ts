@@ -167,12 +167,12 @@ export class SlackCoordination {
   }
 
   /** How many processes were heard of since `staleBeforeMs` (at least 1: the caller). */
-  async liveReplicas(staleBeforeMs: number): Promise<number> {
-    const rows = await this.prisma.$queryRawUnsafe<{ n: number }[]>(
-      `SELECT count(*)::int AS n FROM "SlackReplica" WHERE "seenAtMs" >= $1::float8`,
+  async liveReplicas(staleBeforeMs: number): Promise<string[]> {
+    const rows = await this.prisma.$queryRawUnsafe<{ id: string }[]>(
+      `SELECT "id" FROM "SlackReplica" WHERE "seenAtMs" >= $1::float8`,
       staleBeforeMs,
     );
-    return Math.max(1, Number(rows[0]?.n ?? 1));
+    return rows.map((row) => row.id);
   }
 
   /** This process stops publishing (its pending runs, if any, go to the others at once). */

@@ -88,6 +88,8 @@ export class Renderer {
   private readonly idleWaiters = new Set<() => void>();
   /** Processes that stopped (src/slack/replicas.ts): their first-post claims are abandoned. */
   private readonly goneOwners: BoundedMap<string, true>;
+  /** Runs a live claim of another process kept from being drawn here, and whose claim. */
+  private readonly blockedBy = new Map<string, string>();
   /** Runs drawn here lately: this process may hold some of their messages. */
   private readonly drawn: BoundedMap<string, true>;
 
@@ -126,6 +128,20 @@ export class Renderer {
   adopt(runIds: readonly string[], fromOwners: readonly string[]): void {
     for (const owner of fromOwners) this.goneOwners.set(owner, true);
     for (const runId of runIds) this.schedule(runId);
+  }
+
+  /**
+   * The processes alive now (src/slack/replicas.ts, every heartbeat): a run whose first post
+   * was claimed by a process not among them is drawn here, its claims treated as abandoned.
+   */
+  ownersAlive(live: readonly string[]): void {
+    const alive = new Set(live);
+    for (const [runId, owner] of [...this.blockedBy]) {
+      if (alive.has(owner)) continue;
+      this.blockedBy.delete(runId);
+      this.goneOwners.set(owner, true);
+      this.schedule(runId);
+    }
   }
 
   /** How many runs this renderer remembers something about (tests of its bounds). */
@@ -294,7 +310,10 @@ export class Renderer {
       });
     } else {
       const claim = await this.claim('run', runId, row.threadTs);
-      if (!claim) return true; // another process is posting it: told (onDrawn), it draws the cards
+      if (!claim) {
+        this.noteBlocked(runId, row.threadTs);
+        return true; // another process is posting it: told (onDrawn), it draws the cards
+      }
       publisher.put(parentSpec);
     }
 
@@ -336,9 +355,24 @@ export class Renderer {
       }
       // Posted once across processes: only the holder of the claim posts the card.
       if (await this.claim('step', step.id, step.slackTs)) publisher.put(spec);
-      else blocked = true;
+      else {
+        blocked = true;
+        this.noteBlocked(runId, step.slackTs);
+      }
     }
+    if (!blocked) this.blockedBy.delete(runId);
     return blocked;
+  }
+
+  /** Remembers whose claim (`claim:<owner>:<ms>`) kept a message of the run from being drawn. */
+  private noteBlocked(runId: string, current: string | null): void {
+    if (!current?.startsWith('claim:')) return;
+    const owner = current.slice(6, current.lastIndexOf(':'));
+    if (owner === this.o.owner) return;
+    this.blockedBy.delete(runId);
+    this.blockedBy.set(runId, owner);
+    // Bounded: the oldest go first (a claim older than CLAIM_TTL_MS is taken over anyway).
+    if (this.blockedBy.size > MAX_REMEMBERED_RUNS) this.blockedBy.delete(this.blockedBy.keys().next().value!);
   }
 
   /**

@@ -27,7 +27,7 @@ export interface ReplicasOptions {
   /** This process (the engine's lease owner). */
   replica: string;
   publisher: Pick<Publisher, 'shareEditsWith'>;
-  renderer: Pick<Renderer, 'adopt' | 'peerChanged'>;
+  renderer: Pick<Renderer, 'adopt' | 'peerChanged' | 'ownersAlive'>;
   logger: Logger;
   clock?: Pick<Clock, 'now' | 'setTimeout'>;
   heartbeatMs?: number;
@@ -135,7 +135,12 @@ export class SlackReplicas implements PendingJournal {
           adopted.map((a) => a.from),
         );
       }
-      this.o.publisher.shareEditsWith(await this.o.store.liveReplicas(staleBefore));
+      const live = await this.o.store.liveReplicas(staleBefore);
+      this.o.publisher.shareEditsWith(Math.max(1, live.length));
+      // A process that died between claiming a first post and recording its run (the
+      // journal is written a moment later) strands nothing either: runs blocked by its
+      // claims are drawn here once it is no longer among the live processes.
+      this.o.renderer.ownersAlive([...live, this.o.replica]);
     } catch (error) {
       this.o.logger.warn({ err: (error as Error).message }, 'the Slack heartbeat failed');
     }
