@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promptOf, startOpenAIStub } from '../test/support/openai-stub.js';
 import { slackLimits } from '../test/support/slack-api-limits.js';
-import { type SlackApiStub, startSlackApiStub } from '../test/support/slack-api-stub.js';
+import { startSlackApiStub } from '../test/support/slack-api-stub.js';
 import { SIGNING_SECRET, signedHeaders, slashCommandBody } from '../test/support/slack-requests.js';
 import { type ServerLaunch, startServer } from './bot-process.js';
 import { round, sleep, summarize, waitUntil } from './stats.js';
