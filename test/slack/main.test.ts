@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { CHILD_LINE_BOUND_MS, TEST_BOUND_MS } from '../support/children.js';
 import { TEST_DATE_IMPORT, testChildEnv } from '../support/clock.js';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
 import { waitFor } from '../support/engine.js';
+import { freePort } from '../support/net.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
 import { type SlackApiStub, startSlackApiStub } from '../support/slack-api-stub.js';
 import { postSigned, slashCommandBody, slashCommandPayload } from '../support/slack-requests.js';
@@ -46,14 +46,6 @@ afterAll(async () => {
   await pg?.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 function start(env: Record<string, string>) {
   // As the Dockerfile starts it, plus the suite's calendar (so its signed requests are fresh).

@@ -411,6 +411,19 @@ export function globalShortcutPayload(o: { callbackId: string; user: string }): 
 
 // ── Workflow Builder steps ───────────────────────────────────────────────────
 
+/** An Events API callback (the body Slack posts, or an events_api envelope's payload) carrying `event`. */
+function eventCallback(event: Json): Json {
+  return {
+    token: 'deprecated',
+    team_id: 'T0TEST',
+    api_app_id: 'A0TEST',
+    type: 'event_callback',
+    event_id: `Ev${randomBytes(4).toString('hex')}`,
+    event_time: Math.floor(Date.now() / 1000),
+    event,
+  };
+}
+
 /**
  * The Events API callback when Workflow Builder runs one of the app's functions
  * (docs.slack.dev/reference/events/function_executed): parameters as arrays, the inputs by
@@ -428,54 +441,38 @@ export function functionExecutedEvent(o: {
     title: name,
     is_required: required,
   });
-  return {
-    token: 'deprecated',
-    team_id: 'T0TEST',
-    api_app_id: 'A0TEST',
-    type: 'event_callback',
-    event_id: `Ev${randomBytes(4).toString('hex')}`,
-    event_time: Math.floor(Date.now() / 1000),
-    event: {
-      type: 'function_executed',
-      function: {
-        id: 'Fn0TEST',
-        callback_id: o.callbackId,
-        title: 'Run a Switchboard workflow',
-        description: 'Runs a Switchboard workflow',
-        type: 'app',
-        input_parameters: Object.keys(o.inputs).map((name) => param(name)),
-        output_parameters: [param('output', 'string', true), param('run_link')],
-        app_id: 'A0TEST',
-        date_created: 1_700_000_000,
-        date_updated: 1_700_000_000,
-        date_deleted: 0,
-      },
-      inputs: o.inputs,
-      function_execution_id: o.executionId,
-      workflow_execution_id: `Wx${o.executionId.slice(2)}`,
-      event_ts: `${Date.now() / 1000}`,
-      bot_access_token: o.token,
+  return eventCallback({
+    type: 'function_executed',
+    function: {
+      id: 'Fn0TEST',
+      callback_id: o.callbackId,
+      title: 'Run a Switchboard workflow',
+      description: 'Runs a Switchboard workflow',
+      type: 'app',
+      input_parameters: Object.keys(o.inputs).map((name) => param(name)),
+      output_parameters: [param('output', 'string', true), param('run_link')],
+      app_id: 'A0TEST',
+      date_created: 1_700_000_000,
+      date_updated: 1_700_000_000,
+      date_deleted: 0,
     },
-  };
+    inputs: o.inputs,
+    function_execution_id: o.executionId,
+    workflow_execution_id: `Wx${o.executionId.slice(2)}`,
+    event_ts: `${Date.now() / 1000}`,
+    bot_access_token: o.token,
+  });
 }
 
 /** The Events API callback for a user opening the app's Home tab (the payload of an events_api envelope). */
 export function homeOpenedEvent(user: string): Json {
-  return {
-    token: 'deprecated',
-    team_id: 'T0TEST',
-    api_app_id: 'A0TEST',
-    type: 'event_callback',
-    event_id: `Ev${randomBytes(4).toString('hex')}`,
-    event_time: Math.floor(Date.now() / 1000),
-    event: {
-      type: 'app_home_opened',
-      user,
-      channel: `D0${user}`,
-      tab: 'home',
-      event_ts: `${Date.now() / 1000}`,
-    },
-  };
+  return eventCallback({
+    type: 'app_home_opened',
+    user,
+    channel: `D0${user}`,
+    tab: 'home',
+    event_ts: `${Date.now() / 1000}`,
+  });
 }
 
 export function homeOpenedBody(user: string): string {
@@ -488,20 +485,12 @@ export function homeOpenedBody(user: string): string {
  * them for the channels the app is in.
  */
 export function membershipEvent(kind: 'joined' | 'left', user: string, channel: string): Json {
-  return {
-    token: 'deprecated',
-    team_id: 'T0TEST',
-    api_app_id: 'A0TEST',
-    type: 'event_callback',
-    event_id: `Ev${randomBytes(4).toString('hex')}`,
-    event_time: Math.floor(Date.now() / 1000),
-    event: {
-      type: kind === 'joined' ? 'member_joined_channel' : 'member_left_channel',
-      user,
-      channel,
-      channel_type: channel.startsWith('G') ? 'G' : 'C',
-      team: 'T0TEST',
-      event_ts: `${Date.now() / 1000}`,
-    },
-  };
+  return eventCallback({
+    type: kind === 'joined' ? 'member_joined_channel' : 'member_left_channel',
+    user,
+    channel,
+    channel_type: channel.startsWith('G') ? 'G' : 'C',
+    team: 'T0TEST',
+    event_ts: `${Date.now() / 1000}`,
+  });
 }
