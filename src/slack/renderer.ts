@@ -31,6 +31,10 @@ export const CLAIM_TTL_MS = 5 * 60_000;
  */
 export const RERENDER_PAUSE_MS = 100;
 
+/** The process a first-post claim (`claim:<owner>:<ms>`) belongs to; undefined for a ts. */
+const claimOwner = (value: string): string | undefined =>
+  value.startsWith('claim:') ? value.slice(6, value.lastIndexOf(':')) : undefined;
+
 export const parentKey = (runId: string) => `run:${runId}`;
 export const cardKey = (stepId: string) => `step:${stepId}`;
 
@@ -366,9 +370,8 @@ export class Renderer {
 
   /** Remembers whose claim (`claim:<owner>:<ms>`) kept a message of the run from being drawn. */
   private noteBlocked(runId: string, current: string | null): void {
-    if (!current?.startsWith('claim:')) return;
-    const owner = current.slice(6, current.lastIndexOf(':'));
-    if (owner === this.o.owner) return;
+    const owner = current ? claimOwner(current) : undefined;
+    if (owner === undefined || owner === this.o.owner) return;
     this.blockedBy.delete(runId);
     this.blockedBy.set(runId, owner);
     // Bounded: the oldest go first (a claim older than CLAIM_TTL_MS is taken over anyway).
@@ -384,7 +387,7 @@ export class Renderer {
     const now = nowMs(this.o.clock ?? systemClock);
     if (current) {
       const at = Number(current.split(':').at(-1));
-      const owner = current.startsWith('claim:') ? current.slice(6, current.lastIndexOf(':')) : undefined;
+      const owner = claimOwner(current);
       const abandoned = owner !== undefined && this.goneOwners.has(owner);
       if (!current.startsWith('claim:') || (!abandoned && Number.isFinite(at) && now - at < CLAIM_TTL_MS))
         return undefined;
