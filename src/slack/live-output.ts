@@ -287,7 +287,8 @@ export class LiveOutput {
     // A stream is a reply in the run's thread: it needs the parent posted.
     const threadTs = isSlackTs(row.threadTs)
       ? row.threadTs
-      : await this.o.publisher.whenPosted(parentKey(live.runId), this.o.parentWaitMs ?? 15_000);
+      : ((await this.o.publisher.whenPosted(parentKey(live.runId), this.o.parentWaitMs ?? 15_000)) ??
+        (await this.postedElsewhere(live.runId)));
     live.threadTs = row.inThreadTs ?? threadTs;
     if (!live.threadTs) {
       live.mode = 'card';
@@ -302,6 +303,12 @@ export class LiveOutput {
       }
     }
     live.mode = 'stream';
+  }
+
+  /** The parent's ts when another process posted it (this one was not asked to). */
+  private async postedElsewhere(runId: string): Promise<string | undefined> {
+    const row = await this.o.reads.runWithSteps(runId);
+    return row && isSlackTs(row.threadTs) ? row.threadTs : undefined;
   }
 
   /**

@@ -218,6 +218,8 @@ interface Slot {
 
 export class Publisher {
   private readonly slots = new Map<string, Slot>();
+  /** Callers of whenPosted waiting for a message nobody has asked to post yet. */
+  private readonly slotWaiters = new Map<string, Set<() => void>>();
   private readonly limiter: RateLimiter;
   private readonly clock: BucketClock;
   private readonly inflight = new Set<Promise<unknown>>();
@@ -290,6 +292,9 @@ export class Publisher {
       slot = this.newSlot(spec);
       this.slots.set(spec.key, slot);
       this.evictIdle();
+      const waiters = this.slotWaiters.get(spec.key);
+      this.slotWaiters.delete(spec.key);
+      for (const wake of waiters ?? []) wake();
     }
     if (spec.ts && !slot.ts) {
       slot.ts = spec.ts;
@@ -332,17 +337,37 @@ export class Publisher {
     return this.slots.get(key)?.ts;
   }
 
-  /** Resolves with the message's ts once posted (undefined if it failed or `timeoutMs` passed). */
+  /**
+   * Resolves with the message's ts once posted (undefined if it failed or `timeoutMs` passed).
+   * A message not asked for yet is waited for too: a step's first text can arrive before the
+   * renderer has read its new run and asked for the parent.
+   */
   whenPosted(key: string, timeoutMs = 30_000): Promise<string | undefined> {
     const slot = this.slots.get(key);
-    if (!slot) return Promise.resolve(undefined);
-    if (slot.ts) return Promise.resolve(slot.ts);
+    if (slot?.ts) return Promise.resolve(slot.ts);
+    if (this.closed) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      const timer = this.clock.setTimeout(() => resolve(undefined), timeoutMs);
-      void slot.posted.then((ts) => {
-        timer.cancel();
-        resolve(ts);
-      });
+      const wake = () => {
+        const asked = this.closed ? undefined : this.slots.get(key);
+        if (!asked) {
+          timer.cancel();
+          resolve(undefined);
+          return;
+        }
+        void asked.posted.then((ts) => {
+          timer.cancel();
+          resolve(ts);
+        });
+      };
+      const timer = this.clock.setTimeout(() => {
+        this.slotWaiters.get(key)?.delete(wake);
+        if (this.slotWaiters.get(key)?.size === 0) this.slotWaiters.delete(key);
+        resolve(undefined);
+      }, timeoutMs);
+      if (slot) return wake();
+      const waiters = this.slotWaiters.get(key) ?? new Set();
+      waiters.add(wake);
+      this.slotWaiters.set(key, waiters);
     });
   }
 
@@ -397,6 +422,9 @@ export class Publisher {
     this.limiter.dispose();
     for (const { go } of this.admissions.splice(0)) go(false);
     for (const slot of this.slots.values()) slot.resolvePosted(slot.ts);
+    const waiters = [...this.slotWaiters.values()];
+    this.slotWaiters.clear();
+    for (const wake of waiters.flatMap((set) => [...set])) wake();
   }
 
   /** Resolves true when `slot` may be posted now (false if the publisher closed meanwhile). */

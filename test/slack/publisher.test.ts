@@ -178,6 +178,23 @@ describe('Publisher', () => {
     expect(posted).toEqual([{ ts: publisher.tsOf('k'), channel: 'C1' }]);
     expect(await publisher.whenPosted('k')).toBe(posted[0]!.ts);
   });
+
+  it('waits for a message not asked for yet, and gives up after its bound', async () => {
+    const { publisher, clock } = setup();
+    // A step's first text can come before the renderer has asked for the run's parent.
+    const early = publisher.whenPosted('parent', 5_000);
+    const never = publisher.whenPosted('other', 5_000);
+    await clock.tick(100);
+    publisher.put({ key: 'parent', channel: 'C1', payload: state(1) });
+    await clock.tick(10);
+    expect(await early).toBe(publisher.tsOf('parent'));
+    await clock.tick(5_000);
+    expect(await never).toBeUndefined();
+    // Closing answers whoever still waits.
+    const closing = publisher.whenPosted('late', 60_000);
+    publisher.close();
+    expect(await closing).toBeUndefined();
+  });
 });
 
 describe('priorities when the budget is short', () => {
