@@ -21,6 +21,8 @@ export interface Database {
   /** A parameterised query returning rows. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
+  /** Embedded only: the data directory as a tarball, to open copies from (`snapshot`). */
+  dump?(): Promise<Blob>;
 }
 
 export interface DatabaseOptions {
@@ -30,12 +32,18 @@ export interface DatabaseOptions {
   dataDir?: string | undefined;
   /** PostgreSQL pool size. */
   poolSize?: number | undefined;
+  /**
+   * A throwaway embedded database ('memory') opened from a data directory dumped earlier
+   * (PGlite's dumpDataDir) instead of a fresh initdb: what the test suite does with one
+   * migrated snapshot, a few times faster than creating each database anew.
+   */
+  snapshot?: Blob | undefined;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   return options.url
     ? openPostgres(options.url, options.poolSize ?? 10)
-    : openEmbedded(options.dataDir ?? './data');
+    : openEmbedded(options.dataDir ?? './data', options.snapshot);
 }
 
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
@@ -62,10 +70,10 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   };
 }
 
-async function openEmbedded(dataDir: string): Promise<Database> {
+async function openEmbedded(dataDir: string, snapshot: Blob | undefined): Promise<Database> {
   let client: PGlite;
   if (dataDir === 'memory') {
-    client = new PGlite();
+    client = new PGlite(snapshot ? { loadDataDir: snapshot } : {});
   } else {
     mkdirSync(dataDir, { recursive: true });
     client = new PGlite(`${dataDir.replace(/\/$/, '')}/pglite`);
@@ -87,5 +95,6 @@ async function openEmbedded(dataDir: string): Promise<Database> {
       await prisma.$disconnect();
       await client.close();
     },
+    dump: () => client.dumpDataDir('none'),
   };
 }
