@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -33,9 +33,10 @@ export interface DatabaseOptions {
   /** PostgreSQL pool size. */
   poolSize?: number | undefined;
   /**
-   * A throwaway embedded database ('memory') opened from a data directory dumped earlier
-   * (PGlite's dumpDataDir) instead of a fresh initdb: what the test suite does with one
-   * migrated snapshot, a few times faster than creating each database anew.
+   * A new embedded database created from a data directory dumped earlier (PGlite's
+   * dumpDataDir) instead of a fresh initdb: what the test suite does with one migrated
+   * snapshot, a few times faster than creating each database anew. Ignored for a folder
+   * that already holds a database.
    */
   snapshot?: Blob | undefined;
 }
@@ -75,8 +76,10 @@ async function openEmbedded(dataDir: string, snapshot: Blob | undefined): Promis
   if (dataDir === 'memory') {
     client = new PGlite(snapshot ? { loadDataDir: snapshot } : {});
   } else {
+    const path = `${dataDir.replace(/\/$/, '')}/pglite`;
+    const fresh = !existsSync(path);
     mkdirSync(dataDir, { recursive: true });
-    client = new PGlite(`${dataDir.replace(/\/$/, '')}/pglite`);
+    client = new PGlite(path, snapshot && fresh ? { loadDataDir: snapshot } : {});
   }
   await client.waitReady;
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(client) });

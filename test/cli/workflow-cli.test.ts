@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
+import { createTestDatabase, seededDataDir, type TestDatabase, usingPostgres } from '../support/db.js';
 import { type OpenAIStub, promptOf, startOpenAIStub, systemOf } from '../support/openai-stub.js';
 
 /** The authors' CLI, run as a user would: `npm run workflow -- …` in a real process. */
@@ -17,6 +17,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sb-cli-'));
   stub = await startOpenAIStub((request) => ({ text: `answer to: ${promptOf(request).slice(0, 30)}` }));
   if (usingPostgres) pg = await createTestDatabase();
+  // The processes' embedded database, created as their first start would (without its initdb).
+  else await seededDataDir(join(dir, 'data'));
 });
 afterAll(async () => {
   await stub?.close();

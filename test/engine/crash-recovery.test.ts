@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { CHILD_LINE_BOUND_MS, killAllChildren, spawnChild, TEST_BOUND_MS } from '../support/children.js';
-import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
+import { createTestDatabase, seededDataDir, type TestDatabase, usingPostgres } from '../support/db.js';
 import { waitFor } from '../support/engine.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
 
@@ -42,6 +42,8 @@ beforeAll(async () => {
     return { text: `done(${prompt.split(' ')[0]})` };
   });
   if (usingPostgres) pg = await createTestDatabase();
+  // The processes' embedded database, created as their first start would (without its initdb).
+  else await seededDataDir(join(dir, 'data'));
 });
 
 afterAll(async () => {

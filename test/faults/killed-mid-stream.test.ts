@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { visibleText } from '../support/block-kit.js';
 import { CHILD_LINE_BOUND_MS, TEST_BOUND_MS } from '../support/children.js';
 import { TEST_DATE_IMPORT, testChildEnv } from '../support/clock.js';
-import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
+import { createTestDatabase, seededDataDir, type TestDatabase, usingPostgres } from '../support/db.js';
 import { waitFor } from '../support/engine.js';
 import { freePort } from '../support/net.js';
 import { type OpenAIStub, startOpenAIStub } from '../support/openai-stub.js';
@@ -47,6 +47,8 @@ beforeAll(async () => {
       : { text: 'SECOND-PROCESS answer', chunks: ['SECOND-PROCESS ', 'answer'] },
   );
   if (usingPostgres) pg = await createTestDatabase();
+  // The processes' embedded database, created as their first start would (without its initdb).
+  else await seededDataDir(join(dir, 'data'));
 });
 
 afterAll(async () => {

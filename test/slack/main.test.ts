@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { visibleText } from '../support/block-kit.js';
 import { CHILD_LINE_BOUND_MS, TEST_BOUND_MS } from '../support/children.js';
 import { TEST_DATE_IMPORT, testChildEnv } from '../support/clock.js';
-import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/db.js';
+import { createTestDatabase, seededDataDir, type TestDatabase, usingPostgres } from '../support/db.js';
 import { waitFor } from '../support/engine.js';
 import { freePort } from '../support/net.js';
 import { type OpenAIStub, promptOf, startOpenAIStub } from '../support/openai-stub.js';
@@ -37,6 +37,9 @@ beforeAll(async () => {
   slack = await startSlackApiStub();
   openai = await startOpenAIStub((request) => ({ text: `echo: ${promptOf(request)}`, delayMs: 1500 }));
   if (usingPostgres) pg = await createTestDatabase();
+  // The first start below (over HTTP) creates its database as a new user's does; the later
+  // ones start on a folder holding one already, sparing each an initdb.
+  else for (const folder of ['data-refused', 'data-socket']) await seededDataDir(join(dir, folder));
 });
 
 afterAll(async () => {
