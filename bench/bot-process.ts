@@ -35,6 +35,11 @@ export interface ServerProcess {
 export interface ServerLaunch {
   imports: string[];
   env: () => Record<string, string>;
+  /**
+   * Prepares a new embedded database folder before a process starts on it (the test suite
+   * puts its migrated database there, sparing each process an initdb).
+   */
+  seedDataDir?: ((folder: string) => Promise<unknown>) | undefined;
 }
 
 export async function startServer(o: {

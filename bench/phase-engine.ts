@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './bot-process.js';
+import { ROOT, type ServerLaunch } from './bot-process.js';
 import type { EngineChildInput, EngineChildResult } from './engine-child.js';
 import { round, summarize } from './stats.js';
 
@@ -65,6 +65,7 @@ export async function enginePhase(o: {
   workflowsDir: string;
   steadySeconds: number;
   timeoutMs: number;
+  launch?: ServerLaunch | undefined;
   log: (line: string) => void;
 }): Promise<EngineRow[]> {
   const rows: EngineRow[] = [];
@@ -72,6 +73,7 @@ export async function enginePhase(o: {
     for (const runs of o.sizes) {
       const dataDir =
         db.kind === 'embedded' ? mkdtempSync(join(tmpdir(), 'switchboard-bench-db-')) : undefined;
+      if (dataDir) await o.launch?.seedDataDir?.(dataDir);
       try {
         const result = await runChild({
           databaseUrl: db.url,

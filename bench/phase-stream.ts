@@ -105,6 +105,7 @@ async function level(o: {
   });
   const standin = await startSlackApiStub({ limits: slackLimits() });
   const dataDir = mkdtempSync(join(tmpdir(), 'sb-bench-stream-'));
+  await o.launch?.seedDataDir?.(dataDir);
   const bot = await startServer({
     entry: 'src/main.ts',
     ready: 'Switchboard is running',

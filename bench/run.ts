@@ -73,6 +73,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
       workflowsDir,
       steadySeconds: profile.steadySeconds,
       timeoutMs: profile.engineTimeoutMs,
+      launch: o.launch,
       log: o.log,
     });
 
@@ -80,6 +81,7 @@ export async function runBench(o: BenchOptions): Promise<Results> {
     const botDb = postgres ? await createBenchDatabase(postgres) : undefined;
     if (botDb) databases.push(botDb);
     const dataDir = resolve(workflowsDir, 'data');
+    if (!botDb) await o.launch?.seedDataDir?.(dataDir);
     const bare = await startServer({
       entry: 'bench/bare-bolt.ts',
       env: { SLACK_SIGNING_SECRET: SIGNING_SECRET },

@@ -6,6 +6,7 @@ import type { Results } from '../../bench/report.js';
 import { runBench } from '../../bench/run.js';
 import { TEST_BOUND_MS } from '../support/children.js';
 import { TEST_DATE_IMPORT, testChildEnv } from '../support/clock.js';
+import { seededDataDir } from '../support/db.js';
 
 /**
  * `npm run bench -- --quick`, shrunk: every phase runs for a moment against the real bot,
@@ -30,7 +31,7 @@ describe('npm run bench -- --quick', () => {
       out,
       log: (line) => lines.push(line),
       // The servers run on this suite's calendar, so the requests the bench signs are fresh to them.
-      launch: { imports: [TEST_DATE_IMPORT], env: testChildEnv },
+      launch: { imports: [TEST_DATE_IMPORT], env: testChildEnv, seedDataDir: seededDataDir },
       profile: {
         ackRates: [20],
         ackRequests: 20,
