@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { nowMs, systemClock } from '../core/clock.js';
 import type { Logger } from '../logging.js';
 import { defaultPriority, type MessagePriority, rankOf, reserveFor } from './priority.js';
@@ -204,7 +205,7 @@ interface Slot {
   rank: number;
   group: string | undefined;
   force: boolean;
-  /** JSON of what Slack shows now. */
+  /** Digest of what Slack shows now (`shownAs`): a card's JSON is kilobytes, held per message. */
   sent: string | undefined;
   busy: boolean;
   failed: boolean;
@@ -525,7 +526,7 @@ export class Publisher {
       if (!slot.ts && slot.desiredChanging && !this.owing.has(slot) && !(await this.admission(slot))) return;
       if (!slot.desired) continue;
       // A redraw that changes nothing costs no token (the renderer redraws on every event).
-      if (slot.ts && !slot.force && JSON.stringify(slot.desired) === slot.sent) {
+      if (slot.ts && !slot.force && shownAs(slot.desired) === slot.sent) {
         this.counters.unchanged++;
         slot.desired = undefined;
         this.owes(slot, slot.desiredChanging);
@@ -545,8 +546,7 @@ export class Publisher {
               changing = slot.desiredChanging;
             }
             slot.desired = undefined;
-            const json = JSON.stringify(payload);
-            if (slot.ts && json === slot.sent && !slot.force) {
+            if (slot.ts && shownAs(payload) === slot.sent && !slot.force) {
               this.counters.unchanged++;
               return undefined;
             }
@@ -567,7 +567,7 @@ export class Publisher {
           () => slot.rank,
         );
         if (!result) continue;
-        slot.sent = JSON.stringify(payload);
+        slot.sent = shownAs(payload);
         this.owes(slot, changing);
         if (method === 'chat.postMessage') {
           const ts = String(result.ts);
@@ -753,4 +753,9 @@ export class Publisher {
       .sort((a, b) => a.touched - b.touched);
     for (const slot of idle.slice(0, this.slots.size - max)) this.slots.delete(slot.key);
   }
+}
+
+/** What a message looks like, for "Slack already shows this": a digest of its JSON. */
+function shownAs(payload: MessagePayload | undefined): string {
+  return createHash('sha256').update(JSON.stringify(payload)).digest('base64');
 }
