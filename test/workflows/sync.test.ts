@@ -261,7 +261,8 @@ describe('loadWorkflowFromDb', () => {
     await sync([workflow('a')]);
     const stored = await loadWorkflowFromDb(db.prisma, 'a');
     expect(stored?.definition).toEqual(JSON.parse(JSON.stringify(workflow('a'))));
-    expect(stored?.workflow.steps.map((s) => s.name)).toEqual(['summarize', 'draft']);
+    expect(stored?.workflow).toMatchObject({ name: 'a', version: 1, enabled: true });
+    expect(stored?.definition.steps.map((s) => s.name)).toEqual(['summarize', 'draft']);
     expect([...stored!.personas.keys()].sort()).toEqual(['marketing', 'tech-writer']);
     expect(stored!.personas.get('marketing')).toMatchObject({
       name: 'marketing',
