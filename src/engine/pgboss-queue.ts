@@ -34,7 +34,10 @@ export class PgBossQueue implements WorkQueue {
   private stopping = false;
 
   constructor(connectionString: string, options: { pollingIntervalSeconds?: number } = {}) {
-    this.boss = new PgBoss({ connectionString, max: 4, schema: 'pgboss' });
+    // No instance registry (pg-boss's getInstances(), which nothing here reads): registering
+    // samples the event loop's delay on a 20 ms timer and beats a heartbeat row, waking an idle
+    // process 50 times a second.
+    this.boss = new PgBoss({ connectionString, max: 4, schema: 'pgboss', registerInstance: false });
     this.boss.on('error', () => {
       // Connection blips are retried by pg-boss itself; recovery re-sends lost jobs.
     });
