@@ -10,16 +10,11 @@ import {
 } from '../core/states.js';
 import { storableText } from '../core/text-size.js';
 import { Batcher } from './batch.js';
-import {
-  Prisma,
-  type PrismaClient,
-  type RunStep,
-  type StepAttempt,
-  type WorkflowRun,
-} from './generated/client.js';
+import type { SqlQuery } from './database.js';
+import type { Prisma, PrismaClient, RunStep, StepAttempt, WorkflowRun } from './generated/client.js';
 import { runState, stepState } from './sql-states.js';
 import { RUN_TX_OPTIONS } from './transactions.js';
-import { isTransientDbError } from './transient-errors.js';
+import { isTransientDbError, sqlStateOf } from './transient-errors.js';
 
 /** A run's row and a run step's row, as the store returns them. */
 export type RunRow = WorkflowRun;
@@ -217,13 +212,9 @@ function jsonText(value: Prisma.JsonValue | null): string | null {
   return value === null ? null : JSON.stringify(value);
 }
 
-/** A unique index refused the row (a raw statement's error carries the driver's SQLSTATE). */
+/** A unique index refused the row (createRun's statement goes through the driver). */
 function isUniqueViolation(error: unknown): boolean {
-  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') return true;
-  const cause = (
-    error as { meta?: { driverAdapterError?: { cause?: { kind?: unknown; originalCode?: unknown } } } }
-  )?.meta?.driverAdapterError?.cause;
-  return cause?.kind === 'UniqueConstraintViolation' || cause?.originalCode === '23505';
+  return sqlStateOf(error) === '23505';
 }
 
 class NotAwaiting extends Error {}
@@ -279,7 +270,8 @@ const MOVE_RUN_SQL = `
 UPDATE "WorkflowRun" SET "status" = $2::"RunStatus", "version" = "version" + 1, "updatedAt" = ${utc('$5::text')},
   "startedAt" = CASE WHEN $6::boolean THEN ${utc('$4::text')} ELSE "startedAt" END,
   "finishedAt" = CASE WHEN $7::boolean THEN ${utc('$4::text')} ELSE "finishedAt" END
-WHERE "id" = $1 AND "status" = ANY($3::text[]::"RunStatus"[])`;
+WHERE "id" = $1 AND "status" = ANY($3::text[]::"RunStatus"[])
+RETURNING 1`;
 
 // A run, its steps and its audit row (a re-run's also the old run's) in one statement: one
 // round trip instead of a transaction of five, and all-or-nothing as a statement is.
@@ -340,6 +332,12 @@ export class RunStore {
     private readonly prisma: PrismaClient,
     readonly events: EngineEventBus,
     readonly clock: Clock,
+    /**
+     * The driver itself (Database.query), for the statements every run and step makes: the
+     * same connections as Prisma, without its query pipeline, which cost more CPU than the
+     * round trip. Never inside a Prisma transaction (the embedded database would wait for it).
+     */
+    private readonly sql: SqlQuery,
   ) {}
 
   // ── moves ───────────────────────────────────────────────────────────────────
@@ -356,18 +354,13 @@ export class RunStore {
       (tx) =>
         // The engine's own moves (no other column) are hand-written: two a run, every run.
         options.data === undefined
-          ? tx
-              .$executeRawUnsafe(
-                MOVE_RUN_SQL,
-                runId,
-                to,
-                allowed,
-                now.toISOString(),
-                new Date().toISOString(),
-                to === 'running',
-                to === 'completed' || to === 'cancelled' || to === 'failed',
-              )
-              .then((count) => count === 1)
+          ? this.moveRunRow(
+              tx === this.prisma ? undefined : (tx as Prisma.TransactionClient),
+              runId,
+              to,
+              allowed,
+              now,
+            )
           : tx.workflowRun
               .updateMany({
                 where: { id: runId, status: { in: allowed } },
@@ -641,8 +634,7 @@ export class RunStore {
     const steps = run.steps.map((step, position) => newStepRow(step, position, runId, now));
     let number: number;
     try {
-      const [row] = await this.prisma.$queryRawUnsafe<{ number: number }[]>(
-        CREATE_RUN_SQL,
+      const [row] = await this.sql<{ number: number }>(CREATE_RUN_SQL, [
         runId,
         run.workflowId,
         run.workflowName,
@@ -682,7 +674,7 @@ export class RunStore {
         steps.map((s) => s.finishReason),
         steps.map((s) => s.reusedFrom),
         steps.map((s) => s.finishedAt?.toISOString() ?? null),
-      );
+      ]);
       number = Number(row!.number);
     } catch (error) {
       if (run.requestKey && isUniqueViolation(error)) return 'duplicate';
@@ -1046,6 +1038,27 @@ export class RunStore {
 
   // ── internals ───────────────────────────────────────────────────────────────
 
+  /** MOVE_RUN_SQL: through the driver, or in `tx` when it goes with an audit row. */
+  private async moveRunRow(
+    tx: Prisma.TransactionClient | undefined,
+    runId: string,
+    to: RunStatus,
+    allowed: RunStatus[],
+    now: Date,
+  ): Promise<boolean> {
+    const params = [
+      runId,
+      to,
+      allowed,
+      now.toISOString(),
+      new Date().toISOString(),
+      to === 'running',
+      to === 'completed' || to === 'cancelled' || to === 'failed',
+    ];
+    if (tx) return (await tx.$executeRawUnsafe(MOVE_RUN_SQL, ...params)) === 1;
+    return (await this.sql(MOVE_RUN_SQL, params)).length === 1;
+  }
+
   private stepChanged(step: { id: string; runId: string }, to: StepStatus, actor: string): void {
     this.events.safeEmit('step.changed', { runId: step.runId, stepId: step.id, to, actor });
   }
@@ -1095,14 +1108,13 @@ export class RunStore {
   }
 
   private async writeClaims(rows: ClaimRow[]): Promise<boolean[]> {
-    const won = await this.prisma.$queryRawUnsafe<{ id: string; lease: string }[]>(
-      CLAIM_SQL,
+    const won = await this.sql<{ id: string; lease: string }>(CLAIM_SQL, [
       rows.map((r) => r.step.id),
       rows.map((r) => r.claim.lease),
       rows.map((r) => r.claim.leaseExpiresAt.toISOString()),
       rows.map((r) => r.claim.startedAt.toISOString()),
       rows.map((r) => r.claim.unchangedSince ?? null),
-    );
+    ]);
     // Two claims of one step in one batch: the row holds one lease, and only its owner won.
     const leases = new Set(won.map((w) => `${w.id} ${w.lease}`));
     return rows.map((r) => leases.has(`${r.step.id} ${r.claim.lease}`));
@@ -1110,8 +1122,7 @@ export class RunStore {
 
   private async writeCompletions(rows: CompletionRow[]): Promise<boolean[]> {
     const d = rows.map((r) => r.done);
-    const saved = await this.prisma.$queryRawUnsafe<{ attemptId: string }[]>(
-      COMPLETE_SQL,
+    const saved = await this.sql<{ attemptId: string }>(COMPLETE_SQL, [
       rows.map((r) => r.step.id),
       d.map((x) => x.lease),
       d.map((x) => storableText(x.output)),
@@ -1128,7 +1139,7 @@ export class RunStore {
       rows.map((r) => r.step.runId),
       d.map((x) => x.startedAt.toISOString()),
       d.map((x) => x.costUsd),
-    );
+    ]);
     const ids = new Set(saved.map((s) => s.attemptId));
     return d.map((x) => ids.has(x.attemptId));
   }

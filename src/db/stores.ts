@@ -35,7 +35,7 @@ export interface Stores {
 
 export function openStores(db: Database, events: EngineEventBus, clock: Clock): Stores {
   return {
-    runs: new RunStore(db.prisma, events, clock),
+    runs: new RunStore(db.prisma, events, clock, db.query),
     workflows: new WorkflowStore(db.prisma),
     schedules: new ScheduleStore(db.prisma),
     reads: new RunReads(db.prisma),

@@ -108,7 +108,7 @@ describe('one bad completion', () => {
   });
 
   it('fails alone: completions saved in the same statement are kept', async () => {
-    const store = new RunStore(db.prisma, new EngineEventBus(), new TestClock({ realTime: true }));
+    const store = new RunStore(db.prisma, new EngineEventBus(), new TestClock({ realTime: true }), db.query);
     const wf = await putWorkflow(db, { name: 'batch', steps: [step('one', '{{input}}')] });
     const started = new Date();
     const claimed = await Promise.all(
