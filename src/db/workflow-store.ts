@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { PersonaDefinition, WorkflowDefinition } from '../core/workflow-definition.js';
-import type { PrismaClient } from './database.js';
+import type { PrismaClient, SqlQuery } from './database.js';
 import type { Workflow } from './generated/client.js';
 import {
   canonical,
@@ -275,17 +275,17 @@ WHERE w."name" = $1`;
  * is disabled (its file was removed) unless `includeDisabled`.
  */
 export async function loadWorkflowFromDb(
-  prisma: PrismaClient,
+  sql: SqlQuery,
   name: string,
   options: { includeDisabled?: boolean } = {},
 ): Promise<StoredWorkflow | null> {
   // Both drivers (pg, PGlite) hand json columns back parsed.
-  const [row] = await prisma.$queryRawUnsafe<
-    (Pick<Workflow, 'id' | 'name' | 'version' | 'enabled'> & {
+  const [row] = await sql<
+    Pick<Workflow, 'id' | 'name' | 'version' | 'enabled'> & {
       definition: WorkflowDefinition;
       personas: PersonaRef[];
-    })[]
-  >(LOAD_WORKFLOW_SQL, name);
+    }
+  >(LOAD_WORKFLOW_SQL, [name]);
   if (!row || (!row.enabled && !options.includeDisabled)) return null;
   return {
     workflow: { id: row.id, name: row.name, version: row.version, enabled: row.enabled },
@@ -424,7 +424,11 @@ export type DefinitionRefusal =
  * audit rows of their edits. Every write takes the definitions lock (writeDefinitions).
  */
 export class WorkflowStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    /** The driver itself, for the read every run start makes (see RunStore's). */
+    private readonly sql: SqlQuery,
+  ) {}
 
   /** Makes the database match the workflow files (see syncWorkflows above). */
   sync(input: SyncInput): Promise<SyncSummary> {
@@ -437,7 +441,7 @@ export class WorkflowStore {
   }
 
   load(name: string, options: { includeDisabled?: boolean } = {}): Promise<StoredWorkflow | null> {
-    return loadWorkflowFromDb(this.prisma, name, options);
+    return loadWorkflowFromDb(this.sql, name, options);
   }
 
   list(options: { includeDisabled?: boolean } = {}): Promise<WorkflowSummary[]> {
