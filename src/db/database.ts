@@ -7,6 +7,9 @@ import { PrismaClient } from './generated/client.js';
 
 export type { PrismaClient };
 
+/** A parameterised statement through the driver itself, returning its rows (Database.query). */
+export type SqlQuery = <T = Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<T[]>;
+
 /**
  * One database, either PostgreSQL (DATABASE_URL set) or embedded PGlite persisted under
  * DATA_DIR. Both run the same schema and migrations; the app talks to both through Prisma.
@@ -19,7 +22,7 @@ export interface Database {
   /** Runs SQL that may hold several statements (migrations). */
   exec(sql: string): Promise<void>;
   /** A parameterised query returning rows. */
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  query: SqlQuery;
   close(): Promise<void>;
   /** Embedded only: the data directory as a tarball, to open copies from (`snapshot`). */
   dump?(): Promise<Blob>;

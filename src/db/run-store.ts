@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { EngineEventBus } from '../core/events.js';
 import {
@@ -9,16 +10,11 @@ import {
 } from '../core/states.js';
 import { storableText } from '../core/text-size.js';
 import { Batcher } from './batch.js';
-import {
-  Prisma,
-  type PrismaClient,
-  type RunStep,
-  type StepAttempt,
-  type WorkflowRun,
-} from './generated/client.js';
+import type { SqlQuery } from './database.js';
+import type { Prisma, PrismaClient, RunStep, StepAttempt, WorkflowRun } from './generated/client.js';
 import { runState, stepState } from './sql-states.js';
 import { RUN_TX_OPTIONS } from './transactions.js';
-import { isTransientDbError } from './transient-errors.js';
+import { isTransientDbError, sqlStateOf } from './transient-errors.js';
 
 /** A run's row and a run step's row, as the store returns them. */
 export type RunRow = WorkflowRun;
@@ -147,36 +143,78 @@ export interface StepCompletion {
 type ClaimRow = { step: { id: string }; claim: StepClaim };
 type CompletionRow = { step: { id: string; runId: string }; done: StepCompletion };
 
+/** What createRun wrote: the run and its steps in order, as a read would return them. */
+export interface CreatedRun {
+  run: RunRow;
+  steps: RunStepRow[];
+}
+
 /** A run step's row as createRun writes it: pending, or completed with a reused answer. */
-function stepRow(step: NewRunStep, position: number) {
+function newStepRow(step: NewRunStep, position: number, runId: string, now: Date): RunStepRow {
   const reused = step.reused;
   return {
+    id: randomUUID(),
+    runId,
     position,
     name: step.name,
     prompt: step.prompt,
     provider: step.provider,
     model: step.model,
     personaId: step.personaId,
-    fallbacks: step.fallbacks as Prisma.InputJsonValue,
-    retry: (step.retry ?? undefined) as Prisma.InputJsonValue | undefined,
+    // As the database hands jsonb back (the column's default for none).
+    fallbacks: (plainJson(step.fallbacks) ?? []) as Prisma.JsonValue,
+    retry: plainJson(step.retry),
     timeoutSeconds: step.timeoutSeconds,
-    approval: (step.approval ?? undefined) as Prisma.InputJsonValue | undefined,
+    approval: plainJson(step.approval),
+    approvalEscalatedAt: null,
+    reusedFrom: reused?.fromRun ?? null,
     overrideProvider: step.overrideProvider ?? null,
     overrideModel: step.overrideModel ?? null,
     overridePersonaId: step.overridePersonaId ?? null,
-    ...(reused
-      ? {
-          status: 'completed' as const,
-          output: reused.output,
-          answeredProvider: reused.answeredProvider,
-          answeredModel: reused.answeredModel,
-          personaUsed: reused.personaUsed,
-          finishReason: reused.finishReason,
-          reusedFrom: reused.fromRun,
-          finishedAt: reused.finishedAt,
-        }
-      : {}),
+    status: reused ? 'completed' : 'pending',
+    output: reused?.output ?? null,
+    answeredProvider: reused?.answeredProvider ?? null,
+    answeredModel: reused?.answeredModel ?? null,
+    personaUsed: reused?.personaUsed ?? null,
+    finishReason: reused?.finishReason ?? null,
+    lastErrorKind: null,
+    lastErrorMessage: null,
+    lastErrorStatus: null,
+    lastErrorProvider: null,
+    lastErrorModel: null,
+    attempts: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    latencyMs: null,
+    slackTs: null,
+    alertChannel: null,
+    alertTs: null,
+    noteTs: null,
+    liveTs: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    version: 0,
+    startedAt: null,
+    finishedAt: reused?.finishedAt ?? null,
+    updatedAt: now,
   };
+}
+
+/** A JSON value as jsonb keeps it (undefined fields dropped); null for none (SQL NULL). */
+function plainJson(value: unknown): Prisma.JsonValue | null {
+  return value === undefined || value === null
+    ? null
+    : (JSON.parse(JSON.stringify(value)) as Prisma.JsonValue);
+}
+
+/** A JSON column's parameter: its text, or null for SQL NULL. */
+function jsonText(value: Prisma.JsonValue | null): string | null {
+  return value === null ? null : JSON.stringify(value);
+}
+
+/** A unique index refused the row (createRun's statement goes through the driver). */
+function isUniqueViolation(error: unknown): boolean {
+  return sqlStateOf(error) === '23505';
 }
 
 class NotAwaiting extends Error {}
@@ -226,6 +264,53 @@ WITH v AS (
 )
 SELECT attempt_id AS "attemptId" FROM moved`;
 
+// moveRun's guarded write: the status, a new version, and when it started or ended. updatedAt
+// is the process's time, as Prisma's @updatedAt; startedAt and finishedAt the store's clock.
+const MOVE_RUN_SQL = `
+UPDATE "WorkflowRun" SET "status" = $2::"RunStatus", "version" = "version" + 1, "updatedAt" = ${utc('$5::text')},
+  "startedAt" = CASE WHEN $6::boolean THEN ${utc('$4::text')} ELSE "startedAt" END,
+  "finishedAt" = CASE WHEN $7::boolean THEN ${utc('$4::text')} ELSE "finishedAt" END
+WHERE "id" = $1 AND "status" = ANY($3::text[]::"RunStatus"[])
+RETURNING 1`;
+
+// A run, its steps and its audit row (a re-run's also the old run's) in one statement: one
+// round trip instead of a transaction of five, and all-or-nothing as a statement is.
+const CREATE_RUN_SQL = `
+WITH run AS (
+  INSERT INTO "WorkflowRun" ("id", "workflowId", "workflowName", "snapshot", "status", "input", "trigger",
+    "startedBy", "channelId", "threadTs", "inThreadTs", "requestKey", "budgetUsd", "rerunOfId",
+    "rerunFromPosition", "createdAt", "updatedAt")
+  VALUES ($1, $2, $3, $4::jsonb, ${runState('queued')}, $5, $6::"RunTrigger", $7, $8, $9, $10, $11,
+    $12::float8, $13, $14::int, ${utc('$15::text')}, ${utc('$15::text')})
+  RETURNING "id", "number"
+), steps AS (
+  INSERT INTO "RunStep" ("id", "runId", "position", "name", "prompt", "provider", "model", "personaId",
+    "fallbacks", "retry", "timeoutSeconds", "approval", "overrideProvider", "overrideModel",
+    "overridePersonaId", "status", "output", "answeredProvider", "answeredModel", "personaUsed",
+    "finishReason", "reusedFrom", "finishedAt", "updatedAt")
+  SELECT v.id, run."id", (v.n - 1)::int, v.name, v.prompt, v.provider, v.model, v.persona_id,
+    v.fallbacks::jsonb, v.retry::jsonb, v.timeout_seconds, v.approval::jsonb, v.override_provider,
+    v.override_model, v.override_persona_id, v.status::"StepStatus", v.output, v.answered_provider,
+    v.answered_model, v.persona_used, v.finish_reason, v.reused_from, ${utc('v.finished_at')},
+    ${utc('$15::text')}
+  FROM run, unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::text[],
+    $25::text[], $26::text[], $27::int[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[],
+    $33::text[], $34::text[], $35::text[], $36::text[], $37::text[], $38::int[], $39::text[])
+    WITH ORDINALITY AS v(id, name, prompt, provider, model, persona_id, fallbacks, retry, timeout_seconds,
+      approval, override_provider, override_model, override_persona_id, status, output, answered_provider,
+      answered_model, persona_used, finish_reason, reused_from, finished_at, n)
+  RETURNING 1
+), audit AS (
+  INSERT INTO "AuditEvent" ("id", "runId", "actor", "action", "fromValue", "toValue", "createdAt")
+  SELECT $16::text, run."id", $7, $17::text, NULL, $6::text, ${utc('$15::text')} FROM run
+  UNION ALL
+  SELECT $18::text, $13, $7, 'run.rerun_as', 'step ' || ($14::int + 1), '#' || run."number",
+    ${utc('$15::text')}
+  FROM run WHERE $18::text IS NOT NULL
+  RETURNING 1
+)
+SELECT "number" FROM run`;
+
 /**
  * The run aggregate's data: runs, run steps, their attempts and audit rows. The only place
  * that writes a run's or a step's status. Every move is guarded (`updateMany … where status
@@ -247,6 +332,12 @@ export class RunStore {
     private readonly prisma: PrismaClient,
     readonly events: EngineEventBus,
     readonly clock: Clock,
+    /**
+     * The driver itself (Database.query), for the statements every run and step makes: the
+     * same connections as Prisma, without its query pipeline, which cost more CPU than the
+     * round trip. Never inside a Prisma transaction (the embedded database would wait for it).
+     */
+    private readonly sql: SqlQuery,
   ) {}
 
   // ── moves ───────────────────────────────────────────────────────────────────
@@ -261,18 +352,27 @@ export class RunStore {
     const moved = await this.withAudit(
       options.audit && { runId, actor: options.actor, ...options.audit },
       (tx) =>
-        tx.workflowRun
-          .updateMany({
-            where: { id: runId, status: { in: allowed } },
-            data: {
-              ...options.data,
-              status: to,
-              version: { increment: 1 },
-              ...(to === 'running' ? { startedAt: options.data?.startedAt ?? now } : {}),
-              ...(to === 'completed' || to === 'cancelled' || to === 'failed' ? { finishedAt: now } : {}),
-            },
-          })
-          .then(({ count }) => count === 1),
+        // The engine's own moves (no other column) are hand-written: two a run, every run.
+        options.data === undefined
+          ? this.moveRunRow(
+              tx === this.prisma ? undefined : (tx as Prisma.TransactionClient),
+              runId,
+              to,
+              allowed,
+              now,
+            )
+          : tx.workflowRun
+              .updateMany({
+                where: { id: runId, status: { in: allowed } },
+                data: {
+                  ...options.data,
+                  status: to,
+                  version: { increment: 1 },
+                  ...(to === 'running' ? { startedAt: options.data?.startedAt ?? now } : {}),
+                  ...(to === 'completed' || to === 'cancelled' || to === 'failed' ? { finishedAt: now } : {}),
+                },
+              })
+              .then(({ count }) => count === 1),
     );
     if (moved) this.events.safeEmit('run.changed', { runId, to, actor: options.actor });
     return moved;
@@ -519,64 +619,94 @@ export class RunStore {
   // ── runs ────────────────────────────────────────────────────────────────────
 
   /**
-   * A new run with its steps and its 'run.start' audit row, queued; raises run.changed.
-   * `duplicate` when a run with the same request key exists (a replayed request raced in).
+   * A new run with its steps and its 'run.start' audit row (and, for a re-run, the old run's
+   * 'run.rerun_as' row), queued; raises run.changed. One statement (CREATE_RUN_SQL), so all of
+   * it commits or none does. Returns the rows as written, so the first pass over the run
+   * need not read them back. `duplicate` when a run with the same request key exists (a
+   * replayed request raced in).
    */
-  async createRun(run: NewRun): Promise<RunRow | 'duplicate'> {
-    let created: RunRow;
+  async createRun(run: NewRun): Promise<CreatedRun | 'duplicate'> {
+    // Prisma stamps createdAt/updatedAt with the process's time, not the store's clock: so does this.
+    const now = new Date();
+    const runId = randomUUID();
+    const snapshot = JSON.stringify(run.snapshot ?? null);
+    const input = storableText(run.input);
+    const steps = run.steps.map((step, position) => newStepRow(step, position, runId, now));
+    let number: number;
     try {
-      created = await this.prisma.$transaction(
-        async (tx) => {
-          const row = await tx.workflowRun.create({
-            data: {
-              requestKey: run.requestKey,
-              workflowId: run.workflowId,
-              workflowName: run.workflowName,
-              snapshot: run.snapshot as Prisma.InputJsonValue,
-              input: storableText(run.input),
-              trigger: run.trigger,
-              startedBy: run.startedBy,
-              channelId: run.channelId,
-              threadTs: run.threadTs,
-              inThreadTs: run.inThreadTs ?? null,
-              budgetUsd: run.budgetUsd ?? null,
-              rerunOfId: run.rerunOf?.runId ?? null,
-              rerunFromPosition: run.rerunOf?.position ?? null,
-              steps: { create: run.steps.map(stepRow) },
-              audit: {
-                create: {
-                  actor: run.startedBy,
-                  action: run.rerunOf ? 'run.rerun' : 'run.start',
-                  toValue: run.trigger,
-                },
-              },
-            },
-          });
-          // The old run's trail says where it was re-run, in the same transaction.
-          if (run.rerunOf) {
-            await tx.auditEvent.create({
-              data: {
-                runId: run.rerunOf.runId,
-                actor: run.startedBy,
-                action: 'run.rerun_as',
-                fromValue: `step ${run.rerunOf.position + 1}`,
-                toValue: `#${row.number}`,
-              },
-            });
-          }
-          return row;
-        },
-        // A burst of starts (hundreds of slash commands at once, several processes) can keep
-        // every connection busy for seconds: a start waits for one rather than fail.
-        RUN_TX_OPTIONS,
-      );
+      const [row] = await this.sql<{ number: number }>(CREATE_RUN_SQL, [
+        runId,
+        run.workflowId,
+        run.workflowName,
+        snapshot,
+        input,
+        run.trigger,
+        run.startedBy,
+        run.channelId,
+        run.threadTs,
+        run.inThreadTs ?? null,
+        run.requestKey,
+        run.budgetUsd ?? null,
+        run.rerunOf?.runId ?? null,
+        run.rerunOf?.position ?? null,
+        now.toISOString(),
+        randomUUID(),
+        run.rerunOf ? 'run.rerun' : 'run.start',
+        run.rerunOf ? randomUUID() : null,
+        steps.map((s) => s.id),
+        steps.map((s) => s.name),
+        steps.map((s) => s.prompt),
+        steps.map((s) => s.provider),
+        steps.map((s) => s.model),
+        steps.map((s) => s.personaId),
+        steps.map((s) => JSON.stringify(s.fallbacks)),
+        steps.map((s) => jsonText(s.retry)),
+        steps.map((s) => s.timeoutSeconds),
+        steps.map((s) => jsonText(s.approval)),
+        steps.map((s) => s.overrideProvider),
+        steps.map((s) => s.overrideModel),
+        steps.map((s) => s.overridePersonaId),
+        steps.map((s) => s.status),
+        steps.map((s) => s.output),
+        steps.map((s) => s.answeredProvider),
+        steps.map((s) => s.answeredModel),
+        steps.map((s) => s.personaUsed),
+        steps.map((s) => s.finishReason),
+        steps.map((s) => s.reusedFrom),
+        steps.map((s) => s.finishedAt?.toISOString() ?? null),
+      ]);
+      number = Number(row!.number);
     } catch (error) {
-      if (run.requestKey && error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')
-        return 'duplicate';
+      if (run.requestKey && isUniqueViolation(error)) return 'duplicate';
       throw error;
     }
-    this.events.safeEmit('run.changed', { runId: created.id, to: 'queued', actor: run.startedBy });
-    return created;
+    const created: RunRow = {
+      id: runId,
+      number,
+      workflowId: run.workflowId,
+      workflowName: run.workflowName,
+      // As the database hands jsonb back: plain JSON, undefined fields gone.
+      snapshot: JSON.parse(snapshot) as Prisma.JsonValue,
+      status: 'queued',
+      input,
+      trigger: run.trigger,
+      startedBy: run.startedBy,
+      channelId: run.channelId,
+      threadTs: run.threadTs,
+      inThreadTs: run.inThreadTs ?? null,
+      requestKey: run.requestKey,
+      reason: null,
+      rerunOfId: run.rerunOf?.runId ?? null,
+      rerunFromPosition: run.rerunOf?.position ?? null,
+      budgetUsd: run.budgetUsd ?? null,
+      version: 0,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+      updatedAt: now,
+    };
+    this.events.safeEmit('run.changed', { runId, to: 'queued', actor: run.startedBy });
+    return { run: created, steps };
   }
 
   run(runId: string): Promise<RunRow | null> {
@@ -908,6 +1038,27 @@ export class RunStore {
 
   // ── internals ───────────────────────────────────────────────────────────────
 
+  /** MOVE_RUN_SQL: through the driver, or in `tx` when it goes with an audit row. */
+  private async moveRunRow(
+    tx: Prisma.TransactionClient | undefined,
+    runId: string,
+    to: RunStatus,
+    allowed: RunStatus[],
+    now: Date,
+  ): Promise<boolean> {
+    const params = [
+      runId,
+      to,
+      allowed,
+      now.toISOString(),
+      new Date().toISOString(),
+      to === 'running',
+      to === 'completed' || to === 'cancelled' || to === 'failed',
+    ];
+    if (tx) return (await tx.$executeRawUnsafe(MOVE_RUN_SQL, ...params)) === 1;
+    return (await this.sql(MOVE_RUN_SQL, params)).length === 1;
+  }
+
   private stepChanged(step: { id: string; runId: string }, to: StepStatus, actor: string): void {
     this.events.safeEmit('step.changed', { runId: step.runId, stepId: step.id, to, actor });
   }
@@ -957,14 +1108,13 @@ export class RunStore {
   }
 
   private async writeClaims(rows: ClaimRow[]): Promise<boolean[]> {
-    const won = await this.prisma.$queryRawUnsafe<{ id: string; lease: string }[]>(
-      CLAIM_SQL,
+    const won = await this.sql<{ id: string; lease: string }>(CLAIM_SQL, [
       rows.map((r) => r.step.id),
       rows.map((r) => r.claim.lease),
       rows.map((r) => r.claim.leaseExpiresAt.toISOString()),
       rows.map((r) => r.claim.startedAt.toISOString()),
       rows.map((r) => r.claim.unchangedSince ?? null),
-    );
+    ]);
     // Two claims of one step in one batch: the row holds one lease, and only its owner won.
     const leases = new Set(won.map((w) => `${w.id} ${w.lease}`));
     return rows.map((r) => leases.has(`${r.step.id} ${r.claim.lease}`));
@@ -972,8 +1122,7 @@ export class RunStore {
 
   private async writeCompletions(rows: CompletionRow[]): Promise<boolean[]> {
     const d = rows.map((r) => r.done);
-    const saved = await this.prisma.$queryRawUnsafe<{ attemptId: string }[]>(
-      COMPLETE_SQL,
+    const saved = await this.sql<{ attemptId: string }>(COMPLETE_SQL, [
       rows.map((r) => r.step.id),
       d.map((x) => x.lease),
       d.map((x) => storableText(x.output)),
@@ -990,7 +1139,7 @@ export class RunStore {
       rows.map((r) => r.step.runId),
       d.map((x) => x.startedAt.toISOString()),
       d.map((x) => x.costUsd),
-    );
+    ]);
     const ids = new Set(saved.map((s) => s.attemptId));
     return d.map((x) => ids.has(x.attemptId));
   }

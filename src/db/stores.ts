@@ -35,8 +35,8 @@ export interface Stores {
 
 export function openStores(db: Database, events: EngineEventBus, clock: Clock): Stores {
   return {
-    runs: new RunStore(db.prisma, events, clock),
-    workflows: new WorkflowStore(db.prisma),
+    runs: new RunStore(db.prisma, events, clock, db.query),
+    workflows: new WorkflowStore(db.prisma, db.query),
     schedules: new ScheduleStore(db.prisma),
     reads: new RunReads(db.prisma),
     functions: new FunctionStore(db.prisma, clock),

@@ -1,7 +1,8 @@
 /**
  * Which database errors are worth retrying: the connection or the server's state, not the
  * query. Read from the shapes Prisma 7 and its driver adapters throw (recorded in
- * test/engine/leases.test.ts), without importing the client.
+ * test/engine/leases.test.ts), and the drivers' own for statements sent without Prisma,
+ * without importing either.
  */
 
 // Prisma error codes that mean the same query will fail again (constraint, not found,
@@ -40,9 +41,24 @@ function adapterCause(error: object): AdapterCause | undefined {
   return meta?.driverAdapterError?.cause;
 }
 
+/**
+ * The SQLSTATE of an error the database itself raised through the driver (pg's and PGlite's
+ * DatabaseError: a five-character `code` beside a `severity`), for the statements that skip
+ * Prisma (Database.query); undefined for anything else.
+ */
+export function sqlStateOf(error: unknown): string | undefined {
+  if (!error || typeof error !== 'object') return undefined;
+  const { code, severity } = error as { code?: unknown; severity?: unknown };
+  return typeof severity === 'string' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)
+    ? code
+    : undefined;
+}
+
 /** True when a database error is worth retrying (the connection, not the query). */
 export function isTransientDbError(error: unknown): boolean {
   if (!error || typeof error !== 'object') return false;
+  const sqlState = sqlStateOf(error);
+  if (sqlState) return TRANSIENT_SQLSTATE.test(sqlState);
   const cause = adapterCause(error);
   if (cause) {
     const sqlState = String(cause.originalCode ?? cause.code ?? '');
@@ -61,6 +77,7 @@ export function isTransientDbError(error: unknown): boolean {
  */
 export function isDatabaseError(error: unknown): boolean {
   if (!error || typeof error !== 'object') return false;
+  if (sqlStateOf(error)) return true;
   const { name, code } = error as { name?: unknown; code?: unknown };
   if (typeof name === 'string' && (name.startsWith('PrismaClient') || name === 'DriverAdapterError'))
     return true;

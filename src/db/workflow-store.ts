@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { PersonaDefinition, WorkflowDefinition } from '../core/workflow-definition.js';
-import type { PrismaClient } from './database.js';
-import type { Workflow, WorkflowStep } from './generated/client.js';
+import type { PrismaClient, SqlQuery } from './database.js';
+import type { Workflow } from './generated/client.js';
 import {
   canonical,
   contentHash,
@@ -250,35 +250,48 @@ export interface PersonaRef {
 }
 
 export interface StoredWorkflow {
-  workflow: Workflow & { steps: WorkflowStep[] };
+  /** What a run records of its workflow (its definition is `definition`). */
+  workflow: Pick<Workflow, 'id' | 'name' | 'version' | 'enabled'>;
   definition: WorkflowDefinition;
   /** Every persona the definition names, by name. */
   personas: Map<string, PersonaRef>;
 }
+
+// The workflow and the personas its definition names (the workflow's own and its steps'), in
+// one statement: every run start reads it, so one round trip and no query building.
+const LOAD_WORKFLOW_SQL = `
+SELECT w."id", w."name", w."version", w."enabled", w."definition",
+  COALESCE((
+    SELECT json_agg(json_build_object('id', p."id", 'name', p."name", 'system', p."system"))
+    FROM "Persona" p
+    WHERE p."name" = w."definition"->>'persona'
+      OR p."name" IN (SELECT s->>'persona' FROM jsonb_array_elements(w."definition"->'steps') s)
+  ), '[]'::json) AS "personas"
+FROM "Workflow" w
+WHERE w."name" = $1`;
 
 /**
  * A workflow as the engine snapshots it. Null when there is none by that name, or when it
  * is disabled (its file was removed) unless `includeDisabled`.
  */
 export async function loadWorkflowFromDb(
-  prisma: PrismaClient,
+  sql: SqlQuery,
   name: string,
   options: { includeDisabled?: boolean } = {},
 ): Promise<StoredWorkflow | null> {
-  const workflow = await prisma.workflow.findUnique({
-    where: { name },
-    include: { steps: { orderBy: { position: 'asc' } } },
-  });
-  if (!workflow || (!workflow.enabled && !options.includeDisabled)) return null;
-  const definition = workflow.definition as unknown as WorkflowDefinition;
-  const names = [definition.persona, ...definition.steps.map((s) => s.persona)].filter(
-    (n): n is string => typeof n === 'string',
-  );
-  const rows = await prisma.persona.findMany({
-    where: { name: { in: [...new Set(names)] } },
-    select: { id: true, name: true, system: true },
-  });
-  return { workflow, definition, personas: new Map(rows.map((r) => [r.name, r])) };
+  // Both drivers (pg, PGlite) hand json columns back parsed.
+  const [row] = await sql<
+    Pick<Workflow, 'id' | 'name' | 'version' | 'enabled'> & {
+      definition: WorkflowDefinition;
+      personas: PersonaRef[];
+    }
+  >(LOAD_WORKFLOW_SQL, [name]);
+  if (!row || (!row.enabled && !options.includeDisabled)) return null;
+  return {
+    workflow: { id: row.id, name: row.name, version: row.version, enabled: row.enabled },
+    definition: row.definition,
+    personas: new Map(row.personas.map((p) => [p.name, { id: p.id, name: p.name, system: p.system }])),
+  };
 }
 
 /** Where a workflow's current version came from (its WorkflowVersion row). */
@@ -411,7 +424,11 @@ export type DefinitionRefusal =
  * audit rows of their edits. Every write takes the definitions lock (writeDefinitions).
  */
 export class WorkflowStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    /** The driver itself, for the read every run start makes (see RunStore's). */
+    private readonly sql: SqlQuery,
+  ) {}
 
   /** Makes the database match the workflow files (see syncWorkflows above). */
   sync(input: SyncInput): Promise<SyncSummary> {
@@ -424,7 +441,7 @@ export class WorkflowStore {
   }
 
   load(name: string, options: { includeDisabled?: boolean } = {}): Promise<StoredWorkflow | null> {
-    return loadWorkflowFromDb(this.prisma, name, options);
+    return loadWorkflowFromDb(this.sql, name, options);
   }
 
   list(options: { includeDisabled?: boolean } = {}): Promise<WorkflowSummary[]> {

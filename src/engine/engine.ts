@@ -16,7 +16,7 @@ import { BudgetGuard } from './budget.js';
 import { Executor } from './executor.js';
 import { PgBossQueue } from './pgboss-queue.js';
 import { planStep } from './plan.js';
-import { InProcessQueue, type WorkQueue } from './queue.js';
+import { InProcessQueue, type RunHandOff, type WorkQueue } from './queue.js';
 import { recoverOrphans } from './recovery.js';
 import { Reruns } from './rerun.js';
 import { RunsService } from './runs.js';
@@ -166,7 +166,10 @@ export class Engine {
       .catch((error: unknown) =>
         this.o.logger.warn({ err: (error as Error).message }, 'could not seed provider health'),
       );
-    await this.queue.start((runId) => this.advance(runId), this.o.config.worker.concurrency);
+    await this.queue.start(
+      (runId, handOff) => this.advance(runId, handOff),
+      this.o.config.worker.concurrency,
+    );
     const sweepMs = this.o.sweepMs ?? Math.max(1000, Math.floor(this.o.config.worker.leaseMs / 2));
     this.sweepTimer = setInterval(() => {
       recoverOrphans(this.store, this.queue, {
@@ -197,9 +200,9 @@ export class Engine {
     await Promise.all([this.executor.stop(graceMs), this.queue.stop()]);
   }
 
-  private async advance(runId: string): Promise<void> {
+  private async advance(runId: string, handOff?: RunHandOff): Promise<void> {
     try {
-      await this.executor.advance(runId);
+      await this.executor.advance(runId, handOff);
     } catch (error) {
       // The run stays in the database as it was; the next sweep queues it again.
       this.o.logger.error({ runId, err: (error as Error).message }, 'advancing run failed');

@@ -10,6 +10,7 @@ import { callProvider } from './call.js';
 import { DatabaseUnavailable, Interrupted, persist, StepLease } from './lease.js';
 import { type Execution, type ExecutionRun, OutcomeWriter, type Success } from './outcomes.js';
 import type { StepPlan } from './plan.js';
+import type { RunHandOff } from './queue.js';
 import { backoffDelay } from './retry.js';
 
 export interface ExecutorOptions {
@@ -90,18 +91,35 @@ export class Executor {
    * instead of reading the run and its steps again: the claim is then also guarded by the
    * step's version (an edit from its card since our read bumps it) and by the run still
    * running (a pause or cancel since), and a claim that misses goes back to a fresh read.
+   *
+   * `handOff`, the rows this process has just created the run with, serves as the first
+   * read the same way: the run is moved from queued (guarded), and the first claim is
+   * guarded by the step's version and the run running; either missing means someone else
+   * got there first, and the loop reads the database.
    */
-  async advance(runId: string): Promise<void> {
+  async advance(runId: string, handOff?: RunHandOff): Promise<void> {
     const { store } = this.o;
     let known: { run: RunRow; steps: RunStepRow[] } | undefined;
+    let handed = handOff;
     let lostClaims = 0;
     while (!this.stopping) {
-      const fresh = known === undefined;
+      let fresh = known === undefined;
       let run: RunRow;
       let steps: RunStepRow[];
       if (known) {
         ({ run, steps } = known);
         known = undefined;
+      } else if (handed) {
+        const created = handed;
+        handed = undefined;
+        if (
+          created.run.status !== 'queued' ||
+          !(await store.moveRun(runId, 'running', { actor: 'engine', from: ['queued'] }))
+        )
+          continue;
+        run = { ...created.run, status: 'running' };
+        steps = created.steps;
+        fresh = false;
       } else {
         const read = await store.run(runId);
         if (!read) return;

@@ -1,5 +1,5 @@
 import { PgBoss } from 'pg-boss';
-import type { WorkQueue } from './queue.js';
+import type { RunHandler, RunHandOff, WorkQueue } from './queue.js';
 
 const QUEUE = 'advance-run';
 
@@ -21,7 +21,7 @@ export class PgBossQueue implements WorkQueue {
   private readonly boss: PgBoss;
   private readonly pollMs: number;
   private started = false;
-  private handler: ((runId: string) => Promise<void>) | undefined;
+  private handler: RunHandler | undefined;
   private concurrency = 1;
   private readonly active = new Set<Promise<void>>();
   /** Runs being advanced here, and those asked for again meanwhile (served after). */
@@ -34,7 +34,10 @@ export class PgBossQueue implements WorkQueue {
   private stopping = false;
 
   constructor(connectionString: string, options: { pollingIntervalSeconds?: number } = {}) {
-    this.boss = new PgBoss({ connectionString, max: 4, schema: 'pgboss' });
+    // No instance registry (pg-boss's getInstances(), which nothing here reads): registering
+    // samples the event loop's delay on a 20 ms timer and beats a heartbeat row, waking an idle
+    // process 50 times a second.
+    this.boss = new PgBoss({ connectionString, max: 4, schema: 'pgboss', registerInstance: false });
     this.boss.on('error', () => {
       // Connection blips are retried by pg-boss itself; recovery re-sends lost jobs.
     });
@@ -48,13 +51,13 @@ export class PgBossQueue implements WorkQueue {
     this.started = true;
   }
 
-  async enqueue(runId: string): Promise<void> {
+  async enqueue(runId: string, handOff?: RunHandOff): Promise<void> {
     if (this.running.has(runId)) {
       this.askedAgain.add(runId);
       return;
     }
     if (this.handler && !this.stopping && this.active.size < this.concurrency) {
-      this.run(runId);
+      this.run(runId, undefined, handOff);
       return;
     }
     await this.ensureStarted();
@@ -63,7 +66,7 @@ export class PgBossQueue implements WorkQueue {
     this.fill();
   }
 
-  async start(handler: (runId: string) => Promise<void>, concurrency: number): Promise<void> {
+  async start(handler: RunHandler, concurrency: number): Promise<void> {
     await this.ensureStarted();
     this.handler = handler;
     this.concurrency = concurrency;
@@ -127,8 +130,11 @@ export class PgBossQueue implements WorkQueue {
     } while (this.refetch && !this.stopping && this.active.size < this.concurrency);
   }
 
-  /** Advances `runId` in a slot; `jobId` is completed afterwards when it came from pg-boss. */
-  private run(runId: string, jobId?: string): void {
+  /**
+   * Advances `runId` in a slot; `jobId` is completed afterwards when it came from pg-boss.
+   * `handOff`: the rows this process has just created the run with.
+   */
+  private run(runId: string, jobId?: string, handOff?: RunHandOff): void {
     if (this.running.has(runId)) {
       // Being advanced here already: look at it once more when that pass ends.
       this.askedAgain.add(runId);
@@ -136,7 +142,7 @@ export class PgBossQueue implements WorkQueue {
       return;
     }
     this.running.add(runId);
-    const work = this.handler!(runId)
+    const work = this.handler!(runId, handOff)
       .then(
         () => jobId && this.boss.complete(QUEUE, jobId),
         () => jobId && this.boss.fail(QUEUE, jobId),

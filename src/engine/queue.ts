@@ -1,12 +1,24 @@
+import type { CreatedRun } from '../db/run-store.js';
+
+/**
+ * The rows a run was just created with, handed to its first pass when that pass runs in the
+ * process that created it, so it need not read them back. A queue that sends the request
+ * elsewhere (pg-boss, another process) drops it: whoever takes the run reads the database.
+ */
+export type RunHandOff = CreatedRun;
+
+/** Advances one run; `handOff` when this process has just created it. */
+export type RunHandler = (runId: string, handOff?: RunHandOff) => Promise<void>;
+
 /**
  * How "advance this run" requests reach a worker. The database is the truth: a job only
  * says "look at run X"; losing one is harmless because recovery sweeps re-send them, and
  * a duplicate is harmless because every step claim is a guarded write.
  */
 export interface WorkQueue {
-  enqueue(runId: string): Promise<void>;
+  enqueue(runId: string, handOff?: RunHandOff): Promise<void>;
   /** Starts delivering jobs to `handler`, at most `concurrency` at once. */
-  start(handler: (runId: string) => Promise<void>, concurrency: number): Promise<void>;
+  start(handler: RunHandler, concurrency: number): Promise<void>;
   /** Stops taking new jobs; resolves once in-flight handlers have returned. */
   stop(): Promise<void>;
   /** Jobs waiting plus running (for metrics). */
@@ -23,12 +35,14 @@ export class InProcessQueue implements WorkQueue {
   private readonly waitingSet = new Set<string>();
   private readonly active = new Set<string>();
   private readonly again = new Set<string>();
-  private handler: ((runId: string) => Promise<void>) | undefined;
+  /** Rows handed over with a waiting run, until its pass starts. */
+  private readonly handOffs = new Map<string, RunHandOff>();
+  private handler: RunHandler | undefined;
   private concurrency = 1;
   private stopped = false;
   private idle: (() => void) | undefined;
 
-  async enqueue(runId: string): Promise<void> {
+  async enqueue(runId: string, handOff?: RunHandOff): Promise<void> {
     if (this.stopped) return;
     if (this.active.has(runId)) {
       this.again.add(runId);
@@ -37,10 +51,11 @@ export class InProcessQueue implements WorkQueue {
     if (this.waitingSet.has(runId)) return;
     this.waitingSet.add(runId);
     this.waiting.push(runId);
+    if (handOff) this.handOffs.set(runId, handOff);
     this.pump();
   }
 
-  async start(handler: (runId: string) => Promise<void>, concurrency: number): Promise<void> {
+  async start(handler: RunHandler, concurrency: number): Promise<void> {
     this.handler = handler;
     this.concurrency = concurrency;
     this.stopped = false;
@@ -51,6 +66,7 @@ export class InProcessQueue implements WorkQueue {
     this.stopped = true;
     this.waiting.length = 0;
     this.waitingSet.clear();
+    this.handOffs.clear();
     if (this.active.size === 0) return;
     await new Promise<void>((resolve) => {
       this.idle = resolve;
@@ -66,7 +82,9 @@ export class InProcessQueue implements WorkQueue {
       const runId = this.waiting.shift() as string;
       this.waitingSet.delete(runId);
       this.active.add(runId);
-      void this.handler(runId)
+      const handOff = this.handOffs.get(runId);
+      this.handOffs.delete(runId);
+      void this.handler(runId, handOff)
         .catch(() => {
           // The handler logs its own failures; recovery re-sends the run later.
         })

@@ -183,8 +183,8 @@ export class Reruns {
       if (existing) return { run: existing, from: old, replayed: true };
       throw new EngineError('invalid_choice', 'That request was already used.');
     }
-    await this.o.queue.enqueue(created.id);
-    return { run: created, from: old, replayed: false };
+    await this.o.queue.enqueue(created.run.id, created);
+    return { run: created.run, from: old, replayed: false };
   }
 
   /** Every edit checked (models offered here, personas that exist, prompts by the file rules). */

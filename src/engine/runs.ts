@@ -95,7 +95,7 @@ export class RunsService {
       workflowPersonaId: definition.persona ? (byName.get(definition.persona)?.id ?? null) : null,
       personas: Object.fromEntries([...byName.values()].map((p) => [p.id, p])),
     };
-    const run = await this.o.store.createRun({
+    const created = await this.o.store.createRun({
       requestKey: key ?? null,
       workflowId: workflow.id,
       workflowName: workflow.name,
@@ -119,14 +119,14 @@ export class RunsService {
       })),
       budgetUsd: definition.budget?.perRunUsd ?? null,
     });
-    if (run === 'duplicate') {
+    if (created === 'duplicate') {
       // Two deliveries of one request raced past the lookup: the unique key let one win.
       const existing = key ? await this.replayOf(key, request.workflow) : undefined;
       if (existing) return existing;
       throw new EngineError('invalid_choice', 'That request was already used.');
     }
-    await this.o.queue.enqueue(run.id);
-    return { ...run, replayed: false };
+    await this.o.queue.enqueue(created.run.id, created);
+    return { ...created.run, replayed: false };
   }
 
   /**

@@ -356,8 +356,16 @@ describe('run controls', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
+    // Paused while the first step's call is under way (its claim made), not before the claim.
+    let calling: () => void = () => {};
+    const called = new Promise<void>((r) => {
+      calling = r;
+    });
     const openai = new ScriptedProvider('openai', async (r) => {
-      if (r.prompt === 'first') await gate;
+      if (r.prompt === 'first') {
+        calling();
+        await gate;
+      }
       return r.prompt;
     });
     await putWorkflow(db, {
@@ -367,7 +375,7 @@ describe('run controls', () => {
     });
     const e = createTestEngine(db, [openai]);
     const run = await start(e, 'pr');
-    await waitForRun(db, run.id, ['running']);
+    await called;
     await e.runs.pauseRun(run.id, 'U1');
     release();
     await new Promise((r) => setTimeout(r, 200));

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { nowMs, systemClock } from '../../src/core/clock.js';
 import { openDatabase } from '../../src/db/database.js';
-import { isTransientDbError } from '../../src/db/transient-errors.js';
+import { isDatabaseError, isTransientDbError } from '../../src/db/transient-errors.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { DatabaseUnavailable, Interrupted, persist, StepLease } from '../../src/engine/lease.js';
 import { recoverOrphans } from '../../src/engine/recovery.js';
@@ -319,6 +319,22 @@ describe('saving through a database blip', () => {
     });
     expect(isTransientDbError(adapterError)).toBe(true);
   });
+
+  it('tells a driver’s own error (a statement sent without Prisma) by its SQLSTATE', () => {
+    // The shape pg and PGlite both throw (DatabaseError: name "error", severity, code).
+    const driverError = (code: string) =>
+      Object.assign(new Error('refused'), { name: 'error', severity: 'ERROR', code });
+    for (const code of ['57P01', '08006', '40P01', '40001', '53300'])
+      expect(isTransientDbError(driverError(code)), code).toBe(true);
+    for (const code of ['23505', '22P02', '42703', '22012'])
+      expect(isTransientDbError(driverError(code)), code).toBe(false);
+    expect(isDatabaseError(driverError('23505'))).toBe(true);
+    expect(isDatabaseError(new Error('read ECONNRESET'))).toBe(false);
+    // A connection that failed before the server said anything has no SQLSTATE: retried.
+    expect(
+      isTransientDbError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+    ).toBe(true);
+  });
 });
 
 describe.skipIf(!usingPostgres)('raw statements through a dropped connection (PostgreSQL)', () => {
@@ -331,10 +347,16 @@ describe.skipIf(!usingPostgres)('raw statements through a dropped connection (Po
       proxy.cut();
       const lease = new StepLease('me', 30_000, Date.now());
       const failures: unknown[] = [];
+      // Through Prisma and through the driver itself (the engine's per-step statements).
       const writes = [1, 2, 3, 4, 5, 6].map((n) =>
-        persist(lease, () => viaProxy.prisma.$queryRawUnsafe<{ n: number }[]>('SELECT $1::int AS n', n), {
-          onRetry: (error) => failures.push(error),
-        }),
+        persist(
+          lease,
+          () =>
+            n % 2 === 0
+              ? viaProxy.prisma.$queryRawUnsafe<{ n: number }[]>('SELECT $1::int AS n', n)
+              : viaProxy.query<{ n: number }>('SELECT $1::int AS n', [n]),
+          { onRetry: (error) => failures.push(error) },
+        ),
       );
       await new Promise((r) => setTimeout(r, 1000));
       proxy.restore();

@@ -108,12 +108,12 @@ describe('one bad completion', () => {
   });
 
   it('fails alone: completions saved in the same statement are kept', async () => {
-    const store = new RunStore(db.prisma, new EngineEventBus(), new TestClock({ realTime: true }));
+    const store = new RunStore(db.prisma, new EngineEventBus(), new TestClock({ realTime: true }), db.query);
     const wf = await putWorkflow(db, { name: 'batch', steps: [step('one', '{{input}}')] });
     const started = new Date();
     const claimed = await Promise.all(
       ['good', 'bad'].map(async (input) => {
-        const run = await store.createRun({
+        const created = await store.createRun({
           requestKey: null,
           workflowId: wf.id,
           workflowName: 'batch',
@@ -136,8 +136,8 @@ describe('one bad completion', () => {
             },
           ],
         });
-        if (run === 'duplicate') throw new Error('duplicate');
-        const [row] = await store.steps(run.id);
+        if (created === 'duplicate') throw new Error('duplicate');
+        const [row] = await store.steps(created.run.id);
         const lease = `test~${input}`;
         const expires = new Date(started.getTime() + 60_000);
         expect(await store.claimStep(row!, { lease, leaseExpiresAt: expires, startedAt: started })).toBe(

@@ -259,9 +259,10 @@ describe('syncWorkflows', () => {
 describe('loadWorkflowFromDb', () => {
   it('returns the row, the definition and the personas it names', async () => {
     await sync([workflow('a')]);
-    const stored = await loadWorkflowFromDb(db.prisma, 'a');
+    const stored = await loadWorkflowFromDb(db.query, 'a');
     expect(stored?.definition).toEqual(JSON.parse(JSON.stringify(workflow('a'))));
-    expect(stored?.workflow.steps.map((s) => s.name)).toEqual(['summarize', 'draft']);
+    expect(stored?.workflow).toMatchObject({ name: 'a', version: 1, enabled: true });
+    expect(stored?.definition.steps.map((s) => s.name)).toEqual(['summarize', 'draft']);
     expect([...stored!.personas.keys()].sort()).toEqual(['marketing', 'tech-writer']);
     expect(stored!.personas.get('marketing')).toMatchObject({
       name: 'marketing',
@@ -272,9 +273,9 @@ describe('loadWorkflowFromDb', () => {
   it('returns null for an unknown workflow, and for a disabled one unless asked', async () => {
     await sync([workflow('a'), workflow('b')]);
     await sync([workflow('a')]);
-    expect(await loadWorkflowFromDb(db.prisma, 'nope')).toBeNull();
-    expect(await loadWorkflowFromDb(db.prisma, 'b')).toBeNull();
-    expect((await loadWorkflowFromDb(db.prisma, 'b', { includeDisabled: true }))?.workflow.enabled).toBe(
+    expect(await loadWorkflowFromDb(db.query, 'nope')).toBeNull();
+    expect(await loadWorkflowFromDb(db.query, 'b')).toBeNull();
+    expect((await loadWorkflowFromDb(db.query, 'b', { includeDisabled: true }))?.workflow.enabled).toBe(
       false,
     );
   });

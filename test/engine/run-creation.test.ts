@@ -1,0 +1,248 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { NewRun, NewRunStep } from '../../src/db/run-store.js';
+import type { Engine } from '../../src/engine/engine.js';
+import { type TestDatabase, useTestDatabase } from '../support/db.js';
+import { createTestEngine, putWorkflow, ScriptedProvider, step } from '../support/engine.js';
+
+/**
+ * A run is created in one statement (RunStore.createRun) and its first pass starts from the
+ * rows that statement wrote (Executor.advance's hand-off) instead of reading them back. The
+ * statement is all or nothing, the rows handed over are the rows a read returns, and a first
+ * pass from them still refuses whatever another process or a click changed meanwhile.
+ */
+
+let db: TestDatabase;
+useTestDatabase((created) => {
+  db = created;
+});
+let engine: Engine;
+let openai: ScriptedProvider;
+let workflowId: string;
+
+beforeEach(async () => {
+  openai = new ScriptedProvider('openai', (r) => `ok:${r.model}:${r.prompt}`);
+  const wf = await putWorkflow(db, {
+    name: 'made',
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    steps: [step('one', 'first {{input}}'), step('two', 'second')],
+  });
+  workflowId = wf.id;
+  // Not started: each test drives the first pass itself.
+  engine = createTestEngine(db, [openai]);
+});
+afterEach(async () => {
+  await engine.stop(0);
+});
+
+const plainStep = (name: string, prompt: string): NewRunStep => ({
+  name,
+  prompt,
+  provider: null,
+  model: null,
+  personaId: null,
+  fallbacks: [],
+  retry: null,
+  timeoutSeconds: null,
+});
+
+function newRun(overrides: Partial<NewRun> = {}): NewRun {
+  return {
+    requestKey: null,
+    workflowId,
+    workflowName: 'made',
+    snapshot: {
+      workflowId,
+      workflowVersion: 1,
+      definition: {
+        name: 'made',
+        description: '',
+        owners: [],
+        fallbacks: [],
+        provider: 'openai',
+        model: 'gpt-4o-mini',
+        steps: [step('one', 'first {{input}}'), step('two', 'second')],
+      },
+      workflowPersonaId: null,
+      personas: {},
+    },
+    input: 'x',
+    trigger: 'api',
+    startedBy: 'U1',
+    channelId: 'C1',
+    threadTs: null,
+    steps: [plainStep('one', 'first {{input}}'), plainStep('two', 'second')],
+    ...overrides,
+  };
+}
+
+async function create(overrides: Partial<NewRun> = {}) {
+  const created = await engine.store.createRun(newRun(overrides));
+  if (created === 'duplicate') throw new Error('unexpected duplicate');
+  return created;
+}
+
+const counts = async () => ({
+  runs: await db.prisma.workflowRun.count(),
+  steps: await db.prisma.runStep.count(),
+  audit: await db.prisma.auditEvent.count(),
+});
+
+describe('a run created in one statement', () => {
+  it('writes the run, its steps and its run.start row, and hands back the rows a read returns', async () => {
+    const created = await create({
+      budgetUsd: 1.5,
+      steps: [
+        {
+          ...plainStep('one', 'first {{input}}'),
+          retry: { maxAttempts: 2 },
+          approval: { approvers: ['U2'] },
+        },
+        { ...plainStep('two', 'second'), fallbacks: [{ provider: 'anthropic', model: 'claude' }] },
+      ],
+    });
+    expect(created.run).toEqual(await engine.store.run(created.run.id));
+    expect(created.steps).toEqual(await engine.store.steps(created.run.id));
+    expect(created.run).toMatchObject({ status: 'queued', version: 0, budgetUsd: 1.5 });
+    expect(created.steps.map((s) => [s.position, s.name, s.status])).toEqual([
+      [0, 'one', 'pending'],
+      [1, 'two', 'pending'],
+    ]);
+    const audit = await db.prisma.auditEvent.findMany({ where: { runId: created.run.id } });
+    expect(audit).toMatchObject([{ actor: 'U1', action: 'run.start', fromValue: null, toValue: 'api' }]);
+  });
+
+  it('is all or nothing: a step the database refuses leaves no run, no step and no audit row', async () => {
+    // PostgreSQL text cannot hold a NUL character: the second step's row is refused.
+    await expect(
+      engine.store.createRun(newRun({ steps: [plainStep('one', 'fine'), plainStep('two', 'bad\u0000')] })),
+    ).rejects.toThrow();
+    expect(await counts()).toEqual({ runs: 0, steps: 0, audit: 0 });
+  });
+
+  it('a request key used already: duplicate, and nothing more is written', async () => {
+    await create({ requestKey: 'slack:t1' });
+    const before = await counts();
+    expect(await engine.store.createRun(newRun({ requestKey: 'slack:t1' }))).toBe('duplicate');
+    expect(await counts()).toEqual(before);
+  });
+
+  it('a re-run writes its reused steps completed and the old run’s rerun_as row with it', async () => {
+    const old = await create();
+    const finishedAt = new Date('2026-01-02T03:04:05.678Z');
+    const rerun = await create({
+      rerunOf: { runId: old.run.id, position: 1 },
+      steps: [
+        {
+          ...plainStep('one', 'first {{input}}'),
+          reused: {
+            fromRun: old.run.number,
+            output: 'kept',
+            answeredProvider: 'openai',
+            answeredModel: 'gpt-4o-mini',
+            personaUsed: null,
+            finishReason: 'stop',
+            finishedAt,
+          },
+        },
+        plainStep('two', 'second'),
+      ],
+    });
+    expect(rerun.steps).toEqual(await engine.store.steps(rerun.run.id));
+    expect(rerun.steps[0]).toMatchObject({
+      status: 'completed',
+      output: 'kept',
+      reusedFrom: old.run.number,
+      finishedAt,
+    });
+    expect(rerun.run).toMatchObject({ rerunOfId: old.run.id, rerunFromPosition: 1 });
+    expect(
+      await db.prisma.auditEvent.findMany({ where: { runId: old.run.id, action: 'run.rerun_as' } }),
+    ).toMatchObject([{ actor: 'U1', fromValue: 'step 2', toValue: `#${rerun.run.number}` }]);
+    expect(await db.prisma.auditEvent.count({ where: { runId: rerun.run.id, action: 'run.rerun' } })).toBe(1);
+  });
+});
+
+describe('the first pass from the rows the run was created with', () => {
+  it('runs the run to the end from them', async () => {
+    const created = await create();
+    await engine.executor.advance(created.run.id, created);
+    expect((await engine.store.run(created.run.id))?.status).toBe('completed');
+    expect(openai.calls.map((c) => c.prompt)).toEqual(['first x', 'second']);
+  });
+
+  it('refuses a step another process claimed meanwhile, and never calls the provider', async () => {
+    const created = await create();
+    // Another process took the run first: moved it and claimed its first step.
+    expect(await engine.store.moveRun(created.run.id, 'running', { actor: 'engine', from: ['queued'] })).toBe(
+      true,
+    );
+    const now = new Date();
+    expect(
+      await engine.store.claimStep(created.steps[0]!, {
+        lease: 'other-host:1~abcd',
+        leaseExpiresAt: new Date(now.getTime() + 60_000),
+        startedAt: now,
+      }),
+    ).toBe(true);
+    await engine.executor.advance(created.run.id, created);
+    expect(openai.calls).toHaveLength(0);
+    expect(await engine.store.step(created.steps[0]!.id)).toMatchObject({
+      status: 'running',
+      leaseOwner: 'other-host:1~abcd',
+    });
+  });
+
+  it('a step claimed though its run still reads queued: the claim itself refuses it', async () => {
+    const created = await create();
+    // Only the step changed: this pass moves the run, and its claim (guarded by the step's
+    // status and version) is what must miss.
+    const now = new Date();
+    expect(
+      await engine.store.claimStep(created.steps[0]!, {
+        lease: 'other-host:1~efgh',
+        leaseExpiresAt: new Date(now.getTime() + 60_000),
+        startedAt: now,
+      }),
+    ).toBe(true);
+    await engine.executor.advance(created.run.id, created);
+    expect(openai.calls).toHaveLength(0);
+    expect(await engine.store.step(created.steps[0]!.id)).toMatchObject({
+      status: 'running',
+      leaseOwner: 'other-host:1~efgh',
+    });
+  });
+
+  it('when another process only moved the run, reads it again and runs each step once', async () => {
+    const created = await create();
+    expect(await engine.store.moveRun(created.run.id, 'running', { actor: 'engine', from: ['queued'] })).toBe(
+      true,
+    );
+    await engine.executor.advance(created.run.id, created);
+    expect((await engine.store.run(created.run.id))?.status).toBe('completed');
+    expect(openai.calls.map((c) => c.prompt)).toEqual(['first x', 'second']);
+  });
+
+  it('a step edited from its card since the rows were written runs as edited', async () => {
+    const created = await create();
+    expect(
+      await engine.store.editStep(created.steps[0]!, {
+        actor: 'U2',
+        editable: ['pending', 'paused'],
+        data: { overrideProvider: 'openai', overrideModel: 'gpt-4o' },
+        audit: { action: 'step.model', fromValue: null, toValue: 'openai/gpt-4o' },
+      }),
+    ).toBe(true);
+    await engine.executor.advance(created.run.id, created);
+    expect((await engine.store.run(created.run.id))?.status).toBe('completed');
+    expect(openai.calls.map((c) => c.model)).toEqual(['gpt-4o', 'gpt-4o-mini']);
+  });
+
+  it('a run cancelled before its first pass is left alone', async () => {
+    const created = await create();
+    await engine.runs.cancelRun(created.run.id, 'U1');
+    await engine.executor.advance(created.run.id, created);
+    expect(openai.calls).toHaveLength(0);
+    expect((await engine.store.run(created.run.id))?.status).toBe('cancelled');
+  });
+});
