@@ -12,13 +12,21 @@ import {
 /** Slack being slow, rate limiting or down never holds up the engine. */
 
 let h: Harness;
+/** What the model's answer waits for, if anything. */
+let answerAfter: (() => Promise<unknown>) | undefined;
 
 beforeAll(async () => {
   h = await startHarness({ workflows: { 'personas.yml': PERSONAS_YML, 'echo.yml': ONE_STEP_YML } });
-  interceptLlms((call) => ({ text: `echo: ${call.prompt}` }));
+  interceptLlms(async (call) => {
+    await answerAfter?.();
+    return { text: `echo: ${call.prompt}` };
+  });
 });
 
-beforeEach(() => h.stub.reset());
+beforeEach(() => {
+  h.stub.reset();
+  answerAfter = undefined;
+});
 
 afterAll(async () => {
   await h?.close();
@@ -28,6 +36,10 @@ describe('when Slack misbehaves', () => {
   it('honours a 429 Retry-After from the Web API and still lands the final state', async () => {
     // Every update is refused once with Retry-After: 1 second.
     h.stub.override('chat.update', { kind: 'ratelimit', retryAfterSeconds: 1 });
+    // The answer comes once the step's card is posted, so its completion is an update (a
+    // run finished before its first post is posted final, with no update to refuse).
+    answerAfter = () =>
+      waitFor(() => [...h.stub.messages.values()].some((m) => m.threadTs), 10_000, 'the card posted');
     const before = h.slack.publisher.stats();
     await h.command('run echo first');
     const run = await waitFor(() => h.core.db.prisma.workflowRun.findFirst({ orderBy: { number: 'desc' } }));
