@@ -82,6 +82,27 @@ async function create(overrides: Partial<NewRun> = {}) {
   return created;
 }
 
+/**
+ * Another process claims the run's first step under `lease`; this process's first pass, from
+ * the rows the run was created with, must then leave the step to it and call no provider.
+ */
+async function expectPassRefusedAfterClaimBy(lease: string, created: Awaited<ReturnType<typeof create>>) {
+  const now = new Date();
+  expect(
+    await engine.store.claimStep(created.steps[0]!, {
+      lease,
+      leaseExpiresAt: new Date(now.getTime() + 60_000),
+      startedAt: now,
+    }),
+  ).toBe(true);
+  await engine.executor.advance(created.run.id, created);
+  expect(openai.calls).toHaveLength(0);
+  expect(await engine.store.step(created.steps[0]!.id)).toMatchObject({
+    status: 'running',
+    leaseOwner: lease,
+  });
+}
+
 const counts = async () => ({
   runs: await db.prisma.workflowRun.count(),
   steps: await db.prisma.runStep.count(),
@@ -177,40 +198,14 @@ describe('the first pass from the rows the run was created with', () => {
     expect(await engine.store.moveRun(created.run.id, 'running', { actor: 'engine', from: ['queued'] })).toBe(
       true,
     );
-    const now = new Date();
-    expect(
-      await engine.store.claimStep(created.steps[0]!, {
-        lease: 'other-host:1~abcd',
-        leaseExpiresAt: new Date(now.getTime() + 60_000),
-        startedAt: now,
-      }),
-    ).toBe(true);
-    await engine.executor.advance(created.run.id, created);
-    expect(openai.calls).toHaveLength(0);
-    expect(await engine.store.step(created.steps[0]!.id)).toMatchObject({
-      status: 'running',
-      leaseOwner: 'other-host:1~abcd',
-    });
+    await expectPassRefusedAfterClaimBy('other-host:1~abcd', created);
   });
 
   it('a step claimed though its run still reads queued: the claim itself refuses it', async () => {
     const created = await create();
     // Only the step changed: this pass moves the run, and its claim (guarded by the step's
     // status and version) is what must miss.
-    const now = new Date();
-    expect(
-      await engine.store.claimStep(created.steps[0]!, {
-        lease: 'other-host:1~efgh',
-        leaseExpiresAt: new Date(now.getTime() + 60_000),
-        startedAt: now,
-      }),
-    ).toBe(true);
-    await engine.executor.advance(created.run.id, created);
-    expect(openai.calls).toHaveLength(0);
-    expect(await engine.store.step(created.steps[0]!.id)).toMatchObject({
-      status: 'running',
-      leaseOwner: 'other-host:1~efgh',
-    });
+    await expectPassRefusedAfterClaimBy('other-host:1~efgh', created);
   });
 
   it('when another process only moved the run, reads it again and runs each step once', async () => {
