@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
@@ -29,7 +29,10 @@ export async function writeEmbeddedSnapshot(): Promise<void> {
   const db = await openDatabase({ dataDir: 'memory' });
   try {
     await migrate(db);
-    writeFileSync(SNAPSHOT, Buffer.from(await (await db.dump!()).arrayBuffer()));
+    // Written aside and renamed: a suite started meanwhile in the same checkout reads a whole one.
+    const aside = `${SNAPSHOT}.${process.pid}.tmp`;
+    writeFileSync(aside, Buffer.from(await (await db.dump!()).arrayBuffer()));
+    renameSync(aside, SNAPSHOT);
   } finally {
     await db.close();
   }
