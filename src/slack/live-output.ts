@@ -285,10 +285,7 @@ export class LiveOutput {
       return;
     }
     // A stream is a reply in the run's thread: it needs the parent posted.
-    const threadTs = isSlackTs(row.threadTs)
-      ? row.threadTs
-      : ((await this.o.publisher.whenPosted(parentKey(live.runId), this.o.parentWaitMs ?? 15_000)) ??
-        (await this.postedElsewhere(live.runId)));
+    const threadTs = isSlackTs(row.threadTs) ? row.threadTs : await this.parentPosted(live.runId);
     live.threadTs = row.inThreadTs ?? threadTs;
     if (!live.threadTs) {
       live.mode = 'card';
@@ -305,10 +302,21 @@ export class LiveOutput {
     live.mode = 'stream';
   }
 
-  /** The parent's ts when another process posted it (this one was not asked to). */
-  private async postedElsewhere(runId: string): Promise<string | undefined> {
-    const row = await this.o.reads.runWithSteps(runId);
-    return row && isSlackTs(row.threadTs) ? row.threadTs : undefined;
+  /**
+   * The run's parent once posted, within parentWaitMs: by this process (its publisher, even
+   * before the renderer has asked for it) or by another, whose post is read from the run
+   * between waits of a second.
+   */
+  private async parentPosted(runId: string): Promise<string | undefined> {
+    const deadline = this.clock.now().getTime() + (this.o.parentWaitMs ?? 15_000);
+    for (;;) {
+      const left = deadline - this.clock.now().getTime();
+      const ts = await this.o.publisher.whenPosted(parentKey(runId), Math.max(0, Math.min(left, 1_000)));
+      if (ts) return ts;
+      const row = await this.o.reads.runWithSteps(runId);
+      if (row && isSlackTs(row.threadTs)) return row.threadTs;
+      if (this.closed || left <= 1_000) return undefined;
+    }
   }
 
   /**
