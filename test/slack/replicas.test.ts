@@ -176,7 +176,9 @@ describe('two processes on one database', () => {
           30_000,
           'the run recorded as pending by A',
         );
-        expect(frozen).toContain('chat.postMessage');
+        // The journal records a run when its messages are queued, which may be before the post is
+        // tried: wait for A's post to be on the wire (and never come back).
+        await waitFor(() => frozen.includes('chat.postMessage'), 30_000, "A's first post attempted");
         expect(stub.callsOf('chat.postMessage')).toHaveLength(0);
 
         // A is killed: no flush, no goodbye. 15 s later, B notices at its next heartbeat.
