@@ -117,6 +117,12 @@ export interface StepClaim {
    * claim made from rows read before the previous step ran.
    */
   unchangedSince?: number | undefined;
+  /**
+   * The run is still queued, created by this process a moment ago: move it to running in
+   * the same statement (guarded: only from queued), and count that as its running for the
+   * claim's guard. Its first pass then takes one round trip instead of two.
+   */
+  startsRun?: boolean | undefined;
 }
 
 /** A step's answer and its success attempt row (see RunStore.completeStep). */
@@ -138,9 +144,21 @@ export interface StepCompletion {
   costUsd: number | null;
   /** The run's workflow, for the cost metric. */
   workflow: string;
+  /**
+   * Every other step of the run is completed, as the execution knows them: the run is
+   * completed in the same statement too, if it is still running and the database agrees
+   * that no other step is left.
+   */
+  finishesRun?: boolean | undefined;
 }
 
-type ClaimRow = { step: { id: string }; claim: StepClaim };
+/** A completion saved: and whether it completed its run too (StepCompletion.finishesRun). */
+export interface StepSaved {
+  runCompleted: boolean;
+}
+
+type ClaimRow = { step: { id: string; runId: string }; claim: StepClaim };
+type ClaimResult = { claimed: boolean; runStarted: boolean };
 type CompletionRow = { step: { id: string; runId: string }; done: StepCompletion };
 
 /** What createRun wrote: the run and its steps in order, as a read would return them. */
@@ -227,23 +245,36 @@ const utc = (column: string) => `(${column}::timestamptz AT TIME ZONE 'UTC')`;
 // statement (batch.ts), each row still guarded as moveStep guards it. The completion and
 // its attempt row are one statement, so they commit together as the transaction did.
 const CLAIM_SQL = `
-UPDATE "RunStep" s SET "status" = ${stepState('running')}, "version" = s."version" + 1,
-  "leaseOwner" = v.lease, "leaseExpiresAt" = ${utc('v.lease_expires_at')},
-  "startedAt" = ${utc('v.started_at')}, "finishedAt" = NULL, "updatedAt" = ${utc('v.started_at')}
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
-  AS v(step_id, lease, lease_expires_at, started_at, unchanged_since)
-WHERE s."id" = v.step_id AND s."status" = ${stepState('pending')}
-  AND (v.unchanged_since IS NULL OR (s."version" = v.unchanged_since AND EXISTS (
-    SELECT 1 FROM "WorkflowRun" r WHERE r."id" = s."runId" AND r."status" = ${runState('running')})))
-RETURNING s."id" AS "id", s."leaseOwner" AS "lease"`;
+WITH v AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::boolean[])
+  AS v(step_id, lease, lease_expires_at, started_at, unchanged_since, run_id, starts_run)
+), started AS (
+  UPDATE "WorkflowRun" r SET "status" = ${runState('running')}, "version" = r."version" + 1,
+    "startedAt" = ${utc('v.started_at')}, "updatedAt" = ${utc('$8::text')}
+  FROM v
+  WHERE v.starts_run AND r."id" = v.run_id AND r."status" = ${runState('queued')}
+  RETURNING r."id"
+), claimed AS (
+  UPDATE "RunStep" s SET "status" = ${stepState('running')}, "version" = s."version" + 1,
+    "leaseOwner" = v.lease, "leaseExpiresAt" = ${utc('v.lease_expires_at')},
+    "startedAt" = ${utc('v.started_at')}, "finishedAt" = NULL, "updatedAt" = ${utc('v.started_at')}
+  FROM v
+  WHERE s."id" = v.step_id AND s."status" = ${stepState('pending')}
+    AND (v.unchanged_since IS NULL OR (s."version" = v.unchanged_since AND (
+      EXISTS (SELECT 1 FROM "WorkflowRun" r WHERE r."id" = s."runId" AND r."status" = ${runState('running')})
+      OR EXISTS (SELECT 1 FROM started WHERE started."id" = s."runId"))))
+  RETURNING s."id" AS "id", s."leaseOwner" AS "lease"
+)
+SELECT "id", "lease", NULL AS "runId" FROM claimed
+UNION ALL SELECT NULL, NULL, "id" FROM started`;
 
 const COMPLETE_SQL = `
 WITH v AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::int[], $9::int[], $10::int[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[],
-    $16::float8[])
+    $16::float8[], $17::boolean[])
   AS v(step_id, lease, output, provider, model, persona, finish_reason, latency_ms, attempts, input_tokens,
-    output_tokens, finished_at, attempt_id, run_id, started_at, cost_usd)
+    output_tokens, finished_at, attempt_id, run_id, started_at, cost_usd, finishes_run)
 ), moved AS (
   UPDATE "RunStep" s SET "status" = ${stepState('completed')}, "version" = s."version" + 1,
     "output" = v.output, "answeredProvider" = v.provider, "answeredModel" = v.model, "personaUsed" = v.persona,
@@ -261,8 +292,17 @@ WITH v AS (
     v.latency_ms, v.input_tokens, v.output_tokens, v.cost_usd, ${utc('v.started_at')}, ${utc('v.finished_at')}
   FROM v JOIN moved USING (attempt_id)
   RETURNING "id"
+), finished AS (
+  UPDATE "WorkflowRun" r SET "status" = ${runState('completed')}, "version" = r."version" + 1,
+    "finishedAt" = ${utc('v.finished_at')}, "updatedAt" = ${utc('$18::text')}
+  FROM v JOIN moved USING (attempt_id)
+  WHERE v.finishes_run AND r."id" = v.run_id AND r."status" = ${runState('running')}
+    AND NOT EXISTS (SELECT 1 FROM "RunStep" o
+      WHERE o."runId" = v.run_id AND o."id" <> v.step_id AND o."status" <> ${stepState('completed')})
+  RETURNING r."id"
 )
-SELECT attempt_id AS "attemptId" FROM moved`;
+SELECT m.attempt_id AS "attemptId", EXISTS (SELECT 1 FROM finished f WHERE f."id" = v.run_id) AS "runCompleted"
+FROM moved m JOIN v USING (attempt_id)`;
 
 // moveRun's guarded write: the status, a new version, and when it started or ended. updatedAt
 // is the process's time, as Prisma's @updatedAt; startedAt and finishedAt the store's clock.
@@ -320,9 +360,9 @@ SELECT "number" FROM run`;
  * together, and the event goes out after the commit.
  */
 export class RunStore {
-  private readonly claims = new Batcher<ClaimRow, boolean>((rows) => this.writeClaims(rows));
+  private readonly claims = new Batcher<ClaimRow, ClaimResult>((rows) => this.writeClaims(rows));
   // One refused row (a value the database rejects) must not fail the answers saved beside it.
-  private readonly completions = new Batcher<CompletionRow, boolean>(
+  private readonly completions = new Batcher<CompletionRow, StepSaved | false>(
     (rows) => this.writeCompletions(rows),
     200,
     (error) => !isTransientDbError(error),
@@ -437,7 +477,8 @@ export class RunStore {
    * `unchangedSince`, was edited or its run stopped running).
    */
   async claimStep(step: { id: string; runId: string }, claim: StepClaim, actor = 'engine'): Promise<boolean> {
-    const claimed = await this.claims.run({ step, claim });
+    const { claimed, runStarted } = await this.claims.run({ step, claim });
+    if (runStarted) this.events.safeEmit('run.changed', { runId: step.runId, to: 'running', actor });
     if (claimed) this.stepChanged(step, 'running', actor);
     return claimed;
   }
@@ -449,16 +490,23 @@ export class RunStore {
    * before its connection was lost; if its attempt row is there, it counts as this one.
    * `awaitApproval`: a gated step's answer goes to `awaiting_approval` instead, and its run
    * with it, in the same transaction (docs/control.md).
-   * False when the lease was lost. Raises attempt.recorded and step.changed once saved.
+   * `done.finishesRun`: the batched statement also completes the run when no other step is left
+   * (the answer says so); otherwise the run is left to the caller.
+   * False when the lease was lost. Raises attempt.recorded and step.changed once saved, then
+   * run.changed when the run was completed with it.
    */
   async completeStep(
     step: { id: string; runId: string },
     done: StepCompletion,
     options: { skips: SkippedCall[]; maybeDone: boolean; awaitApproval?: boolean },
-  ): Promise<boolean> {
+  ): Promise<StepSaved | false> {
     const to: StepStatus = options.awaitApproval ? 'awaiting_approval' : 'completed';
-    const saved =
-      (options.maybeDone && (await this.attemptExists(done.attemptId))) ||
+    const saved: StepSaved | false =
+      (options.maybeDone &&
+        (await this.attemptExists(done.attemptId)) && {
+          // An earlier try committed with its answer lost: it may have completed the run too.
+          runCompleted: done.finishesRun === true && (await this.runStatus(step.runId)) === 'completed',
+        }) ||
       (options.skips.length === 0 && !options.awaitApproval
         ? await this.completions.run({ step, done })
         : await this.prisma.$transaction(async (tx) => {
@@ -505,7 +553,7 @@ export class RunStore {
                 finishedAt: done.finishedAt,
               },
             });
-            return true;
+            return { runCompleted: false };
           }, RUN_TX_OPTIONS));
     if (!saved) return false;
     this.events.safeEmit('attempt.recorded', {
@@ -526,7 +574,8 @@ export class RunStore {
     this.stepChanged(step, to, 'engine');
     if (options.awaitApproval)
       this.events.safeEmit('run.changed', { runId: step.runId, to: 'awaiting_approval', actor: 'engine' });
-    return true;
+    if (saved.runCompleted) this.events.safeEmit('run.changed', { runId: step.runId, to: 'completed', actor: 'engine' });
+    return saved;
   }
 
   /** running → paused with the last error, guarded by the lease, with any breaker skips. */
@@ -1107,22 +1156,30 @@ export class RunStore {
     }, RUN_TX_OPTIONS);
   }
 
-  private async writeClaims(rows: ClaimRow[]): Promise<boolean[]> {
-    const won = await this.sql<{ id: string; lease: string }>(CLAIM_SQL, [
+  private async writeClaims(rows: ClaimRow[]): Promise<ClaimResult[]> {
+    const answer = await this.sql<{ id: string | null; lease: string | null; runId: string | null }>(CLAIM_SQL, [
       rows.map((r) => r.step.id),
       rows.map((r) => r.claim.lease),
       rows.map((r) => r.claim.leaseExpiresAt.toISOString()),
       rows.map((r) => r.claim.startedAt.toISOString()),
       rows.map((r) => r.claim.unchangedSince ?? null),
+      rows.map((r) => r.step.runId),
+      rows.map((r) => r.claim.startsRun === true),
+      new Date().toISOString(),
     ]);
     // Two claims of one step in one batch: the row holds one lease, and only its owner won.
-    const leases = new Set(won.map((w) => `${w.id} ${w.lease}`));
-    return rows.map((r) => leases.has(`${r.step.id} ${r.claim.lease}`));
+    const leases = new Set(answer.filter((a) => a.id !== null).map((a) => `${a.id} ${a.lease}`));
+    // A run is started once, told once: by the first of its claims that asked.
+    const started = new Set(answer.flatMap((a) => (a.runId === null ? [] : [a.runId])));
+    return rows.map((r) => {
+      const runStarted = r.claim.startsRun === true && started.delete(r.step.runId);
+      return { claimed: leases.has(`${r.step.id} ${r.claim.lease}`), runStarted };
+    });
   }
 
-  private async writeCompletions(rows: CompletionRow[]): Promise<boolean[]> {
+  private async writeCompletions(rows: CompletionRow[]): Promise<(StepSaved | false)[]> {
     const d = rows.map((r) => r.done);
-    const saved = await this.sql<{ attemptId: string }>(COMPLETE_SQL, [
+    const saved = await this.sql<{ attemptId: string; runCompleted: boolean }>(COMPLETE_SQL, [
       rows.map((r) => r.step.id),
       d.map((x) => x.lease),
       d.map((x) => storableText(x.output)),
@@ -1139,8 +1196,10 @@ export class RunStore {
       rows.map((r) => r.step.runId),
       d.map((x) => x.startedAt.toISOString()),
       d.map((x) => x.costUsd),
+      d.map((x) => x.finishesRun === true),
+      new Date().toISOString(),
     ]);
-    const ids = new Set(saved.map((s) => s.attemptId));
-    return d.map((x) => ids.has(x.attemptId));
+    const byAttempt = new Map(saved.map((s) => [s.attemptId, { runCompleted: s.runCompleted }]));
+    return d.map((x) => byAttempt.get(x.attemptId) ?? false);
   }
 }

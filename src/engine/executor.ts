@@ -93,9 +93,10 @@ export class Executor {
    * running (a pause or cancel since), and a claim that misses goes back to a fresh read.
    *
    * `handOff`, the rows this process has just created the run with, serves as the first
-   * read the same way: the run is moved from queued (guarded), and the first claim is
-   * guarded by the step's version and the run running; either missing means someone else
-   * got there first, and the loop reads the database.
+   * read the same way: the first claim also moves the run from queued, in the same
+   * statement (guarded), and is guarded by the step's version and the run running or just
+   * started by it; a miss means someone else got there first, and the loop reads the
+   * database. The last step's completion completes the run in its statement too.
    */
   async advance(runId: string, handOff?: RunHandOff): Promise<void> {
     const { store } = this.o;
@@ -104,6 +105,7 @@ export class Executor {
     let lostClaims = 0;
     while (!this.stopping) {
       let fresh = known === undefined;
+      let startsRun = false;
       let run: RunRow;
       let steps: RunStepRow[];
       if (known) {
@@ -112,10 +114,10 @@ export class Executor {
       } else if (handed) {
         const created = handed;
         handed = undefined;
-        if (
-          created.run.status !== 'queued' ||
-          !(await store.moveRun(runId, 'running', { actor: 'engine', from: ['queued'] }))
-        )
+        if (created.run.status !== 'queued') continue;
+        // The first claim starts the run; with no step to claim, the run is moved on its own.
+        startsRun = created.steps.find((s) => s.status !== 'completed')?.status === 'pending';
+        if (!startsRun && !(await store.moveRun(runId, 'running', { actor: 'engine', from: ['queued'] })))
           continue;
         run = { ...created.run, status: 'running' };
         steps = created.steps;
@@ -151,6 +153,7 @@ export class Executor {
           leaseExpiresAt: new Date(lease.expiresAt),
           startedAt: now,
           unchangedSince: fresh ? undefined : next.version,
+          startsRun,
         });
       } catch (error) {
         if (!isTransientDbError(error) || ++lostClaims > 3) throw error;
@@ -181,8 +184,10 @@ export class Executor {
         leaseOwner: lease.token,
         version: next.version + 1,
       };
-      const output = await this.execute(run, claimedStep, steps, lease);
-      if (output !== undefined) {
+      const saved = await this.execute(run, claimedStep, steps, lease);
+      if (saved?.runCompleted) return;
+      if (saved !== undefined) {
+        const { output } = saved;
         known = {
           run,
           steps: steps.map((s) => (s.id === next.id ? { ...claimedStep, status: 'completed', output } : s)),
@@ -212,13 +217,16 @@ export class Executor {
     this.inflight.get(stepId)?.controller.abort(new Interrupted('cancelled'));
   }
 
-  /** Runs one claimed step; returns its output when it completed and was saved. */
+  /**
+   * Runs one claimed step; returns its output when it completed and was saved, and whether
+   * its run was completed with it (the last step: every other one completed).
+   */
   private async execute(
     run: ExecutionRun,
     step: RunStepRow,
     steps: RunStepRow[],
     lease: StepLease,
-  ): Promise<string | undefined> {
+  ): Promise<{ output: string; runCompleted: boolean } | undefined> {
     const { store, logger } = this.o;
     const controller = new AbortController();
     const x: Execution = {
@@ -245,7 +253,8 @@ export class Executor {
       });
       const outcome = await this.walkChain(x, plan, prompt);
       if (outcome.ok) {
-        const saved = await this.outcomes.complete(x, plan, outcome);
+        const last = steps.every((s) => s.id === step.id || s.status === 'completed');
+        const saved = await this.outcomes.complete(x, plan, outcome, last);
         // A gated step's run now waits for approval: the loop reads it again and stops.
         return step.approval === null ? saved : undefined;
       }

@@ -93,9 +93,15 @@ export class OutcomeWriter {
   /**
    * The answer and its attempt row are saved in one transaction, guarded by our lease.
    * The output as stored when saved (by this call or by an earlier try whose commit was
-   * ambiguous); undefined when the lease was lost.
+   * ambiguous), and whether the run was completed with it (`finishesRun`: no other step is
+   * left, as the execution knows them); undefined when the lease was lost.
    */
-  async complete(x: Execution, plan: StepPlan, success: Success): Promise<string | undefined> {
+  async complete(
+    x: Execution,
+    plan: StepPlan,
+    success: Success,
+    finishesRun = false,
+  ): Promise<{ output: string; runCompleted: boolean } | undefined> {
     const { store } = this.o;
     const usage = success.result.usage;
     const done: StepCompletion = {
@@ -114,6 +120,7 @@ export class OutcomeWriter {
       startedAt: success.startedAt,
       costUsd: success.costUsd,
       workflow: x.run.workflowName,
+      finishesRun,
     };
     // A gated step's answer waits for a person (docs/control.md); the run waits with it.
     const awaitApproval = x.step.approval !== null && x.step.approval !== undefined;
@@ -133,7 +140,7 @@ export class OutcomeWriter {
       x.log.warn('step result discarded: the lease was lost before it could be saved');
       return undefined;
     }
-    return done.output;
+    return { output: done.output, runCompleted: saved.runCompleted };
   }
 
   async pause(x: Execution, last: PauseCause) {

@@ -241,3 +241,161 @@ describe('the first pass from the rows the run was created with', () => {
     expect((await engine.store.run(created.run.id))?.status).toBe('cancelled');
   });
 });
+
+/**
+ * The run's own two moves ride on statements the pass makes anyway: queued → running on the
+ * first claim, running → completed on the last step's completion. Each is as guarded as a
+ * move on its own (RunStore.moveRun), and told once.
+ */
+describe("the run's moves on its first claim and its last completion", () => {
+  const runEvents = () => {
+    const seen: string[] = [];
+    engine.events.on('run.changed', (e) => seen.push(`run ${e.to}`));
+    engine.events.on('step.changed', (e) => seen.push(`step ${e.to}`));
+    return seen;
+  };
+  const claimOf = (lease: string, extra: { startsRun?: boolean; unchangedSince?: number } = {}) => {
+    const now = new Date();
+    return { lease, leaseExpiresAt: new Date(now.getTime() + 60_000), startedAt: now, ...extra };
+  };
+  const completionOf = (lease: string, finishesRun: boolean) => ({
+    lease,
+    output: 'done',
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    persona: null,
+    finishReason: 'stop',
+    latencyMs: 5,
+    attempts: 1,
+    inputTokens: 1,
+    outputTokens: 1,
+    finishedAt: new Date(),
+    attemptId: crypto.randomUUID(),
+    startedAt: new Date(),
+    costUsd: null,
+    workflow: 'made',
+    finishesRun,
+  });
+
+  it('a first pass makes no statement of its own for the run: two a step, and the run ends completed', async () => {
+    const statements: string[] = [];
+    const counted = {
+      ...db,
+      query: ((sql, params) => {
+        statements.push(sql);
+        return db.query(sql, params);
+      }) as typeof db.query,
+    };
+    await engine.stop(0);
+    engine = createTestEngine(counted, [openai]);
+    const created = await create();
+    const seen = runEvents();
+    statements.length = 0;
+    await engine.executor.advance(created.run.id, created);
+    // Claim and completion for each of the two steps; no UPDATE of the run on its own.
+    expect(statements).toHaveLength(4);
+    expect(statements.filter((s) => /^\s*UPDATE "WorkflowRun"/.test(s))).toEqual([]);
+    expect(seen).toEqual([
+      'run running',
+      'step running',
+      'step completed',
+      'step running',
+      'step completed',
+      'run completed',
+    ]);
+    const run = await db.prisma.workflowRun.findUniqueOrThrow({ where: { id: created.run.id } });
+    expect(run).toMatchObject({ status: 'completed', version: created.run.version + 2 });
+    expect(run.startedAt).not.toBeNull();
+    expect(run.finishedAt).not.toBeNull();
+  });
+
+  it('a claim that starts a run cancelled meanwhile claims nothing and starts nothing', async () => {
+    const created = await create();
+    await engine.runs.cancelRun(created.run.id, 'U1');
+    const seen = runEvents();
+    const claim = claimOf('here:1~a', { startsRun: true, unchangedSince: created.steps[0]!.version });
+    expect(await engine.store.claimStep(created.steps[0]!, claim)).toBe(false);
+    expect(seen).toEqual([]);
+    expect((await engine.store.run(created.run.id))?.status).toBe('cancelled');
+    expect((await engine.store.step(created.steps[0]!.id))?.status).not.toBe('running');
+  });
+
+  it('two claims starting one run in one statement: one wins the step, the run starts once', async () => {
+    const created = await create();
+    const seen = runEvents();
+    const version = created.steps[0]!.version;
+    const results = await Promise.all(
+      ['here:1~a', 'there:1~b'].map((lease) =>
+        engine.store.claimStep(
+          created.steps[0]!,
+          claimOf(lease, { startsRun: true, unchangedSince: version }),
+        ),
+      ),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(seen).toEqual(['run running', 'step running']);
+    expect((await engine.store.run(created.run.id))?.status).toBe('running');
+  });
+
+  it('a last completion leaves the run running when the database still has a step to do', async () => {
+    const created = await create();
+    expect(
+      await engine.store.claimStep(
+        created.steps[0]!,
+        claimOf('here:1~a', { startsRun: true, unchangedSince: 0 }),
+      ),
+    ).toBe(true);
+    const seen = runEvents();
+    // The execution believes it holds the last step; the database knows step two is pending.
+    const saved = await engine.store.completeStep(created.steps[0]!, completionOf('here:1~a', true), {
+      skips: [],
+      maybeDone: false,
+    });
+    expect(saved).toEqual({ runCompleted: false });
+    expect(seen).toEqual(['step completed']);
+    expect((await engine.store.run(created.run.id))?.status).toBe('running');
+  });
+
+  it('a last completion of a run paused meanwhile saves the answer and leaves the run paused', async () => {
+    const created = await create({ steps: [plainStep('one', 'first {{input}}')] });
+    expect(
+      await engine.store.claimStep(
+        created.steps[0]!,
+        claimOf('here:1~a', { startsRun: true, unchangedSince: 0 }),
+      ),
+    ).toBe(true);
+    expect(await engine.store.moveRun(created.run.id, 'paused', { actor: 'engine', from: ['running'] })).toBe(
+      true,
+    );
+    const saved = await engine.store.completeStep(created.steps[0]!, completionOf('here:1~a', true), {
+      skips: [],
+      maybeDone: false,
+    });
+    expect(saved).toEqual({ runCompleted: false });
+    expect((await engine.store.step(created.steps[0]!.id))?.status).toBe('completed');
+    expect((await engine.store.run(created.run.id))?.status).toBe('paused');
+  });
+
+  it('a completion tried again after its commit was lost reports the run it completed, and tells it', async () => {
+    const created = await create({ steps: [plainStep('one', 'first {{input}}')] });
+    expect(
+      await engine.store.claimStep(
+        created.steps[0]!,
+        claimOf('here:1~a', { startsRun: true, unchangedSince: 0 }),
+      ),
+    ).toBe(true);
+    const done = completionOf('here:1~a', true);
+    // The first try committed (the run with it), its answer lost on the way back.
+    expect(await engine.store.completeStep(created.steps[0]!, done, { skips: [], maybeDone: false })).toEqual(
+      {
+        runCompleted: true,
+      },
+    );
+    const seen = runEvents();
+    expect(await engine.store.completeStep(created.steps[0]!, done, { skips: [], maybeDone: true })).toEqual({
+      runCompleted: true,
+    });
+    expect(seen).toEqual(['step completed', 'run completed']);
+    expect((await engine.store.run(created.run.id))?.status).toBe('completed');
+  });
+});
