@@ -574,7 +574,8 @@ export class RunStore {
     this.stepChanged(step, to, 'engine');
     if (options.awaitApproval)
       this.events.safeEmit('run.changed', { runId: step.runId, to: 'awaiting_approval', actor: 'engine' });
-    if (saved.runCompleted) this.events.safeEmit('run.changed', { runId: step.runId, to: 'completed', actor: 'engine' });
+    if (saved.runCompleted)
+      this.events.safeEmit('run.changed', { runId: step.runId, to: 'completed', actor: 'engine' });
     return saved;
   }
 
@@ -1157,16 +1158,19 @@ export class RunStore {
   }
 
   private async writeClaims(rows: ClaimRow[]): Promise<ClaimResult[]> {
-    const answer = await this.sql<{ id: string | null; lease: string | null; runId: string | null }>(CLAIM_SQL, [
-      rows.map((r) => r.step.id),
-      rows.map((r) => r.claim.lease),
-      rows.map((r) => r.claim.leaseExpiresAt.toISOString()),
-      rows.map((r) => r.claim.startedAt.toISOString()),
-      rows.map((r) => r.claim.unchangedSince ?? null),
-      rows.map((r) => r.step.runId),
-      rows.map((r) => r.claim.startsRun === true),
-      new Date().toISOString(),
-    ]);
+    const answer = await this.sql<{ id: string | null; lease: string | null; runId: string | null }>(
+      CLAIM_SQL,
+      [
+        rows.map((r) => r.step.id),
+        rows.map((r) => r.claim.lease),
+        rows.map((r) => r.claim.leaseExpiresAt.toISOString()),
+        rows.map((r) => r.claim.startedAt.toISOString()),
+        rows.map((r) => r.claim.unchangedSince ?? null),
+        rows.map((r) => r.step.runId),
+        rows.map((r) => r.claim.startsRun === true),
+        new Date().toISOString(),
+      ],
+    );
     // Two claims of one step in one batch: the row holds one lease, and only its owner won.
     const leases = new Set(answer.filter((a) => a.id !== null).map((a) => `${a.id} ${a.lease}`));
     // A run is started once, told once: by the first of its claims that asked.
