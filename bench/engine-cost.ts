@@ -8,9 +8,10 @@ import { writeWorkflowsDir } from './workflows.js';
 
 /**
  * `npx tsx bench/engine-cost.ts [--runs 1,50] [--databases postgres,embedded] [--repeat 2]
- * [--postgres <admin url>]`: the engine's own cost only (BENCHMARKS.md, "the engine's
+ * [--seconds 6] [--postgres <admin url>]`: the engine's own cost only (BENCHMARKS.md, "the engine's
  * cost"), without starting the bot: the engine phase's child (bench/engine-child.ts, the
- * same inputs as `npm run bench`: a provider that answers in 200 ms, 6 s in flight) once per
+ * same inputs as `npm run bench`: a provider that answers in 200 ms, 6 s in flight, or
+ * `--seconds` for a longer window that spreads the process's fixed cost thinner) once per
  * database, size and repeat, each in a fresh process. One line a measurement: CPU per step,
  * in-flight overhead, memory held per run in flight, and the load average around it (the
  * machine may be shared). To compare with an older commit, copy this file into its checkout
@@ -36,13 +37,15 @@ async function main(args: string[]): Promise<void> {
   const sizes = (flag(args, '--runs') ?? '1,50').split(',').map(Number);
   const kinds = (flag(args, '--databases') ?? 'postgres,embedded').split(',') as ('postgres' | 'embedded')[];
   const repeat = Number(flag(args, '--repeat') ?? 1);
+  const seconds = Number(flag(args, '--seconds') ?? 6);
+  if (!(seconds > 0)) throw new Error('--seconds takes a number of seconds above 0');
   const adminUrl =
     flag(args, '--postgres') ?? process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
   if (kinds.includes('postgres') && !(await postgresReachable(adminUrl)))
     throw new Error(`PostgreSQL not reachable at ${adminUrl}`);
   const workflowsDir = writeWorkflowsDir();
   try {
-    await measure(sizes, kinds, repeat, adminUrl, workflowsDir);
+    await measure(sizes, kinds, repeat, seconds, adminUrl, workflowsDir);
   } finally {
     rmSync(workflowsDir, { recursive: true, force: true });
   }
@@ -52,6 +55,7 @@ async function measure(
   sizes: number[],
   kinds: ('postgres' | 'embedded')[],
   repeat: number,
+  seconds: number,
   adminUrl: string,
   workflowsDir: string,
 ): Promise<void> {
@@ -67,7 +71,7 @@ async function measure(
             sizes: [runs],
             latencyMs: 200,
             workflowsDir,
-            steadySeconds: 6,
+            steadySeconds: seconds,
             timeoutMs: 45_000,
             log: () => {},
           });

@@ -11,6 +11,7 @@ import { readSnapshot } from '../engine/snapshot.js';
 import type { Logger } from '../logging.js';
 import type { Publisher } from './publisher.js';
 import { parentKey } from './renderer.js';
+import { whenParentPosted } from './run-parent.js';
 import type { LoadedRun, RunViews } from './run-views.js';
 import { alternativesFor, cheaperAlternatives, isSlackTs } from './view-model.js';
 import { type Block, context, section } from './views/blocks.js';
@@ -289,7 +290,11 @@ export class FailureAlerts {
   private async threadTs(loaded: LoadedRun): Promise<string | undefined> {
     if (isSlackTs(loaded.row.threadTs)) return loaded.row.threadTs;
     if (!loaded.row.channelId) return undefined;
-    return this.o.publisher.whenPosted(parentKey(loaded.row.id), this.o.parentWaitMs ?? 15_000);
+    return whenParentPosted(
+      { publisher: this.o.publisher, readThread: (runId) => this.o.stores.reads.thread(runId) },
+      loaded.row.id,
+      this.o.parentWaitMs ?? 15_000,
+    );
   }
 
   private async permalink(channel: string, ts: string, runId: string): Promise<string | undefined> {

@@ -5,6 +5,7 @@ import { readSnapshot } from '../engine/snapshot.js';
 import type { Logger } from '../logging.js';
 import type { Publisher } from './publisher.js';
 import { parentKey } from './renderer.js';
+import { whenParentPosted } from './run-parent.js';
 import type { RunViews } from './run-views.js';
 import { isSlackTs } from './view-model.js';
 import {
@@ -167,16 +168,15 @@ export class ControlNotices {
 
   /** Where the new run's parent message went, once posted (bounded wait). */
   private async newThread(runId: string): Promise<{ channel: string; ts: string } | undefined> {
-    const deadline = Date.now() + (this.o.parentWaitMs ?? 15_000);
-    while (Date.now() < deadline) {
-      const row = await this.o.stores.reads.thread(runId);
-      if (row?.channelId && isSlackTs(row.threadTs)) return { channel: row.channelId, ts: row.threadTs };
-      if (this.o.publisher.has(parentKey(runId))) {
-        const ts = await this.o.publisher.whenPosted(parentKey(runId), Math.max(0, deadline - Date.now()));
-        if (ts && row?.channelId) return { channel: row.channelId, ts };
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return undefined;
+    const row = await this.o.stores.reads.thread(runId);
+    if (!row?.channelId) return undefined;
+    const ts = isSlackTs(row.threadTs)
+      ? row.threadTs
+      : await whenParentPosted(
+          { publisher: this.o.publisher, readThread: (id) => this.o.stores.reads.thread(id) },
+          runId,
+          this.o.parentWaitMs ?? 15_000,
+        );
+    return ts ? { channel: row.channelId, ts } : undefined;
   }
 }

@@ -7,7 +7,7 @@ import type { RunStore } from '../db/run-store.js';
 import type { Logger } from '../logging.js';
 import { classify, type Publisher } from './publisher.js';
 import type { RateLimits } from './rate-limit.js';
-import { parentKey } from './renderer.js';
+import { whenParentPosted } from './run-parent.js';
 import { isSlackTs } from './view-model.js';
 
 /**
@@ -66,7 +66,7 @@ export interface LiveOutputOptions {
   publisher: Publisher;
   store: Pick<RunStore, 'swapLiveTs' | 'takeLiveTs'>;
   /** The run's channel, thread, starter and steps (one light read per stream). */
-  reads: Pick<RunReads, 'runWithSteps'>;
+  reads: Pick<RunReads, 'runWithSteps' | 'thread'>;
   /** Redraws a run's messages (card mode). */
   redraw: (runId: string) => void;
   logger: Logger;
@@ -285,7 +285,18 @@ export class LiveOutput {
       return;
     }
     // A stream is a reply in the run's thread: it needs the parent posted.
-    const threadTs = isSlackTs(row.threadTs) ? row.threadTs : await this.parentPosted(live.runId);
+    const threadTs = isSlackTs(row.threadTs)
+      ? row.threadTs
+      : await whenParentPosted(
+          {
+            publisher: this.o.publisher,
+            readThread: (runId) => this.o.reads.thread(runId),
+            clock: this.clock,
+            closed: () => this.closed,
+          },
+          live.runId,
+          this.o.parentWaitMs ?? 15_000,
+        );
     live.threadTs = row.inThreadTs ?? threadTs;
     if (!live.threadTs) {
       live.mode = 'card';
@@ -300,23 +311,6 @@ export class LiveOutput {
       }
     }
     live.mode = 'stream';
-  }
-
-  /**
-   * The run's parent once posted, within parentWaitMs: by this process (its publisher, even
-   * before the renderer has asked for it) or by another, whose post is read from the run
-   * between waits of a second.
-   */
-  private async parentPosted(runId: string): Promise<string | undefined> {
-    const deadline = this.clock.now().getTime() + (this.o.parentWaitMs ?? 15_000);
-    for (;;) {
-      const left = deadline - this.clock.now().getTime();
-      const ts = await this.o.publisher.whenPosted(parentKey(runId), Math.max(0, Math.min(left, 1_000)));
-      if (ts) return ts;
-      const row = await this.o.reads.runWithSteps(runId);
-      if (row && isSlackTs(row.threadTs)) return row.threadTs;
-      if (this.closed || left <= 1_000) return undefined;
-    }
   }
 
   /**

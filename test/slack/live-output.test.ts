@@ -61,6 +61,7 @@ function setup(steps: string[]) {
         startedBy: 'U0ALICE',
         steps: steps.map((id, position) => ({ id, name: id, position, status: 'running' })),
       })) as never,
+      thread: (async () => ({ channelId: 'C0RUNS', threadTs: '1700000000.000001' })) as never,
     },
   });
   live.attach(events);
