@@ -150,11 +150,18 @@ export interface StepCompletion {
    * that no other step is left.
    */
   finishesRun?: boolean | undefined;
+  /**
+   * The run's next step, to be claimed in the same statement if the completion is saved: the
+   * claim is as guarded as claimStep's with `unchangedSince` (pending, the version the
+   * execution read, the run running). One round trip a step instead of two.
+   */
+  claimNext?: { stepId: string; claim: StepClaim & { unchangedSince: number } } | undefined;
 }
 
-/** A completion saved: and whether it completed its run too (StepCompletion.finishesRun). */
+/** A completion saved: whether it completed its run, and whether it claimed the next step. */
 export interface StepSaved {
   runCompleted: boolean;
+  nextClaimed: boolean;
 }
 
 type ClaimRow = { step: { id: string; runId: string }; claim: StepClaim };
@@ -272,9 +279,10 @@ const COMPLETE_SQL = `
 WITH v AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::int[], $9::int[], $10::int[], $11::int[], $12::text[], $13::text[], $14::text[], $15::text[],
-    $16::float8[], $17::boolean[])
+    $16::float8[], $17::boolean[], $19::text[], $20::text[], $21::text[], $22::text[], $23::int[])
   AS v(step_id, lease, output, provider, model, persona, finish_reason, latency_ms, attempts, input_tokens,
-    output_tokens, finished_at, attempt_id, run_id, started_at, cost_usd, finishes_run)
+    output_tokens, finished_at, attempt_id, run_id, started_at, cost_usd, finishes_run, next_step_id, next_lease,
+    next_lease_expires_at, next_started_at, next_version)
 ), moved AS (
   UPDATE "RunStep" s SET "status" = ${stepState('completed')}, "version" = s."version" + 1,
     "output" = v.output, "answeredProvider" = v.provider, "answeredModel" = v.model, "personaUsed" = v.persona,
@@ -300,8 +308,19 @@ WITH v AS (
     AND NOT EXISTS (SELECT 1 FROM "RunStep" o
       WHERE o."runId" = v.run_id AND o."id" <> v.step_id AND o."status" <> ${stepState('completed')})
   RETURNING r."id"
+), next_claimed AS (
+  UPDATE "RunStep" s SET "status" = ${stepState('running')}, "version" = s."version" + 1,
+    "leaseOwner" = v.next_lease, "leaseExpiresAt" = ${utc('v.next_lease_expires_at')},
+    "startedAt" = ${utc('v.next_started_at')}, "finishedAt" = NULL, "updatedAt" = ${utc('v.next_started_at')}
+  FROM v JOIN moved USING (attempt_id)
+  WHERE v.next_step_id IS NOT NULL AND s."id" = v.next_step_id AND s."status" = ${stepState('pending')}
+    AND s."version" = v.next_version
+    AND EXISTS (SELECT 1 FROM "WorkflowRun" r WHERE r."id" = s."runId" AND r."status" = ${runState('running')})
+  RETURNING s."id", s."leaseOwner"
 )
-SELECT m.attempt_id AS "attemptId", EXISTS (SELECT 1 FROM finished f WHERE f."id" = v.run_id) AS "runCompleted"
+SELECT m.attempt_id AS "attemptId", EXISTS (SELECT 1 FROM finished f WHERE f."id" = v.run_id) AS "runCompleted",
+  EXISTS (SELECT 1 FROM next_claimed n WHERE n."id" = v.next_step_id AND n."leaseOwner" = v.next_lease)
+    AS "nextClaimed"
 FROM moved m JOIN v USING (attempt_id)`;
 
 // moveRun's guarded write: the status, a new version, and when it started or ended. updatedAt
@@ -504,8 +523,10 @@ export class RunStore {
     const saved: StepSaved | false =
       (options.maybeDone &&
         (await this.attemptExists(done.attemptId)) && {
-          // An earlier try committed with its answer lost: it may have completed the run too.
+          // An earlier try committed with its answer lost: it may have completed the run, or
+          // claimed the next step, too.
           runCompleted: done.finishesRun === true && (await this.runStatus(step.runId)) === 'completed',
+          nextClaimed: done.claimNext !== undefined && (await this.holdsLease(done.claimNext)),
         }) ||
       (options.skips.length === 0 && !options.awaitApproval
         ? await this.completions.run({ step, done })
@@ -553,7 +574,7 @@ export class RunStore {
                 finishedAt: done.finishedAt,
               },
             });
-            return { runCompleted: false };
+            return { runCompleted: false, nextClaimed: false };
           }, RUN_TX_OPTIONS));
     if (!saved) return false;
     this.events.safeEmit('attempt.recorded', {
@@ -576,6 +597,8 @@ export class RunStore {
       this.events.safeEmit('run.changed', { runId: step.runId, to: 'awaiting_approval', actor: 'engine' });
     if (saved.runCompleted)
       this.events.safeEmit('run.changed', { runId: step.runId, to: 'completed', actor: 'engine' });
+    if (saved.nextClaimed && done.claimNext)
+      this.stepChanged({ id: done.claimNext.stepId, runId: step.runId }, 'running', 'engine');
     return saved;
   }
 
@@ -1113,6 +1136,15 @@ export class RunStore {
     this.events.safeEmit('step.changed', { runId: step.runId, stepId: step.id, to, actor });
   }
 
+  /** The step is running under this claim's lease. */
+  private async holdsLease(next: { stepId: string; claim: StepClaim }): Promise<boolean> {
+    const row = await this.prisma.runStep.findUnique({
+      where: { id: next.stepId },
+      select: { status: true, leaseOwner: true },
+    });
+    return row?.status === 'running' && row.leaseOwner === next.claim.lease;
+  }
+
   private async attemptExists(id: string): Promise<boolean> {
     return (await this.prisma.stepAttempt.findUnique({ where: { id }, select: { id: true } })) !== null;
   }
@@ -1183,27 +1215,37 @@ export class RunStore {
 
   private async writeCompletions(rows: CompletionRow[]): Promise<(StepSaved | false)[]> {
     const d = rows.map((r) => r.done);
-    const saved = await this.sql<{ attemptId: string; runCompleted: boolean }>(COMPLETE_SQL, [
-      rows.map((r) => r.step.id),
-      d.map((x) => x.lease),
-      d.map((x) => storableText(x.output)),
-      d.map((x) => x.provider),
-      d.map((x) => x.model),
-      d.map((x) => x.persona),
-      d.map((x) => x.finishReason),
-      d.map((x) => x.latencyMs),
-      d.map((x) => x.attempts),
-      d.map((x) => x.inputTokens),
-      d.map((x) => x.outputTokens),
-      d.map((x) => x.finishedAt.toISOString()),
-      d.map((x) => x.attemptId),
-      rows.map((r) => r.step.runId),
-      d.map((x) => x.startedAt.toISOString()),
-      d.map((x) => x.costUsd),
-      d.map((x) => x.finishesRun === true),
-      new Date().toISOString(),
-    ]);
-    const byAttempt = new Map(saved.map((s) => [s.attemptId, { runCompleted: s.runCompleted }]));
+    const saved = await this.sql<{ attemptId: string; runCompleted: boolean; nextClaimed: boolean }>(
+      COMPLETE_SQL,
+      [
+        rows.map((r) => r.step.id),
+        d.map((x) => x.lease),
+        d.map((x) => storableText(x.output)),
+        d.map((x) => x.provider),
+        d.map((x) => x.model),
+        d.map((x) => x.persona),
+        d.map((x) => x.finishReason),
+        d.map((x) => x.latencyMs),
+        d.map((x) => x.attempts),
+        d.map((x) => x.inputTokens),
+        d.map((x) => x.outputTokens),
+        d.map((x) => x.finishedAt.toISOString()),
+        d.map((x) => x.attemptId),
+        rows.map((r) => r.step.runId),
+        d.map((x) => x.startedAt.toISOString()),
+        d.map((x) => x.costUsd),
+        d.map((x) => x.finishesRun === true),
+        new Date().toISOString(),
+        d.map((x) => x.claimNext?.stepId ?? null),
+        d.map((x) => x.claimNext?.claim.lease ?? null),
+        d.map((x) => x.claimNext?.claim.leaseExpiresAt.toISOString() ?? null),
+        d.map((x) => x.claimNext?.claim.startedAt.toISOString() ?? null),
+        d.map((x) => x.claimNext?.claim.unchangedSince ?? null),
+      ],
+    );
+    const byAttempt = new Map(
+      saved.map((s) => [s.attemptId, { runCompleted: s.runCompleted, nextClaimed: s.nextClaimed }]),
+    );
     return d.map((x) => byAttempt.get(x.attemptId) ?? false);
   }
 }

@@ -96,13 +96,16 @@ export class Executor {
    * read the same way: the first claim also moves the run from queued, in the same
    * statement (guarded), and is guarded by the step's version and the run running or just
    * started by it; a miss means someone else got there first, and the loop reads the
-   * database. The last step's completion completes the run in its statement too.
+   * database. A step's completion claims the next step in its statement (as guarded as the
+   * claim it replaces), and the last step's completion completes the run.
    */
   async advance(runId: string, handOff?: RunHandOff): Promise<void> {
     const { store } = this.o;
     let known: { run: RunRow; steps: RunStepRow[] } | undefined;
     let handed = handOff;
     let lostClaims = 0;
+    /** The next step, claimed with the previous one's completion. */
+    let preclaimed: { stepId: string; lease: StepLease } | undefined;
     while (!this.stopping) {
       let fresh = known === undefined;
       let startsRun = false;
@@ -145,35 +148,28 @@ export class Executor {
       }
       if (next.status !== 'pending') return; // running elsewhere, or cancelled/skipped
       const now = store.clock.now();
-      const lease = new StepLease(this.o.owner, this.o.leaseMs, now.getTime());
-      let claimed: boolean;
-      try {
-        claimed = await store.claimStep(next, {
-          lease: lease.token,
-          leaseExpiresAt: new Date(lease.expiresAt),
-          startedAt: now,
-          unchangedSince: fresh ? undefined : next.version,
-          startsRun,
-        });
-      } catch (error) {
-        if (!isTransientDbError(error) || ++lostClaims > 3) throw error;
-        // The connection went while claiming: the claim may have committed with its answer
-        // lost, leaving the step `running` under a lease no execution holds. Hand it back as
-        // soon as the database answers (guarded by this claim's token), then read again,
-        // rather than leave the step to wait out its lease.
-        await persist(
-          lease,
-          () =>
-            store.moveStep(next, 'pending', {
-              actor: 'engine',
-              from: ['running'],
-              where: { leaseOwner: lease.token },
-              data: { leaseOwner: null, leaseExpiresAt: null },
-            }),
-          { clock: store.clock },
-        );
-        continue;
-      }
+      const ready = preclaimed?.stepId === next.id ? preclaimed.lease : undefined;
+      preclaimed = undefined;
+      const lease = ready ?? new StepLease(this.o.owner, this.o.leaseMs, now.getTime());
+      let claimed = ready !== undefined;
+      if (!ready)
+        try {
+          claimed = await store.claimStep(next, {
+            lease: lease.token,
+            leaseExpiresAt: new Date(lease.expiresAt),
+            startedAt: now,
+            unchangedSince: fresh ? undefined : next.version,
+            startsRun,
+          });
+        } catch (error) {
+          if (!isTransientDbError(error) || ++lostClaims > 3) throw error;
+          // The connection went while claiming: the claim may have committed with its answer
+          // lost, leaving the step `running` under a lease no execution holds. Hand it back as
+          // soon as the database answers (guarded by this claim's token), then read again,
+          // rather than leave the step to wait out its lease.
+          await this.handBack(next, lease);
+          continue;
+        }
       if (!claimed) {
         if (fresh) return; // another worker took it
         continue; // something changed since our read: read again
@@ -192,8 +188,35 @@ export class Executor {
           run,
           steps: steps.map((s) => (s.id === next.id ? { ...claimedStep, status: 'completed', output } : s)),
         };
+        preclaimed = saved.next;
       }
     }
+    // Stopped between a completion and the step it claimed: that step goes back at once.
+    if (preclaimed) {
+      const { stepId, lease } = preclaimed;
+      await this.handBack({ id: stepId, runId }, lease).catch(() => {
+        // The database is away: the step waits out its lease, then recovery hands it back.
+      });
+    }
+  }
+
+  /**
+   * A claim no execution will work on goes back to pending (guarded by its lease token), as
+   * soon as the database answers, rather than wait out its lease.
+   */
+  private handBack(step: { id: string; runId: string }, lease: StepLease): Promise<boolean> {
+    const { store } = this.o;
+    return persist(
+      lease,
+      () =>
+        store.moveStep(step, 'pending', {
+          actor: 'engine',
+          from: ['running'],
+          where: { leaseOwner: lease.token },
+          data: { leaseOwner: null, leaseExpiresAt: null },
+        }),
+      { clock: store.clock },
+    );
   }
 
   /** Takes work again after a stop (the engine restarts without a new process). */
@@ -218,15 +241,19 @@ export class Executor {
   }
 
   /**
-   * Runs one claimed step; returns its output when it completed and was saved, and whether
-   * its run was completed with it (the last step: every other one completed).
+   * Runs one claimed step; returns its output when it completed and was saved, whether its
+   * run was completed with it (the last step: every other one completed), and the next step
+   * if it was claimed with it, under the lease returned.
    */
   private async execute(
     run: ExecutionRun,
     step: RunStepRow,
     steps: RunStepRow[],
     lease: StepLease,
-  ): Promise<{ output: string; runCompleted: boolean } | undefined> {
+  ): Promise<
+    | { output: string; runCompleted: boolean; next: { stepId: string; lease: StepLease } | undefined }
+    | undefined
+  > {
     const { store, logger } = this.o;
     const controller = new AbortController();
     const x: Execution = {
@@ -253,10 +280,37 @@ export class Executor {
       });
       const outcome = await this.walkChain(x, plan, prompt);
       if (outcome.ok) {
-        const last = steps.every((s) => s.id === step.id || s.status === 'completed');
-        const saved = await this.outcomes.complete(x, plan, outcome, last);
         // A gated step's run now waits for approval: the loop reads it again and stops.
-        return step.approval === null ? saved : undefined;
+        if (step.approval !== null) {
+          await this.outcomes.complete(x, plan, outcome);
+          return undefined;
+        }
+        const after = steps.find((s) => s.id !== step.id && s.status !== 'completed');
+        const nextLease =
+          after?.status === 'pending' && !this.stopping
+            ? new StepLease(this.o.owner, this.o.leaseMs, this.now())
+            : undefined;
+        const saved = await this.outcomes.complete(x, plan, outcome, {
+          finishesRun: after === undefined,
+          claimNext:
+            after && nextLease
+              ? {
+                  stepId: after.id,
+                  claim: {
+                    lease: nextLease.token,
+                    leaseExpiresAt: new Date(nextLease.expiresAt),
+                    startedAt: store.clock.now(),
+                    unchangedSince: after.version,
+                  },
+                }
+              : undefined,
+        });
+        if (!saved) return undefined;
+        return {
+          output: saved.output,
+          runCompleted: saved.runCompleted,
+          next: after && nextLease && saved.nextClaimed ? { stepId: after.id, lease: nextLease } : undefined,
+        };
       }
       await this.outcomes.pause(x, outcome.error);
       return undefined;

@@ -4,7 +4,14 @@ import { CIRCUIT_OPEN } from '../core/error-kinds.js';
 import type { GenerateResult, ProviderError } from '../core/provider-spec.js';
 import { cutToBytes, kilobytes, storableText, utf8Bytes } from '../core/text-size.js';
 import type { ModelRef } from '../core/workflow-definition.js';
-import type { FailedCall, RunStepRow, RunStore, SkippedCall, StepCompletion } from '../db/run-store.js';
+import type {
+  FailedCall,
+  RunStepRow,
+  RunStore,
+  SkippedCall,
+  StepCompletion,
+  StepSaved,
+} from '../db/run-store.js';
 import type { Logger } from '../logging.js';
 import { Interrupted, OUTCOME_HOLD_MS, type PersistOptions, persist, type StepLease } from './lease.js';
 import type { StepPlan } from './plan.js';
@@ -93,15 +100,16 @@ export class OutcomeWriter {
   /**
    * The answer and its attempt row are saved in one transaction, guarded by our lease.
    * The output as stored when saved (by this call or by an earlier try whose commit was
-   * ambiguous), and whether the run was completed with it (`finishesRun`: no other step is
-   * left, as the execution knows them); undefined when the lease was lost.
+   * ambiguous), whether the run was completed with it (`finishesRun`: no other step is
+   * left, as the execution knows them) and whether `claimNext` was claimed with it;
+   * undefined when the lease was lost.
    */
   async complete(
     x: Execution,
     plan: StepPlan,
     success: Success,
-    finishesRun = false,
-  ): Promise<{ output: string; runCompleted: boolean } | undefined> {
+    then: { finishesRun: boolean; claimNext?: StepCompletion['claimNext'] } = { finishesRun: false },
+  ): Promise<({ output: string } & StepSaved) | undefined> {
     const { store } = this.o;
     const usage = success.result.usage;
     const done: StepCompletion = {
@@ -120,7 +128,8 @@ export class OutcomeWriter {
       startedAt: success.startedAt,
       costUsd: success.costUsd,
       workflow: x.run.workflowName,
-      finishesRun,
+      finishesRun: then.finishesRun,
+      claimNext: then.claimNext,
     };
     // A gated step's answer waits for a person (docs/control.md); the run waits with it.
     const awaitApproval = x.step.approval !== null && x.step.approval !== undefined;
@@ -140,7 +149,7 @@ export class OutcomeWriter {
       x.log.warn('step result discarded: the lease was lost before it could be saved');
       return undefined;
     }
-    return { output: done.output, runCompleted: saved.runCompleted };
+    return { output: done.output, ...saved };
   }
 
   async pause(x: Execution, last: PauseCause) {

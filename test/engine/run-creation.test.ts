@@ -103,6 +103,22 @@ async function expectPassRefusedAfterClaimBy(lease: string, created: Awaited<Ret
   });
 }
 
+/** The engine on a database whose driver statements are seen (and may be acted on) first. */
+const withStatementsSeen = async (onStatement: (sql: string) => void = () => {}) => {
+  const statements: string[] = [];
+  const seenDb = {
+    ...db,
+    query: ((sql, params) => {
+      statements.push(sql);
+      onStatement(sql);
+      return db.query(sql, params);
+    }) as typeof db.query,
+  };
+  await engine.stop(0);
+  engine = createTestEngine(seenDb, [openai]);
+  return statements;
+};
+
 const counts = async () => ({
   runs: await db.prisma.workflowRun.count(),
   steps: await db.prisma.runStep.count(),
@@ -243,9 +259,10 @@ describe('the first pass from the rows the run was created with', () => {
 });
 
 /**
- * The run's own two moves ride on statements the pass makes anyway: queued → running on the
- * first claim, running → completed on the last step's completion. Each is as guarded as a
- * move on its own (RunStore.moveRun), and told once.
+ * The run's own two moves and its later claims ride on statements the pass makes anyway:
+ * queued → running on the first claim, each next step's claim on the completion before it,
+ * running → completed on the last step's completion. Each is as guarded as a statement on its
+ * own (RunStore.moveRun, claimStep), and told once.
  */
 describe("the run's moves on its first claim and its last completion", () => {
   const runEvents = () => {
@@ -277,23 +294,15 @@ describe("the run's moves on its first claim and its last completion", () => {
     finishesRun,
   });
 
-  it('a first pass makes no statement of its own for the run: two a step, and the run ends completed', async () => {
-    const statements: string[] = [];
-    const counted = {
-      ...db,
-      query: ((sql, params) => {
-        statements.push(sql);
-        return db.query(sql, params);
-      }) as typeof db.query,
-    };
-    await engine.stop(0);
-    engine = createTestEngine(counted, [openai]);
+  it('a first pass makes one statement a step and none of its own for the run, which ends completed', async () => {
+    const statements = await withStatementsSeen();
     const created = await create();
     const seen = runEvents();
     statements.length = 0;
     await engine.executor.advance(created.run.id, created);
-    // Claim and completion for each of the two steps; no UPDATE of the run on its own.
-    expect(statements).toHaveLength(4);
+    // The first claim, then each completion (the second claiming step two, the last completing
+    // the run); no UPDATE of the run on its own.
+    expect(statements).toHaveLength(3);
     expect(statements.filter((s) => /^\s*UPDATE "WorkflowRun"/.test(s))).toEqual([]);
     expect(seen).toEqual([
       'run running',
@@ -351,7 +360,7 @@ describe("the run's moves on its first claim and its last completion", () => {
       skips: [],
       maybeDone: false,
     });
-    expect(saved).toEqual({ runCompleted: false });
+    expect(saved).toEqual({ runCompleted: false, nextClaimed: false });
     expect(seen).toEqual(['step completed']);
     expect((await engine.store.run(created.run.id))?.status).toBe('running');
   });
@@ -371,7 +380,7 @@ describe("the run's moves on its first claim and its last completion", () => {
       skips: [],
       maybeDone: false,
     });
-    expect(saved).toEqual({ runCompleted: false });
+    expect(saved).toEqual({ runCompleted: false, nextClaimed: false });
     expect((await engine.store.step(created.steps[0]!.id))?.status).toBe('completed');
     expect((await engine.store.run(created.run.id))?.status).toBe('paused');
   });
@@ -389,13 +398,127 @@ describe("the run's moves on its first claim and its last completion", () => {
     expect(await engine.store.completeStep(created.steps[0]!, done, { skips: [], maybeDone: false })).toEqual(
       {
         runCompleted: true,
+        nextClaimed: false,
       },
     );
     const seen = runEvents();
     expect(await engine.store.completeStep(created.steps[0]!, done, { skips: [], maybeDone: true })).toEqual({
       runCompleted: true,
+      nextClaimed: false,
     });
     expect(seen).toEqual(['step completed', 'run completed']);
     expect((await engine.store.run(created.run.id))?.status).toBe('completed');
+  });
+});
+
+describe('the next step claimed with the completion before it', () => {
+  it('a step edited from its card while the one before ran is not claimed with it, and runs as edited', async () => {
+    const created = await create();
+    openai.behaviour = async (r, n) => {
+      if (n === 1)
+        await engine.store.editStep(created.steps[1]!, {
+          actor: 'U2',
+          editable: ['pending', 'paused'],
+          data: { overrideProvider: 'openai', overrideModel: 'gpt-4o' },
+          audit: { action: 'step.model', fromValue: null, toValue: 'openai/gpt-4o' },
+        });
+      return `ok:${r.model}`;
+    };
+    await engine.executor.advance(created.run.id, created);
+    expect((await engine.store.run(created.run.id))?.status).toBe('completed');
+    expect(openai.calls.map((c) => c.model)).toEqual(['gpt-4o-mini', 'gpt-4o']);
+  });
+
+  it('a run paused while its step ran: the answer is saved, the next step not claimed', async () => {
+    const created = await create();
+    openai.behaviour = async (r, n) => {
+      if (n === 1) await engine.store.moveRun(created.run.id, 'paused', { actor: 'U2', from: ['running'] });
+      return `ok:${r.model}`;
+    };
+    await engine.executor.advance(created.run.id, created);
+    expect(openai.calls).toHaveLength(1);
+    expect((await engine.store.step(created.steps[0]!.id))?.status).toBe('completed');
+    expect(await engine.store.step(created.steps[1]!.id)).toMatchObject({
+      status: 'pending',
+      leaseOwner: null,
+    });
+    expect((await engine.store.run(created.run.id))?.status).toBe('paused');
+  });
+
+  it('a completion tried again after its commit was lost finds the next step it claimed, and tells it', async () => {
+    const created = await create();
+    expect(
+      await engine.store.claimStep(created.steps[0]!, {
+        lease: 'here:1~a',
+        leaseExpiresAt: new Date(Date.now() + 60_000),
+        startedAt: new Date(),
+        startsRun: true,
+        unchangedSince: 0,
+      }),
+    ).toBe(true);
+    const done = {
+      lease: 'here:1~a',
+      output: 'done',
+      provider: 'openai',
+      model: 'gpt-4o-mini',
+      persona: null,
+      finishReason: 'stop',
+      latencyMs: 5,
+      attempts: 1,
+      inputTokens: 1,
+      outputTokens: 1,
+      finishedAt: new Date(),
+      attemptId: crypto.randomUUID(),
+      startedAt: new Date(),
+      costUsd: null,
+      workflow: 'made',
+      claimNext: {
+        stepId: created.steps[1]!.id,
+        claim: {
+          lease: 'here:1~b',
+          leaseExpiresAt: new Date(Date.now() + 60_000),
+          startedAt: new Date(),
+          unchangedSince: created.steps[1]!.version,
+        },
+      },
+    };
+    expect(await engine.store.completeStep(created.steps[0]!, done, { skips: [], maybeDone: false })).toEqual(
+      {
+        runCompleted: false,
+        nextClaimed: true,
+      },
+    );
+    const seen: string[] = [];
+    engine.events.on('step.changed', (e) =>
+      seen.push(`${e.stepId === created.steps[1]!.id ? 'two' : 'one'} ${e.to}`),
+    );
+    // The same completion again (its first answer lost): it counts as done, with its claim.
+    expect(await engine.store.completeStep(created.steps[0]!, done, { skips: [], maybeDone: true })).toEqual({
+      runCompleted: false,
+      nextClaimed: true,
+    });
+    expect(seen).toEqual(['one completed', 'two running']);
+    expect(await engine.store.step(created.steps[1]!.id)).toMatchObject({
+      status: 'running',
+      leaseOwner: 'here:1~b',
+    });
+  });
+
+  it('stopped while the completion claimed the next step: that step goes back to pending at once', async () => {
+    let stopping: Promise<void> | undefined;
+    await withStatementsSeen((sql) => {
+      // The engine is told to stop while the completion that claims step two is on its way.
+      if (sql.includes('next_claimed') && !stopping) stopping = engine.executor.stop(5_000);
+    });
+    const created = await create();
+    await engine.executor.advance(created.run.id, created);
+    await stopping;
+    expect(openai.calls).toHaveLength(1);
+    expect(await engine.store.step(created.steps[1]!.id)).toMatchObject({
+      status: 'pending',
+      leaseOwner: null,
+      leaseExpiresAt: null,
+    });
+    expect((await engine.store.run(created.run.id))?.status).toBe('running');
   });
 });

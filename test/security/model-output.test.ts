@@ -173,7 +173,7 @@ describe('one bad completion', () => {
         }),
       ),
     );
-    expect(results[0]).toEqual({ status: 'fulfilled', value: { runCompleted: false } });
+    expect(results[0]).toEqual({ status: 'fulfilled', value: { runCompleted: false, nextClaimed: false } });
     expect(results[1]!.status).toBe('rejected');
     const good = await db.prisma.runStep.findUniqueOrThrow({ where: { id: claimed[0]!.step.id } });
     expect(good.status).toBe('completed');
