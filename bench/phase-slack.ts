@@ -65,6 +65,16 @@ interface Row {
 }
 
 const USER = 'U0BENCHLOAD';
+/**
+ * Runs through the bot before its idle memory is read, in channels of their own and by
+ * another user (so nothing below counts them): what a first run loads once (provider SDKs,
+ * compiled code) is not held per run. The engine's bench warms up the same way
+ * (engine-child.ts).
+ */
+export const WARM_UP_RUNS = 5;
+const WARM_UP_USER = 'U0BENCHWARM';
+/** One channel each, so they are not held up by a channel's one post a second. */
+const warmUpChannel = (i: number) => `C0WARM${String(i).padStart(3, '0')}`;
 
 export async function slackPhase(o: {
   /** The bot processes; slash commands are spread over them in turn (a load balancer). */
@@ -76,6 +86,8 @@ export async function slackPhase(o: {
   startRate: number;
   completeTimeoutMs: number;
   shownTimeoutMs: number;
+  /** Runs before the idle sample (default WARM_UP_RUNS; 0: none). */
+  warmUpRuns?: number | undefined;
   log: (line: string) => void;
 }): Promise<SlackResult> {
   const db = new pg.Client({ connectionString: o.databaseUrl });
@@ -92,8 +104,9 @@ export async function slackPhase(o: {
       )
     ).rows;
   o.standin.meet(USER);
-  const before = o.standin.counts();
   const bot = o.bots[0]!;
+  await warmUp(o.bots, o.standin, db, o.warmUpRuns ?? WARM_UP_RUNS, o.log);
+  const before = o.standin.counts();
   const transactions = async () =>
     Number(
       (
@@ -160,6 +173,10 @@ export async function slackPhase(o: {
     busy,
     activeRuns: await count(`AND status IN ('queued', 'running')`),
   };
+  o.log(
+    `  slack: heap after a full GC ${mb(idle.heapUsed)} MB idle, ${mb(busy.heapUsed)} MB with ` +
+      `${retained.activeRuns} runs in flight: ${heldPerRunKb(retained)} KB per run`,
+  );
   let rows: Row[] = [];
   const completed = () => new Set(rows.filter((r) => r.run_status === 'completed').map((r) => r.run)).size;
   await waitUntil(
@@ -245,10 +262,67 @@ export async function slackPhase(o: {
   o.log(
     `  slack: ${out.callsPerStep} chat calls/step, ${out.rateLimited} × 429, card delay p50 ${card.p50} p99 ${card.p99} ms ` +
       `(floor ${floor.ms} ms: p99 ${out.ratioToFloor.p99}×, max ${out.ratioToFloor.max}×), ` +
-      `${card.n}/${rows.length} cards final${allShown ? '' : ' (bound reached)'}`,
+      `${card.n}/${rows.length} cards final${allShown ? '' : ' (bound reached)'}, ` +
+      `the last ${round((result.lastShown - t0) / 1000)} s after the commands`,
   );
   return out;
 }
+
+/** WARM_UP_RUNS: started, completed, and their messages sent (the bot's publisher idle). */
+async function warmUp(
+  bots: ServerProcess[],
+  standin: SlackApiStub,
+  db: pg.Client,
+  runs: number,
+  log: (line: string) => void,
+): Promise<void> {
+  if (runs <= 0) return;
+  standin.meet(WARM_UP_USER);
+  const sent = await openLoop({
+    rate: 10,
+    count: runs,
+    url: (i) => bots[i % bots.length]!.eventsUrl,
+    request: (i) => {
+      const body = slashCommandBody({
+        text: `run bench warm-up ${i}`,
+        user: WARM_UP_USER,
+        channel: warmUpChannel(i),
+        responseUrl: standin.responseUrl(`warm-up-${i}`),
+      });
+      return { body, headers: signedHeaders(body) };
+    },
+  });
+  // Every run completed, and its parent and cards show it (as `evaluate` checks the load's).
+  const shown = async () => {
+    const { rows } = await db.query<{
+      run: string;
+      channel: string;
+      thread: string | null;
+      card: string | null;
+      status: string;
+    }>(
+      `SELECT r.id AS run, r."channelId" AS channel, r."threadTs" AS thread, s."slackTs" AS card, r.status
+         FROM "WorkflowRun" r JOIN "RunStep" s ON s."runId" = r.id WHERE r."startedBy" = $1`,
+      [WARM_UP_USER],
+    );
+    const completed = (channel: string, ts: string | null) => {
+      const message = ts ? standin.messages.get(`${channel}:${ts}`) : undefined;
+      return message !== undefined && shows(latest(message), 'Completed');
+    };
+    const runsDone = new Set(rows.filter((r) => r.status === 'completed').map((r) => r.run)).size;
+    return (
+      runsDone >= runs - sent.errors &&
+      rows.every((r) => completed(r.channel, r.thread) && completed(r.channel, r.card))
+    );
+  };
+  if (!(await waitUntil(shown, 90_000, 250)))
+    log('  slack: the warm-up runs were not all completed and shown within 90 s');
+}
+
+const mb = (bytes: number) => round(bytes / 1024 / 1024, 1);
+/** Heap held per run in flight: busy minus idle, over the runs in flight. */
+export const heldPerRunKb = (r: RetainedFigures): number =>
+  round((r.busy.heapUsed - r.idle.heapUsed) / 1024 / Math.max(1, r.activeRuns), 0);
 
 const diff = (a: Record<string, number>, b: Record<string, number>) =>
   Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b[k] ?? 0)]));

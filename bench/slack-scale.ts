@@ -7,12 +7,12 @@ import { startSlackApiStub } from '../test/support/slack-api-stub.js';
 import { SIGNING_SECRET } from '../test/support/slack-requests.js';
 import { ROOT, type ServerLaunch, type ServerProcess, startServer } from './bot-process.js';
 import { createBenchDatabase, openBenchDatabases, postgresReachable } from './database.js';
-import { type SlackResult, slackPhase } from './phase-slack.js';
+import { heldPerRunKb, type SlackResult, slackPhase } from './phase-slack.js';
 import { round } from './stats.js';
 import { writeWorkflowsDir } from './workflows.js';
 
 /**
- * `npm run bench:slack [-- --loads 200x50,500x100] [--replicas 1,3] [--out <file>]`: the
+ * `npm run bench:slack [-- --loads 200x50,500x100] [--replicas 1,3] [--warm-up 5] [--out <file>]`: the
  * Slack phase at several loads (runs × channels) and with 1 or more bot processes on one
  * PostgreSQL database, all against one Slack stand-in that enforces Slack's limits per
  * workspace (one counter per method, per channel for chat.postMessage), whichever process
@@ -28,6 +28,8 @@ export interface ScaleOptions {
   out: string;
   completeTimeoutMs?: number;
   shownTimeoutMs?: number;
+  /** Runs before the bot's idle memory is read (default WARM_UP_RUNS). */
+  warmUpRuns?: number | undefined;
   launch?: ServerLaunch | undefined;
   log: (line: string) => void;
 }
@@ -96,6 +98,7 @@ async function oneCombination(
       startRate: 100,
       completeTimeoutMs: o.completeTimeoutMs ?? 180_000,
       shownTimeoutMs: o.shownTimeoutMs ?? 300_000,
+      warmUpRuns: o.warmUpRuns,
       log: o.log,
     });
   } finally {
@@ -122,6 +125,7 @@ export function renderScale(r: ScaleResult): string {
     'cards final',
     'bot CPU/step',
     'DB transactions/step',
+    'heap held/run in flight',
   ];
   const rows = r.results.map((s) => [
     `${s.runs} / ${s.channels}`,
@@ -137,6 +141,7 @@ export function renderScale(r: ScaleResult): string {
     `${s.cardDelayMs.shown}/${s.steps}${s.allFinalShown ? '' : ' (bound reached)'}`,
     `${s.cpuMsPerStep} ms`,
     String(s.dbTransactionsPerStep),
+    `${heldPerRunKb(s.retained)} KB (${s.retained.activeRuns})`,
   ]);
   return [head, head.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
@@ -159,6 +164,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       process.env.BENCH_DATABASE_URL ??
       'postgresql://postgres@127.0.0.1:5432/test',
     latencyMs: Number(flag(args, '--latency-ms') ?? 200),
+    warmUpRuns: flag(args, '--warm-up') === undefined ? undefined : Number(flag(args, '--warm-up')),
     out: resolve(ROOT, flag(args, '--out') ?? 'bench/results/slack-scale.json'),
     log: (line) => console.log(line),
   };

@@ -10,7 +10,7 @@ import type { ControlActions } from './control-actions.js';
 import { mayRunWorkflow, type PermissionPolicy } from './permissions.js';
 import type { PersonaEditor } from './persona-editor.js';
 import type { Publisher } from './publisher.js';
-import type { Renderer } from './renderer.js';
+import type { PostFailureListener, Renderer } from './renderer.js';
 import type { RunViews } from './run-views.js';
 import type { ScheduleCommands } from './schedule-commands.js';
 import { isSlackTs, runView } from './view-model.js';
@@ -172,13 +172,8 @@ export class CommandService {
         channelId: ctx.channelId,
         idempotencyKey: ctx.triggerId ? `slack:${ctx.triggerId}` : undefined,
       });
-      if (ctx.respondLater && !run.replayed) {
-        const respond = ctx.respondLater;
-        this.o.renderer.onParentFailure(
-          run.id,
-          (error) => void respond(cannotPostMessage(run.number, error.slackError)),
-        );
-      }
+      if (ctx.respondLater && !run.replayed)
+        this.o.renderer.onParentFailure(run.id, parentFailureAnswer(ctx.respondLater, run.number));
       return undefined;
     } catch (error) {
       if (!EngineError.isInstance(error)) throw error;
@@ -308,4 +303,15 @@ export class CommandService {
       })),
     );
   }
+}
+
+/**
+ * What the starter is told when a run's parent cannot be posted. Kept until the parent is
+ * posted (Renderer.onParentFailure), so it holds the run's number only, not the run.
+ */
+function parentFailureAnswer(
+  respond: (message: MessagePayload) => Promise<void>,
+  runNumber: number,
+): PostFailureListener {
+  return (error) => void respond(cannotPostMessage(runNumber, error.slackError));
 }

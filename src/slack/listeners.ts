@@ -46,6 +46,18 @@ function ephemeral(message: MessagePayload) {
 }
 
 /**
+ * A command's answer given later through its response_url (a run's parent that could not be
+ * posted). Kept until the parent is posted, so it holds `respond` only, not the request.
+ */
+function lateAnswer(respond: RespondFn, logger: ListenerDeps['logger']) {
+  return async (message: MessagePayload) => {
+    await respond(ephemeral(message)).catch((error: unknown) =>
+      logger.warn({ err: (error as Error).message }, 'late command answer failed'),
+    );
+  };
+}
+
+/**
  * A long export goes to the user privately: a YAML snippet in their direct message with the
  * bot (conversations.open + files.uploadV2, scopes im:write and files:write).
  */
@@ -94,11 +106,7 @@ export function registerListeners(app: App, deps: ListenerDeps): InFlight {
           userId,
           channelId,
           triggerId,
-          respondLater: async (message) => {
-            await respond(ephemeral(message)).catch((error: unknown) =>
-              logger.warn({ err: (error as Error).message }, 'late command answer failed'),
-            );
-          },
+          respondLater: lateAnswer(respond, logger),
           openModal: async (view) => {
             // The trigger_id expires 3 s after the command: open directly, not through the publisher queue.
             if (!triggerId) throw new Error('no trigger_id to open a modal with');

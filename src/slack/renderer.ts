@@ -4,7 +4,7 @@ import type { EngineEventBus } from '../core/events.js';
 import type { RunStore } from '../db/run-store.js';
 import type { RunsService } from '../engine/runs.js';
 import type { Logger } from '../logging.js';
-import type { Publisher, SlackCallError } from './publisher.js';
+import type { MessageSpec, Publisher, SlackCallError } from './publisher.js';
 import type { RunViews } from './run-views.js';
 import { isSlackTs, repliesThreadTs } from './view-model.js';
 import { runParentMessage, stepCard } from './views/index.js';
@@ -31,6 +31,18 @@ export const CLAIM_TTL_MS = 5 * 60_000;
  */
 export const RERENDER_PAUSE_MS = 100;
 
+/**
+ * Runs read and drawn at once; runs marked meanwhile wait their turn (`turn`), holding only
+ * their flags (RunState). A pass mostly waits for the database, whose pool the engine shares:
+ * a burst of runs used to start a pass for every one of them at once, each holding its query
+ * chain (~20 KB in Prisma's client) queued at the pool — most of what the bot held per run in
+ * flight (BENCHMARKS.md, "Memory per run in flight"). Fewer passes at once also get a smaller
+ * share of the pool: at 200 runs over 50 channels, 16 at once in plain order let completions
+ * wait behind progress (cards up to 2× Slack's floor late); settled changes first and 24 at
+ * once keep cards within it, as when every run was drawn at once.
+ */
+export const RENDER_CONCURRENCY = 24;
+
 /** The process a first-post claim (`claim:<owner>:<ms>`) belongs to; undefined for a ts. */
 const claimOwner = (value: string): string | undefined =>
   value.startsWith('claim:') ? value.slice(6, value.lastIndexOf(':')) : undefined;
@@ -54,6 +66,8 @@ export interface RendererOptions {
   clock?: Pick<Clock, 'now'>;
   /** A running step's live text to show on its card (live output in card mode), if any. */
   liveText?: ((stepId: string) => string | undefined) | undefined;
+  /** Runs drawn at once (default RENDER_CONCURRENCY). */
+  concurrency?: number | undefined;
 }
 
 /** Every message of the run (a restart's redraw of everything), as opposed to one card. */
@@ -78,8 +92,16 @@ interface RunState {
   local: boolean;
   /** Another process changed it but could not draw some of its messages (our claims): draw them all. */
   sendAll: boolean;
+  /**
+   * A message of it now shows a settled state or needs someone (a step or the run finished or
+   * paused, a card edited or reset): drawn before runs that only progressed (`turn`).
+   */
+  settled: boolean;
   done: Promise<void>;
 }
+
+/** Statuses that will change without anyone acting: drawing them can wait for settled ones. */
+const PROGRESS = new Set(['queued', 'pending', 'running']);
 
 /** Told when a run's parent message cannot be posted (e.g. the bot is not in the channel). */
 export type PostFailureListener = (error: SlackCallError) => void;
@@ -96,6 +118,10 @@ export class Renderer {
   private readonly blockedBy = new Map<string, string>();
   /** Runs drawn here lately: this process may hold some of their messages. */
   private readonly drawn: BoundedMap<string, true>;
+
+  /** Passes running now, and the runs waiting for one to end (FIFO). */
+  private rendering = 0;
+  private readonly turns: { state: RunState; go: () => void }[] = [];
 
   private stopped = false;
 
@@ -119,7 +145,7 @@ export class Renderer {
    */
   peerChanged(runId: string, blocked = false): void {
     if (!this.drawn.has(runId)) return;
-    this.mark(runId, undefined, false);
+    this.mark(runId, undefined, false, false);
     const state = this.states.get(runId);
     if (state && blocked) state.sendAll = true;
   }
@@ -155,15 +181,18 @@ export class Renderer {
 
   /** Subscribes to the engine's events; returns the unsubscribe function. */
   attach(events: EngineEventBus): () => void {
-    const onRun = (e: { runId: string }) => this.schedule(e.runId);
-    events.on('run.changed', onRun);
-    events.on('step.changed', onRun);
-    events.on('step.edited', onRun);
+    const onRun = (e: { runId: string }) => this.mark(e.runId, undefined, true, false);
+    const onMove = (e: { runId: string; to: string }) =>
+      this.mark(e.runId, undefined, true, !PROGRESS.has(e.to));
+    const onEdit = (e: { runId: string }) => this.mark(e.runId, undefined, true, true);
+    events.on('run.changed', onMove);
+    events.on('step.changed', onMove);
+    events.on('step.edited', onEdit);
     events.on('attempt.recorded', onRun);
     return () => {
-      events.off('run.changed', onRun);
-      events.off('step.changed', onRun);
-      events.off('step.edited', onRun);
+      events.off('run.changed', onMove);
+      events.off('step.changed', onMove);
+      events.off('step.edited', onEdit);
       events.off('attempt.recorded', onRun);
     };
   }
@@ -173,7 +202,7 @@ export class Renderer {
    * even when Slack already shows the same (after a restart, say).
    */
   schedule(runId: string, options: { force?: boolean } = {}): void {
-    this.mark(runId, options.force ? ALL : undefined);
+    this.mark(runId, options.force ? ALL : undefined, true, true);
   }
 
   /**
@@ -182,10 +211,10 @@ export class Renderer {
    * Only that message: a refused click never costs the whole run's worth of chat.update.
    */
   redraw(runId: string, key: string): void {
-    this.mark(runId, key);
+    this.mark(runId, key, true, true);
   }
 
-  private mark(runId: string, forced: string | undefined, local = true): void {
+  private mark(runId: string, forced: string | undefined, local: boolean, settled: boolean): void {
     if (this.stopped) return;
     const state = this.states.get(runId);
     if (state) {
@@ -193,6 +222,7 @@ export class Renderer {
       if (forced) state.forced.add(forced);
       state.changed ||= !forced;
       state.local ||= local && !forced;
+      state.settled ||= settled;
       return;
     }
     const fresh: RunState = {
@@ -201,6 +231,7 @@ export class Renderer {
       changed: !forced,
       local: local && !forced,
       sendAll: false,
+      settled,
       done: Promise.resolve(),
     };
     this.states.set(runId, fresh);
@@ -224,6 +255,32 @@ export class Renderer {
 
   stop(): void {
     this.stopped = true;
+    // Passes waiting for their turn end (their loop sees `stopped`).
+    for (const { go } of this.turns.splice(0)) {
+      this.rendering++;
+      go();
+    }
+  }
+
+  /**
+   * Waits until fewer than `concurrency` passes run, then counts this one in. Waiting runs go
+   * in order, those with a settled change first (as the publisher sends a paused step and
+   * completions before progress): a completion is not drawn behind every run that only moved on.
+   */
+  private async turn(state: RunState): Promise<void> {
+    if (this.rendering < (this.o.concurrency ?? RENDER_CONCURRENCY) || this.stopped) {
+      this.rendering++;
+      return;
+    }
+    // The pass that ends hands its place over (endTurn): the count stays.
+    await new Promise<void>((go) => this.turns.push({ state, go }));
+  }
+
+  private endTurn(): void {
+    const settled = this.turns.findIndex((t) => t.state.settled);
+    const [next] = this.turns.splice(Math.max(0, settled), 1);
+    if (next) next.go();
+    else this.rendering--;
   }
 
   private async loop(runId: string, state: RunState): Promise<void> {
@@ -232,30 +289,16 @@ export class Renderer {
       // let the ones emitted in this turn land before the first pass.
       await new Promise((resolve) => setImmediate(resolve));
       while (state.dirty && !this.stopped) {
-        state.dirty = false;
-        const forced = state.forced;
-        const changed = state.changed;
-        const local = state.local;
-        const sendAll = state.sendAll;
-        state.sendAll = false;
-        let blocked = false;
-        state.forced = new Set();
-        state.changed = false;
-        state.local = false;
-        // Refused clicks ask for forced redraws of an unchanged run; while the last one still
-        // waits for Slack's rate limit, drawing it again would only take its place.
-        const waiting = (key: string) =>
-          this.o.publisher.forcedSendWaiting(key === ALL ? parentKey(runId) : key);
-        if (forced.size > 0 && !changed && [...forced].every(waiting)) continue;
+        // Flags set while waiting fold into this pass.
+        await this.turn(state);
+        let drawn = false;
         try {
-          // Changed only by another process: it sends what it changed; here only states still
-          // waiting to go out are brought up to date, and first posts claimed here are made.
-          blocked = await this.render(runId, forced, changed && !local && !sendAll);
-        } catch (error) {
-          this.o.logger.error({ runId, err: (error as Error).message }, 'rendering a run failed');
+          drawn = await this.pass(runId, state);
+        } finally {
+          this.endTurn();
         }
-        if (local) this.o.onDrawn?.(runId, blocked);
-        if (state.dirty) await new Promise((resolve) => setTimeout(resolve, RERENDER_PAUSE_MS).unref());
+        if (drawn && state.dirty)
+          await new Promise((resolve) => setTimeout(resolve, RERENDER_PAUSE_MS).unref());
       }
     } finally {
       this.states.delete(runId);
@@ -265,6 +308,35 @@ export class Renderer {
         for (const done of waiters) done();
       }
     }
+  }
+
+  /** One pass over a marked run: takes its flags and draws it (false: nothing to draw). */
+  private async pass(runId: string, state: RunState): Promise<boolean> {
+    if (this.stopped) return false;
+    state.dirty = false;
+    const forced = state.forced;
+    const changed = state.changed;
+    const local = state.local;
+    const sendAll = state.sendAll;
+    state.sendAll = false;
+    state.settled = false;
+    let blocked = false;
+    state.forced = new Set();
+    state.changed = false;
+    state.local = false;
+    // Refused clicks ask for forced redraws of an unchanged run; while the last one still
+    // waits for Slack's rate limit, drawing it again would only take its place.
+    const waiting = (key: string) => this.o.publisher.forcedSendWaiting(key === ALL ? parentKey(runId) : key);
+    if (forced.size > 0 && !changed && [...forced].every(waiting)) return false;
+    try {
+      // Changed only by another process: it sends what it changed; here only states still
+      // waiting to go out are brought up to date, and first posts claimed here are made.
+      blocked = await this.render(runId, forced, changed && !local && !sendAll);
+    } catch (error) {
+      this.o.logger.error({ runId, err: (error as Error).message }, 'rendering a run failed');
+    }
+    if (local) this.o.onDrawn?.(runId, blocked);
+    return true;
   }
 
   /** Draws the run; true when another process's live claim kept a message from being drawn. */
@@ -294,17 +366,7 @@ export class Renderer {
       group: runId,
       // A run started "in that thread" is itself a reply there.
       threadTs: row.inThreadTs ?? undefined,
-      onPosted: async ({ ts, channel: posted }: { ts: string; channel: string }) => {
-        this.failureListeners.delete(runId);
-        await this.o.runs.setThread(runId, posted, ts);
-        // Its cards go to the existing thread once the parent is there (see below): draw them now.
-        if (row.inThreadTs) this.schedule(runId);
-      },
-      onFailed: (error: SlackCallError) => {
-        if (!error.transient) this.unpostable.set(runId, true);
-        this.failureListeners.get(runId)?.(error);
-        this.failureListeners.delete(runId);
-      },
+      ...this.parentHooks(runId, Boolean(row.inThreadTs)),
     };
     if (publisher.has(parent) || isSlackTs(row.threadTs)) {
       publisher.put({
@@ -326,6 +388,11 @@ export class Renderer {
     // Cards of a run posted in an existing thread carry that thread's ts, so nothing would
     // make them wait for their parent: they are drawn only once it is posted.
     if (row.inThreadTs && !threadTs) return false;
+    // Cards not posted yet are claimed together: one wait for the database, not one per card.
+    const unposted = row.steps.map((step) => !publisher.has(cardKey(step.id)) && !isSlackTs(step.slackTs));
+    const claimed = await Promise.all(
+      row.steps.map((step, i) => (unposted[i] ? this.claim('step', step.id, step.slackTs) : undefined)),
+    );
     for (const [i, view] of steps.entries()) {
       const step = row.steps[i]!;
       const key = cardKey(step.id);
@@ -345,11 +412,9 @@ export class Renderer {
         group: runId,
         threadOf: parent,
         threadTs,
-        onPosted: async ({ ts }: { ts: string }) => {
-          await this.o.store.setCardTs(step.id, ts);
-        },
+        onPosted: this.cardPosted(step.id),
       };
-      if (publisher.has(key) || isSlackTs(step.slackTs)) {
+      if (!unposted[i]) {
         publisher.put({
           ...spec,
           ts: isSlackTs(step.slackTs) ? step.slackTs : undefined,
@@ -358,7 +423,7 @@ export class Renderer {
         continue;
       }
       // Posted once across processes: only the holder of the claim posts the card.
-      if (await this.claim('step', step.id, step.slackTs)) publisher.put(spec);
+      if (claimed[i]) publisher.put(spec);
       else {
         blocked = true;
         this.noteBlocked(runId, step.slackTs);
@@ -366,6 +431,33 @@ export class Renderer {
     }
     if (!blocked) this.blockedBy.delete(runId);
     return blocked;
+  }
+
+  /**
+   * The parent's hooks. The publisher keeps them as long as the message (MessageSpec), so
+   * they are made here, holding the run's id only, not the run read for one pass.
+   */
+  private parentHooks(runId: string, inThread: boolean): Pick<MessageSpec, 'onPosted' | 'onFailed'> {
+    return {
+      onPosted: async ({ ts, channel }) => {
+        this.failureListeners.delete(runId);
+        await this.o.runs.setThread(runId, channel, ts);
+        // Its cards go to the existing thread once the parent is there (see render): draw them now.
+        if (inThread) this.schedule(runId);
+      },
+      onFailed: (error) => {
+        if (!error.transient) this.unpostable.set(runId, true);
+        this.failureListeners.get(runId)?.(error);
+        this.failureListeners.delete(runId);
+      },
+    };
+  }
+
+  /** A card's hook on its first post (kept as long as the message, as parentHooks). */
+  private cardPosted(stepId: string): MessageSpec['onPosted'] {
+    return async ({ ts }) => {
+      await this.o.store.setCardTs(stepId, ts);
+    };
   }
 
   /** Remembers whose claim (`claim:<owner>:<ms>`) kept a message of the run from being drawn. */

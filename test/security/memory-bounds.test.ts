@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BoundedMap, RateWindow } from '../../src/core/bounded-map.js';
+import { EngineEventBus } from '../../src/core/events.js';
 import { silentLogger } from '../../src/logging.js';
 import { Publisher } from '../../src/slack/publisher.js';
 import { FAILURE_LISTENER_TTL_MS, MAX_REMEMBERED_RUNS, Renderer } from '../../src/slack/renderer.js';
@@ -30,6 +31,106 @@ describe('in-process memory', () => {
     expect(renderer.remembered().unpostable).toBe(0);
   });
 
+  it('the renderer reads at most `concurrency` runs at once; the others wait their turn holding only their flags', async () => {
+    const released: (() => void)[] = [];
+    const loaded: string[] = [];
+    let reading = 0;
+    let most = 0;
+    const renderer = new Renderer({
+      store: { claimMessage: async () => false, setCardTs: async () => {} },
+      runs: {} as never,
+      views: {
+        load: async (runId: string) => {
+          loaded.push(runId);
+          most = Math.max(most, ++reading);
+          await new Promise<void>((resolve) => released.push(resolve));
+          reading--;
+          return undefined;
+        },
+      } as never,
+      publisher: new Publisher({ client: new FakeSlack(), logger: silentLogger }),
+      logger: silentLogger,
+      owner: 'test',
+      concurrency: 2,
+    });
+    for (let i = 0; i < 5; i++) renderer.schedule(`run-${i}`);
+    await turns(() => loaded.length === 2);
+    // Marked again while waiting: folded into its one pass.
+    renderer.schedule('run-4');
+    while (released.length > 0) {
+      released.shift()!();
+      await turns(() => released.length > 0 || loaded.length === 5);
+    }
+    await renderer.idle();
+    expect(loaded).toEqual(['run-0', 'run-1', 'run-2', 'run-3', 'run-4']);
+    expect(most).toBe(2);
+  });
+
+  it('a run whose step or run settled is drawn before runs that only progressed', async () => {
+    const released: (() => void)[] = [];
+    const loaded: string[] = [];
+    const renderer = new Renderer({
+      store: { claimMessage: async () => false, setCardTs: async () => {} },
+      runs: {} as never,
+      views: {
+        load: async (runId: string) => {
+          loaded.push(runId);
+          await new Promise<void>((resolve) => released.push(resolve));
+          return undefined;
+        },
+      } as never,
+      publisher: new Publisher({ client: new FakeSlack(), logger: silentLogger }),
+      logger: silentLogger,
+      owner: 'test',
+      concurrency: 1,
+    });
+    const events = new EngineEventBus();
+    renderer.attach(events);
+    const moved = (runId: string, to: 'running' | 'completed') =>
+      events.emit('step.changed', { runId, stepId: `${runId}-s`, to, actor: 'engine' });
+    moved('run-0', 'running');
+    await turns(() => loaded.length === 1);
+    moved('run-1', 'running');
+    moved('run-2', 'running');
+    moved('run-3', 'completed');
+    await turns(() => false, 5);
+    while (loaded.length < 4) {
+      released.shift()?.();
+      await turns(() => released.length > 0);
+    }
+    released.shift()?.();
+    await renderer.idle();
+    expect(loaded).toEqual(['run-0', 'run-3', 'run-1', 'run-2']);
+  });
+
+  it('runs waiting for their turn end without being read when the renderer stops', async () => {
+    const loaded: string[] = [];
+    let release = () => {};
+    const renderer = new Renderer({
+      store: { claimMessage: async () => false, setCardTs: async () => {} },
+      runs: {} as never,
+      views: {
+        load: async (runId: string) => {
+          loaded.push(runId);
+          await new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          return undefined;
+        },
+      } as never,
+      publisher: new Publisher({ client: new FakeSlack(), logger: silentLogger }),
+      logger: silentLogger,
+      owner: 'test',
+      concurrency: 1,
+    });
+    for (let i = 0; i < 3; i++) renderer.schedule(`run-${i}`);
+    await turns(() => loaded.length === 1);
+    renderer.stop();
+    release();
+    await renderer.idle();
+    expect(loaded).toEqual(['run-0']);
+  });
+
   it('a bounded map drops the least recently used first, and forgets entries past their time', () => {
     const clock = new TestClock();
     const map = new BoundedMap<string, number>({ max: 3, ttlMs: FAILURE_LISTENER_TTL_MS, clock });
@@ -53,3 +154,8 @@ describe('in-process memory', () => {
     for (let i = 0; i < 1000; i++) window.take(`U${i}`);
   });
 });
+
+/** Lets promise callbacks and immediates run until `done` (at most `max` turns of the event loop). */
+async function turns(done: () => boolean, max = 50): Promise<void> {
+  for (let i = 0; i < max && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
+}
