@@ -119,6 +119,26 @@ const withStatementsSeen = async (onStatement: (sql: string) => void = () => {})
   return statements;
 };
 
+/** A completion of a step claimed under `lease`, as an execution would save it. */
+const completionOf = (lease: string, finishesRun = false) => ({
+  lease,
+  output: 'done',
+  provider: 'openai',
+  model: 'gpt-4o-mini',
+  persona: null,
+  finishReason: 'stop',
+  latencyMs: 5,
+  attempts: 1,
+  inputTokens: 1,
+  outputTokens: 1,
+  finishedAt: new Date(),
+  attemptId: crypto.randomUUID(),
+  startedAt: new Date(),
+  costUsd: null,
+  workflow: 'made',
+  finishesRun,
+});
+
 const counts = async () => ({
   runs: await db.prisma.workflowRun.count(),
   steps: await db.prisma.runStep.count(),
@@ -275,24 +295,18 @@ describe("the run's moves on its first claim and its last completion", () => {
     const now = new Date();
     return { lease, leaseExpiresAt: new Date(now.getTime() + 60_000), startedAt: now, ...extra };
   };
-  const completionOf = (lease: string, finishesRun: boolean) => ({
-    lease,
-    output: 'done',
-    provider: 'openai',
-    model: 'gpt-4o-mini',
-    persona: null,
-    finishReason: 'stop',
-    latencyMs: 5,
-    attempts: 1,
-    inputTokens: 1,
-    outputTokens: 1,
-    finishedAt: new Date(),
-    attemptId: crypto.randomUUID(),
-    startedAt: new Date(),
-    costUsd: null,
-    workflow: 'made',
-    finishesRun,
-  });
+
+  /** A run of one step, its step claimed under 'here:1~a' (which started the run). */
+  const oneStepRunClaimed = async () => {
+    const created = await create({ steps: [plainStep('one', 'first {{input}}')] });
+    expect(
+      await engine.store.claimStep(
+        created.steps[0]!,
+        claimOf('here:1~a', { startsRun: true, unchangedSince: 0 }),
+      ),
+    ).toBe(true);
+    return created;
+  };
 
   it('a first pass makes one statement a step and none of its own for the run, which ends completed', async () => {
     const statements = await withStatementsSeen();
@@ -366,13 +380,7 @@ describe("the run's moves on its first claim and its last completion", () => {
   });
 
   it('a last completion of a run paused meanwhile saves the answer and leaves the run paused', async () => {
-    const created = await create({ steps: [plainStep('one', 'first {{input}}')] });
-    expect(
-      await engine.store.claimStep(
-        created.steps[0]!,
-        claimOf('here:1~a', { startsRun: true, unchangedSince: 0 }),
-      ),
-    ).toBe(true);
+    const created = await oneStepRunClaimed();
     expect(await engine.store.moveRun(created.run.id, 'paused', { actor: 'engine', from: ['running'] })).toBe(
       true,
     );
@@ -386,13 +394,7 @@ describe("the run's moves on its first claim and its last completion", () => {
   });
 
   it('a completion tried again after its commit was lost reports the run it completed, and tells it', async () => {
-    const created = await create({ steps: [plainStep('one', 'first {{input}}')] });
-    expect(
-      await engine.store.claimStep(
-        created.steps[0]!,
-        claimOf('here:1~a', { startsRun: true, unchangedSince: 0 }),
-      ),
-    ).toBe(true);
+    const created = await oneStepRunClaimed();
     const done = completionOf('here:1~a', true);
     // The first try committed (the run with it), its answer lost on the way back.
     expect(await engine.store.completeStep(created.steps[0]!, done, { skips: [], maybeDone: false })).toEqual(
@@ -457,21 +459,7 @@ describe('the next step claimed with the completion before it', () => {
       }),
     ).toBe(true);
     const done = {
-      lease: 'here:1~a',
-      output: 'done',
-      provider: 'openai',
-      model: 'gpt-4o-mini',
-      persona: null,
-      finishReason: 'stop',
-      latencyMs: 5,
-      attempts: 1,
-      inputTokens: 1,
-      outputTokens: 1,
-      finishedAt: new Date(),
-      attemptId: crypto.randomUUID(),
-      startedAt: new Date(),
-      costUsd: null,
-      workflow: 'made',
+      ...completionOf('here:1~a'),
       claimNext: {
         stepId: created.steps[1]!.id,
         claim: {

@@ -14,6 +14,35 @@ import { FakeSlack } from '../support/slack-fakes.js';
  * and per-person counters all live in bounded maps, least recently used dropped first).
  */
 
+/**
+ * A renderer whose reads of a run wait until the test releases them (`released`, in order),
+ * recording which runs were read (`loaded`) and how many were being read at once (`most`).
+ */
+function heldRenderer(concurrency: number) {
+  const released: (() => void)[] = [];
+  const loaded: string[] = [];
+  let reading = 0;
+  const seen = { most: 0 };
+  const renderer = new Renderer({
+    store: { claimMessage: async () => false, setCardTs: async () => {} },
+    runs: {} as never,
+    views: {
+      load: async (runId: string) => {
+        loaded.push(runId);
+        seen.most = Math.max(seen.most, ++reading);
+        await new Promise<void>((resolve) => released.push(resolve));
+        reading--;
+        return undefined;
+      },
+    } as never,
+    publisher: new Publisher({ client: new FakeSlack(), logger: silentLogger }),
+    logger: silentLogger,
+    owner: 'test',
+    concurrency,
+  });
+  return { renderer, released, loaded, seen };
+}
+
 describe('in-process memory', () => {
   it('the renderer remembers at most MAX_REMEMBERED_RUNS parent-failure listeners, each for a while', () => {
     const clock = new TestClock();
@@ -32,27 +61,7 @@ describe('in-process memory', () => {
   });
 
   it('the renderer reads at most `concurrency` runs at once; the others wait their turn holding only their flags', async () => {
-    const released: (() => void)[] = [];
-    const loaded: string[] = [];
-    let reading = 0;
-    let most = 0;
-    const renderer = new Renderer({
-      store: { claimMessage: async () => false, setCardTs: async () => {} },
-      runs: {} as never,
-      views: {
-        load: async (runId: string) => {
-          loaded.push(runId);
-          most = Math.max(most, ++reading);
-          await new Promise<void>((resolve) => released.push(resolve));
-          reading--;
-          return undefined;
-        },
-      } as never,
-      publisher: new Publisher({ client: new FakeSlack(), logger: silentLogger }),
-      logger: silentLogger,
-      owner: 'test',
-      concurrency: 2,
-    });
+    const { renderer, released, loaded, seen } = heldRenderer(2);
     for (let i = 0; i < 5; i++) renderer.schedule(`run-${i}`);
     await turns(() => loaded.length === 2);
     // Marked again while waiting: folded into its one pass.
@@ -63,27 +72,11 @@ describe('in-process memory', () => {
     }
     await renderer.idle();
     expect(loaded).toEqual(['run-0', 'run-1', 'run-2', 'run-3', 'run-4']);
-    expect(most).toBe(2);
+    expect(seen.most).toBe(2);
   });
 
   it('a run whose step or run settled is drawn before runs that only progressed', async () => {
-    const released: (() => void)[] = [];
-    const loaded: string[] = [];
-    const renderer = new Renderer({
-      store: { claimMessage: async () => false, setCardTs: async () => {} },
-      runs: {} as never,
-      views: {
-        load: async (runId: string) => {
-          loaded.push(runId);
-          await new Promise<void>((resolve) => released.push(resolve));
-          return undefined;
-        },
-      } as never,
-      publisher: new Publisher({ client: new FakeSlack(), logger: silentLogger }),
-      logger: silentLogger,
-      owner: 'test',
-      concurrency: 1,
-    });
+    const { renderer, released, loaded } = heldRenderer(1);
     const events = new EngineEventBus();
     renderer.attach(events);
     const moved = (runId: string, to: 'running' | 'completed') =>
@@ -104,29 +97,11 @@ describe('in-process memory', () => {
   });
 
   it('runs waiting for their turn end without being read when the renderer stops', async () => {
-    const loaded: string[] = [];
-    let release = () => {};
-    const renderer = new Renderer({
-      store: { claimMessage: async () => false, setCardTs: async () => {} },
-      runs: {} as never,
-      views: {
-        load: async (runId: string) => {
-          loaded.push(runId);
-          await new Promise<void>((resolve) => {
-            release = resolve;
-          });
-          return undefined;
-        },
-      } as never,
-      publisher: new Publisher({ client: new FakeSlack(), logger: silentLogger }),
-      logger: silentLogger,
-      owner: 'test',
-      concurrency: 1,
-    });
+    const { renderer, released, loaded } = heldRenderer(1);
     for (let i = 0; i < 3; i++) renderer.schedule(`run-${i}`);
     await turns(() => loaded.length === 1);
     renderer.stop();
-    release();
+    released.shift()?.();
     await renderer.idle();
     expect(loaded).toEqual(['run-0']);
   });
