@@ -152,8 +152,8 @@ export class Executor {
       preclaimed = undefined;
       const lease = ready ?? new StepLease(this.o.owner, this.o.leaseMs, now.getTime());
       let claimed = ready !== undefined;
-      if (!ready)
-        try {
+      try {
+        if (!ready)
           claimed = await store.claimStep(next, {
             lease: lease.token,
             leaseExpiresAt: new Date(lease.expiresAt),
@@ -161,15 +161,21 @@ export class Executor {
             unchangedSince: fresh ? undefined : next.version,
             startsRun,
           });
-        } catch (error) {
-          if (!isTransientDbError(error) || ++lostClaims > 3) throw error;
-          // The connection went while claiming: the claim may have committed with its answer
-          // lost, leaving the step `running` under a lease no execution holds. Hand it back as
-          // soon as the database answers (guarded by this claim's token), then read again,
-          // rather than leave the step to wait out its lease.
-          await this.handBack(next, lease);
-          continue;
+        else if (ready.expiresAt - now.getTime() < ready.leaseMs - ready.heartbeatMs) {
+          // The completion that claimed it took long to save (the database was away a while):
+          // renew the lease before working, as a claim made now would have it.
+          claimed = await store.renewLease(next.id, ready.token, new Date(now.getTime() + ready.leaseMs));
+          if (claimed) ready.renewed(now.getTime());
         }
+      } catch (error) {
+        if (!isTransientDbError(error) || ++lostClaims > 3) throw error;
+        // The connection went while claiming: the claim may have committed with its answer
+        // lost, leaving the step `running` under a lease no execution holds. Hand it back as
+        // soon as the database answers (guarded by this claim's token), then read again,
+        // rather than leave the step to wait out its lease.
+        await this.handBack(next, lease);
+        continue;
+      }
       if (!claimed) {
         if (fresh) return; // another worker took it
         continue; // something changed since our read: read again

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewRun, NewRunStep } from '../../src/db/run-store.js';
 import type { Engine } from '../../src/engine/engine.js';
+import { TestClock } from '../support/clock.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
 import { createTestEngine, putWorkflow, ScriptedProvider, step } from '../support/engine.js';
 
@@ -490,6 +491,39 @@ describe('the next step claimed with the completion before it', () => {
       status: 'running',
       leaseOwner: 'here:1~b',
     });
+  });
+
+  it('a completion that took long to save renews the lease of the step it claimed before working on it', async () => {
+    const clock = new TestClock({ realTime: true, sleeps: 'skip' });
+    const seenDb = {
+      ...db,
+      query: ((sql, params) => {
+        // The database was away a while: the completion claiming step two commits 25 s late.
+        if (sql.includes('next_claimed')) clock.advance(25_000);
+        return db.query(sql, params);
+      }) as typeof db.query,
+    };
+    await engine.stop(0);
+    engine = createTestEngine(seenDb, [openai], { clock, leaseMs: 30_000 });
+    const created = await create();
+    const renewed: { step: string; aheadMs: number }[] = [];
+    const renewLease = engine.store.renewLease.bind(engine.store);
+    engine.store.renewLease = async (stepId, lease, expiresAt) => {
+      const step = stepId === created.steps[1]!.id ? 'two' : 'one';
+      renewed.push({ step, aheadMs: expiresAt.getTime() - clock.now().getTime() });
+      return renewLease(stepId, lease, expiresAt);
+    };
+    let renewedBeforeStepTwo: typeof renewed = [];
+    openai.behaviour = async (r, n) => {
+      if (n === 2) renewedBeforeStepTwo = [...renewed];
+      return `ok:${r.model}`;
+    };
+    await engine.executor.advance(created.run.id, created);
+    // Step two's lease, claimed 25 s before, was renewed to a whole lease before its call.
+    expect(renewedBeforeStepTwo.map((r) => r.step)).toEqual(['two']);
+    expect(renewedBeforeStepTwo[0]!.aheadMs).toBeGreaterThan(25_000);
+    expect(openai.calls).toHaveLength(2);
+    expect((await engine.store.run(created.run.id))?.status).toBe('completed');
   });
 
   it('stopped while the completion claimed the next step: that step goes back to pending at once', async () => {
