@@ -755,7 +755,16 @@ export class Publisher {
   }
 }
 
+/** Each payload's digest, computed once: a send compares it up to three times (payloads are not changed once put). */
+const digests = new WeakMap<MessagePayload, string>();
+
 /** What a message looks like, for "Slack already shows this": a digest of its JSON. */
 function shownAs(payload: MessagePayload | undefined): string {
-  return createHash('sha256').update(JSON.stringify(payload)).digest('base64');
+  if (!payload) return createHash('sha256').update('undefined').digest('base64');
+  let digest = digests.get(payload);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(JSON.stringify(payload)).digest('base64');
+    digests.set(payload, digest);
+  }
+  return digest;
 }
