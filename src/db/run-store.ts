@@ -247,6 +247,20 @@ class NotAwaiting extends Error {}
 /** Timestamps go in as ISO text and are stored in UTC, as Prisma stores them. */
 const utc = (column: string) => `(${column}::timestamptz AT TIME ZONE 'UTC')`;
 
+/**
+ * What a claim writes on its step row `s`: running under the lease in `v`'s columns named
+ * `<prefix>lease`, `<prefix>lease_expires_at` and `<prefix>started_at` (CLAIM_SQL, and the next
+ * step's claim in COMPLETE_SQL).
+ */
+const claimedStepColumns = (
+  prefix: string,
+) => `"status" = ${stepState('running')}, "version" = s."version" + 1,
+    "leaseOwner" = v.${prefix}lease, "leaseExpiresAt" = ${utc(`v.${prefix}lease_expires_at`)},
+    "startedAt" = ${utc(`v.${prefix}started_at`)}, "finishedAt" = NULL, "updatedAt" = ${utc(`v.${prefix}started_at`)}`;
+
+/** The claim's guard that step `s`'s run is running. */
+const RUN_OF_STEP_RUNNING = `EXISTS (SELECT 1 FROM "WorkflowRun" r WHERE r."id" = s."runId" AND r."status" = ${runState('running')})`;
+
 // The two writes every step makes — its claim and its completion — are hand-written SQL so
 // that the claims (and completions) of many steps made at the same moment go out as one
 // statement (batch.ts), each row still guarded as moveStep guards it. The completion and
@@ -262,14 +276,11 @@ WITH v AS (
   WHERE v.starts_run AND r."id" = v.run_id AND r."status" = ${runState('queued')}
   RETURNING r."id"
 ), claimed AS (
-  UPDATE "RunStep" s SET "status" = ${stepState('running')}, "version" = s."version" + 1,
-    "leaseOwner" = v.lease, "leaseExpiresAt" = ${utc('v.lease_expires_at')},
-    "startedAt" = ${utc('v.started_at')}, "finishedAt" = NULL, "updatedAt" = ${utc('v.started_at')}
+  UPDATE "RunStep" s SET ${claimedStepColumns('')}
   FROM v
   WHERE s."id" = v.step_id AND s."status" = ${stepState('pending')}
     AND (v.unchanged_since IS NULL OR (s."version" = v.unchanged_since AND (
-      EXISTS (SELECT 1 FROM "WorkflowRun" r WHERE r."id" = s."runId" AND r."status" = ${runState('running')})
-      OR EXISTS (SELECT 1 FROM started WHERE started."id" = s."runId"))))
+      ${RUN_OF_STEP_RUNNING} OR EXISTS (SELECT 1 FROM started WHERE started."id" = s."runId"))))
   RETURNING s."id" AS "id", s."leaseOwner" AS "lease"
 )
 SELECT "id", "lease", NULL AS "runId" FROM claimed
@@ -309,13 +320,10 @@ WITH v AS (
       WHERE o."runId" = v.run_id AND o."id" <> v.step_id AND o."status" <> ${stepState('completed')})
   RETURNING r."id"
 ), next_claimed AS (
-  UPDATE "RunStep" s SET "status" = ${stepState('running')}, "version" = s."version" + 1,
-    "leaseOwner" = v.next_lease, "leaseExpiresAt" = ${utc('v.next_lease_expires_at')},
-    "startedAt" = ${utc('v.next_started_at')}, "finishedAt" = NULL, "updatedAt" = ${utc('v.next_started_at')}
+  UPDATE "RunStep" s SET ${claimedStepColumns('next_')}
   FROM v JOIN moved USING (attempt_id)
   WHERE v.next_step_id IS NOT NULL AND s."id" = v.next_step_id AND s."status" = ${stepState('pending')}
-    AND s."version" = v.next_version
-    AND EXISTS (SELECT 1 FROM "WorkflowRun" r WHERE r."id" = s."runId" AND r."status" = ${runState('running')})
+    AND s."version" = v.next_version AND ${RUN_OF_STEP_RUNNING}
   RETURNING s."id", s."leaseOwner"
 )
 SELECT m.attempt_id AS "attemptId", EXISTS (SELECT 1 FROM finished f WHERE f."id" = v.run_id) AS "runCompleted",
@@ -1138,10 +1146,7 @@ export class RunStore {
 
   /** The step is running under this claim's lease. */
   private async holdsLease(next: { stepId: string; claim: StepClaim }): Promise<boolean> {
-    const row = await this.prisma.runStep.findUnique({
-      where: { id: next.stepId },
-      select: { status: true, leaseOwner: true },
-    });
+    const row = await this.step(next.stepId);
     return row?.status === 'running' && row.leaseOwner === next.claim.lease;
   }
 

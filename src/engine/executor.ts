@@ -38,6 +38,11 @@ export interface ExecutorOptions {
 
 type Failure = { ok: false; error: ProviderError; calls: number; skipped: ModelRef[] };
 
+/** A claim's lease fields for `lease`, taken at `at`. */
+function claimUnder(lease: StepLease, at: Date) {
+  return { lease: lease.token, leaseExpiresAt: new Date(lease.expiresAt), startedAt: at };
+}
+
 /** What a card says when the database refused a step's result (its own words are in the log). */
 export const UNSAVED_MESSAGE =
   "Switchboard could not save this step's result (the database refused it; the details are in the bot's log). Retry the step.";
@@ -155,9 +160,7 @@ export class Executor {
       try {
         if (!ready)
           claimed = await store.claimStep(next, {
-            lease: lease.token,
-            leaseExpiresAt: new Date(lease.expiresAt),
-            startedAt: now,
+            ...claimUnder(lease, now),
             unchangedSince: fresh ? undefined : next.version,
             startsRun,
           });
@@ -292,23 +295,16 @@ export class Executor {
           return undefined;
         }
         const after = steps.find((s) => s.id !== step.id && s.status !== 'completed');
+        const at = store.clock.now();
         const nextLease =
           after?.status === 'pending' && !this.stopping
-            ? new StepLease(this.o.owner, this.o.leaseMs, this.now())
+            ? new StepLease(this.o.owner, this.o.leaseMs, at.getTime())
             : undefined;
         const saved = await this.outcomes.complete(x, plan, outcome, {
           finishesRun: after === undefined,
           claimNext:
             after && nextLease
-              ? {
-                  stepId: after.id,
-                  claim: {
-                    lease: nextLease.token,
-                    leaseExpiresAt: new Date(nextLease.expiresAt),
-                    startedAt: store.clock.now(),
-                    unchangedSince: after.version,
-                  },
-                }
+              ? { stepId: after.id, claim: { ...claimUnder(nextLease, at), unchangedSince: after.version } }
               : undefined,
         });
         if (!saved) return undefined;
