@@ -3,7 +3,7 @@ import type { NewRun, NewRunStep } from '../../src/db/run-store.js';
 import type { Engine } from '../../src/engine/engine.js';
 import { TestClock } from '../support/clock.js';
 import { type TestDatabase, useTestDatabase } from '../support/db.js';
-import { createTestEngine, putWorkflow, ScriptedProvider, step } from '../support/engine.js';
+import { createTestEngine, putWorkflow, ScriptedProvider, step, stepCompletion } from '../support/engine.js';
 
 /**
  * A run is created in one statement (RunStore.createRun) and its first pass starts from the
@@ -121,24 +121,8 @@ const withStatementsSeen = async (onStatement: (sql: string) => void = () => {})
 };
 
 /** A completion of a step claimed under `lease`, as an execution would save it. */
-const completionOf = (lease: string, finishesRun = false) => ({
-  lease,
-  output: 'done',
-  provider: 'openai',
-  model: 'gpt-4o-mini',
-  persona: null,
-  finishReason: 'stop',
-  latencyMs: 5,
-  attempts: 1,
-  inputTokens: 1,
-  outputTokens: 1,
-  finishedAt: new Date(),
-  attemptId: crypto.randomUUID(),
-  startedAt: new Date(),
-  costUsd: null,
-  workflow: 'made',
-  finishesRun,
-});
+const completionOf = (lease: string, finishesRun = false) =>
+  stepCompletion(lease, { workflow: 'made', finishesRun });
 
 const counts = async () => ({
   runs: await db.prisma.workflowRun.count(),

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EngineEventBus } from '../../src/core/events.js';
 import type { GenerateRequest, GenerateResult, Provider } from '../../src/core/provider-spec.js';
@@ -8,7 +7,15 @@ import { ACTIONS, chunkMrkdwn, LIMITS } from '../../src/slack/views/index.js';
 import { visibleText } from '../support/block-kit.js';
 import { TestClock } from '../support/clock.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
-import { createTestEngine, putWorkflow, startApiRun, step, waitFor, waitForRun } from '../support/engine.js';
+import {
+  createTestEngine,
+  putWorkflow,
+  startApiRun,
+  step,
+  stepCompletion,
+  waitFor,
+  waitForRun,
+} from '../support/engine.js';
 import type { Harness } from '../support/slack-harness.js';
 import { ALICE, declareWorkspace, defaultAnswer, type Llm, OPEN, runIn, securityHarness } from './support.js';
 
@@ -146,24 +153,9 @@ describe('one bad completion', () => {
         return { step: row!, lease, input };
       }),
     );
-    const done = (lease: string, outputTokens: number): StepCompletion => ({
-      lease,
-      costUsd: null,
-      workflow: 'echo',
-      output: 'the answer',
-      provider: 'openai',
-      model: 'gpt-4o-mini',
-      persona: null,
-      finishReason: 'stop',
-      latencyMs: 5,
-      attempts: 1,
-      inputTokens: 1,
-      // Beyond PostgreSQL's integer: the database refuses this row.
-      outputTokens,
-      finishedAt: new Date(),
-      attemptId: randomUUID(),
-      startedAt: started,
-    });
+    const done = (lease: string, outputTokens: number): StepCompletion =>
+      // Beyond PostgreSQL's integer (2 ** 40): the database refuses this row.
+      stepCompletion(lease, { output: 'the answer', outputTokens, startedAt: started });
     // Both in the same turn of the event loop: one statement.
     const results = await Promise.allSettled(
       claimed.map((c) =>

@@ -12,6 +12,7 @@ import {
 import type { StepDefinition, WorkflowDefinition } from '../../src/core/workflow-definition.js';
 import type { Database } from '../../src/db/database.js';
 import type { Prisma } from '../../src/db/generated/client.js';
+import type { StepCompletion } from '../../src/db/run-store.js';
 import { Engine } from '../../src/engine/engine.js';
 import { InProcessQueue, type WorkQueue } from '../../src/engine/queue.js';
 import { type Logger, silentLogger } from '../../src/logging.js';
@@ -74,6 +75,31 @@ export class ScriptedProvider implements Provider {
     yield { type: 'text' as const, text: result.text };
     yield { type: 'done' as const, result };
   }
+}
+
+/**
+ * A step's answer as an execution saves it (RunStore.completeStep) for a step claimed under
+ * `lease`: one call of 1 + 1 tokens, with `overrides`.
+ */
+export function stepCompletion(lease: string, overrides: Partial<StepCompletion> = {}): StepCompletion {
+  return {
+    lease,
+    output: 'done',
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    persona: null,
+    finishReason: 'stop',
+    latencyMs: 5,
+    attempts: 1,
+    inputTokens: 1,
+    outputTokens: 1,
+    finishedAt: new Date(),
+    attemptId: crypto.randomUUID(),
+    startedAt: new Date(),
+    costUsd: null,
+    workflow: 'echo',
+    ...overrides,
+  };
 }
 
 export const fail = (init: Omit<ProviderErrorInit, 'message'> & { message?: string }) =>
