@@ -151,8 +151,24 @@ function flag(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+/** `--warm-up`: a whole number of runs, 0 or more; undefined when not given. */
+function warmUpRuns(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const runs = Number(value);
+  if (value.trim() === '' || !Number.isInteger(runs) || runs < 0)
+    throw new Error(`--warm-up takes a whole number of runs, 0 or more (got "${value}")`);
+  return runs;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2);
+  let warmUp: number | undefined;
+  try {
+    warmUp = warmUpRuns(flag(args, '--warm-up'));
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
   const options: ScaleOptions = {
     loads: (flag(args, '--loads') ?? '200x50,500x100').split(',').map((l) => {
       const [runs, channels] = l.split('x').map(Number);
@@ -164,7 +180,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       process.env.BENCH_DATABASE_URL ??
       'postgresql://postgres@127.0.0.1:5432/test',
     latencyMs: Number(flag(args, '--latency-ms') ?? 200),
-    warmUpRuns: flag(args, '--warm-up') === undefined ? undefined : Number(flag(args, '--warm-up')),
+    warmUpRuns: warmUp,
     out: resolve(ROOT, flag(args, '--out') ?? 'bench/results/slack-scale.json'),
     log: (line) => console.log(line),
   };
